@@ -1,0 +1,34 @@
+/**
+ * Test-only routes (mounted when the host enables diagnostics) that prove the streaming plumbing: a worker-made
+ * stream crossing worker → host → service worker → page, and a cancel travelling back to the worker.
+ *   POST /_hearth/stream {"run_id", "count", "interval_ms"} → text/event-stream of ticks
+ *   GET  /_hearth/stream/{run_id}                             → what the worker saw of that run
+ */
+import { invalidRequest, notFound } from '../errors';
+import { jsonResponse } from '../http';
+import type { DiagnosticsEngine, Handler, RequestContext } from '../types';
+
+async function diagnostics(ctx: RequestContext): Promise<DiagnosticsEngine> {
+  const get = ctx.deps.engines.diagnostics;
+  if (!get) throw notFound(`No route for ${ctx.path}`, null, 'unknown_route');
+  return get();
+}
+
+export const startTickStream: Handler = async (ctx) => {
+  const engine = await diagnostics(ctx);
+  const body = (await ctx.json()) as { run_id?: unknown; count?: unknown; interval_ms?: unknown };
+  if (typeof body.run_id !== 'string' || !body.run_id) throw invalidRequest('"run_id" must be a non-empty string', 'run_id');
+  const count = Number(body.count ?? 10);
+  const interval = Number(body.interval_ms ?? 50);
+  if (!Number.isInteger(count) || count < 1 || count > 100000) throw invalidRequest('"count" must be 1..100000', 'count');
+  if (!Number.isFinite(interval) || interval < 0 || interval > 60000) throw invalidRequest('"interval_ms" must be 0..60000', 'interval_ms');
+  const stream = await engine.tickStream(body.run_id, count, interval);
+  return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
+};
+
+export const tickRunState: Handler = async (ctx) => {
+  const engine = await diagnostics(ctx);
+  const state = await engine.runState(ctx.pathParam ?? '');
+  if (!state) throw notFound(`No stream run "${ctx.pathParam}"`, 'run_id');
+  return jsonResponse(state);
+};

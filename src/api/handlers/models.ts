@@ -1,0 +1,53 @@
+/**
+ * GET /models and GET /models/{id}: the catalog as the spec's ListModelsResponse / Model, plus Hearth's own fields
+ * (kind, backend, built_in, downloaded, loaded, device) so a caller can see each model's state.
+ */
+import { notFound } from '../errors';
+import { jsonResponse } from '../http';
+import type { ApiDeps, Handler } from '../types';
+import type { CatalogEntry } from '../../models/types';
+
+export const listModels: Handler = async (ctx) => {
+  const loaded = await loadedDevices(ctx.deps);
+  const data = await Promise.all(ctx.deps.registry.list().map((e) => describe(ctx.deps, e, loaded)));
+  return jsonResponse({ object: 'list', data });
+};
+
+export const getModel: Handler = async (ctx) => {
+  const name = ctx.pathParam ?? '';
+  const entry = ctx.deps.registry.find(name);
+  if (!entry) throw notFound(`Model "${name}" not found`, 'model', 'model_not_found');
+  return jsonResponse(await describe(ctx.deps, entry, await loadedDevices(ctx.deps)));
+};
+
+async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, string>) {
+  const size = entry.files.every((f) => f.size !== undefined) ? entry.files.reduce((s, f) => s + (f.size ?? 0), 0) : null;
+  return {
+    id: entry.id,
+    object: 'model',
+    created: entry.created,
+    owned_by: entry.ownedBy,
+    kind: entry.kind,
+    aliases: entry.aliases,
+    description: entry.description,
+    backend: entry.backend,
+    built_in: entry.builtIn,
+    size_bytes: size,
+    downloaded: await deps.isDownloaded(entry).catch(() => false),
+    loaded: loaded.has(entry.id),
+    device: loaded.get(entry.id) ?? null,
+    ...(entry.embeddings && {
+      dimensions: entry.embeddings.hiddenSize,
+      max_input_tokens: entry.embeddings.maxTokens,
+      supports_dimensions: entry.embeddings.matryoshka,
+    }),
+  };
+}
+
+/** Loaded models by id → the device they run on. Engines not started yet have nothing loaded. */
+async function loadedDevices(deps: ApiDeps): Promise<Map<string, string>> {
+  const map = new Map<string, string>();
+  const engine = await deps.engines.embeddings();
+  for (const m of await engine.loaded()) map.set(m.id, m.backend);
+  return map;
+}

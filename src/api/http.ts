@@ -1,0 +1,56 @@
+/**
+ * Small helpers for building responses and reading bounded request bodies.
+ */
+import { HearthError, invalidRequest } from './errors';
+
+export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status: init.status ?? 200,
+    headers: { 'content-type': 'application/json', ...init.headers },
+  });
+}
+
+export const tooLarge = (limit: number) => new HearthError({
+  status: 413, type: 'request_too_large', code: 'request_too_large', param: null,
+  message: `Request body is larger than the ${limit}-byte limit`,
+});
+
+/** Reads at most `limit` bytes of the body, failing with 413 as soon as it is exceeded. */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+export function parseJsonBody(request: Request, bytes: Uint8Array): unknown {
+  const type = request.headers.get('content-type') ?? '';
+  if (type && !/^application\/(.+\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
+    throw invalidRequest(`Content-Type must be application/json (got ${type})`, null, 'unsupported_content_type');
+  }
+  if (bytes.length === 0) throw invalidRequest('Request body is empty; expected a JSON object', null, 'invalid_json');
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw invalidRequest(`Request body is not valid JSON: ${(e as Error).message}`, null, 'invalid_json');
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The route table: every path of the spec (plus GET /models, per spec/NOTES.md), the handler that serves it, and
+ * the methods it allows. One frozen table drives dispatch; nothing else matches on paths.
+ */
+import { createEmbedding } from './handlers/embeddings';
+import { startTickStream, tickRunState } from './handlers/diagnostics';
+import { getModel, listModels } from './handlers/models';
+import { notImplemented } from './handlers/not-implemented';
+import type { Handler } from './types';
+
+export interface Route {
+  /** Exact path below the base, or a prefix ending in '/' whose remainder is the path parameter. */
+  path: string;
+  method: 'GET' | 'POST';
+  handler: Handler;
+  /** Routes served only when the host enables diagnostics. */
+  diagnostics?: boolean;
+}
+
+const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
+
+export const ROUTES: readonly Route[] = Object.freeze([
+  { path: '/chat/completions', method: 'POST', handler: notImplemented('POST /chat/completions (the LLM engine)') },
+  { path: '/completions', method: 'POST', handler: notImplemented('POST /completions (the LLM engine)') },
+  { path: '/embeddings', method: 'POST', handler: createEmbedding },
+  { path: SDXL, method: 'POST', handler: notImplemented('SDXL text-to-image') },
+  { path: `${SDXL}/image_to_image`, method: 'POST', handler: notImplemented('SDXL image-to-image') },
+  { path: `${SDXL}/control_net`, method: 'POST', handler: notImplemented('SDXL ControlNet') },
+  { path: '/models', method: 'GET', handler: listModels },
+  { path: '/models/', method: 'GET', handler: getModel },
+  { path: '/_hearth/stream', method: 'POST', handler: startTickStream, diagnostics: true },
+  { path: '/_hearth/stream/', method: 'GET', handler: tickRunState, diagnostics: true },
+] satisfies Route[]);
+
+export interface RouteMatch {
+  route?: Route;
+  pathParam?: string;
+  /** Methods the path accepts (for 405's Allow header) when none matched the request's method. */
+  allowed: string[];
+}
+
+export function matchRoute(path: string, method: string, routes: readonly Route[] = ROUTES): RouteMatch {
+  const allowed: string[] = [];
+  for (const route of routes) {
+    let param: string | undefined;
+    if (route.path.endsWith('/')) {
+      if (!path.startsWith(route.path) || path.length === route.path.length) continue;
+      param = decodeURIComponent(path.slice(route.path.length));
+    } else if (path !== route.path && path !== `${route.path}/`) {
+      continue;
+    }
+    if (route.method === method || (method === 'HEAD' && route.method === 'GET')) return { route, pathParam: param, allowed };
+    allowed.push(route.method);
+  }
+  return { allowed };
+}

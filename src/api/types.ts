@@ -1,0 +1,46 @@
+/**
+ * What the API layer is built from: the model registry, the engines, and limits. The host page, the in-page
+ * client and Node tests each assemble one of these and get the same `handle(request)` from it.
+ */
+import type { EmbeddingsEngine } from '../engines/embeddings/types';
+import type { ModelRegistry } from '../models/registry';
+import type { CatalogEntry } from '../models/types';
+
+/** A test-only streaming source living in an engine worker: proves streams and aborts cross every hop. */
+export interface DiagnosticsEngine {
+  /** A stream of `count` text chunks, one every `intervalMs`, tagged with `runId`. */
+  tickStream(runId: string, count: number, intervalMs: number): Promise<ReadableStream<Uint8Array>>;
+  /** What the worker saw of a run: chunks it produced and whether the consumer cancelled. */
+  runState(runId: string): Promise<{ produced: number; cancelled: boolean; finished: boolean } | null>;
+}
+
+export interface ApiDeps {
+  registry: ModelRegistry;
+  /** Engines are created on first use: the getter is awaited per request. */
+  engines: {
+    embeddings(): Promise<EmbeddingsEngine>;
+    diagnostics?(): Promise<DiagnosticsEngine>;
+  };
+  /** Whether a model's files are all stored locally. */
+  isDownloaded(entry: CatalogEntry): Promise<boolean>;
+  /** Request bodies above this many bytes get 413 (default 8 MiB). */
+  maxBodyBytes?: number;
+  /** When set, requests must carry `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Mount point of the API (default `/inference/v1`). */
+  basePath?: string;
+}
+
+export interface RequestContext {
+  request: Request;
+  url: URL;
+  /** The path below the base path, e.g. `/embeddings`. */
+  path: string;
+  /** Captured path parameter (the model id in `/models/{id}`). */
+  pathParam?: string;
+  deps: ApiDeps;
+  /** Reads the body as JSON (size-limited, with spec-shaped errors). */
+  json(): Promise<unknown>;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<Response>;

@@ -1,0 +1,37 @@
+/**
+ * The embeddings engine's boundary: what the API asks of it and what it answers, whichever backend runs it.
+ */
+import type { CatalogEntry } from '../../models/types';
+
+export type OrtDevice = 'webgpu' | 'wasm';
+
+/** One input: text, or token ids the caller already has. `param` names it in errors (e.g. `input[2]`). */
+export type EmbeddingInput = { text: string; param: string } | { ids: number[]; param: string };
+
+export interface EmbedRequest {
+  entry: CatalogEntry;
+  inputs: EmbeddingInput[];
+  dimensions?: number;
+}
+
+export interface EmbedResult {
+  /** One unit vector per input, in input order. */
+  vectors: Float32Array[];
+  promptTokens: number;
+  /** The device that ran the model ('webgpu' or 'wasm'). */
+  backend: OrtDevice;
+}
+
+export interface LoadedModelInfo {
+  id: string;
+  backend: OrtDevice;
+  /** Why faster backends were skipped, if they were. */
+  skipped: { name: string; reason: string }[];
+}
+
+export interface EmbeddingsEngine {
+  embed(request: EmbedRequest): Promise<EmbedResult>;
+  load(entry: CatalogEntry): Promise<LoadedModelInfo>;
+  loaded(): Promise<LoadedModelInfo[]>;
+  unload(id: string): Promise<void>;
+}

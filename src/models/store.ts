@@ -1,0 +1,188 @@
+/**
+ * The artifact store: model files downloaded once with byte progress, checked (size, sha256), then kept in the
+ * Cache API with their metadata in IndexedDB (idb-keyval). A file is recorded only after it is complete and
+ * verified, so nothing half-written is ever read back. Works in pages and workers alike.
+ */
+import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
+import { HearthError } from '../api/errors';
+import type { CatalogEntry, ModelFile } from './types';
+
+export interface DownloadProgress {
+  modelId: string;
+  /** The file being fetched (its role) and totals across the model's files. */
+  file: string;
+  loadedBytes: number;
+  totalBytes: number | null;
+  /** True once every file is stored. */
+  done: boolean;
+}
+
+export type ProgressListener = (p: DownloadProgress) => void;
+
+interface StoredFile {
+  url: string;
+  size: number;
+  sha256: string;
+  storedAt: number;
+}
+
+const CACHE_NAME = 'hearth-models-v1';
+
+export const storeError = (message: string, code: string, cause?: unknown) =>
+  new HearthError({ status: 503, type: 'service_unavailable', message, code, cause });
+
+export class ArtifactStore {
+  private readonly meta: UseStore;
+  private readonly inflight = new Map<string, Promise<void>>();
+
+  constructor(private readonly baseUrl: string, private readonly fetchImpl: typeof fetch = (...a) => fetch(...a)) {
+    this.meta = createStore('hearth-models', 'files');
+  }
+
+  resolveUrl(file: ModelFile): string {
+    return new URL(file.url, this.baseUrl).href;
+  }
+
+  /** Whether every file of the entry is stored and verified. */
+  async isDownloaded(entry: CatalogEntry): Promise<boolean> {
+    for (const file of entry.files) {
+      if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) return false;
+    }
+    return true;
+  }
+
+  /** Downloads whatever is missing; concurrent calls for one model share one download. */
+  ensure(entry: CatalogEntry, onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
+    let job = this.inflight.get(entry.id);
+    if (!job) {
+      job = this.download(entry, onProgress, signal).finally(() => this.inflight.delete(entry.id));
+      this.inflight.set(entry.id, job);
+    }
+    return job;
+  }
+
+  /** The bytes of one file (by role), downloading the model first if needed. */
+  async read(entry: CatalogEntry, role: string, onProgress?: ProgressListener): Promise<Uint8Array> {
+    const file = entry.files.find((f) => f.role === role);
+    if (!file) throw storeError(`Model ${entry.id} has no "${role}" file in the catalog`, 'bad_catalog_entry');
+    const url = this.resolveUrl(file);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await this.ensure(entry, onProgress);
+      const cached = await (await caches.open(CACHE_NAME)).match(url);
+      if (cached) return new Uint8Array(await cached.arrayBuffer());
+      await del(url, this.meta); // evicted by the browser: forget it and fetch again
+    }
+    throw storeError(`Model file ${url} vanished from storage right after it was stored`, 'storage_evicted');
+  }
+
+  async readJson(entry: CatalogEntry, role: string): Promise<object> {
+    const bytes = await this.read(entry, role);
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes)) as object;
+    } catch (e) {
+      throw storeError(`Model ${entry.id} file "${role}" is not valid JSON`, 'corrupt_file', e);
+    }
+  }
+
+  async delete(entry: CatalogEntry): Promise<void> {
+    const cache = await caches.open(CACHE_NAME);
+    for (const file of entry.files) {
+      const url = this.resolveUrl(file);
+      await del(url, this.meta);
+      await cache.delete(url);
+    }
+  }
+
+  /** Bytes held by all stored files. */
+  async usage(): Promise<number> {
+    let total = 0;
+    for (const key of await keys(this.meta)) total += (await get<StoredFile>(key, this.meta))?.size ?? 0;
+    return total;
+  }
+
+  private async download(entry: CatalogEntry, onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
+    const missing: ModelFile[] = [];
+    for (const file of entry.files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) missing.push(file);
+    if (missing.length === 0) return;
+    const known = missing.every((f) => f.size !== undefined);
+    const totalBytes = known ? missing.reduce((s, f) => s + (f.size ?? 0), 0) : null;
+    if (totalBytes !== null) await checkQuota(entry.id, totalBytes);
+    let doneBytes = 0;
+    const cache = await caches.open(CACHE_NAME);
+    for (const file of missing) {
+      const url = this.resolveUrl(file);
+      const bytes = await this.fetchFile(entry.id, file, url, signal, (n) =>
+        onProgress?.({ modelId: entry.id, file: file.role, loadedBytes: doneBytes + n, totalBytes, done: false }));
+      const sha256 = await sha256Hex(bytes);
+      if (file.sha256 && file.sha256 !== sha256) {
+        throw storeError(`Model file ${url} is corrupt: sha256 ${sha256} does not match the catalog's ${file.sha256}`, 'integrity_check_failed');
+      }
+      try {
+        await cache.put(url, new Response(bytes as BlobPart, { headers: { 'content-length': String(bytes.length) } }));
+      } catch (e) {
+        throw isQuotaError(e)
+          ? storeError(`Not enough storage to keep ${entry.id} (${url}); free space or grant persistent storage`, 'storage_quota_exceeded', e)
+          : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+      }
+      await set(url, { url, size: bytes.length, sha256, storedAt: Date.now() } satisfies StoredFile, this.meta);
+      doneBytes += bytes.length;
+    }
+    onProgress?.({ modelId: entry.id, file: '', loadedBytes: doneBytes, totalBytes: totalBytes ?? doneBytes, done: true });
+  }
+
+  private async fetchFile(modelId: string, file: ModelFile, url: string, signal: AbortSignal | undefined,
+    onBytes: (n: number) => void): Promise<Uint8Array> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(url, { signal, credentials: 'omit' });
+    } catch (e) {
+      throw storeError(`Could not download ${url} for ${modelId}: network error (${(e as Error).message})`, 'download_failed', e);
+    }
+    if (!response.ok || !response.body) {
+      throw storeError(`Could not download ${url} for ${modelId}: HTTP ${response.status}`, 'download_failed');
+    }
+    const expected = file.size ?? (Number(response.headers.get('content-length')) || undefined);
+    const chunks: Uint8Array[] = [];
+    let received = 0;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        received += value.length;
+        onBytes(received);
+      }
+    } catch (e) {
+      throw storeError(`Download of ${url} broke off after ${received} bytes: ${(e as Error).message}`, 'download_failed', e);
+    }
+    if (file.size !== undefined && received !== file.size) {
+      throw storeError(`Model file ${url} is incomplete or corrupt: got ${received} bytes, expected ${expected}`, 'integrity_check_failed');
+    }
+    const bytes = new Uint8Array(received);
+    let offset = 0;
+    for (const c of chunks) {
+      bytes.set(c, offset);
+      offset += c.length;
+    }
+    return bytes;
+  }
+}
+
+async function checkQuota(modelId: string, needed: number): Promise<void> {
+  const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => undefined);
+  if (!estimate?.quota) return;
+  const free = estimate.quota - (estimate.usage ?? 0);
+  if (free < needed) {
+    throw storeError(`Not enough storage for ${modelId}: needs ${needed} bytes, ${free} available`, 'storage_quota_exceeded');
+  }
+}
+
+function isQuotaError(e: unknown): boolean {
+  return e instanceof DOMException && (e.name === 'QuotaExceededError' || e.code === 22);
+}
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}

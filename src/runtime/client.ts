@@ -1,0 +1,86 @@
+/**
+ * The in-page entry point. `createHearth()` assembles registry, artifact store, engine workers and the API
+ * `handle`, and gives a `fetch` that answers `/inference/v1/*` without any service worker. `startHearth()` also
+ * competes for the host role and installs the service worker, so plain `fetch('/inference/v1/…')` works in every
+ * tab of the origin.
+ */
+import { createApi, DEFAULT_BASE_PATH, type Handle } from '../api/handle';
+import type { OrtDevice } from '../engines/embeddings/types';
+import { ModelRegistry } from '../models/registry';
+import { ArtifactStore } from '../models/store';
+import type { CatalogEntry } from '../models/types';
+import { createEnginePool, type EnginePool } from './engines';
+import { serveAsHost, type HostHandle } from './host';
+import { installServiceWorker } from './install';
+
+export interface HearthOptions {
+  /** Devices engines try, in order (default WebGPU, then wasm). */
+  devices?: OrtDevice[];
+  /** Extra catalog entries (your own models). */
+  models?: CatalogEntry[];
+  /** Require `Authorization: Bearer <apiKey>` on API requests. */
+  apiKey?: string;
+  /** Mounts the test-only stream routes (`/_hearth/stream`). */
+  diagnostics?: boolean;
+  /** Where onnxruntime-web's wasm files are served (default `<base>ort/`). */
+  ortWasmBase?: string;
+}
+
+export interface Hearth {
+  /** `fetch` for the API: answers API URLs in this page, passes other URLs to the network. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  handle: Handle;
+  registry: ModelRegistry;
+  store: ArtifactStore;
+  engines: EnginePool;
+  /** Present after `startHearth()`: this page's host role. */
+  host?: HostHandle;
+}
+
+const BASE_URL: string = import.meta.env?.BASE_URL ?? '/';
+
+export function createHearth(options: HearthOptions = {}): Hearth {
+  const origin = globalThis.location?.href ?? 'http://localhost/';
+  const modelBase = new URL(BASE_URL, origin).href;
+  const registry = new ModelRegistry();
+  for (const entry of options.models ?? []) registry.register(entry);
+  const store = new ArtifactStore(modelBase);
+  const engines = createEnginePool({
+    devices: options.devices ?? ['webgpu', 'wasm'],
+    ortWasmBase: options.ortWasmBase ?? new URL(`${BASE_URL}ort/`, origin).href,
+    modelBase,
+  }, { diagnostics: options.diagnostics });
+  const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;
+  const handle = createApi({
+    registry,
+    engines,
+    isDownloaded: (entry) => store.isDownloaded(entry),
+    apiKey: options.apiKey,
+    basePath,
+  });
+
+  const hearth: Hearth = {
+    handle, registry, store, engines,
+    async fetch(input, init) {
+      const request = new Request(input instanceof URL ? input.href : input, init);
+      const path = new URL(request.url).pathname;
+      const isApi = new URL(request.url).origin === new URL(origin).origin &&
+        (path === basePath || path.startsWith(`${basePath}/`));
+      if (!isApi) return globalThis.fetch(request);
+      // A tab that is not the host reaches the host's engines through the service worker, if one controls it.
+      const viaServiceWorker = hearth.host && !hearth.host.isHost() && navigator.serviceWorker?.controller;
+      return viaServiceWorker ? globalThis.fetch(request) : handle(request);
+    },
+  };
+  return hearth;
+}
+
+/** createHearth + host election + service worker: what a page that serves the API for its origin calls once. */
+export async function startHearth(options: HearthOptions & { serviceWorker?: boolean } = {}): Promise<Hearth> {
+  const hearth = createHearth(options);
+  hearth.host = serveAsHost(hearth.handle);
+  if (options.serviceWorker !== false) {
+    await installServiceWorker().catch((e) => console.warn('[hearth] service worker not installed; the in-page client still works', e));
+  }
+  return hearth;
+}

@@ -1,0 +1,41 @@
+/**
+ * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request.
+ */
+import * as Comlink from 'comlink';
+import type { DiagnosticsEngine } from '../api/types';
+import type { EmbeddingsEngine } from '../engines/embeddings/types';
+import { connectEngine } from './worker-protocol';
+import type { WorkerConfig } from './worker-config';
+
+export interface EnginePool {
+  embeddings(): Promise<EmbeddingsEngine>;
+  diagnostics?(): Promise<DiagnosticsEngine>;
+  terminate(): void;
+}
+
+export function createEnginePool(config: WorkerConfig, options: { diagnostics?: boolean } = {}): EnginePool {
+  const workers: Worker[] = [];
+  const name = JSON.stringify(config);
+  let embeddings: EmbeddingsEngine | undefined;
+  let diagnostics: DiagnosticsEngine | undefined;
+  const track = (w: Worker) => (workers.push(w), w);
+
+  return {
+    async embeddings() {
+      embeddings ??= connectEngine<EmbeddingsEngine>(track(
+        new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name })));
+      return embeddings;
+    },
+    ...(options.diagnostics && {
+      async diagnostics() {
+        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(track(
+          new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name })));
+        return diagnostics;
+      },
+    }),
+    terminate() {
+      for (const w of workers.splice(0)) w.terminate();
+      embeddings = diagnostics = undefined;
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * Settings a host hands to each engine worker at creation (through the Worker `name`, so they are there before
+ * any module code runs).
+ */
+import type { OrtDevice } from '../engines/embeddings/types';
+
+export interface WorkerConfig {
+  /** Devices to try, in order. */
+  devices: OrtDevice[];
+  /** Absolute URL of the folder holding onnxruntime-web's .wasm/.mjs files. */
+  ortWasmBase: string;
+  /** Base URL that relative model file URLs resolve against. */
+  modelBase: string;
+}
+
+export function readWorkerConfig(name: string): WorkerConfig {
+  try {
+    return JSON.parse(name) as WorkerConfig;
+  } catch {
+    throw new Error('Engine worker started without its configuration (the Worker name must be its JSON)');
+  }
+}

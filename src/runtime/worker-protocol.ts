@@ -1,0 +1,48 @@
+/**
+ * How engines cross the worker boundary (Comlink): the worker side turns every thrown error into a plain
+ * `{status, error}` body (structured clone would strip a HearthError to a bare Error), and the host side turns
+ * it back, so a 400 raised in a worker is still a 400 with its `param` in the page.
+ */
+import * as Comlink from 'comlink';
+import { toHearthError } from '../api/errors';
+
+type AsyncMethods<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : never };
+
+/** Exposes `impl` on the worker's global scope with errors made cloneable. */
+export function exposeEngine<T extends object>(impl: T): void {
+  const wrapped: Record<string, unknown> = {};
+  let proto: object | null = impl;
+  while (proto && proto !== Object.prototype) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      const value = (impl as Record<string, unknown>)[key];
+      if (key === 'constructor' || typeof value !== 'function' || key in wrapped) continue;
+      wrapped[key] = async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => unknown).apply(impl, args);
+        } catch (e) {
+          const err = toHearthError(e);
+          throw { status: err.status, error: err.toJSON().error };
+        }
+      };
+    }
+    proto = Object.getPrototypeOf(proto);
+  }
+  Comlink.expose(wrapped);
+}
+
+/** The host-side proxy of a worker engine, with errors restored to HearthErrors. */
+export function connectEngine<T extends object>(worker: Worker): AsyncMethods<T> {
+  const remote = Comlink.wrap<Record<string, (...a: unknown[]) => Promise<unknown>>>(worker);
+  return new Proxy({} as AsyncMethods<T>, {
+    get(_target, key) {
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        try {
+          return await remote[key](...args);
+        } catch (e) {
+          throw toHearthError(e);
+        }
+      };
+    },
+  });
+}

@@ -1,0 +1,26 @@
+/**
+ * Entry point of the embeddings engine worker: onnxruntime-web (WebGPU build, which also runs the wasm EP), the
+ * artifact store for model files, and the EmbeddingsService exposed over Comlink.
+ */
+import * as ort from 'onnxruntime-web/webgpu';
+import { EmbeddingsService } from '../src/engines/embeddings/service';
+import { ArtifactStore } from '../src/models/store';
+import { exposeEngine } from '../src/runtime/worker-protocol';
+import { readWorkerConfig } from '../src/runtime/worker-config';
+
+const config = readWorkerConfig(self.name);
+ort.env.wasm.wasmPaths = config.ortWasmBase;
+ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+ort.env.logLevel = 'error';
+
+const store = new ArtifactStore(config.modelBase);
+const service = new EmbeddingsService(
+  ort,
+  async (entry) => ({
+    model: await store.read(entry, 'model'),
+    tokenizer: await store.readJson(entry, 'tokenizer'),
+    tokenizerConfig: await store.readJson(entry, 'tokenizer_config'),
+  }),
+  config.devices,
+);
+exposeEngine(service);
