@@ -9,7 +9,7 @@ import { exposeEngine } from '../src/runtime/worker-protocol';
 import { readWorkerConfig } from '../src/runtime/worker-config';
 
 const config = readWorkerConfig(self.name);
-ort.env.wasm.wasmPaths = config.ortWasmBase;
+if (config.ortWasmBase) ort.env.wasm.wasmPaths = config.ortWasmBase;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 ort.env.logLevel = 'error';
 

@@ -48,7 +48,7 @@ export function createApi(deps: ApiDeps): Handle {
       return response;
     } catch (e) {
       const allow = (e as { allow?: string }).allow;
-      if (!(e instanceof HearthError) || e.status >= 500) console.error(`[hearth] ${request.method} ${request.url}`, e);
+      if (!(e instanceof HearthError) || e.status === 500) console.error(`[hearth] ${request.method} ${request.url}`, e);
       return errorResponse(e, allow ? { ...headers, allow } : headers);
     }
   };

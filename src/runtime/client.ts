@@ -22,7 +22,7 @@ export interface HearthOptions {
   apiKey?: string;
   /** Mounts the test-only stream routes (`/_hearth/stream`). */
   diagnostics?: boolean;
-  /** Where onnxruntime-web's wasm files are served (default `<base>ort/`). */
+  /** Where to load onnxruntime-web's wasm files from (default: the copy the build bundled). */
   ortWasmBase?: string;
 }
 
@@ -47,7 +47,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   const store = new ArtifactStore(modelBase);
   const engines = createEnginePool({
     devices: options.devices ?? ['webgpu', 'wasm'],
-    ortWasmBase: options.ortWasmBase ?? new URL(`${BASE_URL}ort/`, origin).href,
+    ortWasmBase: options.ortWasmBase,
     modelBase,
   }, { diagnostics: options.diagnostics });
   const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;

@@ -7,8 +7,8 @@ import type { OrtDevice } from '../engines/embeddings/types';
 export interface WorkerConfig {
   /** Devices to try, in order. */
   devices: OrtDevice[];
-  /** Absolute URL of the folder holding onnxruntime-web's .wasm/.mjs files. */
-  ortWasmBase: string;
+  /** Absolute URL of a folder holding onnxruntime-web's .wasm/.mjs files; unset: the ones the build bundled. */
+  ortWasmBase?: string;
   /** Base URL that relative model file URLs resolve against. */
   modelBase: string;
 }

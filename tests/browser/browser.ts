@@ -1,0 +1,71 @@
+/**
+ * Launching Debian Chromium (headless, WebGPU through SwiftShader) with playwright-core, and opening the Hearth
+ * demo page as host. Set CHROMIUM_PATH to use another Chromium build (e.g. one from `npx playwright install`).
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function chromiumPath(): string | undefined {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined; // else playwright's own browser, if installed
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_FLAGS });
+}
+
+export interface HostPage {
+  context: BrowserContext;
+  page: Page;
+  /** Console errors and uncaught page errors seen so far. */
+  errors: string[];
+}
+
+/**
+ * Opens the demo page with the given query (e.g. `devices=wasm&diagnostics=1`), waits until Hearth is running,
+ * this tab is host and the service worker controls the page.
+ */
+export async function openHost(browser: Browser, baseUrl: string, query = '', options: { serviceWorker?: boolean } = {}): Promise<HostPage> {
+  const context = await browser.newContext({ serviceWorkers: options.serviceWorker === false ? 'block' : 'allow' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${baseUrl}/?${query}`);
+  await page.waitForFunction(() => window.hearth !== undefined, undefined, { timeout: 60_000 });
+  await page.evaluate(() => window.hearth!.host?.elected);
+  if (options.serviceWorker !== false) {
+    await page.waitForFunction(() => Boolean(navigator.serviceWorker.controller), undefined, { timeout: 30_000 });
+  }
+  return { context, page, errors };
+}
+
+export interface FetchResult { status: number; headers: Record<string, string>; body: unknown; text: string }
+
+/** `fetch` run inside the page (so it goes through the service worker, as a user's code would). */
+export async function pageFetch(page: Page, path: string, init: { method?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<FetchResult> {
+  return page.evaluate(async ({ path, init }) => {
+    const headers: Record<string, string> = { ...(init.headers ?? {}) };
+    let body: string | undefined;
+    if (init.rawBody !== undefined) body = init.rawBody;
+    else if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(path, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+    const text = await res.text();
+    let parsed: unknown = null;
+    try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, headers: Object.fromEntries(res.headers), body: parsed, text };
+  }, { path, init });
+}

@@ -1,0 +1,24 @@
+/**
+ * Global setup for browser tests: builds the app once (unless HEARTH_SKIP_BUILD=1 and dist/ exists) and serves
+ * dist/ with `vite preview` (COOP/COEP headers included) on a free port; tests read the URL with inject('baseUrl').
+ */
+import { existsSync } from 'node:fs';
+import { build, preview } from 'vite';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext { baseUrl: string }
+}
+
+export default async function setup(project: TestProject) {
+  if (!(process.env.HEARTH_SKIP_BUILD === '1' && existsSync('dist/index.html'))) {
+    await build({ logLevel: 'warn' });
+  }
+  const server = await preview({ preview: { port: 0, strictPort: false, host: '127.0.0.1' }, logLevel: 'warn' });
+  const address = server.httpServer.address();
+  if (!address || typeof address === 'string') throw new Error('preview server has no port');
+  project.provide('baseUrl', `http://127.0.0.1:${address.port}`);
+  return async () => {
+    await server.close();
+  };
+}

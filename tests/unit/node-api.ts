@@ -1,0 +1,48 @@
+/**
+ * The real API, assembled in Node: the same createApi, registry and EmbeddingsService the browser uses, with
+ * onnxruntime-web's wasm backend and model files read from public/ (where the browser would download them).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-web';
+import { createApi, type Handle } from '../../src/api/handle';
+import type { ApiDeps } from '../../src/api/types';
+import { EmbeddingsService } from '../../src/engines/embeddings/service';
+import { ModelRegistry } from '../../src/models/registry';
+import type { CatalogEntry } from '../../src/models/types';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const readJson = <T = unknown>(rel: string): T => JSON.parse(readFileSync(ROOT + rel, 'utf8')) as T;
+
+ort.env.wasm.numThreads = 1;
+
+function readFile(entry: CatalogEntry, role: string): Uint8Array {
+  const file = entry.files.find((f) => f.role === role)!;
+  if (/^https?:/.test(file.url)) throw new Error(`${entry.id} is not a built-in model (${file.url})`);
+  return new Uint8Array(readFileSync(`${ROOT}public/${file.url}`));
+}
+
+export function nodeApi(overrides: Partial<ApiDeps> = {}): { handle: Handle; service: EmbeddingsService } {
+  const service = new EmbeddingsService(ort, async (entry) => ({
+    model: readFile(entry, 'model'),
+    tokenizer: JSON.parse(new TextDecoder().decode(readFile(entry, 'tokenizer'))) as object,
+    tokenizerConfig: JSON.parse(new TextDecoder().decode(readFile(entry, 'tokenizer_config'))) as object,
+  }), ['wasm']);
+  const handle = createApi({
+    registry: new ModelRegistry(),
+    engines: { embeddings: async () => service },
+    isDownloaded: async (e) => e.builtIn,
+    ...overrides,
+  });
+  return { handle, service };
+}
+
+export const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  new Request(`http://localhost/inference/v1${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+export const get = (path: string, headers: Record<string, string> = {}) =>
+  new Request(`http://localhost/inference/v1${path}`, { headers });
