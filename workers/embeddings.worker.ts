@@ -8,19 +8,25 @@ import { ArtifactStore } from '../src/models/store';
 import { exposeEngine } from '../src/runtime/worker-protocol';
 import { readWorkerConfig } from '../src/runtime/worker-config';
 
-const config = readWorkerConfig(self.name);
-if (config.ortWasmBase) ort.env.wasm.wasmPaths = config.ortWasmBase;
-ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-ort.env.logLevel = 'error';
+// onnxruntime-web is bundled into this file, so its wasm threads start this same script as 'em-pthread' workers:
+// those only need ORT's module code above, not an engine.
+if (!self.name.startsWith('em-pthread')) startEngine();
 
-const store = new ArtifactStore(config.modelBase);
-const service = new EmbeddingsService(
-  ort,
-  async (entry) => ({
-    model: await store.read(entry, 'model'),
-    tokenizer: await store.readJson(entry, 'tokenizer'),
-    tokenizerConfig: await store.readJson(entry, 'tokenizer_config'),
-  }),
-  config.devices,
-);
-exposeEngine(service);
+function startEngine() {
+  const config = readWorkerConfig(self.name);
+  if (config.ortWasmBase) ort.env.wasm.wasmPaths = config.ortWasmBase;
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  ort.env.logLevel = 'error';
+
+  const store = new ArtifactStore(config.modelBase);
+  const service = new EmbeddingsService(
+    ort,
+    async (entry) => ({
+      model: await store.read(entry, 'model'),
+      tokenizer: await store.readJson(entry, 'tokenizer'),
+      tokenizerConfig: await store.readJson(entry, 'tokenizer_config'),
+    }),
+    config.devices,
+  );
+  exposeEngine(service);
+}

@@ -1,32 +1,38 @@
 /**
  * The demo page (a first, plain version; the lit components replace it): starts Hearth as host with its service
  * worker, then calls the API with plain `fetch` exactly as any page would.
- * Query parameters: `devices=wasm` (or `webgpu,wasm`) picks engine devices, `diagnostics=1` mounts the test routes.
+ * Query parameters: `devices=wasm` (or `webgpu,wasm`) picks engine devices, `diagnostics=1` mounts the test routes,
+ * `sw=0` skips the service worker (the page then answers only through `hearth.fetch`).
  */
 import { startHearth, type Hearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
 
 declare global {
-  interface Window { hearth?: Hearth; hearthReady?: Promise<Hearth> }
+  interface Window { hearth?: Hearth }
 }
 
 const params = new URLSearchParams(location.search);
 const devices = params.get('devices')?.split(',').filter((d): d is OrtDevice => d === 'webgpu' || d === 'wasm');
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-window.hearthReady = startHearth({ devices: devices?.length ? devices : undefined, diagnostics: params.has('diagnostics') });
-window.hearthReady.then(async (hearth) => {
-  window.hearth = hearth;
+const hearth = startHearth({
+  devices: devices?.length ? devices : undefined,
+  diagnostics: params.has('diagnostics'),
+  serviceWorker: params.get('sw') !== '0',
+});
+window.hearth = hearth;
+void (async () => {
   await hearth.host?.elected;
+  await Promise.race([hearth.serviceWorker, new Promise((r) => setTimeout(r, 3000))]);
   const controlled = Boolean(navigator.serviceWorker?.controller);
   $('status').textContent = `Ready. ${controlled ? 'The service worker answers /inference/v1 for every tab of this site.' : 'No service worker: using the in-page client.'} ` +
     `This tab ${hearth.host?.isHost() ? 'hosts the engines' : 'uses the host tab\'s engines'}. WebGPU: ${'gpu' in navigator ? 'available' : 'not available'}.`;
   await refreshModels();
-}, (e) => {
+})().catch((e: unknown) => {
   $('status').textContent = `Hearth failed to start: ${(e as Error).message}`;
 });
 
-const api = (path: string, init?: RequestInit) => (window.hearth ? window.hearth.fetch(`/inference/v1${path}`, init) : fetch(`/inference/v1${path}`, init));
+const api = (path: string, init?: RequestInit) => hearth.fetch(`/inference/v1${path}`, init);
 
 async function refreshModels() {
   const res = await api('/models');

@@ -35,6 +35,8 @@ export interface Hearth {
   engines: EnginePool;
   /** Present after `startHearth()`: this page's host role. */
   host?: HostHandle;
+  /** Present after `startHearth()`: settles once the service worker controls the page (null if it could not be installed). */
+  serviceWorker?: Promise<ServiceWorkerRegistration | null>;
 }
 
 const BASE_URL: string = import.meta.env?.BASE_URL ?? '/';
@@ -75,12 +77,18 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   return hearth;
 }
 
-/** createHearth + host election + service worker: what a page that serves the API for its origin calls once. */
-export async function startHearth(options: HearthOptions & { serviceWorker?: boolean } = {}): Promise<Hearth> {
+/**
+ * createHearth + host election + service worker: what a page that serves the API for its origin calls once.
+ * It does not wait for the service worker: `hearth.fetch` works at once, plain `fetch` once `hearth.serviceWorker` settles.
+ */
+export function startHearth(options: HearthOptions & { serviceWorker?: boolean } = {}): Hearth {
   const hearth = createHearth(options);
   hearth.host = serveAsHost(hearth.handle);
-  if (options.serviceWorker !== false) {
-    await installServiceWorker().catch((e) => console.warn('[hearth] service worker not installed; the in-page client still works', e));
-  }
+  hearth.serviceWorker = options.serviceWorker === false
+    ? Promise.resolve(null)
+    : installServiceWorker().catch((e: unknown) => {
+      console.warn('[hearth] service worker not installed; the in-page client still works', e);
+      return null;
+    });
   return hearth;
 }

@@ -36,12 +36,13 @@ export interface HostPage {
  * this tab is host and the service worker controls the page.
  */
 export async function openHost(browser: Browser, baseUrl: string, query = '', options: { serviceWorker?: boolean } = {}): Promise<HostPage> {
-  const context = await browser.newContext({ serviceWorkers: options.serviceWorker === false ? 'block' : 'allow' });
+  const noWorker = options.serviceWorker === false;
+  const context = await browser.newContext({ serviceWorkers: noWorker ? 'block' : 'allow' });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(`${baseUrl}/?${query}`);
+  await page.goto(`${baseUrl}/?${query}${noWorker ? '&sw=0' : ''}`);
   await page.waitForFunction(() => window.hearth !== undefined, undefined, { timeout: 60_000 });
   await page.evaluate(() => window.hearth!.host?.elected);
   if (options.serviceWorker !== false) {

@@ -12,7 +12,14 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   if (!(process.env.HEARTH_SKIP_BUILD === '1' && existsSync('dist/index.html'))) {
-    await build({ logLevel: 'warn' });
+    // Under vitest NODE_ENV is 'test', which would make Vite build a development bundle.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ logLevel: 'warn', mode: 'production' });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
   }
   const server = await preview({ preview: { port: 0, strictPort: false, host: '127.0.0.1' }, logLevel: 'warn' });
   const address = server.httpServer.address();
