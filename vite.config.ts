@@ -29,6 +29,8 @@ function devServiceWorkerScope(): Plugin {
 
 export default defineConfig({
   plugins: [devServiceWorkerScope()],
+  // Unknown paths are 404s (no SPA fallback): a missing model file must not come back as index.html.
+  appType: 'mpa',
   server: { headers: isolationHeaders, port: 5173 },
   preview: { headers: isolationHeaders, port: 4173 },
   worker: { format: 'es' },

@@ -1,0 +1,56 @@
+// Bench builds: the web app (as tests/browser/setup.ts builds it) and a Node ESM bundle of the API modules, both with Vite.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const BUILD_DIR = `${ROOT}bench/.build`;
+
+/** Production build of the app into `outDir` (not dist/, so a bench never rewrites files a concurrent test serves). */
+export async function buildWeb(outDir = `${BUILD_DIR}/web`) {
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production'; // otherwise Vite may build a development bundle
+  try {
+    await build({ root: ROOT, logLevel: 'warn', mode: 'production', build: { outDir, emptyOutDir: true } });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
+  return outDir;
+}
+
+/**
+ * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and the
+ * tokenizer), bundled for Node as .mjs with their npm dependencies left as imports. The output lives under the
+ * project so those imports resolve from its node_modules.
+ */
+export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
+  const input = {
+    handle: 'src/api/handle.ts',
+    registry: 'src/models/registry.ts',
+    service: 'src/engines/embeddings/service.ts',
+    tokenize: 'src/engines/embeddings/tokenize.ts',
+  };
+  for (const [k, v] of Object.entries(input)) input[k] = ROOT + v;
+  await build({
+    root: ROOT,
+    configFile: false,
+    publicDir: false,
+    logLevel: 'warn',
+    mode: 'production',
+    build: {
+      ssr: true,
+      target: 'node20',
+      outDir,
+      emptyOutDir: true,
+      minify: false,
+      rollupOptions: {
+        input,
+        output: { format: 'es', entryFileNames: '[name].mjs', chunkFileNames: '[name]-[hash].mjs' },
+      },
+    },
+  });
+  return outDir;
+}
+
+export const hasBuild = (dir) => existsSync(`${dir}/index.html`);

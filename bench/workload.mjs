@@ -1,0 +1,20 @@
+// Deterministic bench inputs: the short sentence for latency and the batch of ~20-word sentences for throughput.
+export const MODEL_ID = 'hearth/tiny-embed';
+export const SHORT_TEXT = 'The quick brown fox jumps over the lazy dog.';
+
+const WORDS = (
+  'the a model fire hearth stone warm light quick slow river mountain city garden window paper music ' +
+  'number small large bright dark open quiet early late under over through between about after before ' +
+  'train cloud signal answer question memory vector token browser worker service engine batch road'
+).split(' ');
+
+/** `count` sentences of `words` words each, from a seeded generator so every run embeds the same texts. */
+export function sentences(count = 32, words = 20, seed = 42) {
+  let s = seed >>> 0;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return Array.from({ length: count }, () => {
+    const w = Array.from({ length: words }, () => WORDS[Math.floor(next() * WORDS.length)]);
+    w[0] = w[0][0].toUpperCase() + w[0].slice(1);
+    return `${w.join(' ')}.`;
+  });
+}
