@@ -1,6 +1,7 @@
 /**
  * Small helpers for building responses and reading bounded request bodies.
  */
+import { concatBytes } from '../util/bytes';
 import { HearthError, invalidRequest } from './errors';
 
 export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
@@ -33,13 +34,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     }
     chunks.push(value);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(chunks, total);
 }
 
 export function parseJsonBody(request: Request, bytes: Uint8Array): unknown {

@@ -5,6 +5,7 @@
  */
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 import { HearthError } from '../api/errors';
+import { concatBytes } from '../util/bytes';
 import type { CatalogEntry, ModelFile } from './types';
 
 export interface DownloadProgress {
@@ -159,13 +160,7 @@ export class ArtifactStore {
     if (file.size !== undefined && received !== file.size) {
       throw storeError(`Model file ${url} is incomplete or corrupt: got ${received} bytes, expected ${expected}`, 'integrity_check_failed');
     }
-    const bytes = new Uint8Array(received);
-    let offset = 0;
-    for (const c of chunks) {
-      bytes.set(c, offset);
-      offset += c.length;
-    }
-    return bytes;
+    return concatBytes(chunks, received);
   }
 }
 

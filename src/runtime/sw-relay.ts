@@ -12,7 +12,9 @@ const HOST_QUERY_TIMEOUT_MS = 1000;
 const HOST_ALIVE_CHECK_MS = 2000;
 
 export function installRelay(apiPath: string): void {
-  let hostId: string | null = null;
+  // The host's Client, remembered from its announcement so the hot path needs no clients.get() per request;
+  // a host that vanishes is noticed by the per-request watch (and its pagehide message clears it first).
+  let host: Client | null = null;
   let nextId = 0;
 
   self.addEventListener('install', () => void self.skipWaiting());
@@ -22,8 +24,8 @@ export function installRelay(apiPath: string): void {
     const msg = event.data as PageToSw;
     const source = event.source as Client | null;
     if (!source) return;
-    if (msg?.type === 'hearth:host-ready') hostId = source.id;
-    if (msg?.type === 'hearth:host-leaving' && hostId === source.id) hostId = null;
+    if (msg?.type === 'hearth:host-ready') host = source;
+    if (msg?.type === 'hearth:host-leaving' && host?.id === source.id) host = null;
   });
 
   self.addEventListener('fetch', (event) => {
@@ -36,11 +38,7 @@ export function installRelay(apiPath: string): void {
   });
 
   async function findHost(): Promise<Client | null> {
-    if (hostId) {
-      const known = await self.clients.get(hostId);
-      if (known) return known;
-      hostId = null;
-    }
+    if (host) return host;
     // The service worker may have been restarted and forgotten its host: ask every window.
     const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
     const answers = windows.map((client) => new Promise<Client | null>((resolve) => {
@@ -52,18 +50,13 @@ export function installRelay(apiPath: string): void {
       };
       client.postMessage({ type: 'hearth:host-query' } satisfies SwToPage, [channel.port2]);
     }));
-    for (const host of await Promise.all(answers)) {
-      if (host) {
-        hostId = host.id;
-        return host;
-      }
-    }
-    return null;
+    host = (await Promise.all(answers)).find((c) => c !== null) ?? null;
+    return host;
   }
 
   async function relay(request: Request): Promise<Response> {
-    const host = await findHost();
-    if (!host) {
+    const target = await findHost();
+    if (!target) {
       throw unavailable('No Hearth host page is open: open a page of this site that runs Hearth (it hosts the engines), then retry', 'no_host');
     }
     const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
@@ -74,7 +67,8 @@ export function installRelay(apiPath: string): void {
       channel.port1.onmessage = (e: MessageEvent<HostReply>) => resolve(e.data);
       // If the host tab goes away mid-request, nobody will answer: notice and fail instead of hanging.
       watch = setInterval(async () => {
-        if (!(await self.clients.get(host.id))) {
+        if (!(await self.clients.get(target.id))) {
+          if (host?.id === target.id) host = null;
           reject(unavailable('The Hearth host page closed while handling this request; retry to use the next host', 'host_gone'));
         }
       }, HOST_ALIVE_CHECK_MS);
@@ -83,7 +77,7 @@ export function installRelay(apiPath: string): void {
       type: 'hearth:request', id, method: request.method, url: request.url,
       headers: [...request.headers], body,
     };
-    host.postMessage(message, body ? [channel.port2, body] : [channel.port2]);
+    target.postMessage(message, body ? [channel.port2, body] : [channel.port2]);
     request.signal?.addEventListener('abort', () => channel.port1.postMessage({ type: 'cancel' }));
 
     let answer: HostReply;
