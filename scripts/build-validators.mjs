@@ -160,11 +160,64 @@ function chatCompletions() {
   imageUrl.required = ['url'];
   content.oneOf[1].items = part;
   NOUNS.set(part, 'a content part');
+  toolConversation(body, message);
+  return withSeed(body);
+}
+
+/**
+ * Extensions the live service accepts and tool use needs, which the file lacks: `tool` messages answering a call
+ * (`tool_call_id`), assistant messages carrying `tool_calls` (their `content` may then be omitted), and
+ * `tool_choice` ("auto" | "none" | "required" | "any" | {type: "function", function: {name}}).
+ */
+function toolConversation(body, message) {
+  expect(message.properties.role?.enum?.join() === 'system,user,assistant', 'message roles');
+  message.properties.role.enum.push('tool');
+  message.properties.tool_call_id = { type: 'string', minLength: 1 };
+  message.properties.tool_calls = {
+    type: 'array',
+    items: {
+      type: 'object', required: ['id', 'type', 'function'], additionalProperties: false,
+      properties: {
+        id: { type: 'string' },
+        type: { type: 'string', enum: ['function'] },
+        function: {
+          type: 'object', required: ['name', 'arguments'], additionalProperties: false,
+          properties: { name: { type: 'string', minLength: 1 }, arguments: { type: 'string' } },
+        },
+      },
+    },
+  };
+  expect(message.required?.join() === 'role,content', 'message requires role and content');
+  message.required = ['role'];
+  message.allOf = [
+    { if: { properties: { role: { const: 'tool' } }, required: ['role'] }, then: { required: ['tool_call_id', 'content'] } },
+    { if: { properties: { role: { enum: ['system', 'user'] } }, required: ['role'] }, then: { required: ['content'] } },
+    { if: { properties: { role: { const: 'assistant' } }, required: ['role'], not: { required: ['tool_calls'] } }, then: { required: ['content'] } },
+  ];
+  expect(!('tool_choice' in body.properties), 'tool_choice now in the spec');
+  body.properties.tool_choice = {
+    oneOf: [
+      { type: 'string', enum: ['auto', 'none', 'required', 'any'] },
+      {
+        type: 'object', required: ['type', 'function'], additionalProperties: false,
+        properties: {
+          type: { type: 'string', enum: ['function'] },
+          function: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1 } } },
+        },
+      },
+    ],
+  };
+}
+
+/** `seed` (an extension the live service accepts): same seed, same settings → same output. */
+function withSeed(body) {
+  expect(!('seed' in body.properties), 'seed now in the spec');
+  body.properties.seed = { type: ['integer', 'null'] };
   return body;
 }
 
 function completions() {
-  return mergeClosed(schema('CreateCompletionExclusiveFields'), schema('BaseCreateCompletionRequest'));
+  return withSeed(mergeClosed(schema('CreateCompletionExclusiveFields'), schema('BaseCreateCompletionRequest')));
 }
 
 function embeddings() {

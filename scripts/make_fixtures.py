@@ -1,4 +1,5 @@
-"""Generate Hearth's tiny embedding-model fixtures (real Hugging Face formats, random weights).
+"""Generate Hearth's tiny model fixtures (real Hugging Face formats, random weights): the embedders below, then the
+Llama decoder of scripts/fixtures_llama.py (public/models/hearth-tiny-llama/, tests/fixtures/llm/reference.json).
 
 Run from the repository root (needs Debian's python3-torch, python3-onnx, python3-numpy):
 
@@ -652,6 +653,9 @@ def main():
             size = os.path.getsize(os.path.join(d, f))
             assert size < 1_000_000, f"{d}/{f} is {size} bytes"
     print("wrote", os.path.relpath(os.path.join(REF_DIR, "reference.json"), ROOT))
+
+    import fixtures_llama  # noqa: PLC0415  (scripts/ is on sys.path when this file runs as a script)
+    fixtures_llama.build()
     return 0
 
 

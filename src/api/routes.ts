@@ -2,6 +2,8 @@
  * The route table: every path of the spec (plus GET /models, per spec/NOTES.md), the handler that serves it, and
  * the methods it allows. One frozen table drives dispatch; nothing else matches on paths.
  */
+import { createChatCompletion } from './handlers/chat';
+import { createCompletion } from './handlers/completions';
 import { createEmbedding } from './handlers/embeddings';
 import { startTickStream, tickRunState } from './handlers/diagnostics';
 import { getModel, listModels } from './handlers/models';
@@ -20,8 +22,8 @@ export interface Route {
 const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 
 export const ROUTES: readonly Route[] = Object.freeze([
-  { path: '/chat/completions', method: 'POST', handler: notImplemented('POST /chat/completions (the LLM engine)') },
-  { path: '/completions', method: 'POST', handler: notImplemented('POST /completions (the LLM engine)') },
+  { path: '/chat/completions', method: 'POST', handler: createChatCompletion },
+  { path: '/completions', method: 'POST', handler: createCompletion },
   { path: '/embeddings', method: 'POST', handler: createEmbedding },
   { path: SDXL, method: 'POST', handler: notImplemented('SDXL text-to-image') },
   { path: `${SDXL}/image_to_image`, method: 'POST', handler: notImplemented('SDXL image-to-image') },

@@ -3,6 +3,7 @@
  * client and Node tests each assemble one of these and get the same `handle(request)` from it.
  */
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
+import type { LlmEngine } from '../engines/llm/types';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
 
@@ -19,7 +20,10 @@ export interface ApiDeps {
   /** Engines are created on first use: the getter is awaited per request. */
   engines: {
     embeddings(): Promise<EmbeddingsEngine>;
+    llm(): Promise<LlmEngine>;
     diagnostics?(): Promise<DiagnosticsEngine>;
+    /** Models loaded in engines that have started (id → device), without starting any engine. */
+    loaded(): Promise<Map<string, string>>;
   };
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;

@@ -3,7 +3,7 @@
  * Built-in tiny models ship in public/models/ (made by scripts/make_fixtures.py) and work offline; real models are
  * downloaded from Hugging Face by the same store and engine code. Nothing else in the project switches on model ids.
  */
-import type { CatalogEntry, EmbeddingsSpec } from './types';
+import type { CatalogEntry, EmbeddingsSpec, LlmVariant, ModelFile } from './types';
 
 const HF = 'https://huggingface.co';
 
@@ -17,6 +17,18 @@ const onnxEmbedderFiles = (base: string, model = 'onnx/model.onnx') => [
   { role: 'tokenizer', url: `${base}/tokenizer.json` },
   { role: 'tokenizer_config', url: `${base}/tokenizer_config.json` },
 ];
+
+/** The files of an onnx-community / transformers.js LLM export: shared config and tokenizer, one model file per variant. */
+const onnxLlmFiles = (base: string, variants: Record<string, string>, tokenizerConfig = 'tokenizer_config.json'): ModelFile[] => [
+  { role: 'tokenizer', url: `${base}/tokenizer.json` },
+  { role: 'tokenizer_config', url: `${base}/${tokenizerConfig}` },
+  { role: 'config', url: `${base}/config.json` },
+  { role: 'generation_config', url: `${base}/generation_config.json` },
+  ...Object.entries(variants).map(([variant, file]) => ({ role: 'model', url: `${base}/${file}`, variant })),
+];
+
+const onnx = (name: string, requiresF16: boolean): LlmVariant => ({ backend: 'onnx', name, requiresF16, wasm: !requiresF16 });
+const mlc = (name: string, mlcModelId: string, requiresF16: boolean): LlmVariant => ({ backend: 'web-llm', name, mlcModelId, requiresF16 });
 
 export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
@@ -66,5 +78,85 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
     created: 1690848000,
     files: onnxEmbedderFiles(`${HF}/Xenova/gte-base/resolve/main`),
     embeddings: { hiddenSize: 768, maxTokens: 512, pooling: 'mean', normalize: true, matryoshka: false, ...BERT_IO },
+  },
+  {
+    id: 'hearth/tiny-llama',
+    aliases: ['accounts/hearth/models/tiny-llama'],
+    kind: 'llm',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'Built-in tiny Llama decoder (random weights, 2 layers, real Llama-3 tokenizer and chat template): for tests and offline demos. Its text is gibberish.',
+    builtIn: true,
+    created: 1764115200,
+    files: onnxLlmFiles('models/hearth-tiny-llama', { fp32: 'model.onnx' }),
+    llm: { contextLength: 256, variants: [onnx('fp32', false)], tools: false, vision: false },
+  },
+  {
+    id: 'hearth/tiny-llama-q4',
+    aliases: ['accounts/hearth/models/tiny-llama-q4'],
+    kind: 'llm',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'The tiny Llama with 4-bit weights (MatMulNBits), the quantisation real ONNX LLMs use.',
+    builtIn: true,
+    created: 1764115200,
+    files: onnxLlmFiles('models/hearth-tiny-llama', { q4: 'model_q4.onnx' }),
+    llm: { contextLength: 256, variants: [onnx('q4', false)], tools: false, vision: false },
+  },
+  {
+    id: 'hearth/tiny-llama-tools',
+    aliases: ['accounts/hearth/models/tiny-llama-tools'],
+    kind: 'llm',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'The tiny Llama with a Llama-3.1-style tool-calling chat template: for function-calling tests.',
+    builtIn: true,
+    created: 1764115200,
+    files: onnxLlmFiles('models/hearth-tiny-llama', { fp32: 'model.onnx' }, 'tokenizer_config_tools.json'),
+    llm: { contextLength: 256, variants: [onnx('fp32', false)], tools: true, vision: false },
+  },
+  {
+    id: 'meta-llama/Llama-3.2-1B-Instruct',
+    aliases: ['accounts/fireworks/models/llama-v3p2-1b-instruct', 'llama-v3p2-1b-instruct'],
+    kind: 'llm',
+    backend: 'auto',
+    ownedBy: 'meta-llama',
+    description: 'Llama 3.2 1B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export (q4f16 with shader-f16, q4 otherwise, also on wasm).',
+    builtIn: false,
+    created: 1727222400,
+    files: onnxLlmFiles(`${HF}/onnx-community/Llama-3.2-1B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' }),
+    llm: {
+      contextLength: 4096,
+      variants: [
+        mlc('q4f16_1', 'Llama-3.2-1B-Instruct-q4f16_1-MLC', true),
+        mlc('q4f32_1', 'Llama-3.2-1B-Instruct-q4f32_1-MLC', false),
+        onnx('q4f16', true),
+        onnx('q4', false),
+      ],
+      tools: true,
+      vision: false,
+    },
+  },
+  {
+    id: 'Qwen/Qwen2.5-0.5B-Instruct',
+    aliases: ['accounts/fireworks/models/qwen2p5-0p5b-instruct', 'qwen2p5-0p5b-instruct'],
+    kind: 'llm',
+    backend: 'auto',
+    ownedBy: 'Qwen',
+    description: 'Qwen2.5 0.5B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export.',
+    builtIn: false,
+    created: 1726531200,
+    files: onnxLlmFiles(`${HF}/onnx-community/Qwen2.5-0.5B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' }),
+    llm: {
+      contextLength: 4096,
+      variants: [
+        mlc('q4f16_1', 'Qwen2.5-0.5B-Instruct-q4f16_1-MLC', true),
+        mlc('q4f32_1', 'Qwen2.5-0.5B-Instruct-q4f32_1-MLC', false),
+        onnx('q4f16', true),
+        onnx('q4', false),
+      ],
+      tools: true,
+      vision: false,
+    },
   },
 ] satisfies CatalogEntry[]);

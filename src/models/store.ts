@@ -20,6 +20,18 @@ export interface DownloadProgress {
 
 export type ProgressListener = (p: DownloadProgress) => void;
 
+export interface EnsureOptions {
+  /** Only this variant's files (plus the shared ones); all files when omitted. */
+  variant?: string;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+}
+
+/** The files a variant needs: the shared ones plus its own (every file when no variant is named). */
+export function filesFor(entry: CatalogEntry, variant?: string): ModelFile[] {
+  return variant === undefined ? entry.files : entry.files.filter((f) => f.variant === undefined || f.variant === variant);
+}
+
 interface StoredFile {
   url: string;
   size: number;
@@ -44,31 +56,39 @@ export class ArtifactStore {
     return new URL(file.url, this.baseUrl).href;
   }
 
-  /** Whether every file of the entry is stored and verified. */
+  /** Whether the entry's shared files and (when it has variants) every file of at least one variant are stored. */
   async isDownloaded(entry: CatalogEntry): Promise<boolean> {
-    for (const file of entry.files) {
-      if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) return false;
-    }
-    return true;
+    const variants = [...new Set(entry.files.map((f) => f.variant).filter((v): v is string => v !== undefined))];
+    if (variants.length === 0) return this.hasAll(filesFor(entry));
+    for (const v of variants) if (await this.hasAll(filesFor(entry, v))) return true;
+    return false;
   }
 
-  /** Downloads whatever is missing; concurrent calls for one model share one download. */
-  ensure(entry: CatalogEntry, onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
-    let job = this.inflight.get(entry.id);
+  /** Downloads whatever is missing of the entry (of one variant's files plus the shared ones, when `variant` is given);
+   * concurrent calls for the same files share one download. */
+  ensure(entry: CatalogEntry, options: EnsureOptions = {}): Promise<void> {
+    const key = `${entry.id}\u0000${options.variant ?? ''}`;
+    let job = this.inflight.get(key);
     if (!job) {
-      job = this.download(entry, onProgress, signal).finally(() => this.inflight.delete(entry.id));
-      this.inflight.set(entry.id, job);
+      job = this.download(entry, filesFor(entry, options.variant), options.onProgress, options.signal)
+        .finally(() => this.inflight.delete(key));
+      this.inflight.set(key, job);
     }
     return job;
   }
 
-  /** The bytes of one file (by role), downloading the model first if needed. */
-  async read(entry: CatalogEntry, role: string, onProgress?: ProgressListener): Promise<Uint8Array> {
-    const file = entry.files.find((f) => f.role === role);
-    if (!file) throw storeError(`Model ${entry.id} has no "${role}" file in the catalog`, 'bad_catalog_entry');
+  private async hasAll(files: ModelFile[]): Promise<boolean> {
+    for (const file of files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) return false;
+    return true;
+  }
+
+  /** The bytes of one file (by role, within `variant` when given), downloading the model first if needed. */
+  async read(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<Uint8Array> {
+    const file = filesFor(entry, options.variant).find((f) => f.role === role);
+    if (!file) throw storeError(`Model ${entry.id} has no "${role}" file${options.variant ? ` in variant ${options.variant}` : ''}`, 'bad_catalog_entry');
     const url = this.resolveUrl(file);
     for (let attempt = 0; attempt < 2; attempt++) {
-      await this.ensure(entry, onProgress);
+      await this.ensure(entry, options);
       const cached = await (await caches.open(CACHE_NAME)).match(url);
       if (cached) return new Uint8Array(await cached.arrayBuffer());
       await del(url, this.meta); // evicted by the browser: forget it and fetch again
@@ -76,8 +96,8 @@ export class ArtifactStore {
     throw storeError(`Model file ${url} vanished from storage right after it was stored`, 'storage_evicted');
   }
 
-  async readJson(entry: CatalogEntry, role: string): Promise<object> {
-    const bytes = await this.read(entry, role);
+  async readJson(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<object> {
+    const bytes = await this.read(entry, role, options);
     try {
       return JSON.parse(new TextDecoder().decode(bytes)) as object;
     } catch (e) {
@@ -101,9 +121,9 @@ export class ArtifactStore {
     return total;
   }
 
-  private async download(entry: CatalogEntry, onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
+  private async download(entry: CatalogEntry, files: ModelFile[], onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
     const missing: ModelFile[] = [];
-    for (const file of entry.files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) missing.push(file);
+    for (const file of files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) missing.push(file);
     if (missing.length === 0) return;
     const known = missing.every((f) => f.size !== undefined);
     const totalBytes = known ? missing.reduce((s, f) => s + (f.size ?? 0), 0) : null;

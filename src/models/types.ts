@@ -14,6 +14,8 @@ export interface ModelFile {
   size?: number;
   /** Lower-case hex sha256 when known; downloads verify it before the file is stored. */
   sha256?: string;
+  /** Files of one variant only (e.g. 'q4f16'); files without a variant are shared by all. */
+  variant?: string;
 }
 
 export type Pooling = 'mean' | 'cls';
@@ -32,20 +34,55 @@ export interface EmbeddingsSpec {
   output: string;
 }
 
+/** One way to run an LLM: an ONNX export in one precision, or a web-llm (MLC) build. Tried in catalog order. */
+export type LlmVariant =
+  | {
+    backend: 'onnx';
+    /** Names the files of this variant (ModelFile.variant) and says what it is: 'q4f16', 'q4', 'fp32'. */
+    name: string;
+    /** Needs the WebGPU `shader-f16` feature (fp16 activations); skipped on adapters without it and on wasm. */
+    requiresF16: boolean;
+    /** Runs on the wasm backend too (no WebGPU-only ops). */
+    wasm: boolean;
+  }
+  | {
+    backend: 'web-llm';
+    name: string;
+    /** web-llm's model_id in its prebuilt list (or in `appConfig` below). */
+    mlcModelId: string;
+    requiresF16: boolean;
+    /** Self-hosted MLC builds: weights URL and model library URL (absolute or same-origin relative). */
+    modelUrl?: string;
+    modelLibUrl?: string;
+  };
+
+export interface LlmSpec {
+  /** Context window in tokens (prompt + completion). */
+  contextLength: number;
+  variants: LlmVariant[];
+  /** The chat template renders `tools`, and its output format is known (see tool-calls.ts). */
+  tools: boolean;
+  /** Accepts image inputs. */
+  vision: boolean;
+  /** ONNX graph facts: layer count, KV heads and head size (from config.json), to build empty past tensors. */
+  onnx?: { layers: number; kvHeads: number; headDim: number; vocabSize: number };
+}
+
 export interface CatalogEntry {
   /** Canonical id, as listed by GET /models. */
   id: string;
   /** Other names that resolve to this entry (Fireworks ids and short names). */
   aliases: string[];
   kind: ModelKind;
-  /** Which engine backend family loads it (e.g. 'onnx'); the engine picks the device (webgpu, wasm). */
-  backend: 'onnx' | 'web-llm';
+  /** Which engine backend family loads it; for LLMs the variants list the backends in the order they are tried. */
+  backend: 'onnx' | 'web-llm' | 'auto';
   ownedBy: string;
   description: string;
   /** True for the tiny models shipped in public/ (work offline, used by tests and the demo). */
   builtIn: boolean;
   files: ModelFile[];
   embeddings?: EmbeddingsSpec;
+  llm?: LlmSpec;
   /** Unix seconds; Model.created in the API. */
   created: number;
 }

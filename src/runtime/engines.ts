@@ -4,12 +4,16 @@
 import * as Comlink from 'comlink';
 import type { DiagnosticsEngine } from '../api/types';
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
+import type { LlmEngine } from '../engines/llm/types';
 import { connectEngine } from './worker-protocol';
 import type { WorkerConfig } from './worker-config';
 
 export interface EnginePool {
   embeddings(): Promise<EmbeddingsEngine>;
+  llm(): Promise<LlmEngine>;
   diagnostics?(): Promise<DiagnosticsEngine>;
+  /** Loaded models of the engines started so far (id → device); starts nothing. */
+  loaded(): Promise<Map<string, string>>;
   terminate(): void;
 }
 
@@ -17,6 +21,7 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
   const workers: Worker[] = [];
   const name = JSON.stringify(config);
   let embeddings: EmbeddingsEngine | undefined;
+  let llm: LlmEngine | undefined;
   let diagnostics: DiagnosticsEngine | undefined;
   const track = (w: Worker) => (workers.push(w), w);
 
@@ -25,6 +30,17 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
       embeddings ??= connectEngine<EmbeddingsEngine>(track(
         new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name })));
       return embeddings;
+    },
+    async llm() {
+      llm ??= connectEngine<LlmEngine>(track(
+        new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
+      return llm;
+    },
+    async loaded() {
+      const map = new Map<string, string>();
+      for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, m.backend);
+      for (const m of (await llm?.loaded()) ?? []) map.set(m.id, `${m.backend}:${m.variant}:${m.device}`);
+      return map;
     },
     ...(options.diagnostics && {
       async diagnostics() {
@@ -35,7 +51,9 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
     }),
     terminate() {
       for (const w of workers.splice(0)) w.terminate();
-      embeddings = diagnostics = undefined;
+      embeddings = undefined;
+      llm = undefined;
+      diagnostics = undefined;
     },
   };
 }

@@ -1,10 +1,11 @@
 /**
  * How engines cross the worker boundary (Comlink): the worker side turns every thrown error into a plain
  * `{status, error}` body (structured clone would strip a HearthError to a bare Error), and the host side turns
- * it back, so a 400 raised in a worker is still a 400 with its `param` in the page.
+ * it back, so a 400 raised in a worker is still a 400 with its `param` in the page. Streams a method returns are
+ * transferred, and their errors made cloneable the same way.
  */
 import * as Comlink from 'comlink';
-import { toHearthError } from '../api/errors';
+import { toHearthError, type HearthError } from '../api/errors';
 
 type AsyncMethods<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : never };
 
@@ -18,16 +19,42 @@ export function exposeEngine<T extends object>(impl: T): void {
       if (key === 'constructor' || typeof value !== 'function' || key in wrapped) continue;
       wrapped[key] = async (...args: unknown[]) => {
         try {
-          return await (value as (...a: unknown[]) => unknown).apply(impl, args);
+          const result = await (value as (...a: unknown[]) => unknown).apply(impl, args);
+          if (result instanceof ReadableStream) {
+            const stream = cloneableErrors(result);
+            return Comlink.transfer(stream, [stream as unknown as Transferable]);
+          }
+          return result;
         } catch (e) {
-          const err = toHearthError(e);
-          throw { status: err.status, error: err.toJSON().error };
+          throw cloneableError(e);
         }
       };
     }
     proto = Object.getPrototypeOf(proto);
   }
   Comlink.expose(wrapped);
+}
+
+function cloneableError(e: unknown): { status: number; error: ReturnType<HearthError['toJSON']>['error'] } {
+  const err = toHearthError(e);
+  return { status: err.status, error: err.toJSON().error };
+}
+
+/** A stream that is transferred (not copied) to the host, erroring with cloneable error bodies. */
+function cloneableErrors<T>(source: ReadableStream<T>): ReadableStream<T> {
+  const reader = source.getReader();
+  return new ReadableStream<T>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        controller.error(cloneableError(e));
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /** The host-side proxy of a worker engine, with errors restored to HearthErrors. */

@@ -47,7 +47,7 @@ describe('artifact store', () => {
     const events = await host.page.evaluate(async (id) => {
       const hearth = window.hearth!;
       const progress: { loadedBytes: number; totalBytes: number | null; done: boolean }[] = [];
-      await hearth.store.ensure(hearth.registry.find(id)!, (p) => progress.push({ ...p }));
+      await hearth.store.ensure(hearth.registry.find(id)!, { onProgress: (p) => progress.push({ ...p }) });
       return progress;
     }, 'test/good');
     const total = good.files.reduce((s, f) => s + f.size!, 0);

@@ -59,7 +59,7 @@ describe('routing and errors', () => {
   });
 
   it('answers routes of later engines with 501', async () => {
-    const { res, body } = await call(post('/chat/completions', { model: 'x', messages: [{ role: 'user', content: 'hi' }] }));
+    const { res, body } = await call(post('/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0', { text_prompts: [{ text: 'a hearth' }] }));
     expect(res.status).toBe(501);
     expectError(body, 'not_implemented', null);
   });

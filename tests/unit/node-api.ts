@@ -8,6 +8,8 @@ import * as ort from 'onnxruntime-web';
 import { createApi, type Handle } from '../../src/api/handle';
 import type { ApiDeps } from '../../src/api/types';
 import { EmbeddingsService } from '../../src/engines/embeddings/service';
+import { LlmService } from '../../src/engines/llm/service';
+import { filesFor } from '../../src/models/store';
 import { ModelRegistry } from '../../src/models/registry';
 import type { CatalogEntry } from '../../src/models/types';
 
@@ -16,25 +18,54 @@ export const readJson = <T = unknown>(rel: string): T => JSON.parse(readFileSync
 
 ort.env.wasm.numThreads = 1;
 
-function readFile(entry: CatalogEntry, role: string): Uint8Array {
-  const file = entry.files.find((f) => f.role === role)!;
+function readFile(entry: CatalogEntry, role: string, variant?: string): Uint8Array {
+  const file = filesFor(entry, variant).find((f) => f.role === role)!;
   if (/^https?:/.test(file.url)) throw new Error(`${entry.id} is not a built-in model (${file.url})`);
   return new Uint8Array(readFileSync(`${ROOT}public/${file.url}`));
 }
 
-export function nodeApi(overrides: Partial<ApiDeps> = {}): { handle: Handle; service: EmbeddingsService } {
+const readJsonFile = (entry: CatalogEntry, role: string, variant?: string): object =>
+  JSON.parse(new TextDecoder().decode(readFile(entry, role, variant))) as object;
+
+/** The LLM engine on wasm in Node, reading built-in model files from public/. */
+export function nodeLlm(): LlmService {
+  return new LlmService({
+    ort,
+    devices: ['wasm'],
+    hasShaderF16: async () => false,
+    loadFiles: async (entry, variant) => ({
+      model: readFile(entry, 'model', variant),
+      tokenizer: readJsonFile(entry, 'tokenizer', variant),
+      tokenizerConfig: readJsonFile(entry, 'tokenizer_config', variant),
+      config: readJsonFile(entry, 'config', variant),
+      generationConfig: readJsonFile(entry, 'generation_config', variant),
+    }),
+  });
+}
+
+export function nodeApi(overrides: Partial<ApiDeps> = {}): { handle: Handle; service: EmbeddingsService; llm: LlmService } {
   const service = new EmbeddingsService(ort, async (entry) => ({
     model: readFile(entry, 'model'),
     tokenizer: JSON.parse(new TextDecoder().decode(readFile(entry, 'tokenizer'))) as object,
     tokenizerConfig: JSON.parse(new TextDecoder().decode(readFile(entry, 'tokenizer_config'))) as object,
   }), ['wasm']);
+  const llm = nodeLlm();
   const handle = createApi({
     registry: new ModelRegistry(),
-    engines: { embeddings: async () => service },
+    engines: {
+      embeddings: async () => service,
+      llm: async () => llm,
+      loaded: async () => {
+        const map = new Map<string, string>();
+        for (const m of await service.loaded()) map.set(m.id, m.backend);
+        for (const m of await llm.loaded()) map.set(m.id, `${m.backend}:${m.variant}:${m.device}`);
+        return map;
+      },
+    },
     isDownloaded: async (e) => e.builtIn,
     ...overrides,
   });
-  return { handle, service };
+  return { handle, service, llm };
 }
 
 export const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>

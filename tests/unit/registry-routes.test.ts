@@ -38,10 +38,19 @@ describe('ModelRegistry', () => {
     expect(() => r.register({ ...CATALOG[0], id: 'mine', aliases: ['hearth/tiny-embed-cls'] })).toThrow(/already used/);
   });
 
-  it('catalog entries are complete: embedders have their files and a spec', () => {
+  it('catalog entries are complete: each kind has its files and spec', () => {
     for (const e of CATALOG) {
-      expect(e.files.map((f) => f.role).sort()).toEqual(['model', 'tokenizer', 'tokenizer_config']);
-      expect(e.embeddings).toBeDefined();
+      const roles = [...new Set(e.files.map((f) => f.role))].sort();
+      if (e.kind === 'embeddings') {
+        expect(roles).toEqual(['model', 'tokenizer', 'tokenizer_config']);
+        expect(e.embeddings).toBeDefined();
+      } else if (e.kind === 'llm') {
+        expect(roles).toEqual(['config', 'generation_config', 'model', 'tokenizer', 'tokenizer_config']);
+        // Every ONNX variant has its model file.
+        for (const v of e.llm!.variants) {
+          if (v.backend === 'onnx') expect(e.files.some((f) => f.role === 'model' && f.variant === v.name), `${e.id} ${v.name}`).toBe(true);
+        }
+      }
       if (!e.builtIn) expect(e.files.every((f) => f.url.startsWith('https://huggingface.co/'))).toBe(true);
     }
   });

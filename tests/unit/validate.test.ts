@@ -118,6 +118,19 @@ describe('chat.completions', () => {
       'tools[0].function.parameters', 'invalid_type');
   });
 
+  it('accepts the tool-use and seed extensions the live service takes', () => {
+    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+    expect(() => validateRequest(op, {
+      model: 'm', seed: 7, tool_choice: 'auto', tools: [weatherTool],
+      messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', tool_calls: [call] }, { role: 'tool', tool_call_id: 'call_1', content: '21C' }],
+    })).not.toThrow();
+    expect(() => validateRequest(op, { ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } })).not.toThrow();
+    expectInvalid(op, { model: 'm', messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id', 'missing_required_field');
+    expectInvalid(op, { model: 'm', messages: [{ role: 'user' }] }, 'messages[0].content', 'missing_required_field');
+    expectInvalid(op, { ...base, tool_choice: 'sometimes' }, 'tool_choice', 'invalid_value');
+    expectInvalid(op, { ...base, seed: 1.5 }, 'seed', 'invalid_type');
+  });
+
   it('refuses out-of-range and unknown values', () => {
     expectInvalid(op, { ...base, temperature: 3 }, 'temperature', 'invalid_value', '"temperature" must be <= 2 (got 3)');
     expectInvalid(op, { ...base, temperature: -0.1 }, 'temperature', 'invalid_value');
@@ -130,7 +143,7 @@ describe('chat.completions', () => {
     expectInvalid(op, { ...base, stop: [] }, 'stop', 'invalid_value');
     expectInvalid(op, { ...base, messages: [] }, 'messages', 'invalid_value', '"messages" must not be empty');
     expectInvalid(op, { model: 'm', messages: [{ role: 'user', content: 'a' }, { role: 'robot', content: 'hi' }] },
-      'messages[1].role', 'invalid_value', '"messages[1].role" must be one of "system", "user", "assistant" (got "robot")');
+      'messages[1].role', 'invalid_value', '"messages[1].role" must be one of "system", "user", "assistant", "tool" (got "robot")');
     expectInvalid(op, { ...base, context_length_exceeded_behavior: 'drop' }, 'context_length_exceeded_behavior', 'invalid_value');
     expectInvalid(op, { ...base, response_format: { type: 'xml' } }, 'response_format.type', 'invalid_value');
     expectInvalid(op, { ...base, tools: [{ ...weatherTool, type: 'retrieval' }] }, 'tools[0].type', 'invalid_value');

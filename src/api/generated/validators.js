@@ -2,8 +2,9 @@
 // Source: spec/openapi3.yml with the decisions of spec/NOTES.md. Regenerate: node scripts/build-validators.mjs
 /* eslint-disable */
 const json = (() => {
-const schema11 = {"type":"object","properties":{"model":{"type":"string"},"messages":{"type":"array","minItems":1,"items":{"type":"object","properties":{"role":{"type":"string","enum":["system","user","assistant"]},"content":{"oneOf":[{"type":["string","null"]},{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","image_url"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{"text":{"type":"string"}},"required":["text"]}},{"if":{"properties":{"type":{"const":"image_url"}},"required":["type"]},"then":{"properties":{"image_url":{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}},"required":["image_url"]}}]}}]},"name":{"type":"string"}},"required":["role","content"]}},"tools":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","properties":{"description":{"type":"string"},"name":{"type":"string"},"parameters":{"type":"object","properties":{"type":{"type":"string","enum":["object"]},"required":{"type":"array","items":{"type":"string"}},"properties":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string"},"description":{"type":"string"}}}}}}},"required":["name","parameters"]}},"required":["type","function"]}},"max_tokens":{"default":200,"type":"integer"},"prompt_truncate_len":{"default":1500,"type":["integer","null"]},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"type":["object","null"],"default":null,"properties":{"type":{"type":"string","enum":["text","json_object"],"default":"text"},"schema":{"type":["object","null"],"default":null}},"required":["type"]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]}},"required":["model","messages"],"additionalProperties":false};
+const schema11 = {"type":"object","properties":{"model":{"type":"string"},"messages":{"type":"array","minItems":1,"items":{"type":"object","properties":{"role":{"type":"string","enum":["system","user","assistant","tool"]},"content":{"oneOf":[{"type":["string","null"]},{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","image_url"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{"text":{"type":"string"}},"required":["text"]}},{"if":{"properties":{"type":{"const":"image_url"}},"required":["type"]},"then":{"properties":{"image_url":{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}},"required":["image_url"]}}]}}]},"name":{"type":"string"},"tool_call_id":{"type":"string","minLength":1},"tool_calls":{"type":"array","items":{"type":"object","required":["id","type","function"],"additionalProperties":false,"properties":{"id":{"type":"string"},"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name","arguments"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"arguments":{"type":"string"}}}}}}},"required":["role"],"allOf":[{"if":{"properties":{"role":{"const":"tool"}},"required":["role"]},"then":{"required":["tool_call_id","content"]}},{"if":{"properties":{"role":{"enum":["system","user"]}},"required":["role"]},"then":{"required":["content"]}},{"if":{"properties":{"role":{"const":"assistant"}},"required":["role"],"not":{"required":["tool_calls"]}},"then":{"required":["content"]}}]}},"tools":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","properties":{"description":{"type":"string"},"name":{"type":"string"},"parameters":{"type":"object","properties":{"type":{"type":"string","enum":["object"]},"required":{"type":"array","items":{"type":"string"}},"properties":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string"},"description":{"type":"string"}}}}}}},"required":["name","parameters"]}},"required":["type","function"]}},"max_tokens":{"default":200,"type":"integer"},"prompt_truncate_len":{"default":1500,"type":["integer","null"]},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"type":["object","null"],"default":null,"properties":{"type":{"type":"string","enum":["text","json_object"],"default":"text"},"schema":{"type":["object","null"],"default":null}},"required":["type"]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"tool_choice":{"oneOf":[{"type":"string","enum":["auto","none","required","any"]},{"type":"object","required":["type","function"],"additionalProperties":false,"properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1}}}}}]},"seed":{"type":["integer","null"]}},"required":["model","messages"],"additionalProperties":false};
 const func2 = Object.prototype.hasOwnProperty;
+const func3 = ((s) => { let n = 0; for (const _c of s) n++; return n; });
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -69,9 +70,13 @@ errors++;
 const len0 = data1.length;
 for(let i0=0; i0<len0; i0++){
 let data2 = data1[i0];
+const _errs9 = errors;
+let valid4 = true;
+const _errs10 = errors;
 if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
-if(data2.role === undefined){
-const err5 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/required",keyword:"required",params:{missingProperty: "role"}};
+let missing0;
+if((data2.role === undefined) && (missing0 = "role")){
+const err5 = {};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -80,8 +85,10 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(data2.content === undefined){
-const err6 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/required",keyword:"required",params:{missingProperty: "content"}};
+else {
+if(data2.role !== undefined){
+if("tool" !== data2.role){
+const err6 = {};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -90,10 +97,24 @@ vErrors.push(err6);
 }
 errors++;
 }
-if(data2.role !== undefined){
-let data3 = data2.role;
-if(typeof data3 !== "string"){
-const err7 = {instancePath:instancePath+"/messages/" + i0+"/role",schemaPath:"#/properties/messages/items/properties/role/type",keyword:"type",params:{type: "string"}};
+}
+}
+}
+var _valid0 = _errs10 === errors;
+errors = _errs9;
+if(vErrors !== null){
+if(_errs9){
+vErrors.length = _errs9;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid0){
+const _errs12 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.tool_call_id === undefined){
+const err7 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/0/then/required",keyword:"required",params:{missingProperty: "tool_call_id"}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -102,8 +123,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(!(((data3 === "system") || (data3 === "user")) || (data3 === "assistant"))){
-const err8 = {instancePath:instancePath+"/messages/" + i0+"/role",schemaPath:"#/properties/messages/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema11.properties.messages.items.properties.role.enum}};
+if(data2.content === undefined){
+const err8 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/0/then/required",keyword:"required",params:{missingProperty: "content"}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -113,14 +134,11 @@ vErrors.push(err8);
 errors++;
 }
 }
-if(data2.content !== undefined){
-let data4 = data2.content;
-const _errs11 = errors;
-let valid4 = false;
-let passing0 = null;
-const _errs12 = errors;
-if((typeof data4 !== "string") && (data4 !== null)){
-const err9 = {instancePath:instancePath+"/messages/" + i0+"/content",schemaPath:"#/properties/messages/items/properties/content/oneOf/0/type",keyword:"type",params:{type: schema11.properties.messages.items.properties.content.oneOf[0].type}};
+var _valid0 = _errs12 === errors;
+valid4 = _valid0;
+}
+if(!valid4){
+const err9 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/0/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -129,22 +147,12 @@ vErrors.push(err9);
 }
 errors++;
 }
-var _valid0 = _errs12 === errors;
-if(_valid0){
-valid4 = true;
-passing0 = 0;
-}
 const _errs14 = errors;
-if(Array.isArray(data4)){
-const len1 = data4.length;
-for(let i1=0; i1<len1; i1++){
-let data5 = data4[i1];
-const _errs19 = errors;
-let valid8 = true;
-const _errs20 = errors;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-let missing0;
-if((data5.type === undefined) && (missing0 = "type")){
+let valid6 = true;
+const _errs15 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+let missing1;
+if((data2.role === undefined) && (missing1 = "role")){
 const err10 = {};
 if(vErrors === null){
 vErrors = [err10];
@@ -155,8 +163,9 @@ vErrors.push(err10);
 errors++;
 }
 else {
-if(data5.type !== undefined){
-if("text" !== data5.type){
+if(data2.role !== undefined){
+let data4 = data2.role;
+if(!((data4 === "system") || (data4 === "user"))){
 const err11 = {};
 if(vErrors === null){
 vErrors = [err11];
@@ -169,21 +178,21 @@ errors++;
 }
 }
 }
-var _valid1 = _errs20 === errors;
-errors = _errs19;
+var _valid1 = _errs15 === errors;
+errors = _errs14;
 if(vErrors !== null){
-if(_errs19){
-vErrors.length = _errs19;
+if(_errs14){
+vErrors.length = _errs14;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid1){
-const _errs22 = errors;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.text === undefined){
-const err12 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/0/then/required",keyword:"required",params:{missingProperty: "text"}};
+const _errs17 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.content === undefined){
+const err12 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/1/then/required",keyword:"required",params:{missingProperty: "content"}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -192,9 +201,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-if(data5.text !== undefined){
-if(typeof data5.text !== "string"){
-const err13 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/text",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/0/then/properties/text/type",keyword:"type",params:{type: "string"}};
+}
+var _valid1 = _errs17 === errors;
+valid6 = _valid1;
+}
+if(!valid6){
+const err13 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/1/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -203,13 +215,15 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-}
-var _valid1 = _errs22 === errors;
-valid8 = _valid1;
-}
-if(!valid8){
-const err14 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/0/if",keyword:"if",params:{failingKeyword: "then"}};
+const _errs19 = errors;
+let valid8 = true;
+const _errs20 = errors;
+const _errs21 = errors;
+const _errs22 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+let missing2;
+if((data2.tool_calls === undefined) && (missing2 = "tool_calls")){
+const err14 = {};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -218,12 +232,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-const _errs26 = errors;
-let valid11 = true;
-const _errs27 = errors;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-let missing1;
-if((data5.type === undefined) && (missing1 = "type")){
+}
+var valid9 = _errs22 === errors;
+if(valid9){
 const err15 = {};
 if(vErrors === null){
 vErrors = [err15];
@@ -234,8 +245,20 @@ vErrors.push(err15);
 errors++;
 }
 else {
-if(data5.type !== undefined){
-if("image_url" !== data5.type){
+errors = _errs21;
+if(vErrors !== null){
+if(_errs21){
+vErrors.length = _errs21;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(errors === _errs20){
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+let missing3;
+if((data2.role === undefined) && (missing3 = "role")){
 const err16 = {};
 if(vErrors === null){
 vErrors = [err16];
@@ -245,24 +268,10 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-}
-var _valid2 = _errs27 === errors;
-errors = _errs26;
-if(vErrors !== null){
-if(_errs26){
-vErrors.length = _errs26;
-}
 else {
-vErrors = null;
-}
-}
-if(_valid2){
-const _errs29 = errors;
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.image_url === undefined){
-const err17 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/required",keyword:"required",params:{missingProperty: "image_url"}};
+if(data2.role !== undefined){
+if("assistant" !== data2.role){
+const err17 = {};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -271,11 +280,25 @@ vErrors.push(err17);
 }
 errors++;
 }
-if(data5.image_url !== undefined){
-let data9 = data5.image_url;
-if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
-if(data9.url === undefined){
-const err18 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/image_url",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/properties/image_url/required",keyword:"required",params:{missingProperty: "url"}};
+}
+}
+}
+}
+var _valid2 = _errs20 === errors;
+errors = _errs19;
+if(vErrors !== null){
+if(_errs19){
+vErrors.length = _errs19;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid2){
+const _errs24 = errors;
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.content === undefined){
+const err18 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/2/then/required",keyword:"required",params:{missingProperty: "content"}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -284,9 +307,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data9.url !== undefined){
-if(typeof data9.url !== "string"){
-const err19 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/image_url/url",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/properties/image_url/properties/url/type",keyword:"type",params:{type: "string"}};
+}
+var _valid2 = _errs24 === errors;
+valid8 = _valid2;
+}
+if(!valid8){
+const err19 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/allOf/2/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -295,10 +321,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-else {
-const err20 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/image_url",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/properties/image_url/type",keyword:"type",params:{type: "object"}};
+if(data2 && typeof data2 == "object" && !Array.isArray(data2)){
+if(data2.role === undefined){
+const err20 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/required",keyword:"required",params:{missingProperty: "role"}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -307,13 +332,10 @@ vErrors.push(err20);
 }
 errors++;
 }
-}
-}
-var _valid2 = _errs29 === errors;
-valid11 = _valid2;
-}
-if(!valid11){
-const err21 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/if",keyword:"if",params:{failingKeyword: "then"}};
+if(data2.role !== undefined){
+let data6 = data2.role;
+if(typeof data6 !== "string"){
+const err21 = {instancePath:instancePath+"/messages/" + i0+"/role",schemaPath:"#/properties/messages/items/properties/role/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -322,9 +344,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
-if(data5.type === undefined){
-const err22 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/required",keyword:"required",params:{missingProperty: "type"}};
+if(!((((data6 === "system") || (data6 === "user")) || (data6 === "assistant")) || (data6 === "tool"))){
+const err22 = {instancePath:instancePath+"/messages/" + i0+"/role",schemaPath:"#/properties/messages/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema11.properties.messages.items.properties.role.enum}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -333,10 +354,15 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data5.type !== undefined){
-let data11 = data5.type;
-if(typeof data11 !== "string"){
-const err23 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/type",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/properties/type/type",keyword:"type",params:{type: "string"}};
+}
+if(data2.content !== undefined){
+let data7 = data2.content;
+const _errs28 = errors;
+let valid12 = false;
+let passing0 = null;
+const _errs29 = errors;
+if((typeof data7 !== "string") && (data7 !== null)){
+const err23 = {instancePath:instancePath+"/messages/" + i0+"/content",schemaPath:"#/properties/messages/items/properties/content/oneOf/0/type",keyword:"type",params:{type: schema11.properties.messages.items.properties.content.oneOf[0].type}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -345,8 +371,23 @@ vErrors.push(err23);
 }
 errors++;
 }
-if(!((data11 === "text") || (data11 === "image_url"))){
-const err24 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/type",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.messages.items.properties.content.oneOf[1].items.properties.type.enum}};
+var _valid3 = _errs29 === errors;
+if(_valid3){
+valid12 = true;
+passing0 = 0;
+}
+const _errs31 = errors;
+if(Array.isArray(data7)){
+const len1 = data7.length;
+for(let i1=0; i1<len1; i1++){
+let data8 = data7[i1];
+const _errs36 = errors;
+let valid16 = true;
+const _errs37 = errors;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+let missing4;
+if((data8.type === undefined) && (missing4 = "type")){
+const err24 = {};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -355,10 +396,10 @@ vErrors.push(err24);
 }
 errors++;
 }
-}
-}
 else {
-const err25 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/type",keyword:"type",params:{type: "object"}};
+if(data8.type !== undefined){
+if("text" !== data8.type){
+const err25 = {};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -369,8 +410,22 @@ errors++;
 }
 }
 }
+}
+var _valid4 = _errs37 === errors;
+errors = _errs36;
+if(vErrors !== null){
+if(_errs36){
+vErrors.length = _errs36;
+}
 else {
-const err26 = {instancePath:instancePath+"/messages/" + i0+"/content",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/type",keyword:"type",params:{type: "array"}};
+vErrors = null;
+}
+}
+if(_valid4){
+const _errs39 = errors;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.text === undefined){
+const err26 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/0/then/required",keyword:"required",params:{missingProperty: "text"}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -379,19 +434,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-var _valid0 = _errs14 === errors;
-if(_valid0 && valid4){
-valid4 = false;
-passing0 = [passing0, 1];
-}
-else {
-if(_valid0){
-valid4 = true;
-passing0 = 1;
-}
-}
-if(!valid4){
-const err27 = {instancePath:instancePath+"/messages/" + i0+"/content",schemaPath:"#/properties/messages/items/properties/content/oneOf",keyword:"oneOf",params:{passingSchemas: passing0}};
+if(data8.text !== undefined){
+if(typeof data8.text !== "string"){
+const err27 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/text",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/0/then/properties/text/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -400,21 +445,13 @@ vErrors.push(err27);
 }
 errors++;
 }
-else {
-errors = _errs11;
-if(vErrors !== null){
-if(_errs11){
-vErrors.length = _errs11;
-}
-else {
-vErrors = null;
 }
 }
+var _valid4 = _errs39 === errors;
+valid16 = _valid4;
 }
-}
-if(data2.name !== undefined){
-if(typeof data2.name !== "string"){
-const err28 = {instancePath:instancePath+"/messages/" + i0+"/name",schemaPath:"#/properties/messages/items/properties/name/type",keyword:"type",params:{type: "string"}};
+if(!valid16){
+const err28 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/0/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -423,10 +460,13 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-else {
-const err29 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/type",keyword:"type",params:{type: "object"}};
+const _errs43 = errors;
+let valid19 = true;
+const _errs44 = errors;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+let missing5;
+if((data8.type === undefined) && (missing5 = "type")){
+const err29 = {};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -435,10 +475,10 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-}
 else {
-const err30 = {instancePath:instancePath+"/messages",schemaPath:"#/properties/messages/type",keyword:"type",params:{type: "array"}};
+if(data8.type !== undefined){
+if("image_url" !== data8.type){
+const err30 = {};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -448,15 +488,23 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.tools !== undefined){
-let data13 = data.tools;
-if(Array.isArray(data13)){
-const len2 = data13.length;
-for(let i2=0; i2<len2; i2++){
-let data14 = data13[i2];
-if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-if(data14.type === undefined){
-const err31 = {instancePath:instancePath+"/tools/" + i2,schemaPath:"#/properties/tools/items/required",keyword:"required",params:{missingProperty: "type"}};
+}
+}
+var _valid5 = _errs44 === errors;
+errors = _errs43;
+if(vErrors !== null){
+if(_errs43){
+vErrors.length = _errs43;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid5){
+const _errs46 = errors;
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.image_url === undefined){
+const err31 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/required",keyword:"required",params:{missingProperty: "image_url"}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -465,8 +513,11 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data14.function === undefined){
-const err32 = {instancePath:instancePath+"/tools/" + i2,schemaPath:"#/properties/tools/items/required",keyword:"required",params:{missingProperty: "function"}};
+if(data8.image_url !== undefined){
+let data12 = data8.image_url;
+if(data12 && typeof data12 == "object" && !Array.isArray(data12)){
+if(data12.url === undefined){
+const err32 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/image_url",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/properties/image_url/required",keyword:"required",params:{missingProperty: "url"}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -475,10 +526,9 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data14.type !== undefined){
-let data15 = data14.type;
-if(typeof data15 !== "string"){
-const err33 = {instancePath:instancePath+"/tools/" + i2+"/type",schemaPath:"#/properties/tools/items/properties/type/type",keyword:"type",params:{type: "string"}};
+if(data12.url !== undefined){
+if(typeof data12.url !== "string"){
+const err33 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/image_url/url",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/properties/image_url/properties/url/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -487,8 +537,10 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(!(data15 === "function")){
-const err34 = {instancePath:instancePath+"/tools/" + i2+"/type",schemaPath:"#/properties/tools/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tools.items.properties.type.enum}};
+}
+}
+else {
+const err34 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/image_url",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/then/properties/image_url/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -498,11 +550,12 @@ vErrors.push(err34);
 errors++;
 }
 }
-if(data14.function !== undefined){
-let data16 = data14.function;
-if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
-if(data16.name === undefined){
-const err35 = {instancePath:instancePath+"/tools/" + i2+"/function",schemaPath:"#/properties/tools/items/properties/function/required",keyword:"required",params:{missingProperty: "name"}};
+}
+var _valid5 = _errs46 === errors;
+valid19 = _valid5;
+}
+if(!valid19){
+const err35 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/allOf/1/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -511,8 +564,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-if(data16.parameters === undefined){
-const err36 = {instancePath:instancePath+"/tools/" + i2+"/function",schemaPath:"#/properties/tools/items/properties/function/required",keyword:"required",params:{missingProperty: "parameters"}};
+if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
+if(data8.type === undefined){
+const err36 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/required",keyword:"required",params:{missingProperty: "type"}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -521,9 +575,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-if(data16.description !== undefined){
-if(typeof data16.description !== "string"){
-const err37 = {instancePath:instancePath+"/tools/" + i2+"/function/description",schemaPath:"#/properties/tools/items/properties/function/properties/description/type",keyword:"type",params:{type: "string"}};
+if(data8.type !== undefined){
+let data14 = data8.type;
+if(typeof data14 !== "string"){
+const err37 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/type",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/properties/type/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -532,10 +587,8 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data16.name !== undefined){
-if(typeof data16.name !== "string"){
-const err38 = {instancePath:instancePath+"/tools/" + i2+"/function/name",schemaPath:"#/properties/tools/items/properties/function/properties/name/type",keyword:"type",params:{type: "string"}};
+if(!((data14 === "text") || (data14 === "image_url"))){
+const err38 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1+"/type",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.messages.items.properties.content.oneOf[1].items.properties.type.enum}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -545,13 +598,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-if(data16.parameters !== undefined){
-let data19 = data16.parameters;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.type !== undefined){
-let data20 = data19.type;
-if(typeof data20 !== "string"){
-const err39 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/type",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/type/type",keyword:"type",params:{type: "string"}};
+}
+else {
+const err39 = {instancePath:instancePath+"/messages/" + i0+"/content/" + i1,schemaPath:"#/properties/messages/items/properties/content/oneOf/1/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -560,8 +609,10 @@ vErrors.push(err39);
 }
 errors++;
 }
-if(!(data20 === "object")){
-const err40 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/type",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tools.items.properties.function.properties.parameters.properties.type.enum}};
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/messages/" + i0+"/content",schemaPath:"#/properties/messages/items/properties/content/oneOf/1/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -570,14 +621,19 @@ vErrors.push(err40);
 }
 errors++;
 }
+var _valid3 = _errs31 === errors;
+if(_valid3 && valid12){
+valid12 = false;
+passing0 = [passing0, 1];
 }
-if(data19.required !== undefined){
-let data21 = data19.required;
-if(Array.isArray(data21)){
-const len3 = data21.length;
-for(let i3=0; i3<len3; i3++){
-if(typeof data21[i3] !== "string"){
-const err41 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/required/" + i3,schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/required/items/type",keyword:"type",params:{type: "string"}};
+else {
+if(_valid3){
+valid12 = true;
+passing0 = 1;
+}
+}
+if(!valid12){
+const err41 = {instancePath:instancePath+"/messages/" + i0+"/content",schemaPath:"#/properties/messages/items/properties/content/oneOf",keyword:"oneOf",params:{passingSchemas: passing0}};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -586,10 +642,21 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
+else {
+errors = _errs28;
+if(vErrors !== null){
+if(_errs28){
+vErrors.length = _errs28;
 }
 else {
-const err42 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/required",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/required/type",keyword:"type",params:{type: "array"}};
+vErrors = null;
+}
+}
+}
+}
+if(data2.name !== undefined){
+if(typeof data2.name !== "string"){
+const err42 = {instancePath:instancePath+"/messages/" + i0+"/name",schemaPath:"#/properties/messages/items/properties/name/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -599,15 +666,11 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data19.properties !== undefined){
-let data23 = data19.properties;
-if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
-for(const key1 in data23){
-let data24 = data23[key1];
-if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
-if(data24.type !== undefined){
-if(typeof data24.type !== "string"){
-const err43 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/properties/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/additionalProperties/properties/type/type",keyword:"type",params:{type: "string"}};
+if(data2.tool_call_id !== undefined){
+let data16 = data2.tool_call_id;
+if(typeof data16 === "string"){
+if(func3(data16) < 1){
+const err43 = {instancePath:instancePath+"/messages/" + i0+"/tool_call_id",schemaPath:"#/properties/messages/items/properties/tool_call_id/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -617,9 +680,8 @@ vErrors.push(err43);
 errors++;
 }
 }
-if(data24.description !== undefined){
-if(typeof data24.description !== "string"){
-const err44 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/properties/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/description",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/additionalProperties/properties/description/type",keyword:"type",params:{type: "string"}};
+else {
+const err44 = {instancePath:instancePath+"/messages/" + i0+"/tool_call_id",schemaPath:"#/properties/messages/items/properties/tool_call_id/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -629,9 +691,15 @@ vErrors.push(err44);
 errors++;
 }
 }
-}
-else {
-const err45 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/properties/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/additionalProperties/type",keyword:"type",params:{type: "object"}};
+if(data2.tool_calls !== undefined){
+let data17 = data2.tool_calls;
+if(Array.isArray(data17)){
+const len2 = data17.length;
+for(let i2=0; i2<len2; i2++){
+let data18 = data17[i2];
+if(data18 && typeof data18 == "object" && !Array.isArray(data18)){
+if(data18.id === undefined){
+const err45 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2,schemaPath:"#/properties/messages/items/properties/tool_calls/items/required",keyword:"required",params:{missingProperty: "id"}};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -640,10 +708,8 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-}
-else {
-const err46 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters/properties",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/type",keyword:"type",params:{type: "object"}};
+if(data18.type === undefined){
+const err46 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2,schemaPath:"#/properties/messages/items/properties/tool_calls/items/required",keyword:"required",params:{missingProperty: "type"}};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -652,10 +718,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-}
-}
-else {
-const err47 = {instancePath:instancePath+"/tools/" + i2+"/function/parameters",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/type",keyword:"type",params:{type: "object"}};
+if(data18.function === undefined){
+const err47 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2,schemaPath:"#/properties/messages/items/properties/tool_calls/items/required",keyword:"required",params:{missingProperty: "function"}};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -664,10 +728,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-}
-else {
-const err48 = {instancePath:instancePath+"/tools/" + i2+"/function",schemaPath:"#/properties/tools/items/properties/function/type",keyword:"type",params:{type: "object"}};
+for(const key1 in data18){
+if(!(((key1 === "id") || (key1 === "type")) || (key1 === "function"))){
+const err48 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2,schemaPath:"#/properties/messages/items/properties/tool_calls/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -677,9 +740,9 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
-else {
-const err49 = {instancePath:instancePath+"/tools/" + i2,schemaPath:"#/properties/tools/items/type",keyword:"type",params:{type: "object"}};
+if(data18.id !== undefined){
+if(typeof data18.id !== "string"){
+const err49 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/id",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/id/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -689,9 +752,10 @@ vErrors.push(err49);
 errors++;
 }
 }
-}
-else {
-const err50 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "array"}};
+if(data18.type !== undefined){
+let data20 = data18.type;
+if(typeof data20 !== "string"){
+const err50 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/type",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/type/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -700,11 +764,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-}
-if(data.max_tokens !== undefined){
-let data27 = data.max_tokens;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err51 = {instancePath:instancePath+"/max_tokens",schemaPath:"#/properties/max_tokens/type",keyword:"type",params:{type: "integer"}};
+if(!(data20 === "function")){
+const err51 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/type",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.messages.items.properties.tool_calls.items.properties.type.enum}};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -714,10 +775,11 @@ vErrors.push(err51);
 errors++;
 }
 }
-if(data.prompt_truncate_len !== undefined){
-let data28 = data.prompt_truncate_len;
-if((!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))) && (data28 !== null)){
-const err52 = {instancePath:instancePath+"/prompt_truncate_len",schemaPath:"#/properties/prompt_truncate_len/type",keyword:"type",params:{type: schema11.properties.prompt_truncate_len.type}};
+if(data18.function !== undefined){
+let data21 = data18.function;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+if(data21.name === undefined){
+const err52 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/required",keyword:"required",params:{missingProperty: "name"}};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -726,11 +788,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-if(data.temperature !== undefined){
-let data29 = data.temperature;
-if((!((typeof data29 == "number") && (isFinite(data29)))) && (data29 !== null)){
-const err53 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/type",keyword:"type",params:{type: schema11.properties.temperature.type}};
+if(data21.arguments === undefined){
+const err53 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/required",keyword:"required",params:{missingProperty: "arguments"}};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -739,9 +798,9 @@ vErrors.push(err53);
 }
 errors++;
 }
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 2 || isNaN(data29)){
-const err54 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2}};
+for(const key2 in data21){
+if(!((key2 === "name") || (key2 === "arguments"))){
+const err54 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2}};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -750,8 +809,12 @@ vErrors.push(err54);
 }
 errors++;
 }
-if(data29 < 0 || isNaN(data29)){
-const err55 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+}
+if(data21.name !== undefined){
+let data22 = data21.name;
+if(typeof data22 === "string"){
+if(func3(data22) < 1){
+const err55 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function/name",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -761,11 +824,8 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-if(data.top_p !== undefined){
-let data30 = data.top_p;
-if((!((typeof data30 == "number") && (isFinite(data30)))) && (data30 !== null)){
-const err56 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/type",keyword:"type",params:{type: schema11.properties.top_p.type}};
+else {
+const err56 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function/name",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/properties/name/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -774,9 +834,10 @@ vErrors.push(err56);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 1 || isNaN(data30)){
-const err57 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+}
+if(data21.arguments !== undefined){
+if(typeof data21.arguments !== "string"){
+const err57 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function/arguments",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/properties/arguments/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -785,8 +846,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(data30 < 0 || isNaN(data30)){
-const err58 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2+"/function",schemaPath:"#/properties/messages/items/properties/tool_calls/items/properties/function/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -797,10 +860,8 @@ errors++;
 }
 }
 }
-if(data.top_k !== undefined){
-let data31 = data.top_k;
-if((!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))) && (data31 !== null)){
-const err59 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/type",keyword:"type",params:{type: schema11.properties.top_k.type}};
+else {
+const err59 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls/" + i2,schemaPath:"#/properties/messages/items/properties/tool_calls/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -809,9 +870,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-if((typeof data31 == "number") && (isFinite(data31))){
-if(data31 > 128 || isNaN(data31)){
-const err60 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128}};
+}
+}
+else {
+const err60 = {instancePath:instancePath+"/messages/" + i0+"/tool_calls",schemaPath:"#/properties/messages/items/properties/tool_calls/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -820,8 +882,10 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(data31 < 1 || isNaN(data31)){
-const err61 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+}
+}
+else {
+const err61 = {instancePath:instancePath+"/messages/" + i0,schemaPath:"#/properties/messages/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -832,10 +896,8 @@ errors++;
 }
 }
 }
-if(data.frequency_penalty !== undefined){
-let data32 = data.frequency_penalty;
-if((!((typeof data32 == "number") && (isFinite(data32)))) && (data32 !== null)){
-const err62 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/type",keyword:"type",params:{type: schema11.properties.frequency_penalty.type}};
+else {
+const err62 = {instancePath:instancePath+"/messages",schemaPath:"#/properties/messages/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -844,9 +906,16 @@ vErrors.push(err62);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 > 2 || isNaN(data32)){
-const err63 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2}};
+}
+if(data.tools !== undefined){
+let data24 = data.tools;
+if(Array.isArray(data24)){
+const len3 = data24.length;
+for(let i3=0; i3<len3; i3++){
+let data25 = data24[i3];
+if(data25 && typeof data25 == "object" && !Array.isArray(data25)){
+if(data25.type === undefined){
+const err63 = {instancePath:instancePath+"/tools/" + i3,schemaPath:"#/properties/tools/items/required",keyword:"required",params:{missingProperty: "type"}};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -855,8 +924,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-if(data32 < -2 || isNaN(data32)){
-const err64 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2}};
+if(data25.function === undefined){
+const err64 = {instancePath:instancePath+"/tools/" + i3,schemaPath:"#/properties/tools/items/required",keyword:"required",params:{missingProperty: "function"}};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -865,12 +934,10 @@ vErrors.push(err64);
 }
 errors++;
 }
-}
-}
-if(data.presence_penalty !== undefined){
-let data33 = data.presence_penalty;
-if((!((typeof data33 == "number") && (isFinite(data33)))) && (data33 !== null)){
-const err65 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/type",keyword:"type",params:{type: schema11.properties.presence_penalty.type}};
+if(data25.type !== undefined){
+let data26 = data25.type;
+if(typeof data26 !== "string"){
+const err65 = {instancePath:instancePath+"/tools/" + i3+"/type",schemaPath:"#/properties/tools/items/properties/type/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -879,9 +946,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 > 2 || isNaN(data33)){
-const err66 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2}};
+if(!(data26 === "function")){
+const err66 = {instancePath:instancePath+"/tools/" + i3+"/type",schemaPath:"#/properties/tools/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tools.items.properties.type.enum}};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -890,8 +956,12 @@ vErrors.push(err66);
 }
 errors++;
 }
-if(data33 < -2 || isNaN(data33)){
-const err67 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2}};
+}
+if(data25.function !== undefined){
+let data27 = data25.function;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+if(data27.name === undefined){
+const err67 = {instancePath:instancePath+"/tools/" + i3+"/function",schemaPath:"#/properties/tools/items/properties/function/required",keyword:"required",params:{missingProperty: "name"}};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -900,12 +970,8 @@ vErrors.push(err67);
 }
 errors++;
 }
-}
-}
-if(data.n !== undefined){
-let data34 = data.n;
-if((!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))) && (data34 !== null)){
-const err68 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/type",keyword:"type",params:{type: schema11.properties.n.type}};
+if(data27.parameters === undefined){
+const err68 = {instancePath:instancePath+"/tools/" + i3+"/function",schemaPath:"#/properties/tools/items/properties/function/required",keyword:"required",params:{missingProperty: "parameters"}};
 if(vErrors === null){
 vErrors = [err68];
 }
@@ -914,9 +980,9 @@ vErrors.push(err68);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 128 || isNaN(data34)){
-const err69 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128}};
+if(data27.description !== undefined){
+if(typeof data27.description !== "string"){
+const err69 = {instancePath:instancePath+"/tools/" + i3+"/function/description",schemaPath:"#/properties/tools/items/properties/function/properties/description/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err69];
 }
@@ -925,8 +991,10 @@ vErrors.push(err69);
 }
 errors++;
 }
-if(data34 < 1 || isNaN(data34)){
-const err70 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+}
+if(data27.name !== undefined){
+if(typeof data27.name !== "string"){
+const err70 = {instancePath:instancePath+"/tools/" + i3+"/function/name",schemaPath:"#/properties/tools/items/properties/function/properties/name/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err70];
 }
@@ -936,15 +1004,13 @@ vErrors.push(err70);
 errors++;
 }
 }
-}
-if(data.stop !== undefined){
-let data35 = data.stop;
-const _errs84 = errors;
-let valid25 = false;
-let passing1 = null;
-const _errs85 = errors;
-if((typeof data35 !== "string") && (data35 !== null)){
-const err71 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/0/type",keyword:"type",params:{type: schema11.properties.stop.oneOf[0].type}};
+if(data27.parameters !== undefined){
+let data30 = data27.parameters;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+if(data30.type !== undefined){
+let data31 = data30.type;
+if(typeof data31 !== "string"){
+const err71 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/type",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/type/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err71];
 }
@@ -953,15 +1019,8 @@ vErrors.push(err71);
 }
 errors++;
 }
-var _valid3 = _errs85 === errors;
-if(_valid3){
-valid25 = true;
-passing1 = 0;
-}
-const _errs87 = errors;
-if(Array.isArray(data35)){
-if(data35.length > 4){
-const err72 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/1/maxItems",keyword:"maxItems",params:{limit: 4}};
+if(!(data31 === "object")){
+const err72 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/type",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tools.items.properties.function.properties.parameters.properties.type.enum}};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -970,8 +1029,14 @@ vErrors.push(err72);
 }
 errors++;
 }
-if(data35.length < 1){
-const err73 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/1/minItems",keyword:"minItems",params:{limit: 1}};
+}
+if(data30.required !== undefined){
+let data32 = data30.required;
+if(Array.isArray(data32)){
+const len4 = data32.length;
+for(let i4=0; i4<len4; i4++){
+if(typeof data32[i4] !== "string"){
+const err73 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/required/" + i4,schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/required/items/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -980,10 +1045,10 @@ vErrors.push(err73);
 }
 errors++;
 }
-const len4 = data35.length;
-for(let i4=0; i4<len4; i4++){
-if(typeof data35[i4] !== "string"){
-const err74 = {instancePath:instancePath+"/stop/" + i4,schemaPath:"#/properties/stop/oneOf/1/items/type",keyword:"type",params:{type: "string"}};
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/required",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/required/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -993,9 +1058,15 @@ vErrors.push(err74);
 errors++;
 }
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/1/type",keyword:"type",params:{type: "array"}};
+if(data30.properties !== undefined){
+let data34 = data30.properties;
+if(data34 && typeof data34 == "object" && !Array.isArray(data34)){
+for(const key3 in data34){
+let data35 = data34[key3];
+if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
+if(data35.type !== undefined){
+if(typeof data35.type !== "string"){
+const err75 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/properties/" + key3.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/additionalProperties/properties/type/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -1004,19 +1075,10 @@ vErrors.push(err75);
 }
 errors++;
 }
-var _valid3 = _errs87 === errors;
-if(_valid3 && valid25){
-valid25 = false;
-passing1 = [passing1, 1];
 }
-else {
-if(_valid3){
-valid25 = true;
-passing1 = 1;
-}
-}
-if(!valid25){
-const err76 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf",keyword:"oneOf",params:{passingSchemas: passing1}};
+if(data35.description !== undefined){
+if(typeof data35.description !== "string"){
+const err76 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/properties/" + key3.replace(/~/g, "~0").replace(/\//g, "~1")+"/description",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/additionalProperties/properties/description/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -1025,22 +1087,10 @@ vErrors.push(err76);
 }
 errors++;
 }
-else {
-errors = _errs84;
-if(vErrors !== null){
-if(_errs84){
-vErrors.length = _errs84;
+}
 }
 else {
-vErrors = null;
-}
-}
-}
-}
-if(data.response_format !== undefined){
-let data37 = data.response_format;
-if((!(data37 && typeof data37 == "object" && !Array.isArray(data37))) && (data37 !== null)){
-const err77 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/type",keyword:"type",params:{type: schema11.properties.response_format.type}};
+const err77 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/properties/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/additionalProperties/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -1049,9 +1099,10 @@ vErrors.push(err77);
 }
 errors++;
 }
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.type === undefined){
-const err78 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/required",keyword:"required",params:{missingProperty: "type"}};
+}
+}
+else {
+const err78 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters/properties",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/properties/properties/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -1060,10 +1111,10 @@ vErrors.push(err78);
 }
 errors++;
 }
-if(data37.type !== undefined){
-let data38 = data37.type;
-if(typeof data38 !== "string"){
-const err79 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/type",keyword:"type",params:{type: "string"}};
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/tools/" + i3+"/function/parameters",schemaPath:"#/properties/tools/items/properties/function/properties/parameters/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -1072,8 +1123,10 @@ vErrors.push(err79);
 }
 errors++;
 }
-if(!((data38 === "text") || (data38 === "json_object"))){
-const err80 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.response_format.properties.type.enum}};
+}
+}
+else {
+const err80 = {instancePath:instancePath+"/tools/" + i3+"/function",schemaPath:"#/properties/tools/items/properties/function/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -1083,10 +1136,9 @@ vErrors.push(err80);
 errors++;
 }
 }
-if(data37.schema !== undefined){
-let data39 = data37.schema;
-if((!(data39 && typeof data39 == "object" && !Array.isArray(data39))) && (data39 !== null)){
-const err81 = {instancePath:instancePath+"/response_format/schema",schemaPath:"#/properties/response_format/properties/schema/type",keyword:"type",params:{type: schema11.properties.response_format.properties.schema.type}};
+}
+else {
+const err81 = {instancePath:instancePath+"/tools/" + i3,schemaPath:"#/properties/tools/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1097,11 +1149,8 @@ errors++;
 }
 }
 }
-}
-if(data.stream !== undefined){
-let data40 = data.stream;
-if((typeof data40 !== "boolean") && (data40 !== null)){
-const err82 = {instancePath:instancePath+"/stream",schemaPath:"#/properties/stream/type",keyword:"type",params:{type: schema11.properties.stream.type}};
+else {
+const err82 = {instancePath:instancePath+"/tools",schemaPath:"#/properties/tools/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1111,10 +1160,10 @@ vErrors.push(err82);
 errors++;
 }
 }
-if(data.context_length_exceeded_behavior !== undefined){
-let data41 = data.context_length_exceeded_behavior;
-if(typeof data41 !== "string"){
-const err83 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/type",keyword:"type",params:{type: "string"}};
+if(data.max_tokens !== undefined){
+let data38 = data.max_tokens;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err83 = {instancePath:instancePath+"/max_tokens",schemaPath:"#/properties/max_tokens/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -1123,8 +1172,11 @@ vErrors.push(err83);
 }
 errors++;
 }
-if(!((data41 === "truncate") || (data41 === "error"))){
-const err84 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/enum",keyword:"enum",params:{allowedValues: schema11.properties.context_length_exceeded_behavior.enum}};
+}
+if(data.prompt_truncate_len !== undefined){
+let data39 = data.prompt_truncate_len;
+if((!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))) && (data39 !== null)){
+const err84 = {instancePath:instancePath+"/prompt_truncate_len",schemaPath:"#/properties/prompt_truncate_len/type",keyword:"type",params:{type: schema11.properties.prompt_truncate_len.type}};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -1134,10 +1186,10 @@ vErrors.push(err84);
 errors++;
 }
 }
-if(data.user !== undefined){
-let data42 = data.user;
-if((typeof data42 !== "string") && (data42 !== null)){
-const err85 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema11.properties.user.type}};
+if(data.temperature !== undefined){
+let data40 = data.temperature;
+if((!((typeof data40 == "number") && (isFinite(data40)))) && (data40 !== null)){
+const err85 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/type",keyword:"type",params:{type: schema11.properties.temperature.type}};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -1146,10 +1198,9 @@ vErrors.push(err85);
 }
 errors++;
 }
-}
-}
-else {
-const err86 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 2 || isNaN(data40)){
+const err86 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2}};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -1158,12 +1209,627 @@ vErrors.push(err86);
 }
 errors++;
 }
+if(data40 < 0 || isNaN(data40)){
+const err87 = {instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+}
+}
+if(data.top_p !== undefined){
+let data41 = data.top_p;
+if((!((typeof data41 == "number") && (isFinite(data41)))) && (data41 !== null)){
+const err88 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/type",keyword:"type",params:{type: schema11.properties.top_p.type}};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+if((typeof data41 == "number") && (isFinite(data41))){
+if(data41 > 1 || isNaN(data41)){
+const err89 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+if(data41 < 0 || isNaN(data41)){
+const err90 = {instancePath:instancePath+"/top_p",schemaPath:"#/properties/top_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+}
+}
+if(data.top_k !== undefined){
+let data42 = data.top_k;
+if((!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))) && (data42 !== null)){
+const err91 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/type",keyword:"type",params:{type: schema11.properties.top_k.type}};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 128 || isNaN(data42)){
+const err92 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128}};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+if(data42 < 1 || isNaN(data42)){
+const err93 = {instancePath:instancePath+"/top_k",schemaPath:"#/properties/top_k/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+}
+}
+if(data.frequency_penalty !== undefined){
+let data43 = data.frequency_penalty;
+if((!((typeof data43 == "number") && (isFinite(data43)))) && (data43 !== null)){
+const err94 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/type",keyword:"type",params:{type: schema11.properties.frequency_penalty.type}};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 > 2 || isNaN(data43)){
+const err95 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2}};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+if(data43 < -2 || isNaN(data43)){
+const err96 = {instancePath:instancePath+"/frequency_penalty",schemaPath:"#/properties/frequency_penalty/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2}};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+}
+}
+if(data.presence_penalty !== undefined){
+let data44 = data.presence_penalty;
+if((!((typeof data44 == "number") && (isFinite(data44)))) && (data44 !== null)){
+const err97 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/type",keyword:"type",params:{type: schema11.properties.presence_penalty.type}};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 > 2 || isNaN(data44)){
+const err98 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2}};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+if(data44 < -2 || isNaN(data44)){
+const err99 = {instancePath:instancePath+"/presence_penalty",schemaPath:"#/properties/presence_penalty/minimum",keyword:"minimum",params:{comparison: ">=", limit: -2}};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+}
+}
+if(data.n !== undefined){
+let data45 = data.n;
+if((!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))) && (data45 !== null)){
+const err100 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/type",keyword:"type",params:{type: schema11.properties.n.type}};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 128 || isNaN(data45)){
+const err101 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/maximum",keyword:"maximum",params:{comparison: "<=", limit: 128}};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+if(data45 < 1 || isNaN(data45)){
+const err102 = {instancePath:instancePath+"/n",schemaPath:"#/properties/n/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+}
+}
+if(data.stop !== undefined){
+let data46 = data.stop;
+const _errs119 = errors;
+let valid37 = false;
+let passing1 = null;
+const _errs120 = errors;
+if((typeof data46 !== "string") && (data46 !== null)){
+const err103 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/0/type",keyword:"type",params:{type: schema11.properties.stop.oneOf[0].type}};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+var _valid6 = _errs120 === errors;
+if(_valid6){
+valid37 = true;
+passing1 = 0;
+}
+const _errs122 = errors;
+if(Array.isArray(data46)){
+if(data46.length > 4){
+const err104 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/1/maxItems",keyword:"maxItems",params:{limit: 4}};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+if(data46.length < 1){
+const err105 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/1/minItems",keyword:"minItems",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+const len5 = data46.length;
+for(let i5=0; i5<len5; i5++){
+if(typeof data46[i5] !== "string"){
+const err106 = {instancePath:instancePath+"/stop/" + i5,schemaPath:"#/properties/stop/oneOf/1/items/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+}
+}
+else {
+const err107 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf/1/type",keyword:"type",params:{type: "array"}};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+var _valid6 = _errs122 === errors;
+if(_valid6 && valid37){
+valid37 = false;
+passing1 = [passing1, 1];
+}
+else {
+if(_valid6){
+valid37 = true;
+passing1 = 1;
+}
+}
+if(!valid37){
+const err108 = {instancePath:instancePath+"/stop",schemaPath:"#/properties/stop/oneOf",keyword:"oneOf",params:{passingSchemas: passing1}};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+else {
+errors = _errs119;
+if(vErrors !== null){
+if(_errs119){
+vErrors.length = _errs119;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.response_format !== undefined){
+let data48 = data.response_format;
+if((!(data48 && typeof data48 == "object" && !Array.isArray(data48))) && (data48 !== null)){
+const err109 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/type",keyword:"type",params:{type: schema11.properties.response_format.type}};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.type === undefined){
+const err110 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/required",keyword:"required",params:{missingProperty: "type"}};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if(data48.type !== undefined){
+let data49 = data48.type;
+if(typeof data49 !== "string"){
+const err111 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+if(!((data49 === "text") || (data49 === "json_object"))){
+const err112 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.response_format.properties.type.enum}};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+}
+if(data48.schema !== undefined){
+let data50 = data48.schema;
+if((!(data50 && typeof data50 == "object" && !Array.isArray(data50))) && (data50 !== null)){
+const err113 = {instancePath:instancePath+"/response_format/schema",schemaPath:"#/properties/response_format/properties/schema/type",keyword:"type",params:{type: schema11.properties.response_format.properties.schema.type}};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+}
+}
+if(data.stream !== undefined){
+let data51 = data.stream;
+if((typeof data51 !== "boolean") && (data51 !== null)){
+const err114 = {instancePath:instancePath+"/stream",schemaPath:"#/properties/stream/type",keyword:"type",params:{type: schema11.properties.stream.type}};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+if(data.context_length_exceeded_behavior !== undefined){
+let data52 = data.context_length_exceeded_behavior;
+if(typeof data52 !== "string"){
+const err115 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if(!((data52 === "truncate") || (data52 === "error"))){
+const err116 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/enum",keyword:"enum",params:{allowedValues: schema11.properties.context_length_exceeded_behavior.enum}};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+if(data.user !== undefined){
+let data53 = data.user;
+if((typeof data53 !== "string") && (data53 !== null)){
+const err117 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema11.properties.user.type}};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data.tool_choice !== undefined){
+let data54 = data.tool_choice;
+const _errs139 = errors;
+let valid41 = false;
+let passing2 = null;
+const _errs140 = errors;
+if(typeof data54 !== "string"){
+const err118 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/0/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+if(!((((data54 === "auto") || (data54 === "none")) || (data54 === "required")) || (data54 === "any"))){
+const err119 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema11.properties.tool_choice.oneOf[0].enum}};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+var _valid7 = _errs140 === errors;
+if(_valid7){
+valid41 = true;
+passing2 = 0;
+}
+const _errs142 = errors;
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(data54.type === undefined){
+const err120 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/required",keyword:"required",params:{missingProperty: "type"}};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+if(data54.function === undefined){
+const err121 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/required",keyword:"required",params:{missingProperty: "function"}};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+for(const key4 in data54){
+if(!((key4 === "type") || (key4 === "function"))){
+const err122 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4}};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data54.type !== undefined){
+let data55 = data54.type;
+if(typeof data55 !== "string"){
+const err123 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/properties/tool_choice/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if(!(data55 === "function")){
+const err124 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/properties/tool_choice/oneOf/1/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tool_choice.oneOf[1].properties.type.enum}};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+}
+if(data54.function !== undefined){
+let data56 = data54.function;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.name === undefined){
+const err125 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/required",keyword:"required",params:{missingProperty: "name"}};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+for(const key5 in data56){
+if(!(key5 === "name")){
+const err126 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5}};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data56.name !== undefined){
+let data57 = data56.name;
+if(typeof data57 === "string"){
+if(func3(data57) < 1){
+const err127 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+else {
+const err128 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/properties/name/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+}
+}
+else {
+const err129 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+var _valid7 = _errs142 === errors;
+if(_valid7 && valid41){
+valid41 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid7){
+valid41 = true;
+passing2 = 1;
+}
+}
+if(!valid41){
+const err131 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf",keyword:"oneOf",params:{passingSchemas: passing2}};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+else {
+errors = _errs139;
+if(vErrors !== null){
+if(_errs139){
+vErrors.length = _errs139;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.seed !== undefined){
+let data58 = data.seed;
+if((!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))) && (data58 !== null)){
+const err132 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema11.properties.seed.type}};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+}
+else {
+const err133 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 
-const schema12 = {"type":"object","properties":{"model":{"type":"string"},"prompt":{"oneOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"type":"string"}},{"type":"array","minItems":1,"items":{"type":"integer"}},{"type":"array","minItems":1,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"images":{"type":"array","items":{"type":"string"}},"max_tokens":{"type":["integer","null"],"minimum":0,"default":16},"logprobs":{"type":["integer","null"],"minimum":0,"maximum":5,"default":null},"echo":{"type":["boolean","null"],"default":false},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"type":["object","null"],"default":null,"properties":{"type":{"type":"string","enum":["text","json_object"],"default":"text"},"schema":{"type":["object","null"],"default":null}},"required":["type"]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]}},"required":["model","prompt"],"additionalProperties":false};
+const schema12 = {"type":"object","properties":{"model":{"type":"string"},"prompt":{"oneOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"type":"string"}},{"type":"array","minItems":1,"items":{"type":"integer"}},{"type":"array","minItems":1,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"images":{"type":"array","items":{"type":"string"}},"max_tokens":{"type":["integer","null"],"minimum":0,"default":16},"logprobs":{"type":["integer","null"],"minimum":0,"maximum":5,"default":null},"echo":{"type":["boolean","null"],"default":false},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"type":["object","null"],"default":null,"properties":{"type":{"type":"string","enum":["text","json_object"],"default":"text"},"schema":{"type":["object","null"],"default":null}},"required":["type"]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"seed":{"type":["integer","null"]}},"required":["model","prompt"],"additionalProperties":false};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -1946,14 +2612,27 @@ vErrors.push(err57);
 errors++;
 }
 }
-}
-else {
-const err58 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.seed !== undefined){
+let data25 = data.seed;
+if((!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))) && (data25 !== null)){
+const err58 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema12.properties.seed.type}};
 if(vErrors === null){
 vErrors = [err58];
 }
 else {
 vErrors.push(err58);
+}
+errors++;
+}
+}
+}
+else {
+const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err59];
+}
+else {
+vErrors.push(err59);
 }
 errors++;
 }
@@ -1963,7 +2642,6 @@ return errors === 0;
 
 
 const schema13 = {"type":"object","additionalProperties":false,"properties":{"input":{"oneOf":[{"type":"string","minLength":1},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"string","minLength":1}},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"integer"}},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"model":{"type":"string"},"dimensions":{"type":"integer","minimum":1},"encoding_format":{"type":"string","enum":["float","base64"],"default":"float"}},"required":["model","input"]};
-const func4 = ((s) => { let n = 0; for (const _c of s) n++; return n; });
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2008,7 +2686,7 @@ let valid1 = false;
 let passing0 = null;
 const _errs4 = errors;
 if(typeof data0 === "string"){
-if(func4(data0) < 1){
+if(func3(data0) < 1){
 const err3 = {instancePath:instancePath+"/input",schemaPath:"#/properties/input/oneOf/0/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err3];
@@ -2060,7 +2738,7 @@ const len0 = data0.length;
 for(let i0=0; i0<len0; i0++){
 let data1 = data0[i0];
 if(typeof data1 === "string"){
-if(func4(data1) < 1){
+if(func3(data1) < 1){
 const err7 = {instancePath:instancePath+"/input/" + i0,schemaPath:"#/properties/input/oneOf/1/items/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err7];
@@ -2460,7 +3138,7 @@ errors++;
 if(data3.text !== undefined){
 let data4 = data3.text;
 if(typeof data4 === "string"){
-if(func4(data4) > 2000){
+if(func3(data4) > 2000){
 const err9 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/maxLength",keyword:"maxLength",params:{limit: 2000}};
 if(vErrors === null){
 vErrors = [err9];
@@ -4253,7 +4931,8 @@ export const coercing = Object.freeze(["images.image_to_image","images.control_n
 export const alternatives = {
   "chat.completions": {
     "#/properties/messages/items/properties/content/oneOf": "a string, null or an array of content parts",
-    "#/properties/stop/oneOf": "a string, null or an array of strings"
+    "#/properties/stop/oneOf": "a string, null or an array of strings",
+    "#/properties/tool_choice/oneOf": "a string or an object"
   },
   "completions": {
     "#/properties/prompt/oneOf": "a string, an array of strings, an array of integers or an array of arrays of integers",

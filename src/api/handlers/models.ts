@@ -8,7 +8,7 @@ import type { ApiDeps, Handler } from '../types';
 import type { CatalogEntry } from '../../models/types';
 
 export const listModels: Handler = async (ctx) => {
-  const loaded = await loadedDevices(ctx.deps);
+  const loaded = await ctx.deps.engines.loaded();
   const data = await Promise.all(ctx.deps.registry.list().map((e) => describe(ctx.deps, e, loaded)));
   return jsonResponse({ object: 'list', data });
 };
@@ -17,7 +17,7 @@ export const getModel: Handler = async (ctx) => {
   const name = ctx.pathParam ?? '';
   const entry = ctx.deps.registry.find(name);
   if (!entry) throw notFound(`Model "${name}" not found`, 'model', 'model_not_found');
-  return jsonResponse(await describe(ctx.deps, entry, await loadedDevices(ctx.deps)));
+  return jsonResponse(await describe(ctx.deps, entry, await ctx.deps.engines.loaded()));
 };
 
 async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, string>) {
@@ -36,6 +36,12 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     downloaded: await deps.isDownloaded(entry).catch(() => false),
     loaded: loaded.has(entry.id),
     device: loaded.get(entry.id) ?? null,
+    ...(entry.llm && {
+      context_length: entry.llm.contextLength,
+      supports_tools: entry.llm.tools,
+      supports_images: entry.llm.vision,
+      variants: entry.llm.variants.map((v) => `${v.backend}:${v.name}`),
+    }),
     ...(entry.embeddings && {
       dimensions: entry.embeddings.hiddenSize,
       max_input_tokens: entry.embeddings.maxTokens,
@@ -44,10 +50,3 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
   };
 }
 
-/** Loaded models by id → the device they run on. Engines not started yet have nothing loaded. */
-async function loadedDevices(deps: ApiDeps): Promise<Map<string, string>> {
-  const map = new Map<string, string>();
-  const engine = await deps.engines.embeddings();
-  for (const m of await engine.loaded()) map.set(m.id, m.backend);
-  return map;
-}

@@ -1,0 +1,94 @@
+/**
+ * POST /completions: one or more prompts (text or token ids) → the LLM engine → a CreateCompletionResponse with
+ * choices numbered prompt-major, optional logprobs (tokens, token_logprobs, top_logprobs, text_offset) and echo;
+ * or with `stream: true` an SSE stream of completion chunks (usage in the last one, then [DONE]).
+ */
+import type { TokenLogprob } from '../../engines/llm/types';
+import { invalidRequest } from '../errors';
+import { jsonResponse } from '../http';
+import { sseResponse } from '../sse';
+import type { Handler } from '../types';
+import { validateRequest } from '../validate';
+import { collectEvents, splitStart, usageOf } from './llm-events';
+import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
+
+interface CompletionBody extends GenerationFields {
+  prompt: string | string[] | number[] | number[][];
+  images?: string[];
+}
+
+export const createCompletion: Handler = async (ctx) => {
+  const body = await ctx.json();
+  validateRequest('completions', body);
+  const req = body as CompletionBody;
+  const entry = resolveLlm(ctx, req);
+  const params = generationParams(req, 16);
+  if (req.images?.length && !entry.llm?.vision) {
+    throw invalidRequest(`Model ${req.model} does not accept images`, 'images', 'unsupported_parameter');
+  }
+  const prompts = normalisePrompts(req.prompt);
+  const engine = await ctx.deps.engines.llm();
+  const { start, rest: events } = await splitStart(await engine.generate({
+    kind: 'completion', entry, prompts, images: req.images ?? [], params,
+  }));
+  const id = newId('cmpl');
+  const created = nowSeconds();
+  const headers = { 'x-hearth-seed': String(params.seed), 'x-hearth-backend': start.backend };
+  const withLogprobs = params.logprobs !== null;
+  const choiceCount = prompts.length * params.n;
+
+  if (req.stream) {
+    let finished = 0;
+    let pending: { index: number; reason: string } | null = null;
+    const chunk = (choices: unknown[], extra: object = {}) => ({ id, object: 'text_completion', created, model: req.model, choices, ...extra });
+    return sseResponse(events, (e) => {
+      if (e.type === 'delta') {
+        if (!e.text && !e.logprobs) return [];
+        return [chunk([{ index: e.choice, text: e.text ?? '', logprobs: withLogprobs ? shapeLogprobs(e.logprobs ?? []) : null, finish_reason: null }])];
+      }
+      if (e.type === 'finish') {
+        finished++;
+        if (finished === choiceCount) {
+          pending = { index: e.choice, reason: e.reason };
+          return [];
+        }
+        return [chunk([{ index: e.choice, text: '', logprobs: null, finish_reason: e.reason }])];
+      }
+      if (e.type === 'done') {
+        const usage = usageOf(e);
+        const last = pending as { index: number; reason: string } | null;
+        return [chunk(last ? [{ index: last.index, text: '', logprobs: null, finish_reason: last.reason }] : [], { usage })];
+      }
+      return [];
+    }, headers);
+  }
+
+  const result = await collectEvents(events, choiceCount);
+  return jsonResponse({
+    id, object: 'text_completion', created, model: req.model,
+    choices: result.choices.map((c, index) => ({
+      index,
+      text: c.text,
+      logprobs: withLogprobs ? shapeLogprobs(c.logprobs) : null,
+      finish_reason: c.finishReason,
+    })),
+    usage: result.usage,
+  }, { headers });
+};
+
+/** The spec's four prompt shapes as a list of prompts (a flat integer array is one tokenised prompt). */
+function normalisePrompts(prompt: CompletionBody['prompt']): (string | number[])[] {
+  if (typeof prompt === 'string') return [prompt];
+  if (prompt.every((p) => typeof p === 'number')) return [prompt as number[]];
+  return prompt as (string | number[])[];
+}
+
+/** OpenAI's completions logprobs: parallel arrays; the first echoed prompt token has null logprob and no alternatives. */
+function shapeLogprobs(entries: TokenLogprob[]) {
+  return {
+    tokens: entries.map((e) => e.token),
+    token_logprobs: entries.map((e) => (Number.isNaN(e.logprob) ? null : e.logprob)),
+    top_logprobs: entries.map((e) => (Number.isNaN(e.logprob) ? null : Object.fromEntries(e.top.map((t) => [t.token, t.logprob])))),
+    text_offset: entries.map((e) => e.textOffset),
+  };
+}

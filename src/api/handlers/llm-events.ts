@@ -1,0 +1,69 @@
+/**
+ * Folding the engine's event stream into whole choices (for non-streamed answers) and usage totals.
+ */
+import type { FinishReason, LlmEvent, TokenLogprob, ToolCall } from '../../engines/llm/types';
+
+export interface CollectedChoice {
+  text: string;
+  logprobs: TokenLogprob[];
+  toolCalls: ToolCall[];
+  finishReason: FinishReason;
+}
+
+export interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
+
+export const usageOf = (e: Extract<LlmEvent, { type: 'done' }>): Usage => ({
+  prompt_tokens: e.promptTokens, completion_tokens: e.completionTokens, total_tokens: e.promptTokens + e.completionTokens,
+});
+
+/** Folds the events after `start` into `choiceCount` choices. */
+export async function collectEvents(stream: ReadableStream<LlmEvent>, choiceCount: number) {
+  const choices: CollectedChoice[] = [];
+  const get = (i: number) => (choices[i] ??= { text: '', logprobs: [], toolCalls: [], finishReason: 'stop' });
+  for (let i = 0; i < choiceCount; i++) get(i);
+  let usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  const reader = stream.getReader();
+  for (;;) {
+    const { value: e, done } = await reader.read();
+    if (done) break;
+    if (e.type === 'delta') {
+      const c = get(e.choice);
+      if (e.text) c.text += e.text;
+      if (e.logprobs) c.logprobs.push(...e.logprobs);
+      for (const t of e.toolCalls ?? []) {
+        c.toolCalls[t.index] = { id: t.id ?? '', type: 'function', function: { name: t.function.name ?? '', arguments: t.function.arguments ?? '' } };
+      }
+    } else if (e.type === 'finish') {
+      get(e.choice).finishReason = e.reason;
+    } else if (e.type === 'done') {
+      usage = usageOf(e);
+    }
+  }
+  return { choices, usage };
+}
+
+/**
+ * Reads the engine's first event (its `start`) before any response is made, so that failures found before
+ * generation (context too long, a bad schema) become HTTP errors, and the backend is known for the headers.
+ */
+export async function splitStart(stream: ReadableStream<LlmEvent>): Promise<{ start: Extract<LlmEvent, { type: 'start' }>; rest: ReadableStream<LlmEvent> }> {
+  const reader = stream.getReader();
+  const first = await reader.read();
+  if (first.done || first.value.type !== 'start') {
+    await reader.cancel().catch(() => undefined);
+    throw new Error('The LLM engine ended without starting');
+  }
+  const rest = new ReadableStream<LlmEvent>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        controller.error(e);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  return { start: first.value, rest };
+}

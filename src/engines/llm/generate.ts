@@ -1,0 +1,356 @@
+/**
+ * The decoding loop of our ONNX LLM backend: prompts (templated chat or completion prompts) → left-padded batch of
+ * prompts × n choices → chunked prefill → token-by-token decode with penalties, grammar masks (JSON mode, tool
+ * calls), seeded sampling, stop strings across token boundaries, EOS and max_tokens → a stream of LlmEvents.
+ * Cancelling the stream stops the loop before the next model step.
+ */
+import { invalidRequest } from '../../api/errors';
+import type { ConstraintFactory, TokenConstraint } from './constraint';
+import { IncrementalDecoder } from './detokenize';
+import type { OnnxDecoder } from './onnx-decoder';
+import { createRng, type Rng } from './rng';
+import { applyPenalties, logSoftmax, sampleToken } from './sampling';
+import { StopMatcher } from './stop';
+import type { LlmTokenizer } from './tokenizer';
+import { parseToolCall, type ToolFormat } from './tool-calls';
+import type { ChatJob, CompletionJob, FinishReason, LlmEvent, LlmJob, TokenLogprob, ToolDefinition } from './types';
+import type { ChatTemplate } from './chat-template';
+
+/** Floats of logits one prefill chunk may produce (batch × tokens × vocab): bounds memory on long prompts. */
+const PREFILL_LOGIT_BUDGET = 16 * 1024 * 1024;
+
+export interface OnnxLlm {
+  id: string;
+  decoder: OnnxDecoder;
+  tokenizer: LlmTokenizer;
+  template: ChatTemplate | null;
+  eosIds: number[];
+  contextLength: number;
+  toolFormat: ToolFormat | null;
+  constraints(): Promise<ConstraintFactory>;
+}
+
+interface Prompt { ids: number[]; text: string; maxTokens: number }
+
+class Choice {
+  readonly generated: number[] = [];
+  readonly counts = new Map<number, number>();
+  readonly detok: IncrementalDecoder;
+  readonly stop: StopMatcher;
+  text = '';
+  finished: FinishReason | null = null;
+  /** Set once the choice is generating a tool call (forced, or the model opened one). */
+  toolMode = false;
+  /** A stop string ended the choice (the matcher already cut the text). */
+  stopMatched = false;
+
+  constructor(
+    readonly index: number,
+    readonly prompt: Prompt,
+    readonly rng: Rng,
+    readonly tokenizer: LlmTokenizer,
+    stop: string[],
+    public constraint: TokenConstraint | null,
+    /** Characters already in the choice's text before generation (the echoed prompt). */
+    readonly offsetBase: number,
+  ) {
+    this.detok = new IncrementalDecoder((ids) => tokenizer.decode(ids));
+    this.stop = new StopMatcher(stop);
+  }
+}
+
+export function generate(model: OnnxLlm, job: LlmJob): ReadableStream<LlmEvent> {
+  let cancelled = false;
+  const events = run(model, job, () => cancelled);
+  return new ReadableStream<LlmEvent>({
+    async pull(controller) {
+      try {
+        const { value, done } = await events.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (e) {
+        controller.error(e);
+      }
+    },
+    async cancel() {
+      cancelled = true;
+      await events.return(undefined);
+    },
+  }, { highWaterMark: 0 });
+}
+
+async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean): AsyncGenerator<LlmEvent> {
+  const { params } = job;
+  const prompts = job.kind === 'chat' ? [chatPrompt(model, job)] : completionPrompts(model, job);
+  yield { type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: `onnx/${model.decoder.device}`, model: model.id };
+
+  const tools = job.kind === 'chat' && job.toolChoice !== 'none' ? selectTools(job) : [];
+  const forceTool = job.kind === 'chat' && tools.length > 0 && job.toolChoice !== 'auto';
+  const factory = params.responseFormat.type === 'json_object' || tools.length ? await model.constraints() : null;
+  const newConstraint = (): TokenConstraint | null => {
+    if (forceTool) return factory!.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
+    if (params.responseFormat.type === 'json_object') {
+      try {
+        return factory!.jsonObject(params.responseFormat.schema);
+      } catch (e) {
+        throw invalidRequest(`response_format.schema cannot be used: ${(e as Error).message}`, 'response_format.schema', 'invalid_schema');
+      }
+    }
+    return null;
+  };
+
+  const choices: Choice[] = [];
+  prompts.forEach((prompt, p) => {
+    const echoText = job.kind === 'completion' && params.echo ? prompt.text : '';
+    for (let j = 0; j < params.n; j++) {
+      const index = p * params.n + j;
+      const choice = new Choice(index, prompt, createRng((params.seed + index * 0x9e3779b1) >>> 0), model.tokenizer,
+        params.stop, newConstraint(), echoText.length);
+      choice.toolMode = forceTool;
+      choices.push(choice);
+    }
+  });
+
+  try {
+    if (job.kind === 'completion' && params.echo) {
+      for (const c of choices) if (c.prompt.text) yield { type: 'delta', choice: c.index, text: c.prompt.text };
+    }
+    const decoder = model.decoder;
+    decoder.reset();
+    const width = Math.max(...prompts.map((p) => p.ids.length));
+    const padded = choices.map((c) => [...new Array(width - c.prompt.ids.length).fill(0), ...c.prompt.ids]);
+    const mask = choices.map((c) => [...new Array(width - c.prompt.ids.length).fill(0), ...new Array(c.prompt.ids.length).fill(1)]);
+    const positions = choices.map((c) => [...new Array(width - c.prompt.ids.length).fill(0), ...c.prompt.ids.map((_, i) => i)]);
+    const vocab = decoder.shape.vocabSize;
+    const chunk = Math.max(1, Math.floor(PREFILL_LOGIT_BUDGET / (choices.length * vocab)));
+    const wantPromptLogprobs = job.kind === 'completion' && params.echo && params.logprobs !== null;
+    const promptLogprobs: TokenLogprob[][] = choices.map(() => []);
+    let last: Float32Array[] = [];
+    for (let start = 0; start < width; start += chunk) {
+      const end = Math.min(width, start + chunk);
+      const out = await decoder.step({
+        ids: padded.map((r) => r.slice(start, end)),
+        mask: mask.map((r) => r.slice(0, end)),
+        positions: positions.map((r) => r.slice(start, end)),
+      });
+      if (isCancelled()) return;
+      const tokens = end - start;
+      const row = (b: number, t: number) => out.logits.subarray((b * tokens + t) * vocab, (b * tokens + t + 1) * vocab);
+      if (wantPromptLogprobs) {
+        // Logits at position t predict the token at t + 1.
+        choices.forEach((c, b) => {
+          const pad = width - c.prompt.ids.length;
+          for (let t = Math.max(start, pad); t < end && t + 1 < width; t++) {
+            promptLogprobs[b].push(tokenLogprob(model, row(b, t - start), padded[b][t + 1], params.logprobs!));
+          }
+        });
+      }
+      last = choices.map((_, b) => row(b, tokens - 1).slice());
+    }
+    if (wantPromptLogprobs) yield* emitPromptLogprobs(model, choices, promptLogprobs);
+
+    let stepPositions = choices.map((c) => c.prompt.ids.length);
+    for (;;) {
+      const next: number[] = [];
+      for (let b = 0; b < choices.length; b++) {
+        const c = choices[b];
+        if (c.finished) {
+          next.push(c.generated.at(-1) ?? model.eosIds[0]);
+          continue;
+        }
+        const events = decideToken(model, c, last[b], job, tools, factory);
+        for (const e of events) yield e;
+        next.push(c.generated.at(-1) ?? model.eosIds[0]);
+      }
+      if (choices.every((c) => c.finished) || isCancelled()) break;
+      for (const row of mask) row.push(1);
+      const out = await decoder.step({ ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) });
+      if (isCancelled()) return;
+      stepPositions = stepPositions.map((p) => p + 1);
+      last = choices.map((_, b) => out.logits.slice(b * vocab, (b + 1) * vocab));
+    }
+    const promptTokens = prompts.reduce((s, p) => s + p.ids.length * params.n, 0) / params.n;
+    const completionTokens = choices.reduce((s, c) => s + c.generated.length, 0);
+    yield { type: 'done', promptTokens, completionTokens };
+  } finally {
+    for (const c of choices) c.constraint?.dispose();
+  }
+}
+
+/** Chooses one choice's next token and returns the events it produces (text, logprobs, tool calls, finish). */
+function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJob, tools: ToolDefinition[],
+  factory: ConstraintFactory | null): LlmEvent[] {
+  const { params } = job;
+  applyPenalties(logits, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
+  const topLogprobs = job.kind === 'completion' && params.logprobs !== null ? params.logprobs : 0;
+  let pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs });
+
+  // tool_choice "auto": the model opens a tool call with "{" as its first token; from then on the call is grammar-bound,
+  // so a malformed call can never come out as content.
+  if (!c.toolMode && tools.length && c.generated.length === 0 && factory && opensToolCall(model, pick.id)) {
+    c.constraint?.dispose();
+    c.constraint = factory.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
+    c.toolMode = true;
+    pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint.nextTokenMask(), topLogprobs });
+  }
+
+  const events: LlmEvent[] = [];
+  const isEos = model.eosIds.includes(pick.id);
+  if (isEos && (!c.constraint || c.constraint.isTerminated())) return finish(c, 'stop', events);
+
+  c.generated.push(pick.id);
+  c.counts.set(pick.id, (c.counts.get(pick.id) ?? 0) + 1);
+  if (c.constraint && !c.constraint.accept(pick.id)) throw new Error(`Grammar refused token ${pick.id} that its own mask allowed`);
+  const piece = c.detok.push(pick.id);
+
+  if (c.toolMode) {
+    c.text += piece;
+    if (c.constraint?.isTerminated()) return finishToolCall(c, events);
+    if (c.generated.length >= c.prompt.maxTokens) return finish(c, 'length', events);
+    return events;
+  }
+
+  const { emit, stopped } = c.stop.push(piece);
+  const offset = c.offsetBase + c.text.length;
+  c.text += emit;
+  const logprobs = topLogprobs || (job.kind === 'completion' && params.logprobs !== null)
+    ? [{ token: model.tokenizer.tokenText(pick.id), logprob: pick.logprob, textOffset: offset,
+      top: pick.top.map((t) => ({ token: model.tokenizer.tokenText(t.id), logprob: t.logprob })) }]
+    : undefined;
+  if (emit || logprobs) events.push({ type: 'delta', choice: c.index, text: emit, logprobs });
+  if (stopped) {
+    c.stopMatched = true;
+    return finish(c, 'stop', events);
+  }
+  if (c.constraint?.isTerminated()) return finish(c, 'stop', events);
+  if (c.generated.length >= c.prompt.maxTokens) return finish(c, 'length', events);
+  return events;
+}
+
+function finish(c: Choice, reason: FinishReason, events: LlmEvent[]): LlmEvent[] {
+  if (c.toolMode && reason !== 'length') return finishToolCall(c, events);
+  if (!c.toolMode && !c.stopMatched) {
+    // Text the detokenizer or the stop matcher still held goes out now (unless it completes a stop string).
+    const tail = c.stop.push(c.detok.flush());
+    const rest = tail.emit + (tail.stopped ? '' : c.stop.flush());
+    if (rest) {
+      c.text += rest;
+      events.push({ type: 'delta', choice: c.index, text: rest });
+    }
+  }
+  c.finished = reason;
+  events.push({ type: 'finish', choice: c.index, reason, completionTokens: c.generated.length });
+  return events;
+}
+
+function finishToolCall(c: Choice, events: LlmEvent[]): LlmEvent[] {
+  c.text += c.detok.flush();
+  const call = parseToolCall(c.text);
+  c.finished = 'tool_calls';
+  if (call) {
+    events.push({ type: 'delta', choice: c.index, toolCalls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] });
+    events.push({ type: 'finish', choice: c.index, reason: 'tool_calls', completionTokens: c.generated.length });
+  } else {
+    // Unreachable with a grammar-bound call; kept so a malformed call ends the choice instead of leaking as text.
+    events.push({ type: 'finish', choice: c.index, reason: 'stop', completionTokens: c.generated.length });
+  }
+  return events;
+}
+
+function opensToolCall(model: OnnxLlm, id: number): boolean {
+  if (!model.toolFormat) return false;
+  return model.tokenizer.decode([id]).trimStart().startsWith('{');
+}
+
+function selectTools(job: ChatJob): ToolDefinition[] {
+  if (typeof job.toolChoice === 'object') {
+    const name = job.toolChoice.function.name;
+    const tool = job.tools.filter((t) => t.function.name === name);
+    if (!tool.length) throw invalidRequest(`tool_choice names "${name}", which is not in tools`, 'tool_choice');
+    return tool;
+  }
+  return job.tools;
+}
+
+function tokenLogprob(model: OnnxLlm, logits: Float32Array, id: number, top: number): TokenLogprob {
+  const lp = logSoftmax(logits);
+  const best = topIds(lp, top);
+  return {
+    token: model.tokenizer.tokenText(id), logprob: lp[id], textOffset: 0,
+    top: best.map((j) => ({ token: model.tokenizer.tokenText(j), logprob: lp[j] })),
+  };
+}
+
+function topIds(lp: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let j = 0; j < lp.length; j++) {
+    if (best.length < k) {
+      best.push(j);
+      best.sort((a, b) => lp[b] - lp[a] || a - b);
+    } else if (k > 0 && lp[j] > lp[best[k - 1]]) {
+      best[k - 1] = j;
+      best.sort((a, b) => lp[b] - lp[a] || a - b);
+    }
+  }
+  return best;
+}
+
+/** Echo with logprobs: the prompt's tokens, the first with a null logprob as OpenAI reports it. */
+function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][]): Generator<LlmEvent> {
+  for (let b = 0; b < choices.length; b++) {
+    const c = choices[b];
+    let offset = 0;
+    const firstText = model.tokenizer.tokenText(c.prompt.ids[0]);
+    const entries: TokenLogprob[] = [{ token: firstText, logprob: Number.NaN, textOffset: 0, top: [] }];
+    offset += model.tokenizer.decode([c.prompt.ids[0]]).length;
+    perChoice[b].forEach((e, i) => {
+      entries.push({ ...e, textOffset: offset });
+      offset += model.tokenizer.decode([c.prompt.ids[i + 1]]).length;
+    });
+    yield { type: 'delta', choice: c.index, logprobs: entries };
+  }
+}
+
+function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
+  if (!model.template) throw invalidRequest(`Model ${job.entry.id} has no chat template; use /completions`, 'model', 'no_chat_template');
+  if (job.tools.length && !job.entry.llm?.tools) {
+    throw invalidRequest(`Model ${job.entry.id} does not support tools`, 'tools', 'unsupported_parameter');
+  }
+  let messages = job.messages;
+  let ids = model.tokenizer.encodeChat(model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools));
+  if (job.promptTruncateLen !== null) {
+    // Evict the earliest non-system messages (never the last one) until the prompt fits.
+    while (ids.length > job.promptTruncateLen) {
+      const victim = messages.findIndex((m, i) => m.role !== 'system' && i < messages.length - 1);
+      if (victim < 0) break;
+      messages = messages.filter((_, i) => i !== victim);
+      ids = model.tokenizer.encodeChat(model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools));
+    }
+  }
+  const text = model.tokenizer.decode(ids);
+  return { ids, text, maxTokens: budget(model, ids.length, job.params, 'messages') };
+}
+
+function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
+  return job.prompts.map((p, i) => {
+    const param = job.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
+    const ids = typeof p === 'string' ? model.tokenizer.encode(p) : model.tokenizer.checkIds(p, param);
+    if (!ids.length) throw invalidRequest('The prompt is empty', param);
+    const text = typeof p === 'string' ? p : model.tokenizer.decode(ids);
+    return { ids, text, maxTokens: budget(model, ids.length, job.params, param) };
+  });
+}
+
+/** max_tokens after the context check: lowered to fit (truncate) or refused (error). */
+function budget(model: OnnxLlm, promptLength: number, params: LlmJob['params'], param: string): number {
+  const room = model.contextLength - promptLength;
+  if (room <= 0) {
+    throw invalidRequest(`The prompt is ${promptLength} tokens, which does not fit the model's ${model.contextLength}-token context`,
+      param, 'context_length_exceeded');
+  }
+  if (params.maxTokens > room && params.contextLengthExceeded === 'error') {
+    throw invalidRequest(`The prompt (${promptLength} tokens) plus max_tokens (${params.maxTokens}) exceeds the model's ${model.contextLength}-token context`,
+      'max_tokens', 'context_length_exceeded');
+  }
+  return Math.min(params.maxTokens, room);
+}

@@ -1,0 +1,98 @@
+/**
+ * One step of a causal LM in the transformers.js / onnx-community ONNX layout: `input_ids`, `attention_mask`,
+ * `position_ids`, `past_key_values.{i}.key|value` → `logits`, `present.{i}.key|value`. On WebGPU the KV cache stays on
+ * the GPU between steps (`preferredOutputLocation: 'gpu-buffer'`); only logits are read back.
+ */
+import type * as OrtModule from 'onnxruntime-web';
+import { internal } from '../../api/errors';
+
+export type Ort = typeof OrtModule;
+
+export interface DecoderShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  vocabSize: number;
+}
+
+export interface StepInput {
+  /** [batch][tokens] of this step. */
+  ids: number[][];
+  /** [batch][past + tokens]: 1 for real tokens, 0 for left padding. */
+  mask: number[][];
+  /** [batch][tokens]. */
+  positions: number[][];
+}
+
+export interface StepOutput {
+  /** Logits of every position of this step, row-major [batch, tokens, vocab]. */
+  logits: Float32Array;
+  tokens: number;
+}
+
+export class OnnxDecoder {
+  private past: Record<string, OrtModule.Tensor> | null = null;
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly session: OrtModule.InferenceSession,
+    readonly shape: DecoderShape,
+    readonly device: 'webgpu' | 'wasm',
+  ) {}
+
+  static sessionOptions(device: 'webgpu' | 'wasm', shape: DecoderShape): OrtModule.InferenceSession.SessionOptions {
+    const options: OrtModule.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all' };
+    if (device === 'webgpu') {
+      const keep: Record<string, 'gpu-buffer'> = {};
+      for (let i = 0; i < shape.layers; i++) {
+        keep[`present.${i}.key`] = 'gpu-buffer';
+        keep[`present.${i}.value`] = 'gpu-buffer';
+      }
+      options.preferredOutputLocation = keep;
+    }
+    return options;
+  }
+
+  /** Forgets the KV cache (next step starts a new sequence batch). */
+  reset(): void {
+    if (this.past) for (const t of Object.values(this.past)) t.dispose();
+    this.past = null;
+  }
+
+  async step(input: StepInput): Promise<StepOutput> {
+    const { Tensor } = this.ort;
+    const batch = input.ids.length;
+    const tokens = input.ids[0].length;
+    const total = input.mask[0].length;
+    const int64 = (rows: number[][], width: number) =>
+      new Tensor('int64', BigInt64Array.from(rows.flat(), (v) => BigInt(v)), [batch, width]);
+    const feeds: Record<string, OrtModule.Tensor> = {
+      input_ids: int64(input.ids, tokens),
+      attention_mask: int64(input.mask, total),
+      position_ids: int64(input.positions, tokens),
+    };
+    const { layers, kvHeads, headDim } = this.shape;
+    for (let i = 0; i < layers; i++) {
+      for (const kind of ['key', 'value'] as const) {
+        feeds[`past_key_values.${i}.${kind}`] = this.past?.[`present.${i}.${kind}`]
+          ?? new Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]);
+      }
+    }
+    if (!this.session.inputNames.includes('position_ids')) delete feeds.position_ids;
+    const out = await this.session.run(feeds);
+    const logitsTensor = out.logits;
+    if (!logitsTensor) throw internal('The decoder produced no "logits" output', 'bad_model_output');
+    const logits = (await logitsTensor.getData()) as Float32Array;
+    logitsTensor.dispose();
+    const old = this.past;
+    this.past = {};
+    for (const [name, tensor] of Object.entries(out)) if (name.startsWith('present.')) this.past[name] = tensor;
+    if (old) for (const t of Object.values(old)) t.dispose();
+    return { logits, tokens };
+  }
+
+  async release(): Promise<void> {
+    this.reset();
+    await this.session.release();
+  }
+}

@@ -1,0 +1,486 @@
+/**
+ * Next-token selection for the LLM decoder: OpenAI-style frequency/presence penalties, grammar masks (a bitmask of
+ * allowed tokens), log-probabilities for `logprobs`, and greedy / temperature / top-k / top-p sampling with a seeded
+ * PRNG. Written for large vocabularies (Llama-3: 128,256 tokens): a few linear passes, no full sort of the vocabulary.
+ * Pure TypeScript over Float32Arrays, so it runs the same in a worker, a page and Node tests.
+ */
+import type { Rng } from './rng';
+
+/** The sampling settings of a chat/completions request, already resolved (see `withSamplingDefaults`). */
+export interface SamplingParams {
+  /** 0 → greedy (argmax); otherwise logits are divided by it before top-k/top-p. Spec range [0, 2]. */
+  temperature: number;
+  /** Nucleus mass in (0, 1]; 1 disables the filter, ≤ 0 keeps only the most likely token. */
+  topP: number;
+  /** Keep only the k most likely tokens; null (or ≥ the vocabulary) disables the filter. */
+  topK: number | null;
+  frequencyPenalty: number;
+  presencePenalty: number;
+}
+
+/** The spec's defaults: temperature 1, top_p 1, top_k null, both penalties 0. */
+export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
+  temperature: 1,
+  topP: 1,
+  topK: null,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+});
+
+/** Request-shaped sampling fields, any of which may be missing or null (the spec makes them all nullable). */
+export interface SamplingRequestFields {
+  temperature?: number | null;
+  top_p?: number | null;
+  top_k?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+}
+
+/** Resolves request fields to `SamplingParams`, applying the spec's defaults to missing/null ones. */
+export function withSamplingDefaults(fields: SamplingRequestFields): SamplingParams {
+  return {
+    temperature: fields.temperature ?? DEFAULT_SAMPLING_PARAMS.temperature,
+    topP: fields.top_p ?? DEFAULT_SAMPLING_PARAMS.topP,
+    topK: fields.top_k ?? DEFAULT_SAMPLING_PARAMS.topK,
+    frequencyPenalty: fields.frequency_penalty ?? DEFAULT_SAMPLING_PARAMS.frequencyPenalty,
+    presencePenalty: fields.presence_penalty ?? DEFAULT_SAMPLING_PARAMS.presencePenalty,
+  };
+}
+
+export interface TokenLogprob {
+  id: number;
+  logprob: number;
+}
+
+export interface SampleOptions {
+  /**
+   * Allowed-token bitmask (e.g. from a grammar matcher): bit `j & 31` of word `j >> 5` set ⇔ token j allowed.
+   * Tokens beyond the mask's length (a model vocabulary padded past the tokenizer's) count as disallowed.
+   */
+  allowed?: Uint32Array;
+  /** How many of the most likely tokens to report in `top` (the API allows 0..5). Default 0. */
+  topLogprobs?: number;
+}
+
+export interface SampleResult {
+  /** The chosen token. */
+  id: number;
+  /** Its log-probability under the model's distribution (see `sampleToken`). */
+  logprob: number;
+  /** The `topLogprobs` most likely allowed tokens, by logprob descending, ties by lower id first. */
+  top: TokenLogprob[];
+}
+
+/**
+ * OpenAI's repetition penalties, in place:
+ * `logit[j] -= counts[j] * frequency + (counts[j] > 0 ? 1 : 0) * presence`.
+ * `counts` must count the tokens generated so far (not the prompt). Ids outside the logits are ignored.
+ */
+export function applyPenalties(
+  logits: Float32Array,
+  counts: ReadonlyMap<number, number>,
+  frequency: number,
+  presence: number,
+): void {
+  if (frequency === 0 && presence === 0) return;
+  for (const [id, count] of counts) {
+    if (!(id >= 0 && id < logits.length) || !Number.isInteger(id)) continue;
+    logits[id] -= count * frequency + (count > 0 ? presence : 0);
+  }
+}
+
+// exp(x) for x ≤ 0, about 2.5× faster than Math.exp in V8 and accurate to ~1e-15 relative (table-driven:
+// x = -m·ln2/64 + r with |r| ≤ ln2/128, exp(x) = 2^(-m/64)·e^r, e^r by a degree-5 polynomial).
+const EXP_STEPS = 64;
+const INV_STEP = EXP_STEPS / Math.LN2;
+const STEP_HI = 0.6931471803691238 / EXP_STEPS; // ln2/64 split in two for an exact-enough reduction
+const STEP_LO = 1.9082149292705877e-10 / EXP_STEPS;
+const EXP2_FRAC = Float64Array.from({ length: EXP_STEPS }, (_, i) => Math.pow(2, i / EXP_STEPS));
+const EXP2_NEG = Float64Array.from({ length: 1100 }, (_, i) => Math.pow(2, -i));
+
+/** exp(x) for x ≤ 0 (including -Infinity → 0). Not valid for positive x. */
+export function expNonPositive(x: number): number {
+  if (!(x >= -745)) return 0; // underflow, -Infinity
+  const m = (0.5 - x * INV_STEP) | 0; // round(-x / step) ≥ 0
+  const r = x + m * STEP_HI + m * STEP_LO;
+  const er = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120)))));
+  return EXP2_FRAC[(EXP_STEPS - (m & 63)) & 63] * EXP2_NEG[(m + 63) >> 6] * er;
+}
+
+// Nucleus buckets: bucket m holds the weights whose exponent rounds to -m·ln2/64 (expNonPositive's m), so buckets
+// are ordered by weight (a bucket spans a factor 2^(1/64)). Weights below e^-64 (never sampled in practice) share the last bucket.
+const LAST_BUCKET = Math.ceil(64 * INV_STEP) + 1;
+
+/**
+ * Numerically stable log-softmax (max-shifted, accumulated in float64). -Infinity logits give -Infinity;
+ * if every logit is -Infinity the distribution is undefined and every entry is NaN.
+ */
+export function logSoftmax(logits: Float32Array): Float32Array {
+  const n = logits.length;
+  const out = new Float32Array(n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
+  if (max === -Infinity) return out.fill(NaN);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += expNonPositive(logits[i] - max);
+  const lse = max + Math.log(sum);
+  for (let i = 0; i < n; i++) out[i] = logits[i] - lse;
+  return out;
+}
+
+// Scratch buffers reused across calls (a worker samples one token at a time; nothing here is re-entrant).
+let maskedScratch = new Float32Array(0);
+let weightScratch = new Float64Array(0);
+let bucketScratch = new Uint16Array(0);
+let valueScratch = new Float64Array(0);
+const bucketMass = new Float64Array(LAST_BUCKET + 1);
+
+function maskedCopy(logits: Float32Array, allowed: Uint32Array): Float32Array {
+  const n = logits.length;
+  if (maskedScratch.length < n) maskedScratch = new Float32Array(n);
+  const out = maskedScratch.subarray(0, n);
+  out.set(logits);
+  const words = Math.ceil(n / 32);
+  for (let w = 0; w < words; w++) {
+    const bits = w < allowed.length ? allowed[w] >>> 0 : 0;
+    if (bits === 0xffffffff) continue;
+    const base = w << 5;
+    const end = Math.min(base + 32, n);
+    for (let j = base; j < end; j++) if (((bits >>> (j - base)) & 1) === 0) out[j] = -Infinity;
+  }
+  return out;
+}
+
+interface LogitScan {
+  max: number;
+  argmax: number;
+  topCount: number;
+}
+
+/**
+ * One pass: max and argmax (first index wins ties), the `topIds.length` best tokens (logit desc, id asc) into
+ * topIds/topVals, and a NaN check.
+ */
+function scanLogits(work: Float32Array, topIds: Int32Array, topVals: Float64Array): LogitScan {
+  const n = work.length;
+  const nTop = topIds.length;
+  let max = -Infinity;
+  let argmax = -1;
+  let topCount = 0;
+  for (let j = 0; j < n; j++) {
+    const x = work[j];
+    if (x > max) {
+      max = x;
+      argmax = j;
+    } else if (x !== x) {
+      throw new Error(`sampleToken: logit ${j} is NaN`);
+    }
+    if (nTop > 0 && x !== -Infinity && (topCount < nTop || x > topVals[topCount - 1])) {
+      let pos = topCount < nTop ? topCount++ : nTop - 1;
+      while (pos > 0 && x > topVals[pos - 1]) {
+        topIds[pos] = topIds[pos - 1];
+        topVals[pos] = topVals[pos - 1];
+        pos--;
+      }
+      topIds[pos] = j;
+      topVals[pos] = x;
+    }
+  }
+  return { max, argmax, topCount };
+}
+
+/** Σ exp(l - max): the temperature-1 normaliser. */
+function sumExp(work: Float32Array, max: number): number {
+  let z = 0;
+  for (let j = 0; j < work.length; j++) z += expNonPositive(work[j] - max);
+  return z;
+}
+
+interface WeightSums {
+  /** Σ exp(l - max), for log-probabilities. */
+  z1: number;
+  /** Σ of the temperature-adjusted weights. */
+  total: number;
+}
+
+/** Temperature-adjusted weights exp((l - max) / T) for the whole vocabulary, plus both normalisers. */
+function fillWeights(work: Float32Array, max: number, invT: number, out: Float64Array): WeightSums {
+  const n = work.length;
+  let z1 = 0;
+  let total = 0;
+  if (invT === 1) {
+    for (let j = 0; j < n; j++) {
+      const e = expNonPositive(work[j] - max);
+      out[j] = e;
+      z1 += e;
+    }
+    return { z1, total: z1 };
+  }
+  for (let j = 0; j < n; j++) {
+    const d = work[j] - max;
+    z1 += expNonPositive(d);
+    const w = expNonPositive(d * invT);
+    out[j] = w;
+    total += w;
+  }
+  return { z1, total };
+}
+
+/**
+ * As fillWeights, also recording each token's weight bucket and the mass per bucket (for top-p). The exponential is
+ * inlined so the bucket is the same rounding step that produced the weight: buckets are ordered by weight
+ * (up to rounding at bucket edges).
+ */
+function fillWeightsBucketed(
+  work: Float32Array,
+  max: number,
+  invT: number,
+  out: Float64Array,
+  buckets: Uint16Array,
+  mass: Float64Array,
+): WeightSums {
+  const n = work.length;
+  let z1 = 0;
+  let total = 0;
+  mass.fill(0);
+  for (let j = 0; j < n; j++) {
+    const d = work[j] - max;
+    const x = d * invT;
+    if (!(x >= -745)) {
+      if (invT !== 1) z1 += expNonPositive(d);
+      out[j] = 0;
+      buckets[j] = LAST_BUCKET;
+      continue;
+    }
+    const m = (0.5 - x * INV_STEP) | 0;
+    const r = x + m * STEP_HI + m * STEP_LO;
+    const w =
+      EXP2_FRAC[(EXP_STEPS - (m & 63)) & 63] *
+      EXP2_NEG[(m + 63) >> 6] *
+      (1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120))))));
+    z1 += invT === 1 ? w : expNonPositive(d);
+    out[j] = w;
+    total += w;
+    const b = m < LAST_BUCKET ? m : LAST_BUCKET;
+    buckets[j] = b;
+    mass[b] += w;
+  }
+  return { z1, total };
+}
+
+/** Draws index j with probability w[j] / total over the first n weights. */
+function drawFromWeights(w: Float64Array, n: number, total: number, rng: Rng, fallback: number): number {
+  let u = rng.next() * total;
+  let last = fallback;
+  for (let j = 0; j < n; j++) {
+    const x = w[j];
+    if (x === 0) continue;
+    last = j;
+    u -= x;
+    if (u < 0) return j;
+  }
+  return last; // only reached through rounding
+}
+
+/**
+ * The k highest logits (ties → lower id), ignoring -Infinity; returned in ascending id order.
+ * A size-k min-heap whose root is the "worst" kept token: one compare per vocabulary entry in the common case.
+ */
+function selectTopK(logits: Float32Array, k: number): Int32Array {
+  const ids = new Int32Array(k);
+  const vals = new Float64Array(k);
+  let size = 0;
+  for (let j = 0; j < logits.length; j++) {
+    const x = logits[j];
+    if (x === -Infinity) continue;
+    if (size < k) {
+      // Sift up. j is the highest id so far, so it ranks below any parent with an equal logit: move above those too.
+      let i = size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (x > vals[p]) break;
+        ids[i] = ids[p];
+        vals[i] = vals[p];
+        i = p;
+      }
+      ids[i] = j;
+      vals[i] = x;
+    } else if (x > vals[0]) {
+      // Strictly greater: an equal logit at a higher id ranks below the root. Sift down from the root.
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= size) break;
+        const r = l + 1;
+        let c = l;
+        if (r < size && (vals[r] < vals[l] || (vals[r] === vals[l] && ids[r] > ids[l]))) c = r;
+        if (!(vals[c] < x || (vals[c] === x && ids[c] > j))) break;
+        ids[i] = ids[c];
+        vals[i] = vals[c];
+        i = c;
+      }
+      ids[i] = j;
+      vals[i] = x;
+    }
+  }
+  return ids.subarray(0, size).sort();
+}
+
+/**
+ * Nucleus cutoff: the weight `c` such that the tokens with weight > c, plus (in id order) enough tokens with
+ * weight == c, form the smallest set reaching `target` mass. `values` is consumed (sorted in place).
+ */
+function nucleusCutoff(values: Float64Array, target: number): number {
+  values.sort(); // ascending, native numeric sort of a typed array
+  let cum = 0;
+  for (let i = values.length - 1; i >= 0; i--) {
+    cum += values[i];
+    if (cum >= target) return values[i];
+  }
+  return values.length > 0 ? values[0] : 0; // rounding kept us below target: keep everything
+}
+
+/** top-k (optionally followed by top-p) sampling over the few candidate ids (ascending). */
+function sampleCandidates(work: Float32Array, max: number, invT: number, ids: Int32Array, topP: number, rng: Rng): number {
+  const k = ids.length;
+  const w = new Float64Array(k);
+  let total = 0;
+  for (let i = 0; i < k; i++) {
+    w[i] = expNonPositive((work[ids[i]] - max) * invT);
+    total += w[i];
+  }
+  if (topP < 1) {
+    const target = topP * total;
+    const cutoff = nucleusCutoff(Float64Array.from(w), target);
+    let kept = 0;
+    for (let i = 0; i < k; i++) if (w[i] > cutoff) kept += w[i];
+    for (let i = 0; i < k; i++) {
+      if (w[i] < cutoff) w[i] = 0;
+      else if (w[i] === cutoff) {
+        if (kept < target) kept += w[i]; // ties at the cutoff, in id order, until the target is reached
+        else w[i] = 0;
+      }
+    }
+    total = kept;
+  }
+  const i = drawFromWeights(w, k, total, rng, 0);
+  return ids[i];
+}
+
+/**
+ * top-p over the whole vocabulary without sorting it: the histogram of mass per weight bucket gives the bucket in
+ * which the cumulative mass (heaviest first) reaches the target; only that bucket's weights are sorted.
+ */
+function sampleNucleus(
+  w: Float64Array,
+  buckets: Uint16Array,
+  n: number,
+  total: number,
+  topP: number,
+  rng: Rng,
+  fallback: number,
+): number {
+  const target = topP * total;
+  let boundary = 0;
+  let massBefore = 0;
+  while (boundary < LAST_BUCKET && massBefore + bucketMass[boundary] < target) massBefore += bucketMass[boundary++];
+
+  if (valueScratch.length < n) valueScratch = new Float64Array(n);
+  let count = 0;
+  for (let j = 0; j < n; j++) if (buckets[j] === boundary && w[j] !== 0) valueScratch[count++] = w[j];
+  const vals = valueScratch.subarray(0, count);
+  const cutoff = nucleusCutoff(vals, target - massBefore); // vals is now sorted ascending
+
+  // Mass kept in the boundary bucket: everything above the cutoff, then ties at the cutoff until the target.
+  let kept = massBefore;
+  let ties = 0;
+  for (let i = count - 1; i >= 0; i--) {
+    if (vals[i] > cutoff) kept += vals[i];
+    else if (vals[i] === cutoff) ties++;
+  }
+  let tiesKept = 0;
+  while (tiesKept < ties && kept < target) {
+    kept += cutoff;
+    tiesKept++;
+  }
+
+  let u = rng.next() * kept;
+  let last = fallback;
+  for (let j = 0; j < n; j++) {
+    const x = w[j];
+    if (x === 0) continue;
+    const b = buckets[j];
+    if (b > boundary) continue;
+    if (b === boundary && !(x > cutoff)) {
+      if (x < cutoff || tiesKept === 0) continue;
+      tiesKept--;
+    }
+    last = j;
+    u -= x;
+    if (u < 0) return j;
+  }
+  return last; // only reached through rounding
+}
+
+/**
+ * Chooses the next token.
+ *
+ * 1. Tokens not in `options.allowed` get logit -Infinity (the caller's array is never modified).
+ * 2. Log-probabilities (`logprob`, `top`) are the log-softmax of these penalised, masked logits at temperature 1:
+ *    they describe the model's distribution, not the temperature/top-k/top-p-adjusted one that is sampled from
+ *    (the same convention as OpenAI and vLLM's default). Masked tokens have logprob -Infinity and never appear in `top`.
+ * 3. temperature ≤ 0 (or top_k = 1, or top_p ≤ 0) → greedy argmax, ties → lowest id.
+ * 4. Otherwise: divide by temperature, keep the top_k highest, then keep the smallest set (by probability, ties by
+ *    lower id) whose cumulative renormalised probability ≥ top_p (always at least one token), renormalise and draw
+ *    with `rng`.
+ *
+ * Throws if a logit is NaN or +Infinity, or if no token is allowed. Logits are expected finite or -Infinity.
+ */
+export function sampleToken(
+  logits: Float32Array,
+  params: SamplingParams,
+  rng: Rng,
+  options: SampleOptions = {},
+): SampleResult {
+  const work = options.allowed ? maskedCopy(logits, options.allowed) : logits;
+  const n = work.length;
+  const nTop = Math.min(Math.max(0, Math.floor(options.topLogprobs ?? 0)), n);
+  const topIds = new Int32Array(nTop);
+  const topVals = new Float64Array(nTop);
+  const { max, argmax, topCount } = scanLogits(work, topIds, topVals);
+  if (argmax < 0) throw new Error('sampleToken: no token is allowed');
+  if (max === Infinity) throw new Error(`sampleToken: logit ${argmax} is +Infinity`);
+
+  const temperature = params.temperature;
+  const topK = params.topK !== null && params.topK > 0 && params.topK < n ? Math.floor(params.topK) : null;
+  const topP = params.topP;
+  const greedy = !(temperature > 0) || !Number.isFinite(1 / temperature) || topK === 1 || !(topP > 0);
+  const invT = greedy ? 1 : 1 / temperature;
+
+  let id: number;
+  let z1: number;
+  if (greedy) {
+    z1 = sumExp(work, max);
+    id = argmax;
+  } else if (topK !== null) {
+    z1 = sumExp(work, max);
+    id = sampleCandidates(work, max, invT, selectTopK(work, topK), topP, rng);
+  } else {
+    if (weightScratch.length < n) weightScratch = new Float64Array(n);
+    if (topP < 1) {
+      if (bucketScratch.length < n) bucketScratch = new Uint16Array(n);
+      const sums = fillWeightsBucketed(work, max, invT, weightScratch, bucketScratch, bucketMass);
+      z1 = sums.z1;
+      id = sampleNucleus(weightScratch, bucketScratch, n, sums.total, topP, rng, argmax);
+    } else {
+      const sums = fillWeights(work, max, invT, weightScratch);
+      z1 = sums.z1;
+      id = drawFromWeights(weightScratch, n, sums.total, rng, argmax);
+    }
+  }
+
+  const logZ = max + Math.log(z1);
+  const top: TokenLogprob[] = [];
+  for (let i = 0; i < topCount; i++) top.push({ id: topIds[i], logprob: topVals[i] - logZ });
+  return { id, logprob: work[id] - logZ, top };
+}

@@ -1,0 +1,155 @@
+/**
+ * The LLM engine as its worker runs it: for each catalog entry, tries the entry's variants in order on the
+ * available devices (web-llm for MLC builds, our ONNX decoder on WebGPU then wasm), keeps the first that loads,
+ * and runs one job per model at a time so concurrent requests queue and never interleave their tokens.
+ */
+import { toHearthError } from '../../api/errors';
+import type { CatalogEntry, LlmVariant } from '../../models/types';
+import { resolveBackend, type BackendCandidate } from '../backends';
+import type { OrtDevice } from '../embeddings/types';
+import { generate } from './generate';
+import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
+import type { Ort } from './onnx-decoder';
+import type { LlmEngine, LlmEvent, LlmJob, LoadedLlmInfo } from './types';
+
+/** A loaded model, whatever runs it. */
+export interface RunnableLlm {
+  info: LoadedLlmInfo;
+  generate(job: LlmJob): ReadableStream<LlmEvent>;
+  release(): Promise<void>;
+}
+
+/** A backend family other than our ONNX decoder (web-llm), plugged in by the worker. */
+export interface ExternalLlmBackend {
+  name: string;
+  load(entry: CatalogEntry, variant: LlmVariant): Promise<RunnableLlm>;
+}
+
+export interface LlmServiceOptions {
+  ort: Ort;
+  loadFiles(entry: CatalogEntry, variant: string): Promise<OnnxLlmFiles>;
+  devices: OrtDevice[];
+  /** Whether the WebGPU adapter offers `shader-f16` (f16 variants are skipped without it). */
+  hasShaderF16(): Promise<boolean>;
+  webLlm?: ExternalLlmBackend;
+}
+
+export class LlmService implements LlmEngine {
+  private readonly models = new Map<string, Promise<RunnableLlm>>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: LlmServiceOptions) {}
+
+  async load(entry: CatalogEntry): Promise<LoadedLlmInfo> {
+    return (await this.model(entry)).info;
+  }
+
+  async loaded(): Promise<LoadedLlmInfo[]> {
+    const out: LoadedLlmInfo[] = [];
+    for (const p of this.models.values()) {
+      const m = await p.catch(() => undefined);
+      if (m) out.push(m.info);
+    }
+    return out;
+  }
+
+  async unload(id: string): Promise<void> {
+    const p = this.models.get(id);
+    this.models.delete(id);
+    await (await p?.catch(() => undefined))?.release().catch(() => undefined);
+  }
+
+  /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
+  async generate(job: LlmJob): Promise<ReadableStream<LlmEvent>> {
+    const model = await this.model(job.entry);
+    const previous = this.queues.get(job.entry.id) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    this.queues.set(job.entry.id, previous.then(() => mine));
+    await previous.catch(() => undefined);
+    let source: ReadableStreamDefaultReader<LlmEvent>;
+    try {
+      source = model.generate(job).getReader();
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const unload = () => this.unload(job.entry.id);
+    return new ReadableStream<LlmEvent>({
+      async pull(controller) {
+        try {
+          const { value, done } = await source.read();
+          if (done) {
+            release();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (e) {
+          release();
+          const err = toHearthError(e);
+          if (err.status >= 500) await unload(); // a device or runtime failure: load afresh next time
+          controller.error(err);
+        }
+      },
+      async cancel(reason) {
+        await source.cancel(reason).catch(() => undefined);
+        release();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  private model(entry: CatalogEntry): Promise<RunnableLlm> {
+    let p = this.models.get(entry.id);
+    if (!p) {
+      p = this.resolve(entry);
+      p.catch(() => this.models.delete(entry.id));
+      this.models.set(entry.id, p);
+    }
+    return p;
+  }
+
+  private async resolve(entry: CatalogEntry): Promise<RunnableLlm> {
+    const spec = entry.llm;
+    if (!spec) throw new Error(`Catalog entry ${entry.id} has no llm spec`);
+    const candidates: BackendCandidate<RunnableLlm>[] = [];
+    const { devices, webLlm } = this.options;
+    for (const variant of spec.variants) {
+      if (variant.backend === 'web-llm') {
+        candidates.push({
+          name: `web-llm:${variant.name}`,
+          create: async () => {
+            if (!webLlm) throw new Error('web-llm is not available in this worker');
+            if (!devices.includes('webgpu')) throw new Error('web-llm needs WebGPU, which is disabled');
+            if (variant.requiresF16 && !(await this.options.hasShaderF16())) throw new Error('the adapter lacks shader-f16');
+            return webLlm.load(entry, variant);
+          },
+        });
+        continue;
+      }
+      for (const device of devices) {
+        candidates.push({
+          name: `onnx:${variant.name}:${device}`,
+          create: async () => {
+            if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+            if (variant.requiresF16 && (device !== 'webgpu' || !(await this.options.hasShaderF16()))) {
+              throw new Error(device === 'webgpu' ? 'the adapter lacks shader-f16' : 'f16 variants need WebGPU');
+            }
+            if (device === 'wasm' && !variant.wasm) throw new Error('this variant does not run on wasm');
+            const files = await this.options.loadFiles(entry, variant.name);
+            return onnxRunnable(await loadOnnxLlm(this.options.ort, entry, variant, device, files), variant.name, device);
+          },
+        });
+      }
+    }
+    const resolved = await resolveBackend(entry.id, candidates);
+    resolved.value.info.skipped = resolved.skipped;
+    return resolved.value;
+  }
+}
+
+function onnxRunnable(model: Awaited<ReturnType<typeof loadOnnxLlm>>, variant: string, device: OrtDevice): RunnableLlm {
+  return {
+    info: { id: model.id, backend: 'onnx', variant, device, skipped: [] },
+    generate: (job) => generate(model, job),
+    release: () => model.decoder.release(),
+  };
+}

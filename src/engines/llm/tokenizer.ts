@@ -1,0 +1,62 @@
+/**
+ * The LLM's tokenizer (its own tokenizer.json through @huggingface/tokenizers) with the conventions the engine needs:
+ * completion prompts get the model's special tokens (BOS), rendered chat templates do not (they already carry them),
+ * generated text is decoded without special tokens, and token-id prompts are checked against the vocabulary.
+ */
+import { Tokenizer } from '@huggingface/tokenizers';
+import { invalidRequest } from '../../api/errors';
+
+export class LlmTokenizer {
+  private readonly tokenizer: Tokenizer;
+  readonly vocabSize: number;
+  /** BOS to put before completion prompts when the tokenizer's post-processor does not (some Llama-3 copies). */
+  private readonly bosId: number | undefined;
+
+  constructor(tokenizerJson: object, tokenizerConfig: object) {
+    this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    const bos = (tokenizerConfig as { bos_token?: string | { content: string } | null; add_bos_token?: boolean }).bos_token;
+    const bosText = typeof bos === 'string' ? bos : bos?.content;
+    const addBos = (tokenizerConfig as { add_bos_token?: boolean }).add_bos_token;
+    this.bosId = bosText && addBos !== false ? this.tokenizer.token_to_id(bosText) : undefined;
+    const json = tokenizerJson as { model?: { vocab?: Record<string, number> }; added_tokens?: { id: number }[] };
+    let max = -1;
+    for (const id of Object.values(json.model?.vocab ?? {})) max = Math.max(max, id);
+    for (const t of json.added_tokens ?? []) max = Math.max(max, t.id);
+    this.vocabSize = max + 1;
+  }
+
+  /** A completion prompt, starting with BOS when the model has one (as the model saw text in training). */
+  encode(text: string): number[] {
+    const ids = this.tokenizer.encode(text).ids;
+    return this.bosId !== undefined && ids[0] !== this.bosId ? [this.bosId, ...ids] : ids;
+  }
+
+  /** A rendered chat template: it already holds BOS and the role markers, so nothing is added. */
+  encodeChat(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Generated text: special tokens (EOS, end-of-turn) are not part of it. */
+  decode(ids: number[]): string {
+    // No clean-up of spaces before punctuation: streamed pieces must join to exactly the whole text.
+    return this.tokenizer.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+  }
+
+  /** One token as text, special tokens included: what logprobs report as `token`. */
+  tokenText(id: number): string {
+    return this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+
+  checkIds(ids: number[], param: string): number[] {
+    ids.forEach((id, j) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw invalidRequest(`Token id ${id} is outside the model's vocabulary (0..${this.vocabSize - 1})`, `${param}[${j}]`);
+      }
+    });
+    return ids;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The LLM engine's boundary: normalised chat and completion jobs in, a stream of events out, whichever backend
+ * (our ONNX decoder or web-llm) runs them. The API layer fills defaults and validates; engines never see raw JSON.
+ */
+import type { CatalogEntry } from '../../models/types';
+import type { SamplingParams } from './sampling';
+
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface TextPart { type: 'text'; text: string }
+export interface ImagePart { type: 'image_url'; image_url: { url: string; detail?: string } }
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export interface ChatMessage {
+  role: Role;
+  content: string | (TextPart | ImagePart)[] | null;
+  name?: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+}
+
+export interface ToolDefinition {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: object };
+}
+
+/** `tool_choice` (an extension the live service accepts): let the model decide, forbid, require, or name one. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+
+export type ResponseFormat = { type: 'text' } | { type: 'json_object'; schema?: object };
+
+export interface GenerationParams {
+  /** Tokens to generate at most per choice (defaults already applied: 200 chat, 16 completions). */
+  maxTokens: number;
+  stop: string[];
+  sampling: SamplingParams;
+  /** The seed actually used (random when the request gave none). */
+  seed: number;
+  /** Choices per prompt. */
+  n: number;
+  /** Completions only: how many top alternatives to report per token (0–5), or null for no logprobs. */
+  logprobs: number | null;
+  /** Completions only: prepend the prompt to the text (and its logprobs when asked). */
+  echo: boolean;
+  responseFormat: ResponseFormat;
+  contextLengthExceeded: 'truncate' | 'error';
+}
+
+export interface ChatJob {
+  kind: 'chat';
+  entry: CatalogEntry;
+  messages: ChatMessage[];
+  tools: ToolDefinition[];
+  toolChoice: ToolChoice;
+  /** Evict the earliest non-system messages until the prompt fits this many tokens. */
+  promptTruncateLen: number | null;
+  params: GenerationParams;
+}
+
+export interface CompletionJob {
+  kind: 'completion';
+  entry: CatalogEntry;
+  /** One or more prompts, each text or token ids; choices are numbered prompt-major (prompt i, sample j → i*n+j). */
+  prompts: (string | number[])[];
+  /** Data URLs of images for vision models. */
+  images: string[];
+  params: GenerationParams;
+}
+
+export type LlmJob = ChatJob | CompletionJob;
+
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  /** Character offset of this token's text in the choice's full text (echoed prompt included). */
+  textOffset: number;
+  top: { token: string; logprob: number }[];
+}
+
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments?: string };
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+export type LlmEvent =
+  /** First event: the real prompt length per prompt (after templating and truncation) and the backend used. */
+  | { type: 'start'; promptTokens: number[]; backend: string; model: string }
+  | { type: 'delta'; choice: number; text?: string; logprobs?: TokenLogprob[]; toolCalls?: ToolCallDelta[] }
+  | { type: 'finish'; choice: number; reason: FinishReason; completionTokens: number }
+  | { type: 'done'; promptTokens: number; completionTokens: number };
+
+export interface LoadedLlmInfo {
+  id: string;
+  backend: string;
+  variant: string;
+  device: string;
+  skipped: { name: string; reason: string }[];
+}
+
+export interface LlmEngine {
+  /** Runs a job; the stream's cancel() stops generation before the next token. */
+  generate(job: LlmJob): Promise<ReadableStream<LlmEvent>>;
+  /** Loads (downloading if needed) without generating: the model manager's "load" button. */
+  load(entry: CatalogEntry): Promise<LoadedLlmInfo>;
+  loaded(): Promise<LoadedLlmInfo[]>;
+  unload(id: string): Promise<void>;
+}

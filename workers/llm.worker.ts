@@ -1,0 +1,43 @@
+/**
+ * Entry point of the LLM engine worker: onnxruntime-web (WebGPU build, also runs wasm) for our ONNX decoder, the
+ * artifact store for model files, and the LlmService exposed over Comlink.
+ */
+import * as ort from 'onnxruntime-web/webgpu';
+import { LlmService } from '../src/engines/llm/service';
+import { ArtifactStore } from '../src/models/store';
+import { exposeEngine } from '../src/runtime/worker-protocol';
+import { readWorkerConfig } from '../src/runtime/worker-config';
+
+// onnxruntime-web's wasm threads start this same script as 'em-pthread' workers: they need no engine.
+if (!self.name.startsWith('em-pthread')) startEngine();
+
+function startEngine() {
+  const config = readWorkerConfig(self.name);
+  if (config.ortWasmBase) ort.env.wasm.wasmPaths = config.ortWasmBase;
+  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  ort.env.logLevel = 'error';
+
+  const store = new ArtifactStore(config.modelBase);
+  let f16: Promise<boolean> | undefined;
+  const service = new LlmService({
+    ort,
+    devices: config.devices,
+    hasShaderF16: () => (f16 ??= navigator.gpu?.requestAdapter().then((a) => Boolean(a?.features.has('shader-f16'))) ?? Promise.resolve(false)),
+    loadFiles: async (entry, variant) => {
+      const opts = { variant };
+      const has = (role: string) => entry.files.some((f) => f.role === role && (!f.variant || f.variant === variant));
+      const dataFile = entry.files.find((f) => f.role === 'model_data' && f.variant === variant);
+      return {
+        model: await store.read(entry, 'model', opts),
+        externalData: dataFile
+          ? [{ path: new URL(dataFile.url, config.modelBase).pathname.split('/').pop()!, data: await store.read(entry, 'model_data', opts) }]
+          : undefined,
+        tokenizer: await store.readJson(entry, 'tokenizer', opts),
+        tokenizerConfig: await store.readJson(entry, 'tokenizer_config', opts),
+        config: await store.readJson(entry, 'config', opts),
+        generationConfig: has('generation_config') ? await store.readJson(entry, 'generation_config', opts) : undefined,
+      };
+    },
+  });
+  exposeEngine(service);
+}
