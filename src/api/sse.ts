@@ -10,14 +10,20 @@ export function sseResponse<T>(source: ReadableStream<T>, toChunks: (event: T) =
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
-        const { value, done } = await reader.read();
-        if (done) {
-          controller.enqueue(encoder.encode('data: [DONE]\n\n'));
-          controller.close();
-          return;
+        // A pull must enqueue or close (the stream will not pull again by itself), so skip events that make no chunk.
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) {
+            controller.enqueue(encoder.encode('data: [DONE]\n\n'));
+            controller.close();
+            return;
+          }
+          const chunks = toChunks(value);
+          if (chunks.length) {
+            controller.enqueue(encoder.encode(chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('')));
+            return;
+          }
         }
-        const chunks = toChunks(value);
-        if (chunks.length) controller.enqueue(encoder.encode(chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('')));
       } catch (e) {
         // Headers are gone already: the error travels as a last event in the ErrorResponse shape.
         controller.enqueue(encoder.encode(`data: ${JSON.stringify(toHearthError(e).toJSON())}\n\n`));
