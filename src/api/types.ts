@@ -4,6 +4,7 @@
  */
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
+import type { LoadedModelState } from '../engines/loaded';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
 
@@ -22,8 +23,8 @@ export interface ApiDeps {
     embeddings(): Promise<EmbeddingsEngine>;
     llm(): Promise<LlmEngine>;
     diagnostics?(): Promise<DiagnosticsEngine>;
-    /** Models loaded in engines that have started (id → device), without starting any engine. */
-    loaded(): Promise<Map<string, string>>;
+    /** Models loaded in engines that have started, without starting any engine. */
+    loaded(): Promise<Map<string, LoadedModelState>>;
   };
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;

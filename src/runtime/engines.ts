@@ -5,6 +5,7 @@ import * as Comlink from 'comlink';
 import type { DiagnosticsEngine } from '../api/types';
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
+import { loadedModels, type LoadedModelState } from '../engines/loaded';
 import { connectEngine } from './worker-protocol';
 import type { WorkerConfig } from './worker-config';
 
@@ -12,8 +13,8 @@ export interface EnginePool {
   embeddings(): Promise<EmbeddingsEngine>;
   llm(): Promise<LlmEngine>;
   diagnostics?(): Promise<DiagnosticsEngine>;
-  /** Loaded models of the engines started so far (id → device); starts nothing. */
-  loaded(): Promise<Map<string, string>>;
+  /** Loaded models of the engines started so far; starts nothing. */
+  loaded(): Promise<Map<string, LoadedModelState>>;
   terminate(): void;
 }
 
@@ -36,12 +37,7 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
         new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
       return llm;
     },
-    async loaded() {
-      const map = new Map<string, string>();
-      for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, m.backend);
-      for (const m of (await llm?.loaded()) ?? []) map.set(m.id, `${m.backend}:${m.variant}:${m.device}`);
-      return map;
-    },
+    loaded: () => loadedModels(embeddings, llm),
     ...(options.diagnostics && {
       async diagnostics() {
         diagnostics ??= Comlink.wrap<DiagnosticsEngine>(track(

@@ -1,5 +1,6 @@
 /**
- * Global setup for browser tests: builds the app once (unless HEARTH_SKIP_BUILD=1 and dist/ exists) and serves
+ * Global setup for browser tests: builds the app once (unless HEARTH_SKIP_BUILD=1 and dist/ exists), bundles the
+ * OpenAI SDK for in-page use (dist/test-sdk/openai.js), and serves
  * dist/ with `vite preview` (COOP/COEP headers included) on a free port; tests read the URL with inject('baseUrl').
  */
 import { existsSync } from 'node:fs';
@@ -17,6 +18,14 @@ export default async function setup(project: TestProject) {
     process.env.NODE_ENV = 'production';
     try {
       await build({ logLevel: 'warn', mode: 'production' });
+      // The OpenAI SDK as one ES module the page can import: tests use it unchanged against /inference/v1.
+      await build({
+        configFile: false, logLevel: 'warn', mode: 'production',
+        build: {
+          outDir: 'dist/test-sdk', emptyOutDir: true, minify: false,
+          lib: { entry: 'tests/browser/sdk-entry.ts', formats: ['es'], fileName: () => 'openai.js' },
+        },
+      });
     } finally {
       process.env.NODE_ENV = nodeEnv;
     }

@@ -9,6 +9,7 @@ import { createApi, type Handle } from '../../src/api/handle';
 import type { ApiDeps } from '../../src/api/types';
 import { EmbeddingsService } from '../../src/engines/embeddings/service';
 import { LlmService } from '../../src/engines/llm/service';
+import { loadedModels } from '../../src/engines/loaded';
 import { filesFor } from '../../src/models/store';
 import { ModelRegistry } from '../../src/models/registry';
 import type { CatalogEntry } from '../../src/models/types';
@@ -55,12 +56,7 @@ export function nodeApi(overrides: Partial<ApiDeps> = {}): { handle: Handle; ser
     engines: {
       embeddings: async () => service,
       llm: async () => llm,
-      loaded: async () => {
-        const map = new Map<string, string>();
-        for (const m of await service.loaded()) map.set(m.id, m.backend);
-        for (const m of await llm.loaded()) map.set(m.id, `${m.backend}:${m.variant}:${m.device}`);
-        return map;
-      },
+      loaded: () => loadedModels(service, llm),
     },
     isDownloaded: async (e) => e.builtIn,
     ...overrides,

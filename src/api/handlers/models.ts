@@ -5,6 +5,7 @@
 import { notFound } from '../errors';
 import { jsonResponse } from '../http';
 import type { ApiDeps, Handler } from '../types';
+import type { LoadedModelState } from '../../engines/loaded';
 import type { CatalogEntry } from '../../models/types';
 
 export const listModels: Handler = async (ctx) => {
@@ -20,7 +21,8 @@ export const getModel: Handler = async (ctx) => {
   return jsonResponse(await describe(ctx.deps, entry, await ctx.deps.engines.loaded()));
 };
 
-async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, string>) {
+async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, LoadedModelState>) {
+  const state = loaded.get(entry.id);
   const size = entry.files.every((f) => f.size !== undefined) ? entry.files.reduce((s, f) => s + (f.size ?? 0), 0) : null;
   return {
     id: entry.id,
@@ -34,8 +36,10 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     built_in: entry.builtIn,
     size_bytes: size,
     downloaded: await deps.isDownloaded(entry).catch(() => false),
-    loaded: loaded.has(entry.id),
-    device: loaded.get(entry.id) ?? null,
+    loaded: state !== undefined,
+    device: state?.device ?? null,
+    ...(state?.variant && { loaded_variant: `${state.backend}:${state.variant}` }),
+    ...(state?.stats && { stats: { requests: state.stats.requests, cancelled: state.stats.cancelled, generated_tokens: state.stats.generatedTokens } }),
     ...(entry.llm && {
       context_length: entry.llm.contextLength,
       supports_tools: entry.llm.tools,

@@ -13,7 +13,7 @@ import { applyPenalties, logSoftmax, sampleToken } from './sampling';
 import { StopMatcher } from './stop';
 import type { LlmTokenizer } from './tokenizer';
 import { parseToolCall, type ToolFormat } from './tool-calls';
-import type { ChatJob, CompletionJob, FinishReason, LlmEvent, LlmJob, TokenLogprob, ToolDefinition } from './types';
+import type { ChatJob, CompletionJob, FinishReason, LlmEvent, LlmJob, LlmStats, TokenLogprob, ToolDefinition } from './types';
 import type { ChatTemplate } from './chat-template';
 
 /** Floats of logits one prefill chunk may produce (batch × tokens × vocab): bounds memory on long prompts. */
@@ -59,9 +59,9 @@ class Choice {
   }
 }
 
-export function generate(model: OnnxLlm, job: LlmJob): ReadableStream<LlmEvent> {
+export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): ReadableStream<LlmEvent> {
   let cancelled = false;
-  const events = run(model, job, () => cancelled);
+  const events = run(model, job, () => cancelled, stats);
   return new ReadableStream<LlmEvent>({
     async pull(controller) {
       try {
@@ -79,7 +79,7 @@ export function generate(model: OnnxLlm, job: LlmJob): ReadableStream<LlmEvent> 
   }, { highWaterMark: 0 });
 }
 
-async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean): AsyncGenerator<LlmEvent> {
+async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
   const { params } = job;
   const prompts = job.kind === 'chat' ? [chatPrompt(model, job)] : completionPrompts(model, job);
   yield { type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: `onnx/${model.decoder.device}`, model: model.id };
@@ -158,7 +158,9 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean): As
           next.push(c.generated.at(-1) ?? model.eosIds[0]);
           continue;
         }
+        const before = c.generated.length;
         const events = decideToken(model, c, last[b], job, tools, factory);
+        if (stats) stats.generatedTokens += c.generated.length - before;
         for (const e of events) yield e;
         next.push(c.generated.at(-1) ?? model.eosIds[0]);
       }

@@ -75,6 +75,8 @@ export class LlmService implements LlmEngine {
       throw e;
     }
     const unload = () => this.unload(job.entry.id);
+    const stats = model.info.stats;
+    stats.requests++;
     return new ReadableStream<LlmEvent>({
       async pull(controller) {
         try {
@@ -82,7 +84,9 @@ export class LlmService implements LlmEngine {
           if (done) {
             release();
             controller.close();
-          } else controller.enqueue(value);
+          } else {
+            controller.enqueue(value);
+          }
         } catch (e) {
           release();
           const err = toHearthError(e);
@@ -91,6 +95,7 @@ export class LlmService implements LlmEngine {
         }
       },
       async cancel(reason) {
+        stats.cancelled++;
         await source.cancel(reason).catch(() => undefined);
         release();
       },
@@ -148,8 +153,10 @@ export class LlmService implements LlmEngine {
 
 function onnxRunnable(model: Awaited<ReturnType<typeof loadOnnxLlm>>, variant: string, device: OrtDevice): RunnableLlm {
   return {
-    info: { id: model.id, backend: 'onnx', variant, device, skipped: [] },
-    generate: (job) => generate(model, job),
+    info: { id: model.id, backend: 'onnx', variant, device, skipped: [], stats: { requests: 0, cancelled: 0, generatedTokens: 0 } },
+    generate(job) {
+      return generate(model, job, this.info.stats);
+    },
     release: () => model.decoder.release(),
   };
 }

@@ -98,12 +98,20 @@ export type LlmEvent =
   | { type: 'finish'; choice: number; reason: FinishReason; completionTokens: number }
   | { type: 'done'; promptTokens: number; completionTokens: number };
 
+/** Counters per loaded model: how many jobs ran, how many the caller cancelled, tokens generated. */
+export interface LlmStats {
+  requests: number;
+  cancelled: number;
+  generatedTokens: number;
+}
+
 export interface LoadedLlmInfo {
   id: string;
   backend: string;
   variant: string;
   device: string;
   skipped: { name: string; reason: string }[];
+  stats: LlmStats;
 }
 
 export interface LlmEngine {

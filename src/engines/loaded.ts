@@ -1,0 +1,20 @@
+/**
+ * What GET /models reports about a loaded model, gathered from whichever engines have started.
+ */
+import type { EmbeddingsEngine } from './embeddings/types';
+import type { LlmEngine, LlmStats } from './llm/types';
+
+export interface LoadedModelState {
+  /** Where it runs: 'webgpu' | 'wasm' for ONNX models; web-llm runs on WebGPU. */
+  device: string;
+  backend: string;
+  variant?: string;
+  stats?: LlmStats;
+}
+
+export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine): Promise<Map<string, LoadedModelState>> {
+  const map = new Map<string, LoadedModelState>();
+  for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
+  for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats });
+  return map;
+}

@@ -1,0 +1,155 @@
+// Chat and completions through the service worker, on the tiny Llama: greedy tokens equal torch's on WebGPU and on
+// wasm, SSE chunks arrive incrementally and join to the non-streamed answer, the OpenAI SDK works unchanged in the
+// page, an aborted stream stops the engine, concurrent requests never interleave, and bad input gets 4xx.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
+import { readJson } from '../unit/node-api';
+import { launch, openHost, pageFetch, type HostPage } from './browser';
+
+interface Ref { prompts: { name: string; input_ids: number[] }[]; greedy: { prompt: string; new_tokens: number[] }[] }
+const ref = readJson<Ref>('tests/fixtures/llm/reference.json');
+const tokenizer = new LlmTokenizer(readJson('public/models/hearth-tiny-llama/tokenizer.json'), readJson('public/models/hearth-tiny-llama/tokenizer_config.json'));
+const ids = (name: string) => ref.prompts.find((p) => p.name === name)!.input_ids;
+const greedyText = (name: string) => tokenizer.decode(ref.greedy.find((g) => g.prompt === name)!.new_tokens);
+
+const baseUrl = inject('baseUrl');
+let browser: Browser;
+beforeAll(async () => { browser = await launch(); });
+afterAll(async () => { await browser?.close(); });
+
+describe('on WebGPU', () => {
+  let host: HostPage;
+  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=webgpu'); });
+  afterAll(async () => { await host?.context.close(); });
+
+  it('greedy completion equals torch', async () => {
+    const r = await pageFetch(host.page, '/inference/v1/completions', { body: { model: 'hearth/tiny-llama', prompt: ids('text'), max_tokens: 24, temperature: 0 } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
+    expect((r.body as { choices: { text: string }[] }).choices[0].text).toBe(greedyText('text'));
+  }, 240_000);
+});
+
+describe('on wasm', () => {
+  let host: HostPage;
+  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=wasm'); });
+  afterAll(async () => { await host?.context.close(); });
+
+  it('greedy chat equals torch through the service worker', async () => {
+    const r = await pageFetch(host.page, '/inference/v1/chat/completions', {
+      body: { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], max_tokens: 24, temperature: 0 },
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('onnx/wasm');
+    expect((r.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(greedyText('chat'));
+  });
+
+  it('SSE chunks arrive one by one and join to the non-streamed answer', async () => {
+    const body = { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], max_tokens: 40, temperature: 0.9, seed: 11 };
+    const result = await host.page.evaluate(async (body) => {
+      const post = (b: object) => fetch('/inference/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+      const whole = await (await post(body)).json();
+      const res = await post({ ...body, stream: true });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let reads = 0;
+      let text = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        reads++;
+        text += decoder.decode(value);
+      }
+      return { whole, text, reads, type: res.headers.get('content-type') };
+    }, body);
+    expect(result.type).toBe('text/event-stream');
+    const events = result.text.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    expect(result.reads).toBeGreaterThan(5);
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe(result.whole.choices[0].message.content);
+    expect(chunks.at(-1).usage).toEqual(result.whole.usage);
+  });
+
+  it('the OpenAI SDK works unchanged in the page (chat, chat stream, completions)', async () => {
+    // A module script (not import() inside evaluate, which the test runner would rewrite) loads the bundled SDK.
+    await host.page.addScriptTag({ type: 'module', content: "import OpenAI from '/test-sdk/openai.js'; window.OpenAI = OpenAI;" });
+    await host.page.waitForFunction(() => 'OpenAI' in window);
+    const out = await host.page.evaluate(async () => {
+      const OpenAI = (window as unknown as { OpenAI: typeof import('openai').default }).OpenAI;
+      const openai = new OpenAI({ baseURL: new URL('/inference/v1', location.href).href, apiKey: 'any', dangerouslyAllowBrowser: true, maxRetries: 0 });
+      const chat = await openai.chat.completions.create({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], max_tokens: 24, temperature: 0 });
+      const stream = await openai.chat.completions.create({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], max_tokens: 24, temperature: 0, stream: true });
+      let streamed = '';
+      for await (const chunk of stream) streamed += chunk.choices[0]?.delta?.content ?? '';
+      const completion = await openai.completions.create({ model: 'hearth/tiny-llama', prompt: 'The quick brown fox', max_tokens: 24, temperature: 0 });
+      let error = '';
+      try {
+        await openai.chat.completions.create({ model: 'no/such-model', messages: [{ role: 'user', content: 'x' }] });
+      } catch (e) {
+        error = `${(e as { status: number }).status}`;
+      }
+      return { chat: chat.choices[0].message.content, streamed, completion: completion.choices[0].text, error };
+    });
+    expect(out.chat).toBe(greedyText('chat'));
+    expect(out.streamed).toBe(greedyText('chat'));
+    expect(out.completion).toBe(greedyText('text'));
+    expect(out.error).toBe('404');
+  });
+
+  it('aborting a stream stops generation in the engine', async () => {
+    const stats = async () => ((await pageFetch(host.page, '/inference/v1/models/hearth/tiny-llama')).body as { stats: { cancelled: number; generated_tokens: number } }).stats;
+    const before = await stats();
+    await host.page.evaluate(async () => {
+      const abort = new AbortController();
+      const res = await fetch('/inference/v1/completions', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, signal: abort.signal,
+        body: JSON.stringify({ model: 'hearth/tiny-llama', prompt: [128000], max_tokens: 250, temperature: 0, stream: true }),
+      });
+      const reader = res.body!.getReader();
+      await reader.read();
+      abort.abort();
+    });
+    let after = await stats();
+    for (let i = 0; i < 30 && after.cancelled === before.cancelled; i++) {
+      await host.page.waitForTimeout(100);
+      after = await stats();
+    }
+    expect(after.cancelled).toBe(before.cancelled + 1);
+    expect(after.generated_tokens - before.generated_tokens).toBeLessThan(250);
+    const next = await pageFetch(host.page, '/inference/v1/completions', { body: { model: 'hearth/tiny-llama', prompt: ids('text'), max_tokens: 24, temperature: 0 } });
+    expect((next.body as { choices: { text: string }[] }).choices[0].text).toBe(greedyText('text'));
+  });
+
+  it('concurrent requests queue and never interleave', async () => {
+    const bodies = [1, 2, 3].map((seed) => ({ model: 'hearth/tiny-llama', prompt: 'Once upon a time', max_tokens: 20, temperature: 1, seed, stream: true }));
+    const texts = await host.page.evaluate(async (bodies) => Promise.all(bodies.map(async (b) => {
+      const res = await fetch('/inference/v1/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+      const raw = await res.text();
+      return raw.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)).choices[0]?.text ?? '').join('');
+    })), bodies);
+    for (const [i, b] of bodies.entries()) {
+      const alone = await pageFetch(host.page, '/inference/v1/completions', { body: { ...b, stream: false } });
+      expect(texts[i]).toBe((alone.body as { choices: { text: string }[] }).choices[0].text);
+    }
+  });
+
+  it('bad requests get the right 4xx and the engine keeps serving', async () => {
+    const cases: [string, object, number, string | null][] = [
+      ['/inference/v1/chat/completions', { model: 'hearth/tiny-llama', messages: [{ role: 'robot', content: 'x' }] }, 400, 'messages[0].role'],
+      ['/inference/v1/chat/completions', { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'x' }], n: 0 }, 400, 'n'],
+      ['/inference/v1/chat/completions', { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b', 'c', 'd', 'e'] }, 400, 'stop'],
+      ['/inference/v1/completions', { model: 'hearth/tiny-llama', prompt: 'x', bogus: true }, 400, 'bogus'],
+      ['/inference/v1/completions', { model: 'hearth/tiny-llama', prompt: 'word '.repeat(400) }, 400, 'prompt'],
+      ['/inference/v1/completions', { model: 'unknown', prompt: 'x' }, 404, 'model'],
+    ];
+    for (const [path, body, status, param] of cases) {
+      const r = await pageFetch(host.page, path, { body });
+      expect(r.status, r.text).toBe(status);
+      expect((r.body as { error: { param: string | null } }).error.param).toBe(param);
+    }
+    const ok = await pageFetch(host.page, '/inference/v1/completions', { body: { model: 'hearth/tiny-llama', prompt: ids('text'), max_tokens: 24, temperature: 0 } });
+    expect((ok.body as { choices: { text: string }[] }).choices[0].text).toBe(greedyText('text'));
+  });
+});
