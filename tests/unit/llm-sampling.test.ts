@@ -1,7 +1,7 @@
 // Token sampling (src/engines/llm/sampling.ts) and the seeded PRNG (rng.ts): greedy, determinism, top-k/top-p/
 // temperature distributions checked empirically, penalties, grammar masks, logprobs, and a 128k-vocab timing print.
 import { describe, expect, it } from 'vitest';
-import { createRng, randomSeed } from '../../src/engines/llm/rng';
+import { createRng, randomSeed } from '../../src/util/rng';
 import {
   applyPenalties,
   DEFAULT_SAMPLING_PARAMS,

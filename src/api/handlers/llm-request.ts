@@ -2,7 +2,7 @@
  * What chat and completions requests share: the body's generation fields turned into the engine's
  * GenerationParams (the spec's defaults applied), the model resolved, and the checks JSON Schema cannot express.
  */
-import { randomSeed } from '../../engines/llm/rng';
+import { randomSeed } from '../../util/rng';
 import { withSamplingDefaults, type SamplingRequestFields } from '../../engines/llm/sampling';
 import type { GenerationParams, ResponseFormat } from '../../engines/llm/types';
 import type { CatalogEntry } from '../../models/types';

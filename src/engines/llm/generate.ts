@@ -8,7 +8,7 @@ import { invalidRequest } from '../../api/errors';
 import type { ConstraintFactory, TokenConstraint } from './constraint';
 import { IncrementalDecoder } from './detokenize';
 import type { OnnxDecoder } from './onnx-decoder';
-import { createRng, type Rng } from './rng';
+import { createRng, type Rng } from '../../util/rng';
 import { applyPenalties, logSoftmax, sampleToken } from './sampling';
 import { StopMatcher } from './stop';
 import type { LlmTokenizer } from './tokenizer';

@@ -4,7 +4,7 @@
  * PRNG. Written for large vocabularies (Llama-3: 128,256 tokens): a few linear passes, no full sort of the vocabulary.
  * Pure TypeScript over Float32Arrays, so it runs the same in a worker, a page and Node tests.
  */
-import type { Rng } from './rng';
+import type { Rng } from '../../util/rng';
 
 /** The sampling settings of a chat/completions request, already resolved (see `withSamplingDefaults`). */
 export interface SamplingParams {
