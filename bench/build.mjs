@@ -20,9 +20,10 @@ export async function buildWeb(outDir = `${BUILD_DIR}/web`) {
 }
 
 /**
- * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and the
- * tokenizer), bundled for Node as .mjs with their npm dependencies left as imports. The output lives under the
- * project so those imports resolve from its node_modules.
+ * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and its
+ * tokenizer; LlmService with generationParams, the LLM tokenizer, filesFor and loadedModels), bundled for Node as
+ * .mjs with their npm dependencies left as imports. The output lives under the project so those imports resolve
+ * from its node_modules.
  */
 export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
   const input = {
@@ -30,6 +31,11 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     registry: 'src/models/registry.ts',
     service: 'src/engines/embeddings/service.ts',
     tokenize: 'src/engines/embeddings/tokenize.ts',
+    'llm-service': 'src/engines/llm/service.ts',
+    'llm-request': 'src/api/handlers/llm-request.ts',
+    'llm-tokenizer': 'src/engines/llm/tokenizer.ts',
+    store: 'src/models/store.ts',
+    loaded: 'src/engines/loaded.ts',
   };
   for (const [k, v] of Object.entries(input)) input[k] = ROOT + v;
   await build({

@@ -1,31 +1,50 @@
-// `npm run bench`: request latency through each layer (SW, relay, API, worker) and embeddings throughput (browser and Node), as ratios from one run.
+// `npm run bench`: the embeddings bench (request latency through each layer: SW, relay, API, worker; embeddings
+// throughput in the browser and Node) and the LLM decode bench (tokens/s and time to first token through the API
+// via SSE and the service worker, hearth.handle and the engine's own loop; in Node the API, LlmService and a bare
+// session.run loop), as ratios from one run. See bench/embeddings.mjs and bench/llm.mjs.
 //
-//   node bench/run.mjs [--no-build] [--n=200] [--warmup=20] [--k=100] [--batch=32]
+//   node bench/run.mjs [--only=embeddings|llm] [--no-build]
+//                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
+//                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //
 // --no-build serves the existing dist/ instead of building the app into bench/.build/web (the small Node bundle
-// of the API modules is always rebuilt, in ~0.1 s). Timings are taken inside the page with performance.now() and
-// in Node with performance.now(); variants run interleaved in rounds so machine noise hits them alike. Nothing
-// here passes or fails: it prints tables and writes bench/results/latest.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// of the API and engine modules is always rebuilt, in ~0.2 s). Both benches share one browser page opened with
+// ?devices=wasm. Nothing here passes or fails: it prints tables and writes bench/results/latest.json, with each
+// bench under its own key (`--only` keeps the other bench's previous results there).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, hasBuild } from './build.mjs';
 import { launch, openHost, serve } from './browser.mjs';
-import { latencyRounds, pageInfo, throughputRound } from './in-page.mjs';
-import { directSession, embeddingsRequest, loadApiModules, nodeApi, ort } from './node-paths.mjs';
-import { diff, fmt, p50, p90, quantile, sum, table } from './stats.mjs';
-import { MODEL_ID, SHORT_TEXT, sentences } from './workload.mjs';
+import { EMBEDDINGS_DEFAULTS, embeddingsJson, reportEmbeddings, runEmbeddings } from './embeddings.mjs';
+import { pageInfo } from './in-page.mjs';
+import { LLM_DEFAULTS, llmJson, reportLlm, runLlm } from './llm.mjs';
+import { loadLlmModules } from './node-llm.mjs';
+import { loadApiModules, ort } from './node-paths.mjs';
+import { fmt } from './stats.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const N = Number(args.n ?? 200);
-const WARMUP = Number(args.warmup ?? 20);
-const K = Number(args.k ?? 100);
-const BATCH = Number(args.batch ?? 32);
-const THROUGHPUT_WARMUP = 5;
+const BENCHES = ['embeddings', 'llm'];
+const only = args.only === undefined ? BENCHES : String(args.only).split(',');
+for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
+const num = (key, fallback) => Number(args[key] ?? fallback);
+const embeddingsOpts = {
+  n: num('n', EMBEDDINGS_DEFAULTS.n),
+  warmup: num('warmup', EMBEDDINGS_DEFAULTS.warmup),
+  k: num('k', EMBEDDINGS_DEFAULTS.k),
+  batch: num('batch', EMBEDDINGS_DEFAULTS.batch),
+  throughputWarmup: EMBEDDINGS_DEFAULTS.throughputWarmup,
+};
+const llmOpts = {
+  rounds: num('llm-rounds', LLM_DEFAULTS.rounds),
+  warmup: num('llm-warmup', LLM_DEFAULTS.warmup),
+  maxTokens: num('max-tokens', LLM_DEFAULTS.maxTokens),
+};
 
 const started = performance.now();
+const loadAtStart = os.loadavg();
 const log = (msg) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
 
 // --- builds -----------------------------------------------------------------------------------------------------
@@ -38,194 +57,78 @@ if (args['no-build']) {
   log('building the app (production) into bench/.build/web');
   webDir = await buildWeb();
 }
-log('bundling the API modules for Node');
+log('bundling the API and engine modules for Node');
 const apiDir = await buildNodeApi();
-const mods = await loadApiModules(apiDir);
+const mods = { ...await loadApiModules(apiDir), ...await loadLlmModules(apiDir) };
 
-// --- browser ----------------------------------------------------------------------------------------------------
+// --- browser + Node -----------------------------------------------------------------------------------------------
 const { server, baseUrl } = await serve(webDir);
 const browser = await launch();
-let result;
+const results = {};
+let info;
+let chromiumVersion;
+let errors;
 try {
   log(`opening ${baseUrl}/?devices=wasm`);
-  const { page, errors } = await openHost(browser, baseUrl, 'devices=wasm');
-  const info = await page.evaluate(pageInfo);
-  const chromiumVersion = browser.version();
-
-  // Load the model once (untimed), so warm-up rounds measure requests, not the model load.
-  const loadMs = await page.evaluate(async (model) => {
-    const t0 = performance.now();
-    const res = await fetch('/inference/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, input: 'load' }) });
-    if (!res.ok) throw new Error(`first embeddings request: HTTP ${res.status} ${await res.text()}`);
-    return performance.now() - t0;
-  }, MODEL_ID);
-
-  // --- 1. latency -----------------------------------------------------------------------------------------------
-  log(`latency: ${WARMUP} warm-up + ${N} interleaved rounds of 6 variants`);
-  const lat = await page.evaluate(latencyRounds, { rounds: N, warmup: WARMUP, text: SHORT_TEXT, model: MODEL_ID });
-
-  // --- 2. throughput --------------------------------------------------------------------------------------------
-  const texts = sentences(BATCH, 20);
-  const entry = new mods.ModelRegistry().find(MODEL_ID);
-  const direct = await directSession(mods, entry, texts);
-  const { handle: nodeHandle } = nodeApi(mods);
-  const nodeApiRun = async () => {
-    const res = await nodeHandle(embeddingsRequest(MODEL_ID, texts));
-    const bytes = await res.arrayBuffer();
-    if (!res.ok) throw new Error(`Node API: HTTP ${res.status} ${new TextDecoder().decode(bytes).slice(0, 300)}`);
-  };
-  const nodeCheck = await (await nodeHandle(embeddingsRequest(MODEL_ID, texts))).json();
-  const browserCheck = await page.evaluate(async ({ model, texts }) => {
-    const res = await fetch('/inference/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, input: texts }) });
-    const json = await res.json();
-    return { status: res.status, backend: res.headers.get('x-hearth-backend'), usage: json.usage, first: json.data?.[0]?.embedding };
-  }, { model: MODEL_ID, texts });
-
-  log(`throughput: batch of ${BATCH} × ${K} interleaved rounds (browser SW, handle, worker; Node ORT, Node API)`);
-  const tp = { sw: [], handle: [], worker: [], nodeDirect: [], nodeApi: [] };
-  for (let r = 0; r < THROUGHPUT_WARMUP + K; r++) {
-    const inPage = await page.evaluate(throughputRound, { texts, model: MODEL_ID, reps: 1 });
-    let t0 = performance.now();
-    await direct.run();
-    const directMs = performance.now() - t0;
-    t0 = performance.now();
-    await nodeApiRun();
-    const apiMs = performance.now() - t0;
-    if (r < THROUGHPUT_WARMUP) continue;
-    tp.sw.push(...inPage.times.sw);
-    tp.handle.push(...inPage.times.handle);
-    tp.worker.push(...inPage.times.worker);
-    tp.nodeDirect.push(directMs);
-    tp.nodeApi.push(apiMs);
-  }
-  await direct.release();
-
-  result = {
-    info, chromiumVersion, loadMs, lat, tp, errors,
-    direct: { promptTokens: direct.promptTokens, paddedShape: direct.paddedShape },
-    nodeCheck: { usage: nodeCheck.usage, first: nodeCheck.data?.[0]?.embedding },
-    browserCheck,
-  };
+  const host = await openHost(browser, baseUrl, 'devices=wasm');
+  errors = host.errors;
+  info = await host.page.evaluate(pageInfo);
+  chromiumVersion = browser.version();
+  if (only.includes('embeddings')) results.embeddings = await runEmbeddings({ page: host.page, mods, opts: embeddingsOpts, log });
+  if (only.includes('llm')) results.llm = await runLlm({ page: host.page, mods, opts: llmOpts, log });
 } finally {
   await browser.close().catch(() => undefined);
   await server.close().catch(() => undefined);
 }
+const loadAtEnd = os.loadavg();
 
 // --- report -----------------------------------------------------------------------------------------------------
-const { info, chromiumVersion, loadMs, lat, tp, errors, direct, nodeCheck, browserCheck } = result;
-const L = lat.times;
-const a = p50(L.swPing);
 const out = [];
 const print = (s = '') => out.push(s);
-
-print(`Hearth bench — ${new Date().toISOString()}`);
-print(`Chromium ${chromiumVersion} (headless, ${info.webgpu ? 'WebGPU present (SwiftShader)' : 'no WebGPU'}), page devices=wasm, ` +
-  `ORT device answered: ${lat.check.backend}; ORT wasm threads: page worker ${info.ortWasmThreads} ` +
-  `(crossOriginIsolated=${info.crossOriginIsolated}), Node 1`);
+const loads = (l) => l.map((x) => fmt(x, 2)).join(' ');
+print(`Hearth bench — ${new Date().toISOString()} — ${only.join(' + ')}`);
+print(`Chromium ${chromiumVersion} (headless, ${info.webgpu ? 'WebGPU present (SwiftShader)' : 'no WebGPU'}), page devices=wasm; ` +
+  `ORT wasm threads: page workers ${info.ortWasmThreads} (crossOriginIsolated=${info.crossOriginIsolated}), Node 1`);
 print(`onnxruntime-web ${ort.env.versions?.web ?? '?'} · Node ${process.version} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · ` +
-  `model ${MODEL_ID}`);
-print(`Latency: N=${N} rounds after ${WARMUP} warm-up, variants interleaved; input "${SHORT_TEXT}" (${lat.check.promptTokens} tokens, ${lat.check.dims} dims). ` +
-  `Model load (first request, untimed below): ${fmt(loadMs, 0)} ms.`);
-print(`Throughput: batch of ${BATCH} sentences of 20 words (${direct.promptTokens} tokens, padded ${direct.paddedShape.join('×')}), ` +
-  `K=${K} rounds after ${THROUGHPUT_WARMUP} warm-up, variants interleaved.`);
+  `load average (1/5/15 min) ${loads(loadAtStart)} at start, ${loads(loadAtEnd)} at end`);
 print('Timings on a CPU-only machine (no GPU): compare the ratios, not the absolute numbers.');
+if (results.embeddings) {
+  print();
+  reportEmbeddings(results.embeddings, print);
+}
+if (results.llm) {
+  print();
+  reportLlm(results.llm, print);
+}
 print();
-
-print('1. Latency of one tiny request (ms, measured in the page)');
-const latRows = [
-  ['a  bare SW fetch  GET /_hearth/sw-ping (baseline)', L.swPing],
-  ['b  embeddings  fetch → SW → host → worker', L.embedSw],
-  ['c  embeddings  hearth.handle (no SW)', L.embedHandle],
-  ['d  embeddings  engine.embed() (worker, Comlink)', L.embedWorker],
-  ['e1 GET /models  fetch → SW → host', L.modelsSw],
-  ['e2 GET /models  hearth.handle (no SW)', L.modelsHandle],
-];
-print(table(['path', 'p50', 'p90', 'p50 ÷ a'], latRows.map(([name, v]) => [name, fmt(p50(v), 3), fmt(p90(v), 3), fmt(p50(v) / a, 2)])));
-print();
-// Paired per-round differences: each round ran every variant back to back.
-const relayEmb = diff(L.embedSw, L.embedHandle);
-const relayModels = diff(L.modelsSw, L.modelsHandle);
-const overEmb = diff(relayEmb, L.swPing);
-const overModels = diff(relayModels, L.swPing);
-const apiOverWorker = diff(L.embedHandle, L.embedWorker);
-print(table(['difference (paired per round)', 'p50', 'p90'], [
-  ['SW path cost, embeddings  (b − c)', fmt(p50(relayEmb), 3), fmt(p90(relayEmb), 3)],
-  ['SW path cost, /models     (e1 − e2)', fmt(p50(relayModels), 3), fmt(p90(relayModels), 3)],
-  ['relay beyond a bare SW fetch, embeddings (b − c − a)', fmt(p50(overEmb), 3), fmt(p90(overEmb), 3)],
-  ['relay beyond a bare SW fetch, /models    (e1 − e2 − a)', fmt(p50(overModels), 3), fmt(p90(overModels), 3)],
-  ['API layer over the worker call (c − d)', fmt(p50(apiOverWorker), 3), fmt(p90(apiOverWorker), 3)],
-]));
-print();
-print(`relay adds ${fmt(p50(overEmb), 3)} ms (embeddings) / ${fmt(p50(overModels), 3)} ms (/models) over a bare SW fetch ` +
-  `of ${fmt(a, 3)} ms (goal < 0.5 ms; medians of paired per-round differences)`);
-print();
-
-print(`2. Throughput: ${BATCH} inputs per request`);
-const tokens = direct.promptTokens;
-// Rates come from the median batch time (robust to the odd descheduled run on 2 cores); the mean-based rate is shown too.
-const thr = (v) => ({
-  perBatch: p50(v), p90: p90(v),
-  inputsPerS: (BATCH * 1000) / p50(v), tokensPerS: (tokens * 1000) / p50(v),
-  inputsPerSMean: (BATCH * v.length * 1000) / sum(v),
-});
-const T = Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, thr(v)]));
-const tpRows = [
-  ['i   browser  fetch → SW → host → worker', T.sw, T.worker, 'browser worker'],
-  ['ii  browser  hearth.handle (no SW)', T.handle, T.worker, 'browser worker'],
-  ['    browser  engine.embed() (worker, Comlink)', T.worker, T.worker, 'browser worker'],
-  ['iv  Node     createApi handle + EmbeddingsService', T.nodeApi, T.nodeDirect, 'Node session.run'],
-  ['iii Node     onnxruntime-web session.run (bare)', T.nodeDirect, T.nodeDirect, 'Node session.run'],
-];
-print(table(['path', 'ms/batch p50', 'p90', 'inputs/s', 'tokens/s', '(inputs/s from mean)', 'throughput ÷', 'of'],
-  tpRows.map(([name, t, base, baseName]) => [name, fmt(t.perBatch, 2), fmt(t.p90, 2), fmt(t.inputsPerS, 0), fmt(t.tokensPerS, 0),
-    fmt(t.inputsPerSMean, 0), fmt(t.inputsPerS / base.inputsPerS, 3), baseName])));
-print('inputs/s and tokens/s from the median batch time; tokens are real (unpadded) prompt tokens.');
-print();
-const ratioApiDirect = T.nodeApi.inputsPerS / T.nodeDirect.inputsPerS;
-const ratioSwHandle = T.sw.inputsPerS / T.handle.inputsPerS;
-const ratioHandleWorker = T.handle.inputsPerS / T.worker.inputsPerS;
-print(`API / direct (Node):          ${fmt(ratioApiDirect, 3)}  (the API keeps ${fmt(100 * ratioApiDirect, 1)}% of bare session.run throughput)`);
-print(`SW / handle (browser):        ${fmt(ratioSwHandle, 3)}`);
-print(`handle / worker (browser):    ${fmt(ratioHandleWorker, 3)}`);
-print(`browser worker / Node direct: ${fmt(T.worker.inputsPerS / T.nodeDirect.inputsPerS, 3)}  (different thread counts and runtimes: informative only)`);
-print();
-print(`checks (untimed): batch via SW HTTP ${browserCheck.status} on ${browserCheck.backend}, usage ${JSON.stringify(browserCheck.usage)}; ` +
-  `Node API usage ${JSON.stringify(nodeCheck.usage)}; bare-session tokens ${tokens}; ` +
-  `batch[0] max |browser − Node| ${fmt(Math.max(...browserCheck.first.map((x, i) => Math.abs(x - nodeCheck.first[i]))), 7)}; ` +
-  `short input max |SW − handle| ${fmt(lat.check.maxDiffSwVsHandle, 7)}, |SW − worker| ${fmt(lat.check.maxDiffSwVsWorker, 7)}`);
 if (errors.length) print(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
 print(`(bench took ${fmt((performance.now() - started) / 1000, 1)} s)`);
-
 console.log(out.join('\n'));
 
 // --- JSON -------------------------------------------------------------------------------------------------------
-const summary = (v) => ({ p50: p50(v), p90: p90(v), p10: quantile(v, 0.1), mean: sum(v) / v.length, min: Math.min(...v), max: Math.max(...v), n: v.length });
-const round3 = (v) => v.map((x) => Math.round(x * 1000) / 1000);
+const file = `${ROOT}bench/results/latest.json`;
+let previous = {};
+if (existsSync(file)) {
+  try {
+    previous = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    previous = {};
+  }
+}
+const env = {
+  chromium: chromiumVersion, node: process.version, onnxruntimeWeb: ort.env.versions?.web, cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model, page: info, nodeOrtThreads: 1, loadAverage: { start: loadAtStart, end: loadAtEnd },
+  app: args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
+};
+const json = { date: new Date().toISOString(), env };
+for (const b of BENCHES) {
+  if (results[b]) {
+    json[b] = { date: json.date, ...(b === 'embeddings' ? embeddingsJson(results.embeddings) : llmJson(results.llm)) };
+  } else if (previous[b]) {
+    json[b] = { ...previous[b], date: previous[b].date ?? previous.date, env: previous[b].env ?? previous.env, keptFromPreviousRun: true };
+  }
+}
+json.pageErrors = errors;
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
-writeFileSync(`${ROOT}bench/results/latest.json`, `${JSON.stringify({
-  date: new Date().toISOString(),
-  env: {
-    chromium: chromiumVersion, node: process.version, onnxruntimeWeb: ort.env.versions?.web, cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model, ortDevice: lat.check.backend, page: info, nodeOrtThreads: 1,
-    app: args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
-  },
-  config: { model: MODEL_ID, n: N, warmup: WARMUP, k: K, throughputWarmup: THROUGHPUT_WARMUP, batch: BATCH, shortText: SHORT_TEXT, batchTokens: tokens, paddedShape: direct.paddedShape },
-  modelLoadMs: loadMs,
-  latency: {
-    variants: Object.fromEntries(Object.entries(L).map(([k, v]) => [k, summary(v)])),
-    paired: {
-      swPathEmbeddings: summary(relayEmb), swPathModels: summary(relayModels),
-      relayOverBareSwEmbeddings: summary(overEmb), relayOverBareSwModels: summary(overModels),
-      apiOverWorker: summary(apiOverWorker),
-    },
-    samplesMs: Object.fromEntries(Object.entries(L).map(([k, v]) => [k, round3(v)])),
-    check: lat.check,
-  },
-  throughput: {
-    variants: Object.fromEntries(Object.entries(T).map(([k, t]) => [k, { ...t, batch: summary(tp[k]) }])),
-    ratios: { apiOverDirectNode: ratioApiDirect, swOverHandleBrowser: ratioSwHandle, handleOverWorkerBrowser: ratioHandleWorker },
-    samplesMs: Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, round3(v)])),
-  },
-  pageErrors: errors,
-}, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
 log(`wrote bench/results/latest.json (build outputs in ${BUILD_DIR.replace(ROOT, '')})`);

@@ -1,4 +1,4 @@
-// Deterministic bench inputs: the short sentence for latency and the batch of ~20-word sentences for throughput.
+// Deterministic bench inputs: the short sentence for latency, the batch of ~20-word sentences for throughput, the LLM job.
 export const MODEL_ID = 'hearth/tiny-embed';
 export const SHORT_TEXT = 'The quick brown fox jumps over the lazy dog.';
 
@@ -18,3 +18,8 @@ export function sentences(count = 32, words = 20, seed = 42) {
     return `${w.join(' ')}.`;
   });
 }
+
+// The LLM decode bench: the built-in tiny Llama (context 256) from BOS alone, greedy, 200 new tokens.
+export const LLM_MODEL_ID = 'hearth/tiny-llama';
+export const LLM_PROMPT = [128000];
+export const LLM_MAX_TOKENS = 200;

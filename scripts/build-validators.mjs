@@ -245,12 +245,18 @@ function fixImageBody(body, name) {
   // NOTES.md: the model is in the path; the spec requires `model` without defining it.
   body.required = body.required.filter((r) => r !== 'model');
   // Height/Width: the spec's own description lists 1152, 1216, 1344 and 1536 as supported sizes, beyond its
-  // `maximum: 1024`. Allow up to 1536; the handler checks the (width, height) pair against the supported list.
+  // `maximum: 1024`, and every model has its own list (the built-in tiny SDXL runs at 64–128 px). The schema keeps
+  // multiples of 8 in [64, 1536]; the handler checks the (width, height) pair against the model's list, which for
+  // stable-diffusion-xl-1024-v1-0 is exactly the spec's.
   for (const k of ['height', 'width']) {
     if (!body.properties[k]) continue;
-    expect(body.properties[k].maximum === 1024, `${name}.${k} maximum`);
-    body.properties[k].maximum = 1536;
+    expect(body.properties[k].maximum === 1024 && body.properties[k].minimum === 512, `${name}.${k} bounds`);
+    Object.assign(body.properties[k], { minimum: 64, maximum: 1536, multipleOf: 8 });
   }
+  // `model` selects which catalog entry serves the path (the spec requires it without defining it); other unknown
+  // fields are refused, as everywhere else.
+  body.properties.model = { type: 'string', minLength: 1 };
+  body.additionalProperties = false;
   // Fractions of the schedule and a 0..1 scale (their descriptions say so).
   for (const k of ['step_schedule_start', 'step_schedule_end', 'conditioning_scale']) {
     if (body.properties[k]) Object.assign(body.properties[k], { minimum: 0, maximum: 1 });

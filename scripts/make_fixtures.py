@@ -656,6 +656,9 @@ def main():
 
     import fixtures_llama  # noqa: PLC0415  (scripts/ is on sys.path when this file runs as a script)
     fixtures_llama.build()
+
+    import fixtures_sdxl  # noqa: PLC0415  (tiny SDXL parts: public/models/hearth-tiny-sdxl/, tests/fixtures/sdxl/)
+    fixtures_sdxl.build()
     return 0
 
 

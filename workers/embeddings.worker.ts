@@ -7,16 +7,15 @@ import { EmbeddingsService } from '../src/engines/embeddings/service';
 import { ArtifactStore } from '../src/models/store';
 import { exposeEngine } from '../src/runtime/worker-protocol';
 import { readWorkerConfig } from '../src/runtime/worker-config';
+import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
 
 // onnxruntime-web is bundled into this file, so its wasm threads start this same script as 'em-pthread' workers:
 // those only need ORT's module code above, not an engine.
-if (!self.name.startsWith('em-pthread')) startEngine();
+if (!isOrtThread()) startEngine();
 
 function startEngine() {
   const config = readWorkerConfig(self.name);
-  if (config.ortWasmBase) ort.env.wasm.wasmPaths = config.ortWasmBase;
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  ort.env.logLevel = 'error';
+  configureOrt(ort, config);
 
   const store = new ArtifactStore(config.modelBase);
   const service = new EmbeddingsService(

@@ -1,27 +1,29 @@
 /**
- * Entry point of the LLM engine worker: onnxruntime-web (WebGPU build, also runs wasm) for our ONNX decoder, the
- * artifact store for model files, and the LlmService exposed over Comlink.
+ * Entry point of the LLM engine worker: onnxruntime-web (WebGPU build, also runs wasm) for our ONNX decoder, web-llm
+ * for MLC builds (its library is imported only when an MLC variant is first tried), the artifact store for model
+ * files, and the LlmService exposed over Comlink.
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { LlmService } from '../src/engines/llm/service';
+import { createWebLlmBackend } from '../src/engines/llm/webllm-backend';
 import { ArtifactStore } from '../src/models/store';
 import { exposeEngine } from '../src/runtime/worker-protocol';
 import { readWorkerConfig } from '../src/runtime/worker-config';
+import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
 
 // onnxruntime-web's wasm threads start this same script as 'em-pthread' workers: they need no engine.
-if (!self.name.startsWith('em-pthread')) startEngine();
+if (!isOrtThread()) startEngine();
 
 function startEngine() {
   const config = readWorkerConfig(self.name);
-  if (config.ortWasmBase) ort.env.wasm.wasmPaths = config.ortWasmBase;
-  ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  ort.env.logLevel = 'error';
+  configureOrt(ort, config);
 
   const store = new ArtifactStore(config.modelBase);
   let f16: Promise<boolean> | undefined;
   const service = new LlmService({
     ort,
     devices: config.devices,
+    webLlm: createWebLlmBackend({ baseUrl: config.modelBase, cacheBackend: 'cache' }),
     hasShaderF16: () => (f16 ??= navigator.gpu?.requestAdapter().then((a) => Boolean(a?.features.has('shader-f16'))) ?? Promise.resolve(false)),
     loadFiles: async (entry, variant) => {
       const opts = { variant };

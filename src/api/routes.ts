@@ -7,7 +7,7 @@ import { createCompletion } from './handlers/completions';
 import { createEmbedding } from './handlers/embeddings';
 import { startTickStream, tickRunState } from './handlers/diagnostics';
 import { getModel, listModels } from './handlers/models';
-import { notImplemented } from './handlers/not-implemented';
+import { controlNet, imageToImage, textToImage } from './handlers/images';
 import type { Handler } from './types';
 
 export interface Route {
@@ -25,9 +25,9 @@ export const ROUTES: readonly Route[] = Object.freeze([
   { path: '/chat/completions', method: 'POST', handler: createChatCompletion },
   { path: '/completions', method: 'POST', handler: createCompletion },
   { path: '/embeddings', method: 'POST', handler: createEmbedding },
-  { path: SDXL, method: 'POST', handler: notImplemented('SDXL text-to-image') },
-  { path: `${SDXL}/image_to_image`, method: 'POST', handler: notImplemented('SDXL image-to-image') },
-  { path: `${SDXL}/control_net`, method: 'POST', handler: notImplemented('SDXL ControlNet') },
+  { path: SDXL, method: 'POST', handler: textToImage },
+  { path: `${SDXL}/image_to_image`, method: 'POST', handler: imageToImage },
+  { path: `${SDXL}/control_net`, method: 'POST', handler: controlNet },
   { path: '/models', method: 'GET', handler: listModels },
   { path: '/models/', method: 'GET', handler: getModel },
   { path: '/_hearth/stream', method: 'POST', handler: startTickStream, diagnostics: true },

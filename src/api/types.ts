@@ -4,6 +4,7 @@
  */
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
+import type { ImageEngine } from '../engines/sdxl/types';
 import type { LoadedModelState } from '../engines/loaded';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
@@ -22,6 +23,7 @@ export interface ApiDeps {
   engines: {
     embeddings(): Promise<EmbeddingsEngine>;
     llm(): Promise<LlmEngine>;
+    image(): Promise<ImageEngine>;
     diagnostics?(): Promise<DiagnosticsEngine>;
     /** Models loaded in engines that have started, without starting any engine. */
     loaded(): Promise<Map<string, LoadedModelState>>;

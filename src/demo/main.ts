@@ -1,73 +1,52 @@
 /**
- * The demo page (a first, plain version; the lit components replace it): starts Hearth as host with its service
- * worker, then calls the API with plain `fetch` exactly as any page would.
- * Query parameters: `devices=wasm` (or `webgpu,wasm`) picks engine devices, `diagnostics=1` mounts the test routes,
- * `sw=0` skips the service worker (the page then answers only through `hearth.fetch`).
+ * The demo page: starts Hearth as host with its service worker (./boot, first), then shows the web components in
+ * tabs (Chat, Completion, Embeddings, Images, Models) beside a panel with the equivalent `fetch` / OpenAI SDK code of
+ * the last request. Query parameters (see ./boot): `devices`, `diagnostics`, `sw=0`.
  */
-import { startHearth, type Hearth } from '../runtime/client';
-import type { OrtDevice } from '../engines/embeddings/types';
+import { hearth } from './boot';
+import '../components/index';
+import './code-panel';
 
-declare global {
-  interface Window { hearth?: Hearth }
-}
-
-const params = new URLSearchParams(location.search);
-const devices = params.get('devices')?.split(',').filter((d): d is OrtDevice => d === 'webgpu' || d === 'wasm');
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-const hearth = startHearth({
-  devices: devices?.length ? devices : undefined,
-  diagnostics: params.has('diagnostics'),
-  serviceWorker: params.get('sw') !== '0',
-});
-window.hearth = hearth;
 void (async () => {
   await hearth.host?.elected;
   await Promise.race([hearth.serviceWorker, new Promise((r) => setTimeout(r, 3000))]);
   const controlled = Boolean(navigator.serviceWorker?.controller);
   $('status').textContent = `Ready. ${controlled ? 'The service worker answers /inference/v1 for every tab of this site.' : 'No service worker: using the in-page client.'} ` +
     `This tab ${hearth.host?.isHost() ? 'hosts the engines' : 'uses the host tab\'s engines'}. WebGPU: ${'gpu' in navigator ? 'available' : 'not available'}.`;
-  await refreshModels();
+  $('status').dataset.state = 'ready';
 })().catch((e: unknown) => {
   $('status').textContent = `Hearth failed to start: ${(e as Error).message}`;
+  $('status').dataset.state = 'error';
 });
 
-const api = (path: string, init?: RequestInit) => hearth.fetch(`/inference/v1${path}`, init);
+// Tabs: one view at a time, kept in the URL hash (#chat, #models…), arrow keys move between tabs.
+const tabs = [...document.querySelectorAll<HTMLButtonElement>('[role="tab"][data-view]')];
 
-async function refreshModels() {
-  const res = await api('/models');
-  const body = await res.json() as { data: { id: string; kind: string; built_in: boolean; downloaded: boolean; loaded: boolean; device: string | null }[] };
-  const tbody = $('models').querySelector('tbody')!;
-  tbody.replaceChildren(...body.data.map((m) => {
-    const tr = document.createElement('tr');
-    for (const v of [m.id, m.kind, m.built_in ? 'yes' : 'no', m.downloaded ? 'yes' : 'no', m.loaded ? 'yes' : 'no', m.device ?? '—']) {
-      const td = document.createElement('td');
-      td.textContent = String(v);
-      tr.append(td);
-    }
-    return tr;
-  }));
-  const select = $<HTMLSelectElement>('emb-model');
-  if (!select.options.length) {
-    for (const m of body.data.filter((m) => m.kind === 'embeddings')) select.add(new Option(`${m.id}${m.built_in ? ' (built in)' : ' (downloads)'}`, m.id));
+function show(view: string, focus = false) {
+  const tab = tabs.find((t) => t.dataset.view === view) ?? tabs[0];
+  for (const t of tabs) {
+    const selected = t === tab;
+    t.setAttribute('aria-selected', String(selected));
+    t.tabIndex = selected ? 0 : -1;
+    $(t.getAttribute('aria-controls')!).hidden = !selected;
   }
+  (document.querySelector('.layout') as HTMLElement).dataset.view = tab.dataset.view;
+  if (focus) tab.focus();
+  if (tab.dataset.view === 'models') void document.querySelector('hearth-models')?.refresh(false);
+  if (location.hash.slice(1) !== tab.dataset.view) history.replaceState(null, '', `${location.pathname}${location.search}#${tab.dataset.view}`);
 }
 
-$('models-refresh').addEventListener('click', () => void refreshModels());
-$('emb-run').addEventListener('click', async () => {
-  const input = $<HTMLTextAreaElement>('emb-input').value.split('\n').filter((l) => l.trim());
-  const model = $<HTMLSelectElement>('emb-model').value;
-  const request = { model, input };
-  $('code').textContent = `const res = await fetch('/inference/v1/embeddings', {\n  method: 'POST',\n  headers: { 'content-type': 'application/json' },\n  body: JSON.stringify(${JSON.stringify(request)}),\n});\n\n// or with the OpenAI SDK:\nconst openai = new OpenAI({ baseURL: new URL('/inference/v1', location.href).href, apiKey: 'local', dangerouslyAllowBrowser: true });\nawait openai.embeddings.create(${JSON.stringify(request)});`;
-  $('emb-out').textContent = 'Running…';
-  const t0 = performance.now();
-  const res = await api('/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-  const body = await res.json() as { data?: { embedding: number[] }[]; usage?: unknown; error?: { message: string } };
-  const ms = (performance.now() - t0).toFixed(1);
-  $('emb-out').textContent = body.error
-    ? `HTTP ${res.status}: ${body.error.message}`
-    : `HTTP ${res.status} in ${ms} ms on ${res.headers.get('x-hearth-backend')}\n` +
-      body.data!.map((d, i) => `[${i}] ${d.embedding.length} dims: ${d.embedding.slice(0, 6).map((x) => x.toFixed(4)).join(', ')}, …`).join('\n') +
-      `\nusage: ${JSON.stringify(body.usage)}`;
-  await refreshModels();
-});
+for (const [i, tab] of tabs.entries()) {
+  tab.addEventListener('click', () => show(tab.dataset.view!));
+  tab.addEventListener('keydown', (e) => {
+    const next = e.key === 'ArrowRight' ? (i + 1) % tabs.length : e.key === 'ArrowLeft' ? (i + tabs.length - 1) % tabs.length
+      : e.key === 'Home' ? 0 : e.key === 'End' ? tabs.length - 1 : -1;
+    if (next < 0) return;
+    e.preventDefault();
+    show(tabs[next].dataset.view!, true);
+  });
+}
+window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+show(location.hash.slice(1) || 'chat');

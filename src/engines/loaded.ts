@@ -3,6 +3,7 @@
  */
 import type { EmbeddingsEngine } from './embeddings/types';
 import type { LlmEngine, LlmStats } from './llm/types';
+import type { ImageEngine } from './sdxl/types';
 
 export interface LoadedModelState {
   /** Where it runs: 'webgpu' | 'wasm' for ONNX models; web-llm runs on WebGPU. */
@@ -12,9 +13,10 @@ export interface LoadedModelState {
   stats?: LlmStats;
 }
 
-export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine): Promise<Map<string, LoadedModelState>> {
+export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine, image?: ImageEngine): Promise<Map<string, LoadedModelState>> {
   const map = new Map<string, LoadedModelState>();
   for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
   for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats });
+  for (const m of (await image?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: 'onnx' });
   return map;
 }

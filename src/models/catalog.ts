@@ -30,6 +30,29 @@ const onnxLlmFiles = (base: string, variants: Record<string, string>, tokenizerC
 const onnx = (name: string, requiresF16: boolean): LlmVariant => ({ backend: 'onnx', name, requiresF16, wasm: !requiresF16 });
 const mlc = (name: string, mlcModelId: string, requiresF16: boolean): LlmVariant => ({ backend: 'web-llm', name, mlcModelId, requiresF16 });
 
+/** The files of an Optimum SDXL ONNX export (one folder per part). */
+const sdxlFiles = (base: string, parts: { unet?: string; controlnet?: boolean } = {}): ModelFile[] => [
+  { role: 'text_encoder', url: `${base}/text_encoder/model.onnx` },
+  { role: 'text_encoder_2', url: `${base}/text_encoder_2/model.onnx` },
+  { role: 'unet', url: `${base}/${parts.unet ?? 'unet/model.onnx'}` },
+  { role: 'vae_decoder', url: `${base}/vae_decoder/model.onnx` },
+  { role: 'vae_encoder', url: `${base}/vae_encoder/model.onnx` },
+  { role: 'tokenizer', url: `${base}/tokenizer/tokenizer.json` },
+  { role: 'tokenizer_config', url: `${base}/tokenizer/tokenizer_config.json` },
+  { role: 'tokenizer_2', url: `${base}/tokenizer_2/tokenizer.json` },
+  { role: 'tokenizer_2_config', url: `${base}/tokenizer_2/tokenizer_config.json` },
+  { role: 'scheduler_config', url: `${base}/scheduler/scheduler_config.json` },
+  ...(parts.controlnet ? [
+    { role: 'controlnet', url: `${base}/controlnet/model.onnx` },
+    { role: 'unet_controlnet', url: `${base}/unet/model_controlnet.onnx` },
+  ] : []),
+];
+
+/** The (width, height) pairs the spec lists for stable-diffusion-xl-1024-v1-0. */
+const SDXL_RESOLUTIONS: [number, number][] = [
+  [1024, 1024], [1152, 896], [896, 1152], [1216, 832], [832, 1216], [1344, 768], [768, 1344], [1536, 640], [640, 1536],
+];
+
 export const CATALOG: readonly CatalogEntry[] = Object.freeze([
   {
     id: 'hearth/tiny-embed',
@@ -158,5 +181,52 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
       tools: true,
       vision: false,
     },
+  },
+  {
+    id: 'hearth/tiny-sdxl',
+    aliases: ['accounts/hearth/models/tiny-sdxl'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'Built-in tiny SDXL (random weights, every part of the real pipeline incl. ControlNet, 64–128 px): for tests and offline demos. Its images are coloured noise.',
+    builtIn: true,
+    created: 1764115200,
+    files: sdxlFiles('models/hearth-tiny-sdxl', { controlnet: true }),
+    image: {
+      resolutions: [[64, 64], [72, 56], [56, 72], [128, 128]],
+      scalingFactor: 0.13025, zerosForEmptyPrompt: false, int64Timestep: false, controlnet: true, defaultSteps: 10,
+    },
+  },
+  {
+    id: 'stable-diffusion-xl-1024-v1-0',
+    aliases: ['accounts/fireworks/models/stable-diffusion-xl-1024-v1-0', 'stabilityai/stable-diffusion-xl-base-1.0'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'stabilityai',
+    description: 'SDXL base 1.0, the Optimum ONNX export in its Hugging Face repository (fp32, ~13.9 GB; the UNet alone ~10 GB with external data). Needs a GPU whose maxBufferSize and maxStorageBufferBindingSize exceed 2 GB; most consumer adapters cap bindings at 128 MiB–1 GiB, so prefer the Turbo entry. Not verified here.',
+    builtIn: false,
+    created: 1690502400,
+    files: [
+      ...sdxlFiles(`${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main`),
+      { role: 'unet_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/unet/model.onnx_data` },
+      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/text_encoder_2/model.onnx_data` },
+    ],
+    image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 50 },
+  },
+  {
+    id: 'stabilityai/sdxl-turbo',
+    aliases: ['sdxl-turbo'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'stabilityai',
+    description: 'SDXL-Turbo (1–4 steps, 512×512 native) from its Hugging Face repository\'s ONNX export; smaller activations than SDXL base at 512 px. Not verified here.',
+    builtIn: false,
+    created: 1700697600,
+    files: [
+      ...sdxlFiles(`${HF}/stabilityai/sdxl-turbo/resolve/main`),
+      { role: 'unet_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/unet/model.onnx_data` },
+      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/text_encoder_2/model.onnx_data` },
+    ],
+    image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 4 },
   },
 ] satisfies CatalogEntry[]);

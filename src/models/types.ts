@@ -68,6 +68,22 @@ export interface LlmSpec {
   onnx?: { layers: number; kvHeads: number; headDim: number; vocabSize: number };
 }
 
+/** An SDXL-family pipeline: Optimum ONNX export parts, plus what the pipeline must know about them. */
+export interface ImageSpec {
+  /** Supported (width, height) pairs; the first is the default. */
+  resolutions: [number, number][];
+  /** VAE latent scaling (0.13025 for SDXL). */
+  scalingFactor: number;
+  /** SDXL base uses zero embeddings for an empty negative prompt; exports without that flag encode "". */
+  zerosForEmptyPrompt: boolean;
+  /** Whether the UNet's `timestep` input is int64 [1] (older exports) rather than a float32 scalar. */
+  int64Timestep: boolean;
+  /** A ControlNet (canny) ships with the model (files `controlnet` and `unet_controlnet`). */
+  controlnet: boolean;
+  /** Default steps when the request gives none (the spec's default is 50; turbo models want 1–4). */
+  defaultSteps: number;
+}
+
 export interface CatalogEntry {
   /** Canonical id, as listed by GET /models. */
   id: string;
@@ -83,6 +99,7 @@ export interface CatalogEntry {
   files: ModelFile[];
   embeddings?: EmbeddingsSpec;
   llm?: LlmSpec;
+  image?: ImageSpec;
   /** Unix seconds; Model.created in the API. */
   created: number;
 }

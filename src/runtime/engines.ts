@@ -5,6 +5,7 @@ import * as Comlink from 'comlink';
 import type { DiagnosticsEngine } from '../api/types';
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
+import type { ImageEngine } from '../engines/sdxl/types';
 import { loadedModels, type LoadedModelState } from '../engines/loaded';
 import { connectEngine } from './worker-protocol';
 import type { WorkerConfig } from './worker-config';
@@ -12,6 +13,7 @@ import type { WorkerConfig } from './worker-config';
 export interface EnginePool {
   embeddings(): Promise<EmbeddingsEngine>;
   llm(): Promise<LlmEngine>;
+  image(): Promise<ImageEngine>;
   diagnostics?(): Promise<DiagnosticsEngine>;
   /** Loaded models of the engines started so far; starts nothing. */
   loaded(): Promise<Map<string, LoadedModelState>>;
@@ -23,6 +25,7 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
   const name = JSON.stringify(config);
   let embeddings: EmbeddingsEngine | undefined;
   let llm: LlmEngine | undefined;
+  let image: ImageEngine | undefined;
   let diagnostics: DiagnosticsEngine | undefined;
   const track = (w: Worker) => (workers.push(w), w);
 
@@ -37,7 +40,12 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
         new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
       return llm;
     },
-    loaded: () => loadedModels(embeddings, llm),
+    async image() {
+      image ??= connectEngine<ImageEngine>(track(
+        new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name })));
+      return image;
+    },
+    loaded: () => loadedModels(embeddings, llm, image),
     ...(options.diagnostics && {
       async diagnostics() {
         diagnostics ??= Comlink.wrap<DiagnosticsEngine>(track(
@@ -49,6 +57,7 @@ export function createEnginePool(config: WorkerConfig, options: { diagnostics?: 
       for (const w of workers.splice(0)) w.terminate();
       embeddings = undefined;
       llm = undefined;
+      image = undefined;
       diagnostics = undefined;
     },
   };

@@ -9,6 +9,7 @@ const ref = readJson<Record<string, { cases: RefCase[] }>>('tests/fixtures/embed
 const tiny = ref['hearth-tiny-embed'].cases;
 
 const { handle } = nodeApi();
+const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 
 async function call(req: Request) {
   const res = await handle(req);
@@ -58,10 +59,35 @@ describe('routing and errors', () => {
     expect(r.res.status).toBe(400);
   });
 
-  it('answers routes of later engines with 501', async () => {
-    const { res, body } = await call(post('/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0', { text_prompts: [{ text: 'a hearth' }] }));
-    expect(res.status).toBe(501);
-    expectError(body, 'not_implemented', null);
+  it('answers 503 when an engine cannot run (the image engine needs a browser)', async () => {
+    const { res, body } = await call(post(SDXL, { model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'a hearth' }] }));
+    expect(res.status).toBe(503);
+    expectError(body, 'service_unavailable', null);
+  });
+
+  it('refuses image requests it cannot honour, naming the field', async () => {
+    const cases: [object, string, Record<string, string>?][] = [
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], width: 96, height: 64 }, 'width'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], safety_check: true }, 'safety_check'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_adapter_name: 'a/b' }, 'lora_adapter_name'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x', weight: 0.5 }] }, 'text_prompts[0].weight'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x', weight: -1 }] }, 'text_prompts'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], samples: 2 }, 'samples', { accept: 'image/png' }],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], samples: 11 }, 'samples'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], sampler: 'K_EULER' }, 'sampler'],
+      [{ model: 'hearth/tiny-llama', text_prompts: [{ text: 'x' }] }, 'model'],
+    ];
+    for (const [body, param, headers] of cases) {
+      const r = await call(post(SDXL, body, headers));
+      expect(r.res.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.param).toBe(param);
+    }
+    const multipart = new Request(`http://localhost/inference/v1${SDXL}/image_to_image`, {
+      method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nbroken',
+    });
+    const broken = await call(multipart);
+    expect(broken.res.status).toBe(400);
+    expect(broken.body.error.code).toBe('invalid_multipart');
   });
 
   it('checks the API key when one is configured', async () => {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-web';
+import { unavailable } from '../../src/api/errors';
 import { createApi, type Handle } from '../../src/api/handle';
 import type { ApiDeps } from '../../src/api/types';
 import { EmbeddingsService } from '../../src/engines/embeddings/service';
@@ -56,6 +57,9 @@ export function nodeApi(overrides: Partial<ApiDeps> = {}): { handle: Handle; ser
     engines: {
       embeddings: async () => service,
       llm: async () => llm,
+      image: async () => {
+        throw unavailable('The image engine needs OffscreenCanvas: it is tested in the browser', 'no_image_engine');
+      },
       loaded: () => loadedModels(service, llm),
     },
     isDownloaded: async (e) => e.builtIn,

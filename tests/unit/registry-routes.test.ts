@@ -44,6 +44,11 @@ describe('ModelRegistry', () => {
       if (e.kind === 'embeddings') {
         expect(roles).toEqual(['model', 'tokenizer', 'tokenizer_config']);
         expect(e.embeddings).toBeDefined();
+      } else if (e.kind === 'image') {
+        for (const role of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'tokenizer', 'tokenizer_2', 'scheduler_config']) {
+          expect(roles, `${e.id} ${role}`).toContain(role);
+        }
+        expect(e.image!.resolutions.length).toBeGreaterThan(0);
       } else if (e.kind === 'llm') {
         expect(roles).toEqual(['config', 'generation_config', 'model', 'tokenizer', 'tokenizer_config']);
         // Every ONNX variant has its model file.

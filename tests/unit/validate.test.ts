@@ -280,7 +280,9 @@ describe('images.generate', () => {
     expectInvalid(op, { text_prompts: [{ text: 'x' }], steps: 5 }, 'steps', 'invalid_value', '"steps" must be >= 10 (got 5)');
     expectInvalid(op, { text_prompts: [{ text: 'x' }], steps: '30' }, 'steps', 'invalid_type', '"steps" must be an integer (got "30")');
     expectInvalid(op, { text_prompts: [{ text: 'x' }], height: 2048 }, 'height', 'invalid_value');
-    expectInvalid(op, { text_prompts: [{ text: 'x' }], width: 256 }, 'width', 'invalid_value');
+    expectInvalid(op, { text_prompts: [{ text: 'x' }], width: 32 }, 'width', 'invalid_value');
+    expectInvalid(op, { text_prompts: [{ text: 'x' }], width: 1001 }, 'width', 'invalid_value');
+    expectInvalid(op, { text_prompts: [{ text: 'x' }], style: 'anime' }, 'style', 'unknown_field');
     expectInvalid(op, { text_prompts: [{ text: 'x' }], samples: 11 }, 'samples', 'invalid_value');
     expectInvalid(op, { text_prompts: [{ text: 'x' }], seed: -1 }, 'seed', 'invalid_value');
     expectInvalid(op, { text_prompts: [{ text: 'x' }], sampler: 'K_EULER' }, 'sampler', 'invalid_value');

@@ -3022,7 +3022,7 @@ return errors === 0;
 }
 
 
-const schema14 = {"type":"object","properties":{"height":{"type":"integer","default":1024,"minimum":512,"maximum":1536},"width":{"type":"integer","default":1024,"minimum":512,"maximum":1536},"text_prompts":{"type":"array","items":{"type":"object","properties":{"text":{"type":"string","maxLength":2000},"weight":{"type":"number","default":1}},"required":["text"]},"minItems":1},"cfg_scale":{"type":"number","default":7},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]}},"required":["text_prompts"]};
+const schema14 = {"type":"object","properties":{"height":{"type":"integer","default":1024,"minimum":64,"maximum":1536,"multipleOf":8},"width":{"type":"integer","default":1024,"minimum":64,"maximum":1536,"multipleOf":8},"text_prompts":{"type":"array","items":{"type":"object","properties":{"text":{"type":"string","maxLength":2000},"weight":{"type":"number","default":1}},"required":["text"]},"minItems":1},"cfg_scale":{"type":"number","default":7},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"model":{"type":"string","minLength":1}},"required":["text_prompts"],"additionalProperties":false};
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3038,10 +3038,9 @@ vErrors.push(err0);
 }
 errors++;
 }
-if(data.height !== undefined){
-let data0 = data.height;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err1 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/type",keyword:"type",params:{type: "integer"}};
+for(const key0 in data){
+if(!(func2.call(schema14.properties, key0))){
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3050,9 +3049,11 @@ vErrors.push(err1);
 }
 errors++;
 }
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 1536 || isNaN(data0)){
-const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
+}
+if(data.height !== undefined){
+let data0 = data.height;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3061,8 +3062,9 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data0 < 512 || isNaN(data0)){
-const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 512}};
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 1536 || isNaN(data0)){
+const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3071,12 +3073,8 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-}
-if(data.width !== undefined){
-let data1 = data.width;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err4 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"}};
+if(data0 < 64 || isNaN(data0)){
+const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3085,9 +3083,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 1536 || isNaN(data1)){
-const err5 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
+let res0;
+if((8 === 0 || (res0 = data0/8, res0 !== parseInt(res0)))){
+const err5 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/multipleOf",keyword:"multipleOf",params:{multipleOf: 8}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3096,8 +3094,12 @@ vErrors.push(err5);
 }
 errors++;
 }
-if(data1 < 512 || isNaN(data1)){
-const err6 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 512}};
+}
+}
+if(data.width !== undefined){
+let data1 = data.width;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err6 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3106,13 +3108,9 @@ vErrors.push(err6);
 }
 errors++;
 }
-}
-}
-if(data.text_prompts !== undefined){
-let data2 = data.text_prompts;
-if(Array.isArray(data2)){
-if(data2.length < 1){
-const err7 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/minItems",keyword:"minItems",params:{limit: 1}};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 1536 || isNaN(data1)){
+const err7 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3121,12 +3119,8 @@ vErrors.push(err7);
 }
 errors++;
 }
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-let data3 = data2[i0];
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.text === undefined){
-const err8 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/required",keyword:"required",params:{missingProperty: "text"}};
+if(data1 < 64 || isNaN(data1)){
+const err8 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3135,11 +3129,9 @@ vErrors.push(err8);
 }
 errors++;
 }
-if(data3.text !== undefined){
-let data4 = data3.text;
-if(typeof data4 === "string"){
-if(func3(data4) > 2000){
-const err9 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/maxLength",keyword:"maxLength",params:{limit: 2000}};
+let res1;
+if((8 === 0 || (res1 = data1/8, res1 !== parseInt(res1)))){
+const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/multipleOf",keyword:"multipleOf",params:{multipleOf: 8}};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -3149,8 +3141,12 @@ vErrors.push(err9);
 errors++;
 }
 }
-else {
-const err10 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/type",keyword:"type",params:{type: "string"}};
+}
+if(data.text_prompts !== undefined){
+let data2 = data.text_prompts;
+if(Array.isArray(data2)){
+if(data2.length < 1){
+const err10 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -3159,11 +3155,12 @@ vErrors.push(err10);
 }
 errors++;
 }
-}
-if(data3.weight !== undefined){
-let data5 = data3.weight;
-if(!((typeof data5 == "number") && (isFinite(data5)))){
-const err11 = {instancePath:instancePath+"/text_prompts/" + i0+"/weight",schemaPath:"#/properties/text_prompts/items/properties/weight/type",keyword:"type",params:{type: "number"}};
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.text === undefined){
+const err11 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/required",keyword:"required",params:{missingProperty: "text"}};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -3172,10 +3169,11 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-}
-else {
-const err12 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/type",keyword:"type",params:{type: "object"}};
+if(data3.text !== undefined){
+let data4 = data3.text;
+if(typeof data4 === "string"){
+if(func3(data4) > 2000){
+const err12 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/maxLength",keyword:"maxLength",params:{limit: 2000}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3185,9 +3183,8 @@ vErrors.push(err12);
 errors++;
 }
 }
-}
 else {
-const err13 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "array"}};
+const err13 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3197,10 +3194,10 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.cfg_scale !== undefined){
-let data6 = data.cfg_scale;
-if(!((typeof data6 == "number") && (isFinite(data6)))){
-const err14 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
+if(data3.weight !== undefined){
+let data5 = data3.weight;
+if(!((typeof data5 == "number") && (isFinite(data5)))){
+const err14 = {instancePath:instancePath+"/text_prompts/" + i0+"/weight",schemaPath:"#/properties/text_prompts/items/properties/weight/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3210,10 +3207,9 @@ vErrors.push(err14);
 errors++;
 }
 }
-if(data.sampler !== undefined){
-let data7 = data.sampler;
-if(typeof data7 !== "string"){
-const err15 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
+}
+else {
+const err15 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3222,8 +3218,10 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(!(data7 === "K_DPMPP_2M")){
-const err16 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema14.properties.sampler.enum}};
+}
+}
+else {
+const err16 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3233,10 +3231,10 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data.samples !== undefined){
-let data8 = data.samples;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err17 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
+if(data.cfg_scale !== undefined){
+let data6 = data.cfg_scale;
+if(!((typeof data6 == "number") && (isFinite(data6)))){
+const err17 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3245,9 +3243,11 @@ vErrors.push(err17);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 10 || isNaN(data8)){
-const err18 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
+}
+if(data.sampler !== undefined){
+let data7 = data.sampler;
+if(typeof data7 !== "string"){
+const err18 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3256,8 +3256,8 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(data8 < 1 || isNaN(data8)){
-const err19 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(!(data7 === "K_DPMPP_2M")){
+const err19 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema14.properties.sampler.enum}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3267,11 +3267,10 @@ vErrors.push(err19);
 errors++;
 }
 }
-}
-if(data.seed !== undefined){
-let data9 = data.seed;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err20 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
+if(data.samples !== undefined){
+let data8 = data.samples;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err20 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3280,9 +3279,9 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 4294967295 || isNaN(data9)){
-const err21 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 10 || isNaN(data8)){
+const err21 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3291,8 +3290,8 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data9 < 0 || isNaN(data9)){
-const err22 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(data8 < 1 || isNaN(data8)){
+const err22 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3303,10 +3302,10 @@ errors++;
 }
 }
 }
-if(data.steps !== undefined){
-let data10 = data.steps;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err23 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
+if(data.seed !== undefined){
+let data9 = data.seed;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err23 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3315,9 +3314,9 @@ vErrors.push(err23);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 150 || isNaN(data10)){
-const err24 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 4294967295 || isNaN(data9)){
+const err24 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3326,8 +3325,8 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data10 < 10 || isNaN(data10)){
-const err25 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
+if(data9 < 0 || isNaN(data9)){
+const err25 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3338,9 +3337,10 @@ errors++;
 }
 }
 }
-if(data.safety_check !== undefined){
-if(typeof data.safety_check !== "boolean"){
-const err26 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
+if(data.steps !== undefined){
+let data10 = data.steps;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err26 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3349,11 +3349,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data.lora_adapter_name !== undefined){
-let data12 = data.lora_adapter_name;
-if((typeof data12 !== "string") && (data12 !== null)){
-const err27 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema14.properties.lora_adapter_name.type}};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 150 || isNaN(data10)){
+const err27 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3362,11 +3360,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-if(data.lora_weight_filename !== undefined){
-let data13 = data.lora_weight_filename;
-if((typeof data13 !== "string") && (data13 !== null)){
-const err28 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema14.properties.lora_weight_filename.type}};
+if(data10 < 10 || isNaN(data10)){
+const err28 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3377,13 +3372,77 @@ errors++;
 }
 }
 }
-else {
-const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.safety_check !== undefined){
+if(typeof data.safety_check !== "boolean"){
+const err29 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+}
+if(data.lora_adapter_name !== undefined){
+let data12 = data.lora_adapter_name;
+if((typeof data12 !== "string") && (data12 !== null)){
+const err30 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema14.properties.lora_adapter_name.type}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
+}
+errors++;
+}
+}
+if(data.lora_weight_filename !== undefined){
+let data13 = data.lora_weight_filename;
+if((typeof data13 !== "string") && (data13 !== null)){
+const err31 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema14.properties.lora_weight_filename.type}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
+}
+errors++;
+}
+}
+if(data.model !== undefined){
+let data14 = data.model;
+if(typeof data14 === "string"){
+if(func3(data14) < 1){
+const err32 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
+}
+}
+}
+else {
+const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
 }
 errors++;
 }
@@ -3394,7 +3453,9 @@ return { chat_completions: validate10, completions: validate11, embeddings: vali
 })();
 
 const multipart = (() => {
-const schema11 = {"type":"object","properties":{"prompt":{"type":"string"},"negative_prompt":{"type":"string","default":null},"init_image":{},"init_image_mode":{"type":"string","enum":["IMAGE_STRENGTH","STEP_SCHEDULE"],"default":"IMAGE_STRENGTH"},"cfg_scale":{"type":"number","default":7},"clip_guidance_preset":{"type":"string","default":"NONE"},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"image_strength":{"type":"number","default":0.1,"minimum":0,"maximum":1},"step_schedule_start":{"type":"number","default":0.65,"minimum":0,"maximum":1},"step_schedule_end":{"type":"number","minimum":0,"maximum":1},"text_prompts":{"type":"string"}},"required":["init_image"],"allOf":[{"if":{"properties":{"init_image_mode":{"const":"STEP_SCHEDULE"}},"required":["init_image_mode"]},"then":{"required":["step_schedule_end"]}}],"anyOf":[{"required":["prompt"]},{"required":["text_prompts"]}]};
+const schema11 = {"type":"object","properties":{"prompt":{"type":"string"},"negative_prompt":{"type":"string","default":null},"init_image":{},"init_image_mode":{"type":"string","enum":["IMAGE_STRENGTH","STEP_SCHEDULE"],"default":"IMAGE_STRENGTH"},"cfg_scale":{"type":"number","default":7},"clip_guidance_preset":{"type":"string","default":"NONE"},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"image_strength":{"type":"number","default":0.1,"minimum":0,"maximum":1},"step_schedule_start":{"type":"number","default":0.65,"minimum":0,"maximum":1},"step_schedule_end":{"type":"number","minimum":0,"maximum":1},"model":{"type":"string","minLength":1},"text_prompts":{"type":"string"}},"required":["init_image"],"allOf":[{"if":{"properties":{"init_image_mode":{"const":"STEP_SCHEDULE"}},"required":["init_image_mode"]},"then":{"required":["step_schedule_end"]}}],"additionalProperties":false,"anyOf":[{"required":["prompt"]},{"required":["text_prompts"]}]};
+const func2 = Object.prototype.hasOwnProperty;
+const func3 = ((s) => { let n = 0; for (const _c of s) n++; return n; });
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -3532,6 +3593,18 @@ vErrors.push(err7);
 }
 errors++;
 }
+for(const key0 in data){
+if(!(func2.call(schema11.properties, key0))){
+const err8 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
 if(data.prompt !== undefined){
 let data1 = data.prompt;
 if(typeof data1 !== "string"){
@@ -3545,12 +3618,12 @@ else if(data1 === null){
 coerced0 = "";
 }
 else {
-const err8 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"}};
+const err9 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err8];
+vErrors = [err9];
 }
 else {
-vErrors.push(err8);
+vErrors.push(err9);
 }
 errors++;
 }
@@ -3576,12 +3649,12 @@ else if(data2 === null){
 coerced1 = "";
 }
 else {
-const err9 = {instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"}};
+const err10 = {instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err9];
+vErrors = [err10];
 }
 else {
-vErrors.push(err9);
+vErrors.push(err10);
 }
 errors++;
 }
@@ -3607,12 +3680,12 @@ else if(data3 === null){
 coerced2 = "";
 }
 else {
-const err10 = {instancePath:instancePath+"/init_image_mode",schemaPath:"#/properties/init_image_mode/type",keyword:"type",params:{type: "string"}};
+const err11 = {instancePath:instancePath+"/init_image_mode",schemaPath:"#/properties/init_image_mode/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err10];
+vErrors = [err11];
 }
 else {
-vErrors.push(err10);
+vErrors.push(err11);
 }
 errors++;
 }
@@ -3625,12 +3698,12 @@ data["init_image_mode"] = coerced2;
 }
 }
 if(!((data3 === "IMAGE_STRENGTH") || (data3 === "STEP_SCHEDULE"))){
-const err11 = {instancePath:instancePath+"/init_image_mode",schemaPath:"#/properties/init_image_mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.init_image_mode.enum}};
+const err12 = {instancePath:instancePath+"/init_image_mode",schemaPath:"#/properties/init_image_mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.init_image_mode.enum}};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err12];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err12);
 }
 errors++;
 }
@@ -3646,12 +3719,12 @@ if(dataType3 == "boolean" || data4 === null
 coerced3 = +data4;
 }
 else {
-const err12 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
+const err13 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err12];
+vErrors = [err13];
 }
 else {
-vErrors.push(err12);
+vErrors.push(err13);
 }
 errors++;
 }
@@ -3677,12 +3750,12 @@ else if(data5 === null){
 coerced4 = "";
 }
 else {
-const err13 = {instancePath:instancePath+"/clip_guidance_preset",schemaPath:"#/properties/clip_guidance_preset/type",keyword:"type",params:{type: "string"}};
+const err14 = {instancePath:instancePath+"/clip_guidance_preset",schemaPath:"#/properties/clip_guidance_preset/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err13];
+vErrors = [err14];
 }
 else {
-vErrors.push(err13);
+vErrors.push(err14);
 }
 errors++;
 }
@@ -3708,12 +3781,12 @@ else if(data6 === null){
 coerced5 = "";
 }
 else {
-const err14 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
+const err15 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err15];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err15);
 }
 errors++;
 }
@@ -3726,12 +3799,12 @@ data["sampler"] = coerced5;
 }
 }
 if(!(data6 === "K_DPMPP_2M")){
-const err15 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema11.properties.sampler.enum}};
+const err16 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema11.properties.sampler.enum}};
 if(vErrors === null){
-vErrors = [err15];
+vErrors = [err16];
 }
 else {
-vErrors.push(err15);
+vErrors.push(err16);
 }
 errors++;
 }
@@ -3747,12 +3820,12 @@ if(dataType6 === "boolean" || data7 === null
 coerced6 = +data7;
 }
 else {
-const err16 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
+const err17 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
-vErrors = [err16];
+vErrors = [err17];
 }
 else {
-vErrors.push(err16);
+vErrors.push(err17);
 }
 errors++;
 }
@@ -3766,22 +3839,22 @@ data["samples"] = coerced6;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 > 10 || isNaN(data7)){
-const err17 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
-if(vErrors === null){
-vErrors = [err17];
-}
-else {
-vErrors.push(err17);
-}
-errors++;
-}
-if(data7 < 1 || isNaN(data7)){
-const err18 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+const err18 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
 if(vErrors === null){
 vErrors = [err18];
 }
 else {
 vErrors.push(err18);
+}
+errors++;
+}
+if(data7 < 1 || isNaN(data7)){
+const err19 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }
@@ -3798,12 +3871,12 @@ if(dataType7 === "boolean" || data8 === null
 coerced7 = +data8;
 }
 else {
-const err19 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
+const err20 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
-vErrors = [err19];
+vErrors = [err20];
 }
 else {
-vErrors.push(err19);
+vErrors.push(err20);
 }
 errors++;
 }
@@ -3817,22 +3890,22 @@ data["seed"] = coerced7;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 > 4294967295 || isNaN(data8)){
-const err20 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
-if(vErrors === null){
-vErrors = [err20];
-}
-else {
-vErrors.push(err20);
-}
-errors++;
-}
-if(data8 < 0 || isNaN(data8)){
-const err21 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err21 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
 if(vErrors === null){
 vErrors = [err21];
 }
 else {
 vErrors.push(err21);
+}
+errors++;
+}
+if(data8 < 0 || isNaN(data8)){
+const err22 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err22];
+}
+else {
+vErrors.push(err22);
 }
 errors++;
 }
@@ -3849,12 +3922,12 @@ if(dataType8 === "boolean" || data9 === null
 coerced8 = +data9;
 }
 else {
-const err22 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
+const err23 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
-vErrors = [err22];
+vErrors = [err23];
 }
 else {
-vErrors.push(err22);
+vErrors.push(err23);
 }
 errors++;
 }
@@ -3868,22 +3941,22 @@ data["steps"] = coerced8;
 }
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 150 || isNaN(data9)){
-const err23 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
-if(vErrors === null){
-vErrors = [err23];
-}
-else {
-vErrors.push(err23);
-}
-errors++;
-}
-if(data9 < 10 || isNaN(data9)){
-const err24 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
+const err24 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
 if(vErrors === null){
 vErrors = [err24];
 }
 else {
 vErrors.push(err24);
+}
+errors++;
+}
+if(data9 < 10 || isNaN(data9)){
+const err25 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
 }
 errors++;
 }
@@ -3901,12 +3974,12 @@ else if(data10 === "true" || data10 === 1){
 coerced9 = true;
 }
 else {
-const err25 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
+const err26 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err26];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err26);
 }
 errors++;
 }
@@ -3935,12 +4008,12 @@ else if(data11 === "" || data11 === 0 || data11 === false){
 coerced10 = null;
 }
 else {
-const err26 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema11.properties.lora_adapter_name.type}};
+const err27 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema11.properties.lora_adapter_name.type}};
 if(vErrors === null){
-vErrors = [err26];
+vErrors = [err27];
 }
 else {
-vErrors.push(err26);
+vErrors.push(err27);
 }
 errors++;
 }
@@ -3969,12 +4042,12 @@ else if(data12 === "" || data12 === 0 || data12 === false){
 coerced11 = null;
 }
 else {
-const err27 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema11.properties.lora_weight_filename.type}};
+const err28 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema11.properties.lora_weight_filename.type}};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err28];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err28);
 }
 errors++;
 }
@@ -3998,12 +4071,12 @@ if(dataType12 == "boolean" || data13 === null
 coerced12 = +data13;
 }
 else {
-const err28 = {instancePath:instancePath+"/image_strength",schemaPath:"#/properties/image_strength/type",keyword:"type",params:{type: "number"}};
+const err29 = {instancePath:instancePath+"/image_strength",schemaPath:"#/properties/image_strength/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err28];
+vErrors = [err29];
 }
 else {
-vErrors.push(err28);
+vErrors.push(err29);
 }
 errors++;
 }
@@ -4017,22 +4090,22 @@ data["image_strength"] = coerced12;
 }
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 > 1 || isNaN(data13)){
-const err29 = {instancePath:instancePath+"/image_strength",schemaPath:"#/properties/image_strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-if(data13 < 0 || isNaN(data13)){
-const err30 = {instancePath:instancePath+"/image_strength",schemaPath:"#/properties/image_strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err30 = {instancePath:instancePath+"/image_strength",schemaPath:"#/properties/image_strength/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
 if(vErrors === null){
 vErrors = [err30];
 }
 else {
 vErrors.push(err30);
+}
+errors++;
+}
+if(data13 < 0 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/image_strength",schemaPath:"#/properties/image_strength/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err31];
+}
+else {
+vErrors.push(err31);
 }
 errors++;
 }
@@ -4049,12 +4122,12 @@ if(dataType13 == "boolean" || data14 === null
 coerced13 = +data14;
 }
 else {
-const err31 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/type",keyword:"type",params:{type: "number"}};
+const err32 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err31];
+vErrors = [err32];
 }
 else {
-vErrors.push(err31);
+vErrors.push(err32);
 }
 errors++;
 }
@@ -4068,22 +4141,22 @@ data["step_schedule_start"] = coerced13;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 > 1 || isNaN(data14)){
-const err32 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if(data14 < 0 || isNaN(data14)){
-const err33 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err33 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
 if(vErrors === null){
 vErrors = [err33];
 }
 else {
 vErrors.push(err33);
+}
+errors++;
+}
+if(data14 < 0 || isNaN(data14)){
+const err34 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
 }
 errors++;
 }
@@ -4100,12 +4173,12 @@ if(dataType14 == "boolean" || data15 === null
 coerced14 = +data15;
 }
 else {
-const err34 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/type",keyword:"type",params:{type: "number"}};
+const err35 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err34];
+vErrors = [err35];
 }
 else {
-vErrors.push(err34);
+vErrors.push(err35);
 }
 errors++;
 }
@@ -4119,17 +4192,7 @@ data["step_schedule_end"] = coerced14;
 }
 if((typeof data15 == "number") && (isFinite(data15))){
 if(data15 > 1 || isNaN(data15)){
-const err35 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
-if(vErrors === null){
-vErrors = [err35];
-}
-else {
-vErrors.push(err35);
-}
-errors++;
-}
-if(data15 < 0 || isNaN(data15)){
-const err36 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err36 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -4138,10 +4201,20 @@ vErrors.push(err36);
 }
 errors++;
 }
+if(data15 < 0 || isNaN(data15)){
+const err37 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
 }
 }
-if(data.text_prompts !== undefined){
-let data16 = data.text_prompts;
+}
+if(data.model !== undefined){
+let data16 = data.model;
 if(typeof data16 !== "string"){
 let dataType15 = typeof data16;
 let coerced15 = undefined;
@@ -4153,27 +4226,7 @@ else if(data16 === null){
 coerced15 = "";
 }
 else {
-const err37 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "string"}};
-if(vErrors === null){
-vErrors = [err37];
-}
-else {
-vErrors.push(err37);
-}
-errors++;
-}
-}
-if(coerced15 !== undefined){
-data16 = coerced15;
-if(data !== undefined){
-data["text_prompts"] = coerced15;
-}
-}
-}
-}
-}
-else {
-const err38 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+const err38 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -4182,12 +4235,75 @@ vErrors.push(err38);
 }
 errors++;
 }
+}
+if(coerced15 !== undefined){
+data16 = coerced15;
+if(data !== undefined){
+data["model"] = coerced15;
+}
+}
+}
+if(typeof data16 === "string"){
+if(func3(data16) < 1){
+const err39 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+}
+if(data.text_prompts !== undefined){
+let data17 = data.text_prompts;
+if(typeof data17 !== "string"){
+let dataType16 = typeof data17;
+let coerced16 = undefined;
+if(!(coerced16 !== undefined)){
+if(dataType16 == "number" || dataType16 == "boolean"){
+coerced16 = "" + data17;
+}
+else if(data17 === null){
+coerced16 = "";
+}
+else {
+const err40 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+if(coerced16 !== undefined){
+data17 = coerced16;
+if(data !== undefined){
+data["text_prompts"] = coerced16;
+}
+}
+}
+}
+}
+else {
+const err41 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 
-const schema12 = {"type":"object","properties":{"prompt":{"type":"string"},"negative_prompt":{"type":"string","default":null},"control_image":{},"control_net_name":{"enum":["canny"],"type":"string","default":"canny"},"conditioning_scale":{"type":"number","default":0.5,"minimum":0,"maximum":1},"step_schedule_start":{"type":"number","default":0,"minimum":0,"maximum":1},"step_schedule_end":{"type":"number","default":1,"minimum":0,"maximum":1},"cfg_scale":{"type":"number","default":7},"clip_guidance_preset":{"type":"string","default":"NONE"},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"text_prompts":{"type":"string"}},"required":["control_image"],"anyOf":[{"required":["prompt"]},{"required":["text_prompts"]}]};
+const schema12 = {"type":"object","properties":{"prompt":{"type":"string"},"negative_prompt":{"type":"string","default":null},"control_image":{},"control_net_name":{"enum":["canny"],"type":"string","default":"canny"},"conditioning_scale":{"type":"number","default":0.5,"minimum":0,"maximum":1},"step_schedule_start":{"type":"number","default":0,"minimum":0,"maximum":1},"step_schedule_end":{"type":"number","default":1,"minimum":0,"maximum":1},"cfg_scale":{"type":"number","default":7},"clip_guidance_preset":{"type":"string","default":"NONE"},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"model":{"type":"string","minLength":1},"text_prompts":{"type":"string"}},"required":["control_image"],"additionalProperties":false,"anyOf":[{"required":["prompt"]},{"required":["text_prompts"]}]};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -4258,6 +4374,18 @@ vErrors.push(err3);
 }
 errors++;
 }
+for(const key0 in data){
+if(!(func2.call(schema12.properties, key0))){
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+}
 if(data.prompt !== undefined){
 let data0 = data.prompt;
 if(typeof data0 !== "string"){
@@ -4271,12 +4399,12 @@ else if(data0 === null){
 coerced0 = "";
 }
 else {
-const err4 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"}};
+const err5 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err4];
+vErrors = [err5];
 }
 else {
-vErrors.push(err4);
+vErrors.push(err5);
 }
 errors++;
 }
@@ -4302,12 +4430,12 @@ else if(data1 === null){
 coerced1 = "";
 }
 else {
-const err5 = {instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"}};
+const err6 = {instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err5];
+vErrors = [err6];
 }
 else {
-vErrors.push(err5);
+vErrors.push(err6);
 }
 errors++;
 }
@@ -4333,12 +4461,12 @@ else if(data2 === null){
 coerced2 = "";
 }
 else {
-const err6 = {instancePath:instancePath+"/control_net_name",schemaPath:"#/properties/control_net_name/type",keyword:"type",params:{type: "string"}};
+const err7 = {instancePath:instancePath+"/control_net_name",schemaPath:"#/properties/control_net_name/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err6];
+vErrors = [err7];
 }
 else {
-vErrors.push(err6);
+vErrors.push(err7);
 }
 errors++;
 }
@@ -4351,12 +4479,12 @@ data["control_net_name"] = coerced2;
 }
 }
 if(!(data2 === "canny")){
-const err7 = {instancePath:instancePath+"/control_net_name",schemaPath:"#/properties/control_net_name/enum",keyword:"enum",params:{allowedValues: schema12.properties.control_net_name.enum}};
+const err8 = {instancePath:instancePath+"/control_net_name",schemaPath:"#/properties/control_net_name/enum",keyword:"enum",params:{allowedValues: schema12.properties.control_net_name.enum}};
 if(vErrors === null){
-vErrors = [err7];
+vErrors = [err8];
 }
 else {
-vErrors.push(err7);
+vErrors.push(err8);
 }
 errors++;
 }
@@ -4372,12 +4500,12 @@ if(dataType3 == "boolean" || data3 === null
 coerced3 = +data3;
 }
 else {
-const err8 = {instancePath:instancePath+"/conditioning_scale",schemaPath:"#/properties/conditioning_scale/type",keyword:"type",params:{type: "number"}};
+const err9 = {instancePath:instancePath+"/conditioning_scale",schemaPath:"#/properties/conditioning_scale/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err8];
+vErrors = [err9];
 }
 else {
-vErrors.push(err8);
+vErrors.push(err9);
 }
 errors++;
 }
@@ -4391,22 +4519,22 @@ data["conditioning_scale"] = coerced3;
 }
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 > 1 || isNaN(data3)){
-const err9 = {instancePath:instancePath+"/conditioning_scale",schemaPath:"#/properties/conditioning_scale/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
-if(vErrors === null){
-vErrors = [err9];
-}
-else {
-vErrors.push(err9);
-}
-errors++;
-}
-if(data3 < 0 || isNaN(data3)){
-const err10 = {instancePath:instancePath+"/conditioning_scale",schemaPath:"#/properties/conditioning_scale/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err10 = {instancePath:instancePath+"/conditioning_scale",schemaPath:"#/properties/conditioning_scale/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
 if(vErrors === null){
 vErrors = [err10];
 }
 else {
 vErrors.push(err10);
+}
+errors++;
+}
+if(data3 < 0 || isNaN(data3)){
+const err11 = {instancePath:instancePath+"/conditioning_scale",schemaPath:"#/properties/conditioning_scale/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
 }
 errors++;
 }
@@ -4423,12 +4551,12 @@ if(dataType4 == "boolean" || data4 === null
 coerced4 = +data4;
 }
 else {
-const err11 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/type",keyword:"type",params:{type: "number"}};
+const err12 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err11];
+vErrors = [err12];
 }
 else {
-vErrors.push(err11);
+vErrors.push(err12);
 }
 errors++;
 }
@@ -4442,22 +4570,22 @@ data["step_schedule_start"] = coerced4;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 > 1 || isNaN(data4)){
-const err12 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
-if(vErrors === null){
-vErrors = [err12];
-}
-else {
-vErrors.push(err12);
-}
-errors++;
-}
-if(data4 < 0 || isNaN(data4)){
-const err13 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err13 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
 if(vErrors === null){
 vErrors = [err13];
 }
 else {
 vErrors.push(err13);
+}
+errors++;
+}
+if(data4 < 0 || isNaN(data4)){
+const err14 = {instancePath:instancePath+"/step_schedule_start",schemaPath:"#/properties/step_schedule_start/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
 }
 errors++;
 }
@@ -4474,12 +4602,12 @@ if(dataType5 == "boolean" || data5 === null
 coerced5 = +data5;
 }
 else {
-const err14 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/type",keyword:"type",params:{type: "number"}};
+const err15 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err14];
+vErrors = [err15];
 }
 else {
-vErrors.push(err14);
+vErrors.push(err15);
 }
 errors++;
 }
@@ -4493,22 +4621,22 @@ data["step_schedule_end"] = coerced5;
 }
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 > 1 || isNaN(data5)){
-const err15 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
-if(vErrors === null){
-vErrors = [err15];
-}
-else {
-vErrors.push(err15);
-}
-errors++;
-}
-if(data5 < 0 || isNaN(data5)){
-const err16 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err16 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
 if(vErrors === null){
 vErrors = [err16];
 }
 else {
 vErrors.push(err16);
+}
+errors++;
+}
+if(data5 < 0 || isNaN(data5)){
+const err17 = {instancePath:instancePath+"/step_schedule_end",schemaPath:"#/properties/step_schedule_end/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }
@@ -4525,12 +4653,12 @@ if(dataType6 == "boolean" || data6 === null
 coerced6 = +data6;
 }
 else {
-const err17 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
+const err18 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
-vErrors = [err17];
+vErrors = [err18];
 }
 else {
-vErrors.push(err17);
+vErrors.push(err18);
 }
 errors++;
 }
@@ -4556,12 +4684,12 @@ else if(data7 === null){
 coerced7 = "";
 }
 else {
-const err18 = {instancePath:instancePath+"/clip_guidance_preset",schemaPath:"#/properties/clip_guidance_preset/type",keyword:"type",params:{type: "string"}};
+const err19 = {instancePath:instancePath+"/clip_guidance_preset",schemaPath:"#/properties/clip_guidance_preset/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err18];
+vErrors = [err19];
 }
 else {
-vErrors.push(err18);
+vErrors.push(err19);
 }
 errors++;
 }
@@ -4587,12 +4715,12 @@ else if(data8 === null){
 coerced8 = "";
 }
 else {
-const err19 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
+const err20 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err19];
+vErrors = [err20];
 }
 else {
-vErrors.push(err19);
+vErrors.push(err20);
 }
 errors++;
 }
@@ -4605,12 +4733,12 @@ data["sampler"] = coerced8;
 }
 }
 if(!(data8 === "K_DPMPP_2M")){
-const err20 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema12.properties.sampler.enum}};
+const err21 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema12.properties.sampler.enum}};
 if(vErrors === null){
-vErrors = [err20];
+vErrors = [err21];
 }
 else {
-vErrors.push(err20);
+vErrors.push(err21);
 }
 errors++;
 }
@@ -4626,12 +4754,12 @@ if(dataType9 === "boolean" || data9 === null
 coerced9 = +data9;
 }
 else {
-const err21 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
+const err22 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
-vErrors = [err21];
+vErrors = [err22];
 }
 else {
-vErrors.push(err21);
+vErrors.push(err22);
 }
 errors++;
 }
@@ -4645,22 +4773,22 @@ data["samples"] = coerced9;
 }
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 > 10 || isNaN(data9)){
-const err22 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
-if(vErrors === null){
-vErrors = [err22];
-}
-else {
-vErrors.push(err22);
-}
-errors++;
-}
-if(data9 < 1 || isNaN(data9)){
-const err23 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+const err23 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
 if(vErrors === null){
 vErrors = [err23];
 }
 else {
 vErrors.push(err23);
+}
+errors++;
+}
+if(data9 < 1 || isNaN(data9)){
+const err24 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err24];
+}
+else {
+vErrors.push(err24);
 }
 errors++;
 }
@@ -4677,12 +4805,12 @@ if(dataType10 === "boolean" || data10 === null
 coerced10 = +data10;
 }
 else {
-const err24 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
+const err25 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
-vErrors = [err24];
+vErrors = [err25];
 }
 else {
-vErrors.push(err24);
+vErrors.push(err25);
 }
 errors++;
 }
@@ -4696,22 +4824,22 @@ data["steps"] = coerced10;
 }
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 > 150 || isNaN(data10)){
-const err25 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
-if(vErrors === null){
-vErrors = [err25];
-}
-else {
-vErrors.push(err25);
-}
-errors++;
-}
-if(data10 < 10 || isNaN(data10)){
-const err26 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
+const err26 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
 if(vErrors === null){
 vErrors = [err26];
 }
 else {
 vErrors.push(err26);
+}
+errors++;
+}
+if(data10 < 10 || isNaN(data10)){
+const err27 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
 }
 errors++;
 }
@@ -4728,12 +4856,12 @@ if(dataType11 === "boolean" || data11 === null
 coerced11 = +data11;
 }
 else {
-const err27 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
+const err28 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err28];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err28);
 }
 errors++;
 }
@@ -4747,22 +4875,22 @@ data["seed"] = coerced11;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 > 4294967295 || isNaN(data11)){
-const err28 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
-if(vErrors === null){
-vErrors = [err28];
-}
-else {
-vErrors.push(err28);
-}
-errors++;
-}
-if(data11 < 0 || isNaN(data11)){
-const err29 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+const err29 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
 if(vErrors === null){
 vErrors = [err29];
 }
 else {
 vErrors.push(err29);
+}
+errors++;
+}
+if(data11 < 0 || isNaN(data11)){
+const err30 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err30];
+}
+else {
+vErrors.push(err30);
 }
 errors++;
 }
@@ -4780,12 +4908,12 @@ else if(data12 === "true" || data12 === 1){
 coerced12 = true;
 }
 else {
-const err30 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
+const err31 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
-vErrors = [err30];
+vErrors = [err31];
 }
 else {
-vErrors.push(err30);
+vErrors.push(err31);
 }
 errors++;
 }
@@ -4814,12 +4942,12 @@ else if(data13 === "" || data13 === 0 || data13 === false){
 coerced13 = null;
 }
 else {
-const err31 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema12.properties.lora_adapter_name.type}};
+const err32 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema12.properties.lora_adapter_name.type}};
 if(vErrors === null){
-vErrors = [err31];
+vErrors = [err32];
 }
 else {
-vErrors.push(err31);
+vErrors.push(err32);
 }
 errors++;
 }
@@ -4848,12 +4976,12 @@ else if(data14 === "" || data14 === 0 || data14 === false){
 coerced14 = null;
 }
 else {
-const err32 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema12.properties.lora_weight_filename.type}};
+const err33 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema12.properties.lora_weight_filename.type}};
 if(vErrors === null){
-vErrors = [err32];
+vErrors = [err33];
 }
 else {
-vErrors.push(err32);
+vErrors.push(err33);
 }
 errors++;
 }
@@ -4866,8 +4994,8 @@ data["lora_weight_filename"] = coerced14;
 }
 }
 }
-if(data.text_prompts !== undefined){
-let data15 = data.text_prompts;
+if(data.model !== undefined){
+let data15 = data.model;
 if(typeof data15 !== "string"){
 let dataType15 = typeof data15;
 let coerced15 = undefined;
@@ -4879,12 +5007,12 @@ else if(data15 === null){
 coerced15 = "";
 }
 else {
-const err33 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "string"}};
+const err34 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
-vErrors = [err33];
+vErrors = [err34];
 }
 else {
-vErrors.push(err33);
+vErrors.push(err34);
 }
 errors++;
 }
@@ -4892,19 +5020,62 @@ errors++;
 if(coerced15 !== undefined){
 data15 = coerced15;
 if(data !== undefined){
-data["text_prompts"] = coerced15;
+data["model"] = coerced15;
 }
 }
 }
-}
-}
-else {
-const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err35 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
-vErrors = [err34];
+vErrors = [err35];
 }
 else {
-vErrors.push(err34);
+vErrors.push(err35);
+}
+errors++;
+}
+}
+}
+if(data.text_prompts !== undefined){
+let data16 = data.text_prompts;
+if(typeof data16 !== "string"){
+let dataType16 = typeof data16;
+let coerced16 = undefined;
+if(!(coerced16 !== undefined)){
+if(dataType16 == "number" || dataType16 == "boolean"){
+coerced16 = "" + data16;
+}
+else if(data16 === null){
+coerced16 = "";
+}
+else {
+const err36 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+if(coerced16 !== undefined){
+data16 = coerced16;
+if(data !== undefined){
+data["text_prompts"] = coerced16;
+}
+}
+}
+}
+}
+else {
+const err37 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
 }
 errors++;
 }

@@ -2,11 +2,13 @@
  * `encoding_format` of /embeddings: plain float arrays, or base64 of little-endian float32 bytes (OpenAI's form).
  */
 
+import { encodeBase64 } from '../../util/base64';
+
 export type EncodingFormat = 'float' | 'base64';
 
 export function encodeVector(v: Float32Array, format: EncodingFormat): number[] | string {
   if (format === 'float') return Array.from(v);
-  return bytesToBase64(float32ToLittleEndianBytes(v));
+  return encodeBase64(float32ToLittleEndianBytes(v));
 }
 
 export function float32ToLittleEndianBytes(v: Float32Array): Uint8Array {
@@ -16,14 +18,6 @@ export function float32ToLittleEndianBytes(v: Float32Array): Uint8Array {
   return bytes;
 }
 
-export function bytesToBase64(bytes: Uint8Array): string {
-  let binary = '';
-  const chunk = 0x8000;
-  for (let i = 0; i < bytes.length; i += chunk) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + chunk));
-  }
-  return btoa(binary);
-}
 
 export function base64ToFloat32(b64: string): Float32Array {
   const binary = atob(b64);

@@ -1,0 +1,205 @@
+/**
+ * The SDXL paths: text-to-image (JSON), image_to_image and control_net (multipart/form-data). Requests are validated
+ * against the spec, checked against the model's resolutions, turned into an ImageJob, and answered per `Accept`:
+ * `image/png` | `image/jpeg` (one image, with `Finish-Reason` and `Seed` headers), `application/json` (an array of
+ * `{base64, finishReason, seed}`), or — Hearth's extension for live progress — `text/event-stream`.
+ */
+import { encodeBase64 } from '../../util/base64';
+import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/types';
+import { randomSeed } from '../../util/rng';
+import type { CatalogEntry } from '../../models/types';
+import { HearthError, invalidRequest } from '../errors';
+import { jsonResponse, readBody, tooLarge } from '../http';
+import { sseResponse } from '../sse';
+import type { Handler, RequestContext } from '../types';
+import { validateRequest, type RequestOperation } from '../validate';
+
+/** The model that serves the path when the body names none. */
+const DEFAULT_IMAGE_MODEL = 'stable-diffusion-xl-1024-v1-0';
+/** Image uploads may be larger than JSON bodies. */
+const MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
+
+type Fields = Record<string, unknown>;
+
+export const textToImage: Handler = (ctx) => serveImages(ctx, 'text_to_image');
+export const imageToImage: Handler = (ctx) => serveImages(ctx, 'image_to_image');
+export const controlNet: Handler = (ctx) => serveImages(ctx, 'control_net');
+
+const OPERATION: Record<ImageJob['mode'], RequestOperation> = {
+  text_to_image: 'images.generate',
+  image_to_image: 'images.image_to_image',
+  control_net: 'images.control_net',
+};
+
+async function serveImages(ctx: RequestContext, mode: ImageJob['mode']): Promise<Response> {
+  const body = mode === 'text_to_image' ? ((await ctx.json()) as Fields) : await multipartFields(ctx.request);
+  validateRequest(OPERATION[mode], body);
+  const job = await buildJob(ctx, mode, body);
+  const format = responseFormat(ctx.request.headers.get('accept'), job.samples);
+  job.output = { type: format.imageType };
+  const engine = await ctx.deps.engines.image();
+  const events = await engine.generate(job);
+
+  if (format.kind === 'sse') {
+    return sseResponse(events, (e) => {
+      if (e.type === 'progress') return [{ type: 'progress', step: e.step, steps: e.steps, sample: e.sample }];
+      if (e.type === 'image') return [{ type: 'image', index: e.index, base64: encodeBase64(e.bytes), finishReason: e.finishReason, seed: e.seed, mime: e.mime }];
+      return [];
+    }, { 'x-hearth-seed': String(job.seed) });
+  }
+  const images = await collectImages(events);
+  if (format.kind === 'json') {
+    return jsonResponse(images.map((i) => ({ base64: encodeBase64(i.bytes), finishReason: i.finishReason, seed: i.seed })),
+      { headers: { 'x-hearth-backend': images.backend } });
+  }
+  const [image] = images;
+  return new Response(image.bytes, {
+    headers: { 'content-type': image.mime, 'finish-reason': image.finishReason, seed: String(image.seed), 'x-hearth-backend': images.backend },
+  });
+}
+
+async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Fields): Promise<ImageJob> {
+  const entry = ctx.deps.registry.resolve(typeof body.model === 'string' ? body.model : DEFAULT_IMAGE_MODEL, 'image');
+  const spec = entry.image!;
+  refuseUnsupported(body, entry);
+  const [width, height] = size(body, entry);
+  const { prompt, negativePrompt } = prompts(body);
+  const seed = typeof body.seed === 'number' && body.seed !== 0 ? body.seed >>> 0 : randomSeed();
+  const job: ImageJob = {
+    entry, mode, prompt, negativePrompt, width, height,
+    steps: num(body.steps, spec.defaultSteps),
+    cfgScale: num(body.cfg_scale, 7),
+    samples: num(body.samples, 1),
+    seed,
+    schedule: { start: 1, end: 0 },
+    output: { type: 'image/png' },
+  };
+  if (mode === 'image_to_image') {
+    job.init = await encoded(body.init_image, 'init_image');
+    job.schedule = body.init_image_mode === 'STEP_SCHEDULE'
+      ? { start: num(body.step_schedule_start, 0.65), end: num(body.step_schedule_end, 0) }
+      : { start: 1 - num(body.image_strength, 0.1), end: 0 };
+  } else if (mode === 'control_net') {
+    if (!spec.controlnet) throw invalidRequest(`Model ${entry.id} has no ControlNet`, 'model', 'unsupported_parameter');
+    const start = num(body.step_schedule_start, 0);
+    const end = num(body.step_schedule_end, 1);
+    if (start > end) throw invalidRequest('"step_schedule_start" must not exceed "step_schedule_end"', 'step_schedule_start');
+    job.control = {
+      image: await encoded(body.control_image, 'control_image'),
+      scale: num(body.conditioning_scale, 0.5), start, end, lowThreshold: 100, highThreshold: 200,
+    };
+  }
+  return job;
+}
+
+/** Fields the spec has that this runtime cannot honour are refused by name, never ignored. */
+function refuseUnsupported(body: Fields, entry: CatalogEntry): void {
+  if (body.safety_check === true) {
+    throw invalidRequest(`No safety checker model is available for ${entry.id} in this runtime; send "safety_check": false`,
+      'safety_check', 'unsupported_parameter');
+  }
+  for (const field of ['lora_adapter_name', 'lora_weight_filename']) {
+    if (body[field] != null && body[field] !== '') {
+      throw invalidRequest('LoRA adapters are not supported by this runtime yet', field, 'unsupported_parameter');
+    }
+  }
+  if (body.clip_guidance_preset != null && body.clip_guidance_preset !== 'NONE') {
+    throw invalidRequest('Only "clip_guidance_preset": "NONE" is supported', 'clip_guidance_preset', 'unsupported_parameter');
+  }
+  if (body.control_net_name != null && body.control_net_name !== 'canny') {
+    throw invalidRequest('Only the "canny" ControlNet is available', 'control_net_name', 'unsupported_parameter');
+  }
+}
+
+function size(body: Fields, entry: CatalogEntry): [number, number] {
+  const allowed = entry.image!.resolutions;
+  const width = num(body.width, allowed[0][0]);
+  const height = num(body.height, allowed[0][1]);
+  if (!allowed.some(([w, h]) => w === width && h === height)) {
+    throw invalidRequest(`${width}×${height} is not a supported size for ${entry.id}; use one of ${allowed.map(([w, h]) => `${w}×${h}`).join(', ')}`,
+      body.height !== undefined && body.width === undefined ? 'height' : 'width', 'unsupported_resolution');
+  }
+  return [width, height];
+}
+
+/** Weight +1 prompts form the prompt and weight −1 the negative prompt (the only weights the spec allows). */
+function prompts(body: Fields): { prompt: string; negativePrompt: string } {
+  let list: { text: string; weight?: number }[];
+  if (typeof body.text_prompts === 'string') {
+    try {
+      list = JSON.parse(body.text_prompts) as { text: string; weight?: number }[];
+    } catch {
+      throw invalidRequest('"text_prompts" must be a JSON-encoded array of {"text", "weight"}', 'text_prompts', 'invalid_json');
+    }
+    if (!Array.isArray(list) || list.some((p) => typeof p?.text !== 'string' || (p.weight !== undefined && typeof p.weight !== 'number'))) {
+      throw invalidRequest('"text_prompts" must be a JSON-encoded array of {"text", "weight"}', 'text_prompts', 'invalid_type');
+    }
+  } else if (Array.isArray(body.text_prompts)) {
+    list = body.text_prompts as { text: string; weight?: number }[];
+  } else {
+    list = [];
+  }
+  if (typeof body.prompt === 'string') list = [{ text: body.prompt, weight: 1 }, ...list];
+  if (typeof body.negative_prompt === 'string' && body.negative_prompt) list.push({ text: body.negative_prompt, weight: -1 });
+  list.forEach((p, i) => {
+    const w = p.weight ?? 1;
+    if (w !== 1 && w !== -1) throw invalidRequest(`Prompt weights must be 1 or -1 (got ${w})`, `text_prompts[${i}].weight`, 'unsupported_parameter');
+  });
+  const positive = list.filter((p) => (p.weight ?? 1) > 0).map((p) => p.text).filter(Boolean);
+  if (!positive.length) throw invalidRequest('At least one non-empty prompt with weight 1 is required', 'text_prompts', 'missing_required_field');
+  return { prompt: positive.join(', '), negativePrompt: list.filter((p) => p.weight === -1).map((p) => p.text).join(', ') };
+}
+
+function responseFormat(accept: string | null, samples: number): { kind: 'sse' | 'json' | 'binary'; imageType: 'image/png' | 'image/jpeg' } {
+  const a = (accept ?? '').toLowerCase();
+  const imageType = a.includes('image/jpeg') && !a.includes('image/png') ? 'image/jpeg' : 'image/png';
+  if (a.includes('text/event-stream')) return { kind: 'sse', imageType };
+  if (a.includes('application/json')) return { kind: 'json', imageType };
+  if (a.includes('image/png') || a.includes('image/jpeg')) {
+    if (samples > 1) throw invalidRequest('Several images need "Accept: application/json"', 'samples', 'unsupported_parameter');
+    return { kind: 'binary', imageType };
+  }
+  return { kind: samples > 1 ? 'json' : 'binary', imageType };
+}
+
+async function collectImages(stream: ReadableStream<ImageEvent>) {
+  const images: Extract<ImageEvent, { type: 'image' }>[] & { backend: string } = Object.assign([], { backend: '' });
+  const reader = stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (value.type === 'start') images.backend = value.backend;
+    if (value.type === 'image') images.push(value);
+  }
+  return images;
+}
+
+async function multipartFields(request: Request): Promise<Fields> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!type.toLowerCase().startsWith('multipart/form-data')) {
+    throw invalidRequest(`This path takes multipart/form-data (got ${type || 'no content type'})`, null, 'unsupported_content_type');
+  }
+  const bytes = await readBody(request, MAX_MULTIPART_BYTES).catch((e: unknown) => {
+    throw e instanceof HearthError ? e : tooLarge(MAX_MULTIPART_BYTES);
+  });
+  let form: FormData;
+  try {
+    form = await new Response(bytes as BodyInit, { headers: { 'content-type': type } }).formData();
+  } catch {
+    throw invalidRequest('The multipart/form-data body cannot be parsed', null, 'invalid_multipart');
+  }
+  const fields: Fields = {};
+  for (const [key, value] of form.entries()) {
+    if (key in fields) throw invalidRequest(`Field "${key}" is given more than once`, key, 'invalid_multipart');
+    fields[key] = value;
+  }
+  return fields;
+}
+
+async function encoded(value: unknown, param: string): Promise<EncodedImage> {
+  if (!(value instanceof Blob)) throw invalidRequest(`"${param}" must be an uploaded image file`, param, 'invalid_type');
+  if (!value.size) throw invalidRequest(`"${param}" is empty`, param, 'invalid_image');
+  return { bytes: await value.arrayBuffer(), type: value.type };
+}
+
+const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallback);

@@ -1,0 +1,130 @@
+// How the components reach /inference/v1: the page's Hearth (window.hearth), else plain fetch when a service worker controls the page, else a lazily created in-page client; plus error reading, the model list and the `hearth-request` event.
+import type { Hearth } from '../runtime/client';
+
+declare global {
+  interface Window { hearth?: Hearth }
+  interface WindowEventMap { 'hearth-models-changed': Event }
+  interface DocumentEventMap { 'hearth-request': CustomEvent<HearthRequestDetail> }
+}
+
+const BASE_URL: string = import.meta.env?.BASE_URL ?? '/';
+/** The API's base path on this site (`/inference/v1` unless the app is built under another base). */
+export const API_BASE = `${BASE_URL.replace(/\/$/, '')}/inference/v1`;
+
+let lazyHearth: Promise<Hearth> | undefined;
+
+/** The in-page Hearth that can download and delete models: the page's own, or the one these components created. */
+export async function inPageHearth(): Promise<Hearth | undefined> {
+  return window.hearth ?? (lazyHearth ? await lazyHearth : undefined);
+}
+
+/** `fetch` for an API path (`/chat/completions`): through whichever route this page has. */
+export async function apiFetch(path: string, init?: RequestInit): Promise<Response> {
+  const url = `${API_BASE}${path}`;
+  if (window.hearth) return window.hearth.fetch(url, init);
+  if (navigator.serviceWorker?.controller) return fetch(url, init);
+  lazyHearth ??= import('../runtime/client').then((m) => m.createHearth());
+  return (await lazyHearth).fetch(url, init);
+}
+
+/** The spec's ErrorResponse, as an Error whose message is the API's `error.message`. */
+export class ApiError extends Error {
+  constructor(message: string, readonly status: number, readonly type: string | null, readonly code: string | null, readonly param: string | null) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /** "HTTP 400 · invalid_request_error · param max_tokens" */
+  get summary(): string {
+    return [`HTTP ${this.status}`, this.code ?? this.type, this.param && `param ${this.param}`].filter(Boolean).join(' · ');
+  }
+}
+
+export async function readApiError(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const { error } = JSON.parse(text) as { error?: { message?: string; type?: string; code?: string; param?: string } };
+    if (error?.message) return new ApiError(error.message, res.status, error.type ?? null, error.code ?? null, error.param ?? null);
+  } catch { /* not an ErrorResponse */ }
+  return new ApiError(text.slice(0, 300) || res.statusText || `HTTP ${res.status}`, res.status, null, null, null);
+}
+
+/** POST a JSON body; resolves the Response when it is 2xx, else throws the ApiError. */
+export async function postJson(path: string, body: unknown, init: RequestInit = {}): Promise<Response> {
+  const res = await apiFetch(path, {
+    ...init,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw await readApiError(res);
+  return res;
+}
+
+/** The message to show for anything thrown by an API call. */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+export const isAbort = (e: unknown): boolean => e instanceof DOMException && e.name === 'AbortError';
+
+/** One model as GET /models describes it (the spec's Model plus Hearth's state fields). */
+export interface ModelInfo {
+  id: string;
+  kind: 'embeddings' | 'llm' | 'image';
+  description: string;
+  aliases: string[];
+  backend: string;
+  built_in: boolean;
+  size_bytes: number | null;
+  downloaded: boolean;
+  loaded: boolean;
+  device: string | null;
+  loaded_variant?: string;
+  stats?: { requests: number; cancelled: number; generated_tokens: number };
+  context_length?: number;
+  supports_tools?: boolean;
+  variants?: string[];
+  dimensions?: number;
+  supports_dimensions?: boolean;
+}
+
+let modelList: Promise<ModelInfo[]> | undefined;
+
+/** GET /models, shared by every component on the page until something changes (see modelsChanged). */
+export function listModels(fresh = false): Promise<ModelInfo[]> {
+  if (fresh || !modelList) {
+    const p = apiFetch('/models').then(async (res) => {
+      if (!res.ok) throw await readApiError(res);
+      return ((await res.json()) as { data: ModelInfo[] }).data;
+    });
+    modelList = p;
+    p.catch(() => { if (modelList === p) modelList = undefined; });
+  }
+  return modelList;
+}
+
+/** Tell every component that models were downloaded, deleted, loaded or registered. */
+export function modelsChanged(): void {
+  modelList = undefined;
+  window.dispatchEvent(new Event('hearth-models-changed'));
+}
+
+/** What a component just asked the API, for a page that shows the equivalent code. */
+export interface HearthRequestDetail {
+  /** Full path, e.g. `/inference/v1/chat/completions`. */
+  path: string;
+  method?: 'GET' | 'POST';
+  /** The JSON body, or for multipart requests the form fields (File values for files). */
+  body?: unknown;
+  /** `multipart/form-data` bodies (image_to_image, control_net). */
+  multipart?: boolean;
+  /** Extra request headers (e.g. `Accept`). */
+  headers?: Record<string, string>;
+}
+
+/** Dispatches `hearth-request` (bubbles, crosses shadow roots) from `el`. */
+export function emitRequest(el: HTMLElement, detail: Omit<HearthRequestDetail, 'path'> & { path: string }): void {
+  el.dispatchEvent(new CustomEvent<HearthRequestDetail>('hearth-request', {
+    detail: { method: 'POST', ...detail, path: `${API_BASE}${detail.path}` },
+    bubbles: true,
+    composed: true,
+  }));
+}

@@ -1,0 +1,672 @@
+// Canny edge detection on WebGPU: the preprocessor that turns an input image into the control image of the SDXL
+// canny ControlNet. Runs the kernels in shaders/canny/*.wgsl; src/engines/sdxl/canny-reference.ts is the CPU
+// reference of exactly the same algorithm, and tests/unit/canny.test.ts checks every stage against it.
+//
+// Algorithm (OpenCV's `GaussianBlur` + `Canny(..., L2gradient=true)` on the gray image; all borders clamp-to-edge):
+//   1. gray     = (4899 R + 9617 G + 1868 B + 8192) >> 14            (BT.601, OpenCV fixed point; integers 0..255)
+//   2. blur     = separable 5-tap Gaussian, sigma 1.4 by default, weights quantised to /256 (28 61 78 61 28),
+//                 horizontal pass kept exact, vertical pass rounded to an integer 0..255 (OpenCV's 8-bit GaussianBlur)
+//   3. Sobel 3x3 (unnormalised) -> m2 = gx² + gy² (exact), magnitude = sqrt(m2), direction in 4 bins by OpenCV's
+//      integer tan(22.5°) test
+//   4. non-maximum suppression on m2 along the direction (OpenCV's tie-breaking)
+//   5. strong if m2 > floor(high²), weak if m2 > floor(low²)  — thresholds in OpenCV's units
+//   6. hysteresis: weak pixels 8-connected to strong ones become strong; tiled GPU passes repeated until a pass
+//      changes nothing (checked with an atomic flag read back every `hysteresisBatch` passes)
+//   7. white-on-black RGBA8, or float32 [3, H, W] in {0, 1} (ControlNet `controlnet_cond`) kept on the GPU.
+// Because every stage up to m2 is integer arithmetic, GPU and CPU results are bit-identical (the float magnitude is
+// only a by-product; decisions use m2).
+//
+// Shader sources: in the browser (Vite) they are loaded with `?raw` imports; anywhere else (Node tests, tools) pass
+// them to `CannyDetector.create(device, sources)`, e.g. read from shaders/canny/<name>.wgsl.
+
+/** The WGSL files in shaders/canny/, without extension. */
+export const CANNY_SHADER_NAMES = ['grayscale', 'gaussian', 'sobel', 'nms', 'threshold', 'hysteresis', 'output'] as const;
+export type CannyShaderName = (typeof CANNY_SHADER_NAMES)[number];
+export type CannyShaderSources = Record<CannyShaderName, string>;
+
+export interface CannyOptions {
+  /** Lower hysteresis threshold, OpenCV units (Sobel magnitude of 0..255 intensities). Default 100. */
+  low?: number;
+  /** Upper hysteresis threshold. Default 200. */
+  high?: number;
+  /** Gaussian sigma of the 5×5 pre-blur; <= 0 disables the blur (plain cv2.Canny on the gray image). Default 1.4. */
+  sigma?: number;
+}
+
+export interface CannyDetectorConfig {
+  /** Hysteresis passes submitted before the first read of the "changed" flag (later batches double). Default 4. */
+  hysteresisBatch?: number;
+}
+
+/** Derived parameters, exactly as the kernels receive them. */
+export interface CannyParams {
+  /** Symmetric Gaussian kernel in Q8: [centre, distance 1, distance 2], k0 + 2·k1 + 2·k2 = 256. */
+  kernel: [number, number, number];
+  /** floor(low²) and floor(high²), after OpenCV's swap (low > high) and clamp (<= 32767; <= 0 means 0). */
+  lowSq: number;
+  highSq: number;
+}
+
+/** Every intermediate of one run (see `CannyDetector.debugStages`). Same fields as the CPU reference's stages. */
+export interface CannyStages extends CannyParams {
+  width: number;
+  height: number;
+  gray: Float32Array;
+  blur: Float32Array;
+  magnitude: Float32Array;
+  magnitudeSq: Uint32Array;
+  direction: Uint8Array;
+  nms: Uint32Array;
+  threshold: Uint8Array;
+  hysteresis: Uint8Array;
+  edges: Uint8Array;
+  chw: Float32Array;
+  /** How many hysteresis passes ran (the last one changed nothing). */
+  hysteresisPasses: number;
+}
+
+/** Inputs of each kernel when it is run on its own (`CannyDetector.runStage`). */
+export interface CannyStageInputs {
+  grayscale: { rgba: Uint8Array | Uint8ClampedArray };
+  gaussian: { gray: Float32Array };
+  sobel: { blur: Float32Array };
+  nms: { magnitudeSq: Uint32Array; direction: Uint8Array };
+  threshold: { nms: Uint32Array };
+  hysteresis: { threshold: Uint8Array };
+  output: { hysteresis: Uint8Array };
+}
+/** Outputs of each kernel when it is run on its own. */
+export interface CannyStageOutputs {
+  grayscale: { gray: Float32Array };
+  gaussian: { blur: Float32Array };
+  sobel: { magnitude: Float32Array; magnitudeSq: Uint32Array; direction: Uint8Array };
+  nms: { nms: Uint32Array };
+  threshold: { threshold: Uint8Array };
+  hysteresis: { hysteresis: Uint8Array; hysteresisPasses: number };
+  output: { edges: Uint8Array; chw: Float32Array };
+}
+export type CannyStageName = keyof CannyStageInputs;
+
+/** The numeric WebGPU flags (spec values), so this file does not depend on the GPU* globals being installed. */
+const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
+const MAP_MODE_READ = 0x0001;
+const WG = 16;
+/** Pixels per side of a hysteresis tile (one workgroup of 16×16 invocations, 2×2 pixels each). */
+const HYSTERESIS_TILE = 32;
+
+/** Kernel and squared thresholds for `options` (defaults low 100, high 200, sigma 1.4). */
+export function cannyParams(options: CannyOptions = {}): CannyParams {
+  const { low = 100, high = 200, sigma = 1.4 } = options;
+  if (!Number.isFinite(low) || !Number.isFinite(high)) throw new RangeError(`canny: thresholds must be finite (low ${low}, high ${high})`);
+  if (!Number.isFinite(sigma)) throw new RangeError(`canny: sigma must be finite (got ${sigma})`);
+  const lo = Math.min(low, high);
+  const hi = Math.max(low, high);
+  const square = (t: number) => (t <= 0 ? 0 : Math.floor(Math.min(t, 32767) * Math.min(t, 32767)));
+  let kernel: [number, number, number] = [256, 0, 0];
+  if (sigma > 0) {
+    const s2 = 2 * sigma * sigma;
+    const g1 = Math.exp(-1 / s2);
+    const g2 = Math.exp(-4 / s2);
+    const total = 1 + 2 * g1 + 2 * g2;
+    const k1 = Math.round((g1 / total) * 256);
+    const k2 = Math.round((g2 / total) * 256);
+    kernel = [256 - 2 * (k1 + k2), k1, k2];
+  }
+  return { kernel, lowSq: square(lo), highSq: square(hi) };
+}
+
+/** Loads the bundled shaders through Vite's `?raw` (browser builds, vitest). */
+async function loadBundledShaders(): Promise<CannyShaderSources> {
+  const [grayscale, gaussian, sobel, nms, threshold, hysteresis, output] = await Promise.all([
+    import('../../../shaders/canny/grayscale.wgsl?raw'),
+    import('../../../shaders/canny/gaussian.wgsl?raw'),
+    import('../../../shaders/canny/sobel.wgsl?raw'),
+    import('../../../shaders/canny/nms.wgsl?raw'),
+    import('../../../shaders/canny/threshold.wgsl?raw'),
+    import('../../../shaders/canny/hysteresis.wgsl?raw'),
+    import('../../../shaders/canny/output.wgsl?raw'),
+  ]);
+  return {
+    grayscale: grayscale.default,
+    gaussian: gaussian.default,
+    sobel: sobel.default,
+    nms: nms.default,
+    threshold: threshold.default,
+    hysteresis: hysteresis.default,
+    output: output.default,
+  };
+}
+
+interface Pipelines {
+  grayscale: GPUComputePipeline;
+  blurH: GPUComputePipeline;
+  blurV: GPUComputePipeline;
+  sobel: GPUComputePipeline;
+  nms: GPUComputePipeline;
+  threshold: GPUComputePipeline;
+  hysteresis: GPUComputePipeline;
+  toRgba: GPUComputePipeline;
+  toChw: GPUComputePipeline;
+}
+
+/** Buffers and bind groups for one image size (reused while the size stays the same). */
+interface SizedResources {
+  width: number;
+  height: number;
+  params: GPUBuffer;
+  /** Same parameters with `reverse` = 1, for the odd hysteresis passes. */
+  paramsReverse: GPUBuffer;
+  rgba: GPUBuffer;
+  gray: GPUBuffer;
+  tmp: GPUBuffer;
+  blur: GPUBuffer;
+  magnitude: GPUBuffer;
+  magnitudeSq: GPUBuffer;
+  direction: GPUBuffer;
+  nms: GPUBuffer;
+  labels: GPUBuffer;
+  rgbaOut: GPUBuffer;
+  changed: GPUBuffer;
+  changedRead: GPUBuffer;
+  groups: {
+    grayscale: GPUBindGroup;
+    blurH: GPUBindGroup;
+    blurV: GPUBindGroup;
+    sobel: GPUBindGroup;
+    nms: GPUBindGroup;
+    threshold: GPUBindGroup;
+    hysteresis: GPUBindGroup;
+    hysteresisReverse: GPUBindGroup;
+    toRgba: GPUBindGroup;
+  };
+}
+
+export class CannyDetector {
+  private resources: SizedResources | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private destroyed = false;
+  private readonly hysteresisBatch: number;
+
+  private constructor(
+    readonly device: GPUDevice,
+    private readonly pipelines: Pipelines,
+    config: CannyDetectorConfig,
+  ) {
+    this.hysteresisBatch = Math.max(1, Math.floor(config.hysteresisBatch ?? 4));
+  }
+
+  /**
+   * Compiles the kernels on `device`. `shaders` maps each name of CANNY_SHADER_NAMES to its WGSL source; leave it
+   * out under Vite (browser, vitest) to use the bundled shaders/canny/*.wgsl.
+   */
+  static async create(
+    device: GPUDevice,
+    shaders?: Partial<Record<string, string>>,
+    config: CannyDetectorConfig = {},
+  ): Promise<CannyDetector> {
+    let sources: CannyShaderSources;
+    if (shaders) {
+      const missing = CANNY_SHADER_NAMES.filter((n) => typeof shaders[n] !== 'string');
+      if (missing.length) throw new Error(`canny: missing shader sources: ${missing.join(', ')}`);
+      sources = Object.fromEntries(CANNY_SHADER_NAMES.map((n) => [n, shaders[n]!])) as CannyShaderSources;
+    } else {
+      sources = await loadBundledShaders();
+    }
+    const modules = {} as Record<CannyShaderName, GPUShaderModule>;
+    for (const name of CANNY_SHADER_NAMES) {
+      modules[name] = device.createShaderModule({ label: `canny/${name}.wgsl`, code: sources[name] });
+    }
+    const make = async (name: CannyShaderName, entryPoint: string): Promise<GPUComputePipeline> => {
+      try {
+        return await device.createComputePipelineAsync({
+          label: `canny/${name}:${entryPoint}`,
+          layout: 'auto',
+          compute: { module: modules[name], entryPoint },
+        });
+      } catch (err) {
+        const info = await modules[name].getCompilationInfo().catch(() => null);
+        const messages = (info?.messages ?? [])
+          .filter((m) => m.type === 'error')
+          .map((m) => `  ${name}.wgsl:${m.lineNum}:${m.linePos} ${m.message}`);
+        throw new Error(
+          `canny: cannot create pipeline ${name}.wgsl:${entryPoint}: ${(err as Error).message ?? err}` +
+            (messages.length ? `\n${messages.join('\n')}` : ''),
+        );
+      }
+    };
+    const [grayscale, blurH, blurV, sobel, nms, threshold, hysteresis, toRgba, toChw] = await Promise.all([
+      make('grayscale', 'main'),
+      make('gaussian', 'blur_h'),
+      make('gaussian', 'blur_v'),
+      make('sobel', 'main'),
+      make('nms', 'main'),
+      make('threshold', 'main'),
+      make('hysteresis', 'main'),
+      make('output', 'to_rgba'),
+      make('output', 'to_chw'),
+    ]);
+    return new CannyDetector(
+      device,
+      { grayscale, blurH, blurV, sobel, nms, threshold, hysteresis, toRgba, toChw },
+      config,
+    );
+  }
+
+  /** Edges of an RGBA8 image as RGBA8: white (255,255,255,255) on opaque black, like the ControlNet preprocessors. */
+  detect(
+    rgba: Uint8Array | Uint8ClampedArray,
+    width: number,
+    height: number,
+    options: CannyOptions = {},
+  ): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      const r = this.prepare(width, height, options);
+      this.upload(r.rgba, this.checkRgba(rgba, width, height));
+      await this.runPipeline(r, true);
+      const encoder = this.device.createCommandEncoder({ label: 'canny/readback' });
+      this.encode(encoder, r, this.pipelines.toRgba, r.groups.toRgba);
+      const [out] = await this.readBack(encoder, [r.rgbaOut]);
+      return new Uint8Array(out!);
+    });
+  }
+
+  /**
+   * Edges as a new GPUBuffer holding float32 [3, H, W] (= [1, 3, H, W]) in {0, 1}: the ControlNet `controlnet_cond`
+   * layout, for onnxruntime-web's `Tensor.fromGpuBuffer` on the same device, with no image readback (only the
+   * 4-byte hysteresis flag is read). Usage STORAGE | COPY_SRC | COPY_DST. The caller owns it and must destroy it.
+   */
+  detectToControlBuffer(
+    rgba: Uint8Array | Uint8ClampedArray,
+    width: number,
+    height: number,
+    options: CannyOptions = {},
+  ): Promise<GPUBuffer> {
+    return this.exclusive(async () => {
+      const r = this.prepare(width, height, options);
+      this.upload(r.rgba, this.checkRgba(rgba, width, height));
+      await this.runPipeline(r, true);
+      const out = this.device.createBuffer({
+        label: 'canny/controlnet_cond',
+        size: 3 * width * height * 4,
+        usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
+      });
+      const encoder = this.device.createCommandEncoder({ label: 'canny/chw' });
+      this.encode(encoder, r, this.pipelines.toChw, this.chwGroup(r, out));
+      this.device.queue.submit([encoder.finish()]);
+      return out;
+    });
+  }
+
+  /** For tests and debugging: runs the whole pipeline and reads back every intermediate. */
+  debugStages(
+    rgba: Uint8Array | Uint8ClampedArray,
+    width: number,
+    height: number,
+    options: CannyOptions = {},
+  ): Promise<CannyStages> {
+    return this.exclusive(async () => {
+      const params = cannyParams(options);
+      const r = this.prepare(width, height, options);
+      this.upload(r.rgba, this.checkRgba(rgba, width, height));
+      // Stop before hysteresis to read the thresholded labels, then finish.
+      await this.runPipeline(r, false);
+      const [threshold] = await this.readBack(this.device.createCommandEncoder(), [r.labels]);
+      const hysteresisPasses = await this.runHysteresis(r, this.device.createCommandEncoder());
+      const chwBuffer = this.device.createBuffer({
+        size: 3 * width * height * 4,
+        usage: Usage.STORAGE | Usage.COPY_SRC,
+      });
+      try {
+        const encoder = this.device.createCommandEncoder();
+        this.encode(encoder, r, this.pipelines.toRgba, r.groups.toRgba);
+        this.encode(encoder, r, this.pipelines.toChw, this.chwGroup(r, chwBuffer));
+        const [gray, blur, magnitude, magnitudeSq, direction, nms, hysteresis, edges, chw] = await this.readBack(
+          encoder,
+          [r.gray, r.blur, r.magnitude, r.magnitudeSq, r.direction, r.nms, r.labels, r.rgbaOut, chwBuffer],
+        );
+        return {
+          ...params,
+          width,
+          height,
+          gray: new Float32Array(gray!),
+          blur: new Float32Array(blur!),
+          magnitude: new Float32Array(magnitude!),
+          magnitudeSq: new Uint32Array(magnitudeSq!),
+          direction: Uint8Array.from(new Uint32Array(direction!)),
+          nms: new Uint32Array(nms!),
+          threshold: Uint8Array.from(new Uint32Array(threshold!)),
+          hysteresis: Uint8Array.from(new Uint32Array(hysteresis!)),
+          edges: new Uint8Array(edges!),
+          chw: new Float32Array(chw!),
+          hysteresisPasses,
+        };
+      } finally {
+        chwBuffer.destroy();
+      }
+    });
+  }
+
+  /** For tests: runs one kernel on the given inputs (e.g. the CPU reference's previous stage) and reads its output. */
+  runStage<S extends CannyStageName>(
+    stage: S,
+    width: number,
+    height: number,
+    inputs: CannyStageInputs[S],
+    options: CannyOptions = {},
+  ): Promise<CannyStageOutputs[S]> {
+    return this.exclusive(async () => {
+      const r = this.prepare(width, height, options);
+      const n = width * height;
+      const need = <T extends ArrayLike<number>>(name: string, a: T | undefined): T => {
+        if (!a || a.length !== n) throw new Error(`canny: runStage(${stage}) needs ${name} of length ${n}`);
+        return a;
+      };
+      const u32 = (a: ArrayLike<number>) => Uint32Array.from(a);
+      const encoder = this.device.createCommandEncoder({ label: `canny/stage/${stage}` });
+      const p = this.pipelines;
+      const g = r.groups;
+      let result: unknown;
+      switch (stage) {
+        case 'grayscale': {
+          const i = inputs as CannyStageInputs['grayscale'];
+          this.upload(r.rgba, this.checkRgba(i.rgba, width, height));
+          this.encode(encoder, r, p.grayscale, g.grayscale);
+          const [gray] = await this.readBack(encoder, [r.gray]);
+          result = { gray: new Float32Array(gray!) };
+          break;
+        }
+        case 'gaussian': {
+          this.upload(r.gray, need('gray', (inputs as CannyStageInputs['gaussian']).gray));
+          this.encode(encoder, r, p.blurH, g.blurH);
+          this.encode(encoder, r, p.blurV, g.blurV);
+          const [blur] = await this.readBack(encoder, [r.blur]);
+          result = { blur: new Float32Array(blur!) };
+          break;
+        }
+        case 'sobel': {
+          this.upload(r.blur, need('blur', (inputs as CannyStageInputs['sobel']).blur));
+          this.encode(encoder, r, p.sobel, g.sobel);
+          const [m, m2, d] = await this.readBack(encoder, [r.magnitude, r.magnitudeSq, r.direction]);
+          result = {
+            magnitude: new Float32Array(m!),
+            magnitudeSq: new Uint32Array(m2!),
+            direction: Uint8Array.from(new Uint32Array(d!)),
+          };
+          break;
+        }
+        case 'nms': {
+          const i = inputs as CannyStageInputs['nms'];
+          this.upload(r.magnitudeSq, need('magnitudeSq', i.magnitudeSq));
+          this.upload(r.direction, u32(need('direction', i.direction)));
+          this.encode(encoder, r, p.nms, g.nms);
+          const [nms] = await this.readBack(encoder, [r.nms]);
+          result = { nms: new Uint32Array(nms!) };
+          break;
+        }
+        case 'threshold': {
+          this.upload(r.nms, need('nms', (inputs as CannyStageInputs['threshold']).nms));
+          this.encode(encoder, r, p.threshold, g.threshold);
+          const [labels] = await this.readBack(encoder, [r.labels]);
+          result = { threshold: Uint8Array.from(new Uint32Array(labels!)) };
+          break;
+        }
+        case 'hysteresis': {
+          this.upload(r.labels, u32(need('threshold', (inputs as CannyStageInputs['hysteresis']).threshold)));
+          const hysteresisPasses = await this.runHysteresis(r, encoder);
+          const [labels] = await this.readBack(this.device.createCommandEncoder(), [r.labels]);
+          result = { hysteresis: Uint8Array.from(new Uint32Array(labels!)), hysteresisPasses };
+          break;
+        }
+        case 'output': {
+          this.upload(r.labels, u32(need('hysteresis', (inputs as CannyStageInputs['output']).hysteresis)));
+          const chwBuffer = this.device.createBuffer({ size: 3 * n * 4, usage: Usage.STORAGE | Usage.COPY_SRC });
+          try {
+            this.encode(encoder, r, p.toRgba, g.toRgba);
+            this.encode(encoder, r, p.toChw, this.chwGroup(r, chwBuffer));
+            const [edges, chw] = await this.readBack(encoder, [r.rgbaOut, chwBuffer]);
+            result = { edges: new Uint8Array(edges!), chw: new Float32Array(chw!) };
+          } finally {
+            chwBuffer.destroy();
+          }
+          break;
+        }
+        default:
+          throw new Error(`canny: unknown stage ${String(stage)}`);
+      }
+      return result as CannyStageOutputs[S];
+    });
+  }
+
+  /** Frees the GPU buffers. The device is the caller's and stays alive. */
+  destroy(): void {
+    this.destroyed = true;
+    this.freeResources();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  /** queue.writeBuffer of a whole typed array (views of SharedArrayBuffers are allowed by the spec too). */
+  private upload(buffer: GPUBuffer, data: ArrayBufferView): void {
+    this.device.queue.writeBuffer(buffer, 0, data as ArrayBufferView<ArrayBuffer>);
+  }
+
+  /** Serialises calls: they share the per-size buffers. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Uint8Array {
+    if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) {
+      throw new TypeError('canny: rgba must be a Uint8Array or Uint8ClampedArray');
+    }
+    if (rgba.length !== width * height * 4) {
+      throw new RangeError(`canny: expected ${width}×${height}×4 = ${width * height * 4} RGBA bytes, got ${rgba.length}`);
+    }
+    return new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  }
+
+  /** Validates the size, (re)allocates the buffers when it changed, and writes the uniform parameters. */
+  private prepare(width: number, height: number, options: CannyOptions): SizedResources {
+    if (this.destroyed) throw new Error('canny: detector was destroyed');
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+      throw new RangeError(`canny: width and height must be positive integers (got ${width}×${height})`);
+    }
+    const limits = this.device.limits;
+    const chwBytes = 3 * width * height * 4;
+    if (chwBytes > limits.maxStorageBufferBindingSize || chwBytes > limits.maxBufferSize) {
+      throw new RangeError(
+        `canny: ${width}×${height} needs a ${chwBytes}-byte storage buffer; this device allows ` +
+          `${Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize)}`,
+      );
+    }
+    const maxGroups = limits.maxComputeWorkgroupsPerDimension;
+    if (Math.ceil(width / WG) > maxGroups || Math.ceil(height / WG) > maxGroups) {
+      throw new RangeError(`canny: ${width}×${height} exceeds ${maxGroups} workgroups of ${WG} per dimension`);
+    }
+    const { kernel, lowSq, highSq } = cannyParams(options);
+    let r = this.resources;
+    if (!r || r.width !== width || r.height !== height) {
+      this.freeResources();
+      r = this.resources = this.allocate(width, height);
+    }
+    const params = new Uint32Array([width, height, lowSq, highSq, kernel[0], kernel[1], kernel[2], 0]);
+    this.upload(r.params, params);
+    params[7] = 1;
+    this.upload(r.paramsReverse, params);
+    return r;
+  }
+
+  private allocate(width: number, height: number): SizedResources {
+    const d = this.device;
+    const bytes = width * height * 4;
+    const storage = (label: string, extra = 0) =>
+      d.createBuffer({ label: `canny/${label}`, size: bytes, usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST | extra });
+    const params = d.createBuffer({ label: 'canny/params', size: 32, usage: Usage.UNIFORM | Usage.COPY_DST });
+    const paramsReverse = d.createBuffer({ label: 'canny/params', size: 32, usage: Usage.UNIFORM | Usage.COPY_DST });
+    const rgba = storage('rgba');
+    const gray = storage('gray');
+    const tmp = storage('tmp');
+    const blur = storage('blur');
+    const magnitude = storage('magnitude');
+    const magnitudeSq = storage('magnitudeSq');
+    const direction = storage('direction');
+    const nms = storage('nms');
+    const labels = storage('labels');
+    const rgbaOut = storage('rgbaOut');
+    const changed = d.createBuffer({
+      label: 'canny/changed',
+      size: 4,
+      usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
+    });
+    const changedRead = d.createBuffer({ label: 'canny/changedRead', size: 4, usage: Usage.MAP_READ | Usage.COPY_DST });
+    const group = (pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer>) =>
+      d.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: Object.entries(entries).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
+      });
+    const p = this.pipelines;
+    return {
+      width,
+      height,
+      params,
+      paramsReverse,
+      rgba,
+      gray,
+      tmp,
+      blur,
+      magnitude,
+      magnitudeSq,
+      direction,
+      nms,
+      labels,
+      rgbaOut,
+      changed,
+      changedRead,
+      groups: {
+        grayscale: group(p.grayscale, { 0: params, 1: rgba, 2: gray }),
+        blurH: group(p.blurH, { 0: params, 1: gray, 2: tmp }),
+        blurV: group(p.blurV, { 0: params, 2: tmp, 3: blur }),
+        sobel: group(p.sobel, { 0: params, 1: blur, 2: magnitude, 3: magnitudeSq, 4: direction }),
+        nms: group(p.nms, { 0: params, 1: magnitudeSq, 2: direction, 3: nms }),
+        threshold: group(p.threshold, { 0: params, 1: nms, 2: labels }),
+        hysteresis: group(p.hysteresis, { 0: params, 1: labels, 2: changed }),
+        hysteresisReverse: group(p.hysteresis, { 0: paramsReverse, 1: labels, 2: changed }),
+        toRgba: group(p.toRgba, { 0: params, 1: labels, 2: rgbaOut }),
+      },
+    };
+  }
+
+  private chwGroup(r: SizedResources, out: GPUBuffer): GPUBindGroup {
+    return this.device.createBindGroup({
+      layout: this.pipelines.toChw.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: r.params } },
+        { binding: 1, resource: { buffer: r.labels } },
+        { binding: 3, resource: { buffer: out } },
+      ],
+    });
+  }
+
+  private freeResources(): void {
+    const r = this.resources;
+    this.resources = null;
+    if (!r) return;
+    for (const b of [r.params, r.paramsReverse, r.rgba, r.gray, r.tmp, r.blur, r.magnitude, r.magnitudeSq, r.direction, r.nms]) b.destroy();
+    for (const b of [r.labels, r.rgbaOut, r.changed, r.changedRead]) b.destroy();
+  }
+
+  /** One compute pass running `pipeline` over the image. */
+  private encode(encoder: GPUCommandEncoder, r: SizedResources, pipeline: GPUComputePipeline, group: GPUBindGroup): void {
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(Math.ceil(r.width / WG), Math.ceil(r.height / WG));
+    pass.end();
+  }
+
+  /** grayscale → blur → Sobel → NMS → threshold, then (if `hysteresis`) hysteresis to convergence. */
+  private async runPipeline(r: SizedResources, hysteresis: boolean): Promise<number> {
+    const encoder = this.device.createCommandEncoder({ label: 'canny/pipeline' });
+    const pass = encoder.beginComputePass();
+    const groupsX = Math.ceil(r.width / WG);
+    const groupsY = Math.ceil(r.height / WG);
+    const p = this.pipelines;
+    const g = r.groups;
+    for (const [pipeline, group] of [
+      [p.grayscale, g.grayscale],
+      [p.blurH, g.blurH],
+      [p.blurV, g.blurV],
+      [p.sobel, g.sobel],
+      [p.nms, g.nms],
+      [p.threshold, g.threshold],
+    ] as const) {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(groupsX, groupsY);
+    }
+    pass.end();
+    if (!hysteresis) {
+      this.device.queue.submit([encoder.finish()]);
+      return 0;
+    }
+    return this.runHysteresis(r, encoder);
+  }
+
+  /**
+   * Repeats hysteresis passes in batches; the flag is cleared before the last pass of each batch and read back after
+   * it, so a 0 means that pass changed nothing, i.e. convergence. Batches start at `hysteresisBatch` passes and
+   * double (up to 64), so long contours cost few readbacks and the overshoot stays small (a pass over a converged
+   * image is one cheap sweep per tile). Every pass before convergence promotes at least one pixel, so
+   * width·height + 1 passes always suffice; in practice a pass carries "strong" across whole 32×32 tiles, so the
+   * count grows with the number of tiles the longest weak chain crosses.
+   */
+  private async runHysteresis(r: SizedResources, first: GPUCommandEncoder): Promise<number> {
+    const maxPasses = r.width * r.height + 1;
+    const groupsX = Math.ceil(r.width / HYSTERESIS_TILE);
+    const groupsY = Math.ceil(r.height / HYSTERESIS_TILE);
+    let encoder = first;
+    let passes = 0;
+    let size = this.hysteresisBatch;
+    for (;;) {
+      const batch = Math.min(size, maxPasses - passes);
+      const run = (count: number) => {
+        const pass = encoder.beginComputePass({ label: 'canny/hysteresis' });
+        pass.setPipeline(this.pipelines.hysteresis);
+        for (let i = 0; i < count; i++) {
+          pass.setBindGroup(0, passes++ % 2 ? r.groups.hysteresisReverse : r.groups.hysteresis);
+          pass.dispatchWorkgroups(groupsX, groupsY);
+        }
+        pass.end();
+      };
+      if (batch > 1) run(batch - 1);
+      encoder.clearBuffer(r.changed);
+      run(1);
+      encoder.copyBufferToBuffer(r.changed, 0, r.changedRead, 0, 4);
+      this.device.queue.submit([encoder.finish()]);
+      await r.changedRead.mapAsync(MAP_MODE_READ);
+      const changed = new Uint32Array(r.changedRead.getMappedRange())[0]!;
+      r.changedRead.unmap();
+      if (changed === 0) return passes;
+      if (passes >= maxPasses) throw new Error(`canny: hysteresis did not converge in ${passes} passes`);
+      size = Math.min(size * 2, 64);
+      encoder = this.device.createCommandEncoder({ label: 'canny/hysteresis' });
+    }
+  }
+
+  /** Copies `buffers` (whole) to staging buffers after the commands in `encoder`, submits, maps, returns copies. */
+  private async readBack(encoder: GPUCommandEncoder, buffers: GPUBuffer[]): Promise<ArrayBuffer[]> {
+    const staging = buffers.map((b) =>
+      this.device.createBuffer({ label: 'canny/staging', size: b.size, usage: Usage.MAP_READ | Usage.COPY_DST }),
+    );
+    try {
+      buffers.forEach((b, i) => encoder.copyBufferToBuffer(b, 0, staging[i]!, 0, b.size));
+      this.device.queue.submit([encoder.finish()]);
+      await Promise.all(staging.map((s) => s.mapAsync(MAP_MODE_READ)));
+      return staging.map((s) => s.getMappedRange().slice(0));
+    } finally {
+      for (const s of staging) s.destroy();
+    }
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The SDXL denoising pipeline over onnxruntime-web sessions: text conditioning, classifier-free guidance (uncond and
+ * cond rows in one UNet run), the K_DPMPP_2M sampler over a window of the Karras schedule (text-to-image runs all of
+ * it; image-to-image starts from the VAE-encoded init image part-way), ControlNet residuals within their step window,
+ * and VAE decoding to RGBA. Pixel I/O is raw (RGB in, RGBA out) so this runs in workers and in Node alike.
+ */
+import type * as OrtModule from 'onnxruntime-web';
+import { internal } from '../../api/errors';
+import type { ImageSpec } from '../../models/types';
+import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
+import { gaussianNoise } from './noise';
+import { dpmpp2mStep, type KarrasSchedule } from './scheduler';
+
+type Ort = typeof OrtModule;
+type Session = OrtModule.InferenceSession;
+
+export interface SdxlModel {
+  ort: Ort;
+  device: 'webgpu' | 'wasm';
+  spec: ImageSpec;
+  schedule: KarrasSchedule;
+  tokenizers: { one: ClipTokenizer; two: ClipTokenizer };
+  sessions: {
+    textEncoder: Session; textEncoder2: Session; unet: Session; vaeDecoder: Session;
+    vaeEncoder?: Session; controlnet?: Session; unetControlnet?: Session;
+  };
+}
+
+export interface SampleRequest {
+  prompt: string;
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  cfgScale: number;
+  /** This sample's seed: latent noise is gaussianNoise(seed), posterior noise gaussianNoise(seed ^ 0x9E3779B9). */
+  seed: number;
+  /** Noise-schedule fractions (1 = pure noise): sampling runs from start down to end. */
+  schedule: { start: number; end: number };
+  /** Init image for image-to-image: RGB, HWC, width × height. */
+  initRgb?: Uint8Array;
+  /** ControlNet conditioning: CHW float in [0, 1], 3 × height × width, applied within [start, end] of the steps. */
+  control?: { chw: Float32Array; scale: number; start: number; end: number };
+}
+
+export const POSTERIOR_SEED_XOR = 0x9e3779b9;
+
+/** [first, last] indices into the steps + 1 sigmas for a schedule window (Stability's step_schedule_start/end). */
+export function scheduleWindow(steps: number, start: number, end: number): [number, number] {
+  const eps = 1e-6;
+  const first = steps - Math.min(steps, Math.floor(steps * start + eps));
+  const last = steps - Math.min(steps, Math.floor(steps * end + eps));
+  return [first, Math.max(first, last)];
+}
+
+/** diffusers' controlnet_keep: whether step i of n lies in the control window. */
+export const controlKeep = (i: number, n: number, start: number, end: number) => (i / n < start || (i + 1) / n > end ? 0 : 1);
+
+export class SdxlPipeline {
+  private readonly textCache = new Map<string, TextConditioning>();
+
+  constructor(readonly model: SdxlModel) {}
+
+  /** Denoises one sample; `onStep` sees progress and may throw to cancel between steps. Returns RGBA pixels. */
+  async sample(req: SampleRequest, onStep: (step: number, total: number) => void): Promise<Uint8Array> {
+    const { ort, spec, schedule } = this.model;
+    const h = req.height / 8;
+    const w = req.width / 8;
+    const size = 4 * h * w;
+    const cond = await this.text(req.prompt);
+    const uncond = req.negativePrompt === '' && spec.zerosForEmptyPrompt ? zeroConditioning(cond) : await this.text(req.negativePrompt);
+
+    const sigmas = schedule.sigmas(req.steps);
+    const [first, last] = scheduleWindow(req.steps, req.schedule.start, req.schedule.end);
+    const noise = gaussianNoise(req.seed, size);
+    let x: Float32Array;
+    if (req.initRgb) {
+      const init = await this.encodeImage(req.initRgb, req.width, req.height, gaussianNoise((req.seed ^ POSTERIOR_SEED_XOR) >>> 0, size));
+      x = first === last ? init : init.map((v, k) => v + sigmas[first] * noise[k]);
+    } else {
+      x = noise.map((v) => v * sigmas[first]);
+    }
+
+    const hidden = concat(uncond.hidden, cond.hidden);
+    const pooled = concat(uncond.pooled, cond.pooled);
+    const timeIds = Float32Array.from([req.height, req.width, 0, 0, req.height, req.width, req.height, req.width, 0, 0, req.height, req.width]);
+    const window = Array.from(sigmas.subarray(first, last + 1));
+    let old: Float32Array | null = null;
+    const total = last - first;
+    for (let i = 0; i < total; i++) {
+      const sigma = window[i];
+      const cIn = 1 / Math.sqrt(sigma * sigma + 1);
+      const scaled = new Float32Array(2 * size);
+      for (let k = 0; k < size; k++) scaled[k] = scaled[k + size] = x[k] * cIn;
+      const feeds: Record<string, OrtModule.Tensor> = {
+        sample: new ort.Tensor('float32', scaled, [2, 4, h, w]),
+        timestep: this.timestep(schedule.sigmaToT(sigma)),
+        encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
+        text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
+        time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
+      };
+      const eps = await this.unet(feeds, req, first + i);
+      const denoised = new Float32Array(size);
+      for (let k = 0; k < size; k++) {
+        const guided = Math.fround(eps[k] + req.cfgScale * (eps[k + size] - eps[k]));
+        denoised[k] = x[k] - sigma * guided;
+      }
+      dpmpp2mStep(x, denoised, old, window, i);
+      old = denoised;
+      onStep(i + 1, total);
+    }
+    return this.decode(x, h, w);
+  }
+
+  private async text(prompt: string): Promise<TextConditioning> {
+    let c = this.textCache.get(prompt);
+    if (!c) {
+      const { ort, sessions, tokenizers } = this.model;
+      c = await encodePrompt(ort, { one: sessions.textEncoder, two: sessions.textEncoder2 }, tokenizers, prompt);
+      if (this.textCache.size > 16) this.textCache.clear();
+      this.textCache.set(prompt, c);
+    }
+    return c;
+  }
+
+  private timestep(t: number): OrtModule.Tensor {
+    const { ort, spec } = this.model;
+    // Older exports take int64 [1]: they get the nearest integer timestep.
+    return spec.int64Timestep ? new ort.Tensor('int64', BigInt64Array.from([BigInt(Math.round(t))]), [1])
+      : new ort.Tensor('float32', Float32Array.from([t]), []);
+  }
+
+  /** Epsilon for [uncond; cond], with ControlNet residuals when this step is inside the control window. */
+  private async unet(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number): Promise<Float32Array> {
+    const { ort, sessions } = this.model;
+    const control = req.control;
+    if (control && controlKeep(step, req.steps, control.start, control.end) && control.scale !== 0) {
+      if (!sessions.controlnet || !sessions.unetControlnet) throw internal('This model has no ControlNet', 'no_controlnet');
+      const cond = new Float32Array(2 * control.chw.length);
+      cond.set(control.chw, 0);
+      cond.set(control.chw, control.chw.length);
+      const residuals = await sessions.controlnet.run({
+        ...feeds,
+        controlnet_cond: new ort.Tensor('float32', cond, [2, 3, req.height, req.width]),
+        conditioning_scale: new ort.Tensor('float32', Float32Array.from([control.scale]), []),
+      });
+      const out = await sessions.unetControlnet.run({ ...feeds, ...residuals });
+      for (const t of Object.values(residuals)) t.dispose();
+      return takeData(out, 'out_sample');
+    }
+    return takeData(await sessions.unet.run(feeds), 'out_sample');
+  }
+
+  /** VAE-encodes an RGB image into scaled latents, sampling the posterior with the given noise. */
+  private async encodeImage(rgb: Uint8Array, width: number, height: number, posteriorNoise: Float32Array): Promise<Float32Array> {
+    const { ort, sessions, spec } = this.model;
+    if (!sessions.vaeEncoder) throw internal('This model has no VAE encoder', 'no_vae_encoder');
+    const pixels = new Float32Array(3 * width * height);
+    for (let p = 0; p < width * height; p++) for (let c = 0; c < 3; c++) pixels[c * width * height + p] = rgb[p * 3 + c] / 127.5 - 1;
+    const params = takeData(await sessions.vaeEncoder.run({ sample: new ort.Tensor('float32', pixels, [1, 3, height, width]) }), 'latent_parameters');
+    const size = params.length / 2;
+    const latents = new Float32Array(size);
+    for (let k = 0; k < size; k++) {
+      const logvar = Math.min(20, Math.max(-30, params[size + k]));
+      latents[k] = (params[k] + Math.exp(logvar / 2) * posteriorNoise[k]) * spec.scalingFactor;
+    }
+    return latents;
+  }
+
+  private async decode(latents: Float32Array, h: number, w: number): Promise<Uint8Array> {
+    const { ort, sessions, spec } = this.model;
+    const scaled = latents.map((v) => v / spec.scalingFactor);
+    const image = takeData(await sessions.vaeDecoder.run({ latent_sample: new ort.Tensor('float32', scaled, [1, 4, h, w]) }), 'sample');
+    const W = w * 8;
+    const H = h * 8;
+    const rgba = new Uint8Array(W * H * 4);
+    for (let p = 0; p < W * H; p++) {
+      for (let c = 0; c < 3; c++) rgba[p * 4 + c] = Math.round(Math.min(1, Math.max(0, image[c * W * H + p] / 2 + 0.5)) * 255);
+      rgba[p * 4 + 3] = 255;
+    }
+    return rgba;
+  }
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Copies an output out of ORT and frees every output tensor. */
+function takeData(out: Record<string, OrtModule.Tensor>, name: string): Float32Array {
+  const t = out[name];
+  if (!t) throw internal(`The model produced no "${name}" output`, 'bad_model_output');
+  const data = (t.data as Float32Array).slice();
+  for (const v of Object.values(out)) v.dispose();
+  return data;
+}

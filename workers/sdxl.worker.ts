@@ -1,0 +1,71 @@
+/**
+ * Entry point of the image engine worker: onnxruntime-web (WebGPU build, also runs wasm) for the SDXL parts, the
+ * Canny detector (WGSL on WebGPU, the CPU reference otherwise), OffscreenCanvas image codecs, the artifact store,
+ * and the SdxlService exposed over Comlink.
+ */
+import * as ort from 'onnxruntime-web/webgpu';
+import { CannyDetector } from '../src/engines/sdxl/canny';
+import { cannyReference } from '../src/engines/sdxl/canny-reference';
+import { canvasCodec } from '../src/engines/sdxl/codec';
+import { SdxlService, type CannyFn } from '../src/engines/sdxl/service';
+import type { SchedulerConfig } from '../src/engines/sdxl/scheduler';
+import { ArtifactStore } from '../src/models/store';
+import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
+import { exposeEngine } from '../src/runtime/worker-protocol';
+import { readWorkerConfig } from '../src/runtime/worker-config';
+
+if (!isOrtThread()) startEngine();
+
+function startEngine() {
+  const config = readWorkerConfig(self.name);
+  configureOrt(ort, config);
+  const store = new ArtifactStore(config.modelBase);
+
+  let detector: Promise<CannyDetector | null> | undefined;
+  const gpuDetector = () => (detector ??= (async () => {
+    if (!config.devices.includes('webgpu') || !navigator.gpu) return null;
+    const adapter = await navigator.gpu.requestAdapter();
+    return adapter ? CannyDetector.create(await adapter.requestDevice()) : null;
+  })().catch(() => null));
+
+  const canny: CannyFn = async (rgba, width, height, low, high) => {
+    const gpu = await gpuDetector();
+    if (gpu) {
+      const edges = await gpu.detect(rgba, width, height, { low, high });
+      const chw = new Float32Array(3 * width * height);
+      for (let p = 0; p < width * height; p++) chw[p] = chw[p + width * height] = chw[p + 2 * width * height] = edges[p * 4] / 255;
+      return { chw, rgba: edges };
+    }
+    const ref = cannyReference(rgba, width, height, { low, high });
+    return { chw: ref.chw, rgba: ref.edges };
+  };
+
+  const service = new SdxlService({
+    ort,
+    devices: config.devices,
+    codec: canvasCodec,
+    canny,
+    loadFiles: async (entry) => {
+      const has = (role: string) => entry.files.some((f) => f.role === role);
+      const models: Record<string, Uint8Array> = {};
+      const externalData: Record<string, { path: string; data: Uint8Array }[]> = {};
+      for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet']) {
+        if (!has(part)) continue;
+        models[part] = await store.read(entry, part);
+        const data = entry.files.find((f) => f.role === `${part}_data`);
+        if (data) {
+          externalData[part] = [{ path: new URL(data.url, config.modelBase).pathname.split('/').pop()!, data: await store.read(entry, `${part}_data`) }];
+        }
+      }
+      return {
+        models, externalData,
+        tokenizer: await store.readJson(entry, 'tokenizer'),
+        tokenizerConfig: await store.readJson(entry, 'tokenizer_config'),
+        tokenizer2: await store.readJson(entry, 'tokenizer_2'),
+        tokenizer2Config: await store.readJson(entry, 'tokenizer_2_config'),
+        schedulerConfig: (await store.readJson(entry, 'scheduler_config')) as SchedulerConfig,
+      };
+    },
+  });
+  exposeEngine(service);
+}
