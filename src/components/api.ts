@@ -34,9 +34,9 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
-  /** "HTTP 400 · invalid_request_error · param max_tokens" */
+  /** "HTTP 400 · invalid_request_error · param max_tokens" (status 0: the error came inside a stream). */
   get summary(): string {
-    return [`HTTP ${this.status}`, this.code ?? this.type, this.param && `param ${this.param}`].filter(Boolean).join(' · ');
+    return [this.status ? `HTTP ${this.status}` : 'in the stream', this.code ?? this.type, this.param && `param ${this.param}`].filter(Boolean).join(' · ');
   }
 }
 

@@ -22,6 +22,8 @@ interface Turn {
 interface ChatChunk {
   choices?: { index: number; delta?: { content?: string | null; tool_calls?: ToolCall[] }; finish_reason?: string | null }[];
   usage?: { prompt_tokens: number; completion_tokens: number };
+  /** An error after the headers were sent arrives as a last event in the ErrorResponse shape. */
+  error?: { message: string; type: string; code: string | null; param: string | null };
 }
 
 /** The example tool the "tools example" toggle sends (tool_choice auto). */
@@ -142,6 +144,7 @@ export class HearthChat extends LitElement {
     try {
       const res = await postJson('/chat/completions', body, { signal: abort.signal });
       for await (const chunk of readSse<ChatChunk>(res, abort.signal)) {
+        if (chunk.error) throw new ApiError(chunk.error.message, 0, chunk.error.type, chunk.error.code, chunk.error.param);
         if (chunk.usage) usage = chunk.usage;
         const choice = chunk.choices?.[0];
         if (!choice) continue;

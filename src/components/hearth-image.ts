@@ -1,13 +1,16 @@
-// <hearth-image>: SDXL text-to-image (JSON), image-to-image and ControlNet canny (multipart) against the image_generation paths with Accept: application/json, a gallery with download links, and a `progress` slot for live progress.
-import { LitElement, css, html, nothing } from 'lit';
+// <hearth-image>: SDXL text-to-image (JSON), image-to-image and ControlNet canny (multipart) on the image_generation paths (Accept: application/json, or with `live-progress` Hearth's text/event-stream), a model picker, a gallery with download links, and a `progress` slot.
+import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { ApiError, apiFetch, emitRequest, errorText, isAbort, readApiError } from './api';
+import { ApiError, apiFetch, emitRequest, errorText, inPageHearth, isAbort, listModels, modelsChanged, readApiError, type ModelInfo } from './api';
+import { readSse } from './sse';
+import type { HearthModelSelect } from './hearth-model-select';
+import './hearth-model-select';
 import { formatDuration } from './format';
 import { baseStyles } from './styles';
 
 export const SDXL_PATH = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 
-/** The spec's supported SDXL resolutions (width × height). */
+/** The spec's supported SDXL resolutions (width × height), used when the model's own list is not known. */
 export const RESOLUTIONS: readonly (readonly [number, number])[] = [
   [1024, 1024], [1152, 896], [896, 1152], [1216, 832], [832, 1216], [1344, 768], [768, 1344], [1536, 640], [640, 1536],
 ];
@@ -19,7 +22,13 @@ const MODES: { id: Mode; label: string; path: string }[] = [
   { id: 'controlnet', label: 'ControlNet (canny)', path: `${SDXL_PATH}/control_net` },
 ];
 
-interface GeneratedImage { base64: string; finishReason: 'SUCCESS' | 'CONTENT_FILTERED' | 'ERROR' | string; seed: number }
+interface GeneratedImage { base64: string; finishReason: 'SUCCESS' | 'CONTENT_FILTERED' | 'ERROR' | string; seed: number; mime?: string }
+
+/** Events of the `text/event-stream` answer (Hearth's extension for live progress). */
+type ImageStreamEvent =
+  | { type: 'progress'; step: number; steps: number; sample: number }
+  | ({ type: 'image'; index: number } & GeneratedImage)
+  | { error: { message: string; type: string; code: string | null; param: string | null } };
 
 /** Live progress a future SDXL engine (or the host page) can report: step `value` of `max`. */
 export interface ImageProgress { value: number; max: number; label?: string }
@@ -51,11 +60,15 @@ export class HearthImage extends LitElement {
   `];
 
   @property() mode: Mode = 'text';
+  /** The image model (sent as `model`); the path's own model when empty. */
+  @property() model = 'hearth/tiny-sdxl';
+  /** Ask for `text/event-stream` (Hearth's extension) to show each denoising step; off: `application/json` as in the spec. */
+  @property({ type: Boolean, attribute: 'live-progress' }) liveProgress = false;
   @property() prompt = 'A lighthouse on a cliff at sunset, oil painting';
   @property({ attribute: 'negative-prompt' }) negativePrompt = '';
-  /** "1024x1024": one of RESOLUTIONS. */
-  @property() size = '1024x1024';
-  @property({ type: Number }) steps = 30;
+  /** "1024x1024": one of the model's resolutions (the first one when empty or unsupported). */
+  @property() size = '';
+  @property({ type: Number }) steps = 20;
   @property({ type: Number, attribute: 'cfg-scale' }) cfgScale = 7;
   @property({ type: Number }) seed = 0;
   @property({ type: Number }) samples = 1;
@@ -75,9 +88,12 @@ export class HearthImage extends LitElement {
   @state() private images: GeneratedImage[] = [];
   @state() private error: ApiError | string = '';
   @state() private lastInfo = '';
+  @state() private resolutions: readonly (readonly [number, number])[] = RESOLUTIONS;
 
   @query('form') private form!: HTMLFormElement;
   private abort?: AbortController;
+  /** The user set steps: a model's default no longer replaces it. */
+  private stepsTouched = false;
   private timer?: ReturnType<typeof setInterval>;
 
   override disconnectedCallback(): void {
@@ -91,15 +107,32 @@ export class HearthImage extends LitElement {
     this.abort?.abort();
   }
 
+  override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('model')) void this.loadModelFacts();
+  }
+
+  /** The model's resolutions and default steps: from GET /models when it lists them, else from the in-page catalog. */
+  private async loadModelFacts() {
+    const model = this.model;
+    const info = (await listModels().catch(() => [] as ModelInfo[])).find((m) => m.id === model) as (ModelInfo & { resolutions?: [number, number][] }) | undefined;
+    const entry = (await inPageHearth())?.registry.find(model);
+    if (model !== this.model) return;
+    const list = info?.resolutions ?? entry?.image?.resolutions;
+    this.resolutions = list?.length ? list : RESOLUTIONS;
+    if (!this.resolutions.some(([w, h]) => `${w}x${h}` === this.size)) this.size = `${this.resolutions[0][0]}x${this.resolutions[0][1]}`;
+    if (entry?.image && !this.stepsTouched) this.steps = Math.max(10, entry.image.defaultSteps);
+  }
+
   async generate(): Promise<void> {
     if (this.busy) return;
     if (this.form && !this.form.reportValidity()) return;
     const mode = MODES.find((m) => m.id === this.mode)!;
-    const headers = { Accept: 'application/json' };
+    const headers = { Accept: this.liveProgress ? 'text/event-stream' : 'application/json' };
     let init: RequestInit;
     if (this.mode === 'text') {
-      const [width, height] = this.size.split('x').map(Number);
+      const [width, height] = (this.size || `${this.resolutions[0][0]}x${this.resolutions[0][1]}`).split('x').map(Number);
       const body = {
+        ...(this.model ? { model: this.model } : {}),
         text_prompts: [{ text: this.prompt, weight: 1 }, ...(this.negativePrompt.trim() ? [{ text: this.negativePrompt, weight: -1 }] : [])],
         width, height, steps: this.steps, cfg_scale: this.cfgScale, seed: this.seed, samples: this.samples,
       };
@@ -123,7 +156,10 @@ export class HearthImage extends LitElement {
     try {
       const res = await apiFetch(mode.path, { ...init, signal: abort.signal });
       if (!res.ok) throw await readApiError(res);
-      const images = await res.json() as GeneratedImage[];
+      const images = res.headers.get('content-type')?.startsWith('text/event-stream')
+        ? await this.readStream(res, abort.signal)
+        : await res.json() as GeneratedImage[];
+      if (abort.signal.aborted) throw new DOMException('Cancelled', 'AbortError');
       this.images = [...images, ...this.images];
       this.lastInfo = `${images.length} image${images.length === 1 ? '' : 's'} in ${formatDuration((performance.now() - this.started) / 1000)}`;
     } catch (e) {
@@ -132,11 +168,30 @@ export class HearthImage extends LitElement {
       clearInterval(this.timer);
       if (this.abort === abort) this.abort = undefined;
       this.busy = false;
+      modelsChanged();
     }
   }
 
+  /** Progress events drive `progress`; image events are collected; an error event is thrown as the API's error. */
+  private async readStream(res: Response, signal: AbortSignal): Promise<GeneratedImage[]> {
+    const images: GeneratedImage[] = [];
+    for await (const e of readSse<ImageStreamEvent>(res, signal)) {
+      if ('error' in e) throw new ApiError(e.error.message, 0, e.error.type, e.error.code, e.error.param);
+      if (e.type === 'progress') {
+        const samples = Math.max(1, this.samples);
+        this.progress = {
+          value: e.sample * e.steps + e.step, max: samples * e.steps,
+          label: `Step ${e.step} of ${e.steps}${samples > 1 ? ` · image ${e.sample + 1} of ${samples}` : ''}`,
+        };
+      } else if (e.type === 'image') {
+        images[e.index] = { base64: e.base64, finishReason: e.finishReason, seed: e.seed, mime: e.mime };
+      }
+    }
+    return images.filter(Boolean);
+  }
+
   private multipartFields(): Record<string, string | File> {
-    const f: Record<string, string | File> = { prompt: this.prompt };
+    const f: Record<string, string | File> = this.model ? { model: this.model, prompt: this.prompt } : { prompt: this.prompt };
     if (this.negativePrompt.trim()) f.negative_prompt = this.negativePrompt;
     if (this.mode === 'image') {
       if (this.file) f.init_image = this.file;
@@ -163,6 +218,7 @@ export class HearthImage extends LitElement {
           @click=${() => this.selectMode(m.id)}>${m.label}</button>`)}
       </div>
       <form id="panel" role="tabpanel" aria-labelledby="tab-${this.mode}" @submit=${this.onSubmit}>
+        <hearth-model-select kind="image" .value=${this.model} @change=${(e: Event) => { this.model = (e.target as HearthModelSelect).value; }}></hearth-model-select>
         <div class="two">
           <div class="field">
             <label for="prompt">Prompt</label>
@@ -178,10 +234,10 @@ export class HearthImage extends LitElement {
           ${this.mode === 'text' ? html`<div class="field">
             <label for="size">Size</label>
             <select id="size" @change=${(e: Event) => { this.size = (e.target as HTMLSelectElement).value; }}>
-              ${RESOLUTIONS.map(([w, h]) => html`<option value="${w}x${h}" ?selected=${`${w}x${h}` === this.size}>${w} × ${h}</option>`)}
+              ${this.resolutions.map(([w, h]) => html`<option value="${w}x${h}" ?selected=${`${w}x${h}` === this.size}>${w} × ${h}</option>`)}
             </select>
           </div>` : nothing}
-          ${this.numberField('steps', 'Steps', this.steps, 10, 150, 1, (v) => { this.steps = v; })}
+          ${this.numberField('steps', 'Steps', this.steps, 10, 150, 1, (v) => { this.steps = v; this.stepsTouched = true; })}
           ${this.numberField('cfg', 'CFG scale', this.cfgScale, 0, 35, 0.5, (v) => { this.cfgScale = v; })}
           ${this.numberField('seed', 'Seed (0 = random)', this.seed, 0, 4294967295, 1, (v) => { this.seed = v; })}
           ${this.numberField('samples', 'Samples', this.samples, 1, 10, 1, (v) => { this.samples = v; })}
@@ -239,13 +295,13 @@ export class HearthImage extends LitElement {
   }
 
   private renderImage(img: GeneratedImage, i: number) {
-    const src = `data:image/png;base64,${img.base64}`;
+    const src = `data:${img.mime ?? 'image/png'};base64,${img.base64}`;
     return html`<figure role="listitem">
       ${img.finishReason === 'SUCCESS' && img.base64
         ? html`<img src=${src} alt="Generated image ${i + 1}: ${this.prompt} (seed ${img.seed})">`
         : html`<div class="filtered">${img.finishReason === 'CONTENT_FILTERED' ? 'Filtered by the safety check.' : `No image (${img.finishReason}).`}</div>`}
       <figcaption><span class="mono">seed ${img.seed}</span>
-        ${img.base64 ? html`<a href=${src} download="hearth-sdxl-${img.seed}.png">Download</a>` : nothing}</figcaption>
+        ${img.base64 ? html`<a href=${src} download="hearth-sdxl-${img.seed}.${img.mime === 'image/jpeg' ? 'jpg' : 'png'}">Download</a>` : nothing}</figcaption>
     </figure>`;
   }
 
@@ -291,3 +347,4 @@ export class HearthImage extends LitElement {
 declare global {
   interface HTMLElementTagNameMap { 'hearth-image': HearthImage }
 }
+

@@ -1,4 +1,4 @@
-// Reads a `text/event-stream` response as parsed JSON events (`data: {...}` blocks, ending at `data: [DONE]`); aborting the signal cancels the body, which stops generation in the engine.
+// Reads a `text/event-stream` response as parsed JSON events (`data: {...}` blocks, ending at `data: [DONE]`); aborting the signal cancels the body, which stops generation in the engine. An ErrorResponse event is yielded like any other: callers check for `error`.
 
 /** Yields each event's JSON; returns at `[DONE]`, at the end of the body, or once `signal` aborts. */
 export async function* readSse<T = unknown>(res: Response, signal?: AbortSignal): AsyncGenerator<T> {

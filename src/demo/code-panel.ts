@@ -87,7 +87,7 @@ export function fetchCode(r: HearthRequestDetail): string {
       ...(accept ? [`  headers: { Accept: ${quote(accept)} },`] : []),
       '  body: form,',
       '});',
-      'const images = await res.json(); // [{ base64, finishReason, seed }]',
+      ...(accept === 'text/event-stream' ? IMAGE_SSE : ['const images = await res.json(); // [{ base64, finishReason, seed }]']),
     ].join('\n');
   }
   const headers = [`'content-type': 'application/json'`, ...(accept ? [`Accept: ${quote(accept)}`] : [])].join(', ');
@@ -114,6 +114,8 @@ export function fetchCode(r: HearthRequestDetail): string {
       '  }',
       '}',
     );
+  } else if (accept === 'text/event-stream' && r.path.includes('/image_generation/')) {
+    lines.push(...IMAGE_SSE);
   } else if (accept === 'application/json' && r.path.includes('/image_generation/')) {
     lines.push('const images = await res.json(); // [{ base64, finishReason, seed }]');
   } else {
@@ -121,6 +123,20 @@ export function fetchCode(r: HearthRequestDetail): string {
   }
   return lines.join('\n');
 }
+
+/** Reading Hearth's live-progress stream of an image request. */
+const IMAGE_SSE = [
+  '// Hearth\'s live progress: `data: {"type":"progress","step","steps","sample"}` events, then one',
+  '// `{"type":"image","index","base64","finishReason","seed","mime"}` per image, then `data: [DONE]`.',
+  'const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();',
+  'for (let buf = \'\'; ;) {',
+  '  const { done, value } = await reader.read();',
+  '  if (done) break;',
+  '  const events = (buf += value).split(\'\\n\\n\');',
+  '  buf = events.pop();',
+  '  for (const e of events.map((x) => x.replace(/^data: /, \'\')).filter((x) => x !== \'[DONE]\')) console.log(JSON.parse(e));',
+  '}',
+];
 
 const SDK_SETUP = [
   "import OpenAI from 'openai';",
@@ -140,8 +156,11 @@ export function sdkCode(r: HearthRequestDetail): string | null {
   else if (sub === '/embeddings') call = [`const { data } = await openai.embeddings.create(${body()});`];
   else if (r.multipart) return `// The OpenAI SDK has no method for ${sub}:\n// send the multipart form with fetch, as above.`;
   else {
-    call = [`const images = await openai.post(${quote(sub)}, {`, `  body: ${json(r.body, '  ')},`,
-      `  headers: { Accept: ${quote(r.headers?.Accept ?? 'application/json')} },`, '});'];
+    // The SDK reads JSON answers: ask for the spec's array (the live-progress stream is for fetch).
+    call = [
+      ...(r.headers?.Accept === 'text/event-stream' ? ['// Without live progress: the spec\'s JSON array of images.'] : []),
+      `const images = await openai.post(${quote(sub)}, {`, `  body: ${json(r.body, '  ')},`,
+      `  headers: { Accept: 'application/json' },`, '});'];
   }
   return [...SDK_SETUP, '', ...call].join('\n');
 }

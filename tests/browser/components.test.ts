@@ -1,6 +1,7 @@
 // The demo page's web components, driven like a user would on wasm engines: chat streams and stops, the embeddings
-// heatmap, the completion logprobs table, the model manager's byte progress on a local download, the image panel's
-// API error, and the code panel; one screenshot per view goes to test-results/screenshots/.
+// heatmap, the completion logprobs table, tiny-SDXL images with live progress and the API's error message, the model
+// manager's byte progress on a local download, and the code panel; one screenshot per view goes to
+// test-results/screenshots/.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -146,17 +147,38 @@ describe('demo page', () => {
     await shot('completion');
   });
 
-  it('image panel shows the API error message', async () => {
+  it('image panel: tiny SDXL text-to-image with live progress, image-to-image over multipart, and the API error message', async () => {
     await view('images');
     const img = page.locator('hearth-image');
+    expect(await img.locator('hearth-model-select select').inputValue()).toBe('hearth/tiny-sdxl');
+    expect(await img.locator('#size option').allTextContents()).toContain('64 × 64');
+    await img.locator('#size').selectOption('64x64');
+    // Record the progress line while it generates.
+    await page.evaluate(() => {
+      const w = window as unknown as { imageProgress: string[] };
+      w.imageProgress = [];
+      const root = document.querySelector('hearth-image')!.shadowRoot!;
+      new MutationObserver(() => {
+        const t = root.querySelector('.status .readout')?.textContent;
+        if (t && w.imageProgress.at(-1) !== t) w.imageProgress.push(t);
+      }).observe(root, { subtree: true, childList: true, characterData: true });
+    });
     await img.locator('button.generate').click();
-    const error = img.locator('.error[role="alert"]');
-    await error.waitFor({ timeout: 15_000 });
-    expect(await error.textContent()).toContain('is not available in this version of Hearth yet');
-    expect(await error.textContent()).toContain('HTTP 501');
+    await img.locator('figure img').first().waitFor({ timeout: 60_000 });
+    const first = await img.locator('figure').first().evaluate((f) => ({
+      width: (f.querySelector('img') as HTMLImageElement).naturalWidth,
+      href: f.querySelector('a[download]')?.getAttribute('href') ?? '',
+      caption: f.querySelector('figcaption')!.textContent!,
+    }));
+    expect(first.width).toBe(64);
+    expect(first.href.startsWith('data:image/png;base64,')).toBe(true);
+    expect(first.caption).toMatch(/seed \d+/);
+    const progress = await page.evaluate(() => (window as unknown as { imageProgress: string[] }).imageProgress);
+    expect(progress.some((t) => /^Step \d+ of 10/.test(t)), progress.join(' | ')).toBe(true);
     const [fetchCode, sdkCode] = await codePanel();
-    expect(fetchCode).toContain('/inference/v1/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0');
+    expect(fetchCode).toContain("fetch('/inference/v1/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0'");
     expect(fetchCode).toContain('"text_prompts"');
+    expect(fetchCode).toContain("Accept: 'text/event-stream'");
     expect(sdkCode).toContain('openai.post(');
     await shot('images');
 
@@ -166,7 +188,8 @@ describe('demo page', () => {
     await img.locator('#file').setInputFiles({ name: 'init.png', mimeType: 'image/png', buffer: png });
     await img.locator('#init-mode').selectOption('STEP_SCHEDULE');
     await img.locator('button.generate').click();
-    await img.locator('.error[role="alert"]', { hasText: 'SDXL image-to-image' }).waitFor({ timeout: 15_000 });
+    await img.locator('figure:nth-child(2) img').waitFor({ timeout: 30_000 });
+    expect(await img.locator('.error').count()).toBe(0);
     const [formCode, sdkNote] = await codePanel();
     expect(formCode).toContain("form.append('init_image', fileInput.files[0]); // init.png");
     expect(formCode).toContain("form.append('init_image_mode', 'STEP_SCHEDULE');");
@@ -174,6 +197,14 @@ describe('demo page', () => {
     expect(formCode).toContain('/stable-diffusion-xl-1024-v1-0/image_to_image');
     expect(sdkNote).toContain('no method');
     await shot('images-image-to-image');
+
+    // A model the API does not know: the panel shows the API's error.message.
+    await img.evaluate((el: HTMLElement & { model: string; mode: string }) => { el.model = 'no/such-model'; el.mode = 'text'; });
+    await img.locator('button.generate').click();
+    const error = img.locator('.error[role="alert"]');
+    await error.waitFor({ timeout: 15_000 });
+    expect(await error.textContent()).toContain('Model "no/such-model" not found');
+    expect(await error.textContent()).toContain('HTTP 404');
   });
 
   it('model manager lists the models and shows byte progress up to 100% for a download from the local server', async () => {

@@ -39,8 +39,8 @@ export interface LoadedImageInfo { id: string; device: string }
 
 export interface ImageEngine {
   generate(job: ImageJob): Promise<ReadableStream<ImageEvent>>;
-  /** Canny edges of an image as the ControlNet will see them (the demo's preview). */
-  cannyPreview(image: EncodedImage, low: number, high: number): Promise<ArrayBuffer>;
+  /** Canny edges of an image (resized to width × height) as the ControlNet will see them, as a PNG: the UI's preview. */
+  cannyPreview(image: EncodedImage, low: number, high: number, width?: number, height?: number): Promise<ArrayBuffer>;
   loaded(): Promise<LoadedImageInfo[]>;
   unload(id: string): Promise<void>;
 }
