@@ -84,6 +84,8 @@ export interface ModelInfo {
   variants?: string[];
   dimensions?: number;
   supports_dimensions?: boolean;
+  /** Image models: supported (width, height) pairs, where the API lists them. */
+  resolutions?: [number, number][];
 }
 
 let modelList: Promise<ModelInfo[]> | undefined;

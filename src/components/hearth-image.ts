@@ -96,6 +96,11 @@ export class HearthImage extends LitElement {
   private stepsTouched = false;
   private timer?: ReturnType<typeof setInterval>;
 
+  override connectedCallback(): void {
+    super.connectedCallback();
+    if (this.hasAttribute('steps')) this.stepsTouched = true;
+  }
+
   override disconnectedCallback(): void {
     this.abort?.abort();
     clearInterval(this.timer);
@@ -114,7 +119,7 @@ export class HearthImage extends LitElement {
   /** The model's resolutions and default steps: from GET /models when it lists them, else from the in-page catalog. */
   private async loadModelFacts() {
     const model = this.model;
-    const info = (await listModels().catch(() => [] as ModelInfo[])).find((m) => m.id === model) as (ModelInfo & { resolutions?: [number, number][] }) | undefined;
+    const info = (await listModels().catch(() => [] as ModelInfo[])).find((m) => m.id === model);
     const entry = (await inPageHearth())?.registry.find(model);
     if (model !== this.model) return;
     const list = info?.resolutions ?? entry?.image?.resolutions;
