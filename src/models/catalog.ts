@@ -3,6 +3,7 @@
  * Built-in tiny models ship in public/models/ (made by scripts/make_fixtures.py) and work offline; real models are
  * downloaded from Hugging Face by the same store and engine code. Nothing else in the project switches on model ids.
  */
+import BUILTIN_MANIFEST from './builtin-manifest.json';
 import type { CatalogEntry, EmbeddingsSpec, LlmVariant, ModelFile } from './types';
 
 const HF = 'https://huggingface.co';
@@ -53,7 +54,13 @@ const SDXL_RESOLUTIONS: [number, number][] = [
   [1024, 1024], [1152, 896], [896, 1152], [1216, 832], [832, 1216], [1344, 768], [768, 1344], [1536, 640], [640, 1536],
 ];
 
-export const CATALOG: readonly CatalogEntry[] = Object.freeze([
+/** Built-in files get their exact size and sha256 from the manifest (scripts/builtin-manifest.mjs). */
+const MANIFEST: Record<string, { size: number; sha256: string }> = BUILTIN_MANIFEST;
+const checked = (entries: CatalogEntry[]): CatalogEntry[] => entries.map((e) => (e.builtIn
+  ? { ...e, files: e.files.map((f) => ({ ...MANIFEST[f.url], ...f })) }
+  : e));
+
+export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
   {
     id: 'hearth/tiny-embed',
     aliases: ['accounts/hearth/models/tiny-embed'],
@@ -229,4 +236,4 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze([
     ],
     image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 4 },
   },
-] satisfies CatalogEntry[]);
+] satisfies CatalogEntry[]));

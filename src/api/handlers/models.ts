@@ -46,6 +46,11 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
       supports_images: entry.llm.vision,
       variants: entry.llm.variants.map((v) => `${v.backend}:${v.name}`),
     }),
+    ...(entry.image && {
+      resolutions: entry.image.resolutions.map(([width, height]) => ({ width, height })),
+      default_steps: entry.image.defaultSteps,
+      supports_controlnet: entry.image.controlnet,
+    }),
     ...(entry.embeddings && {
       dimensions: entry.embeddings.hiddenSize,
       max_input_tokens: entry.embeddings.maxTokens,
