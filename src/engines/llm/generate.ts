@@ -183,9 +183,12 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
 function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJob, tools: ToolDefinition[],
   factory: ConstraintFactory | null): LlmEvent[] {
   const { params } = job;
-  applyPenalties(logits, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
+  if (params.sampling.frequencyPenalty || params.sampling.presencePenalty) {
+    applyPenalties(logits, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
+  }
   const topLogprobs = job.kind === 'completion' && params.logprobs !== null ? params.logprobs : 0;
-  let pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs });
+  const logprob = job.kind === 'completion' && params.logprobs !== null;
+  let pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs, logprob });
 
   // tool_choice "auto": the model opens a tool call with "{" as its first token; from then on the call is grammar-bound,
   // so a malformed call can never come out as content.
@@ -193,7 +196,7 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
     c.constraint?.dispose();
     c.constraint = factory.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
     c.toolMode = true;
-    pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint.nextTokenMask(), topLogprobs });
+    pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint.nextTokenMask(), topLogprobs, logprob });
   }
 
   const events: LlmEvent[] = [];
@@ -215,7 +218,7 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
   const { emit, stopped } = c.stop.push(piece);
   const offset = c.offsetBase + c.text.length;
   c.text += emit;
-  const logprobs = topLogprobs || (job.kind === 'completion' && params.logprobs !== null)
+  const logprobs = logprob
     ? [{ token: model.tokenizer.tokenText(pick.id), logprob: pick.logprob, textOffset: offset,
       top: pick.top.map((t) => ({ token: model.tokenizer.tokenText(t.id), logprob: t.logprob })) }]
     : undefined;

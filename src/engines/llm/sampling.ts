@@ -60,6 +60,11 @@ export interface SampleOptions {
   allowed?: Uint32Array;
   /** How many of the most likely tokens to report in `top` (the API allows 0..5). Default 0. */
   topLogprobs?: number;
+  /**
+   * Whether the caller needs `logprob` (default true). Greedy decoding without logprobs then skips the
+   * normalising pass over the vocabulary, and `logprob` is NaN.
+   */
+  logprob?: boolean;
 }
 
 export interface SampleResult {
@@ -460,6 +465,7 @@ export function sampleToken(
   let id: number;
   let z1: number;
   if (greedy) {
+    if (options.logprob === false && nTop === 0) return { id: argmax, logprob: Number.NaN, top: [] };
     z1 = sumExp(work, max);
     id = argmax;
   } else if (topK !== null) {
