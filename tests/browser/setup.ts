@@ -1,6 +1,7 @@
 /**
  * Global setup for browser tests: builds the app once (unless HEARTH_SKIP_BUILD=1 and dist/ exists), bundles the
- * OpenAI SDK for in-page use (dist/test-sdk/openai.js), and serves
+ * OpenAI SDK for in-page use (dist/test-sdk/openai.js), builds the library into dist-lib/ for the consumer app of
+ * library.test.ts (unless HEARTH_SKIP_BUILD=1 and dist-lib/ exists; the consumer itself is static), and serves
  * dist/ with `vite preview` (COOP/COEP headers included) on a free port; tests read the URL with inject('baseUrl').
  */
 import { existsSync } from 'node:fs';
@@ -26,6 +27,15 @@ export default async function setup(project: TestProject) {
           lib: { entry: 'tests/browser/sdk-entry.ts', formats: ['es'], fileName: () => 'openai.js' },
         },
       });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
+  }
+  if (!(process.env.HEARTH_SKIP_BUILD === '1' && existsSync('dist-lib/index.js'))) {
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ configFile: 'vite.lib.config.ts', logLevel: 'warn', mode: 'production' });
     } finally {
       process.env.NODE_ENV = nodeEnv;
     }

@@ -7,7 +7,7 @@ import type { ChatCompletionChunk, ChatCompletionRequest, Completion, Completion
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/api/errors';
-import { normalizeSchema } from '../../src/engines/llm/constraint';
+import { loadXGrammar, normalizeSchema } from '../../src/engines/llm/constraint';
 import type { SamplingParams } from '../../src/engines/llm/sampling';
 import { LlmService } from '../../src/engines/llm/service';
 import type { ChatJob, ChatMessage, CompletionJob, GenerationParams, LlmEvent, ToolDefinition } from '../../src/engines/llm/types';
@@ -209,6 +209,19 @@ describe('toWebLlmChatRequest', () => {
     webLlmAcceptsChat(any, LLAMA);
     const bad = caught(() => toWebLlmChatRequest(chatJob({}, { responseFormat: { type: 'json_object', schema: { type: 'object', required: 'a' } } }), LLAMA));
     expect([bad.status, bad.param]).toEqual([400, 'response_format.schema']);
+  });
+
+  it('xgrammar 0.1.27 (web-llm\'s too) rejects web-llm\'s schema-less json_object and compiles what we send instead', async () => {
+    const xg = await loadXGrammar();
+    const info = await xg.TokenizerInfo.createTokenizerInfo(['{', '}', '"', 'a', ':', '1', ' ', '</s>'], 'raw', false, 8, [7]);
+    const compiler = await xg.GrammarCompiler.createGrammarCompiler(info);
+    // What web-llm 0.2.86 does with {type: "json_object"} and no schema: compileJSONSchema(undefined).
+    await expect(compiler.compileJSONSchema(undefined as unknown as string)).rejects.toBeDefined();
+    (await compiler.compileGrammar(JSON_OBJECT_GRAMMAR)).dispose();
+    const schema = toWebLlmChatRequest(chatJob({}, { responseFormat: { type: 'json_object', schema: { type: 'object', properties: { a: { type: 'integer' } } } } }), LLAMA).response_format?.schema;
+    (await compiler.compileJSONSchema(schema!)).dispose();
+    compiler.dispose();
+    info.dispose();
   });
 
   it('tools on a Hermes model: sent as is, tool_choice left out; web-llm then adds its Hermes prompt and schema', () => {
