@@ -14,7 +14,7 @@ struct Params {
   k0: u32,  // centre weight
   k1: u32,  // weight at distance 1
   k2: u32,  // weight at distance 2
-  reverse: u32,
+  pad0: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -12,7 +12,7 @@ struct Params {
   k0: u32,
   k1: u32,
   k2: u32,
-  reverse: u32,
+  pad0: u32,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -15,7 +15,7 @@ struct Params {
   k0: u32,
   k1: u32,
   k2: u32,
-  reverse: u32,  // hysteresis only: 1 = visit the tiles in reverse order (odd passes)
+  pad0: u32,
 };
 
 const TILE: u32 = 32u;         // pixels per tile side
@@ -50,17 +50,10 @@ fn promote(ti: u32) -> bool {
 
 @compute @workgroup_size(16, 16)
 fn main(
-  @builtin(workgroup_id) group_id: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(local_invocation_id) lid: vec3<u32>,
   @builtin(local_invocation_index) li: u32,
 ) {
-  // Alternate passes visit the tiles in reverse order: GPUs start workgroups roughly in id order, so a tile that
-  // starts after its neighbour finished already sees that neighbour's promotions, in both directions over two passes.
-  var wid = group_id;
-  if (params.reverse != 0u) {
-    wid = vec3<u32>(groups.x - 1u - group_id.x, groups.y - 1u - group_id.y, 0u);
-  }
   let w = i32(params.width);
   let h = i32(params.height);
   let ox = i32(wid.x * TILE) - 1;

@@ -18,7 +18,7 @@ struct Params {
   k0: u32,
   k1: u32,
   k2: u32,
-  reverse: u32,
+  pad0: u32,
 };
 
 const TG22: i32 = 13573;

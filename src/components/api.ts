@@ -84,8 +84,9 @@ export interface ModelInfo {
   variants?: string[];
   dimensions?: number;
   supports_dimensions?: boolean;
-  /** Image models: supported (width, height) pairs, where the API lists them. */
-  resolutions?: [number, number][];
+  /** Image models: the supported sizes, and the steps used when a request gives none. */
+  resolutions?: { width: number; height: number }[];
+  default_steps?: number;
 }
 
 let modelList: Promise<ModelInfo[]> | undefined;

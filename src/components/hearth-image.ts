@@ -78,10 +78,13 @@ export class HearthImage extends LitElement {
   @state() private initMode: 'IMAGE_STRENGTH' | 'STEP_SCHEDULE' = 'IMAGE_STRENGTH';
   @state() private imageStrength = 0.35;
   @state() private scheduleStart = 0.65;
-  @state() private scheduleEnd = 1;
+  /** Noise level where sampling stops: 0 runs the schedule to the end (see tests/fixtures/sdxl/README.md). */
+  @state() private scheduleEnd = 0;
   @state() private conditioningScale = 0.5;
   @state() private file?: File;
   @state() private preview?: string;
+  /** ControlNet tab: the canny edges the model will see, from the in-page engine (when this page hosts one). */
+  @state() private edges?: string;
   @state() private busy = false;
   @state() private started = 0;
   @state() private elapsed = 0;
@@ -105,6 +108,7 @@ export class HearthImage extends LitElement {
     this.abort?.abort();
     clearInterval(this.timer);
     if (this.preview) URL.revokeObjectURL(this.preview);
+    if (this.edges) URL.revokeObjectURL(this.edges);
     super.disconnectedCallback();
   }
 
@@ -122,10 +126,11 @@ export class HearthImage extends LitElement {
     const info = (await listModels().catch(() => [] as ModelInfo[])).find((m) => m.id === model);
     const entry = (await inPageHearth())?.registry.find(model);
     if (model !== this.model) return;
-    const list = info?.resolutions ?? entry?.image?.resolutions;
+    const list = info?.resolutions?.map((r) => [r.width, r.height] as const) ?? entry?.image?.resolutions;
     this.resolutions = list?.length ? list : RESOLUTIONS;
     if (!this.resolutions.some(([w, h]) => `${w}x${h}` === this.size)) this.size = `${this.resolutions[0][0]}x${this.resolutions[0][1]}`;
-    if (entry?.image && !this.stepsTouched) this.steps = Math.max(10, entry.image.defaultSteps);
+    const defaultSteps = info?.default_steps ?? entry?.image?.defaultSteps;
+    if (defaultSteps && !this.stepsTouched) this.steps = Math.max(10, defaultSteps);
   }
 
   async generate(): Promise<void> {
@@ -272,6 +277,7 @@ export class HearthImage extends LitElement {
           <input id="file" type="file" accept="image/png,image/jpeg,image/webp" required @change=${this.onFile}>
         </div>
         ${this.preview ? html`<img class="thumb" src=${this.preview} alt="The chosen ${isInit ? 'init' : 'control'} image">` : nothing}
+        ${!isInit && this.edges ? html`<img class="thumb" src=${this.edges} alt="Canny edges of the control image, as the ControlNet sees them">` : nothing}
       </div>
       <div class="grid">
         ${isInit ? html`
@@ -323,7 +329,9 @@ export class HearthImage extends LitElement {
     this.mode = mode;
     this.file = undefined;
     if (this.preview) URL.revokeObjectURL(this.preview);
+    if (this.edges) URL.revokeObjectURL(this.edges);
     this.preview = undefined;
+    this.edges = undefined;
   }
 
   private onTabKey(e: KeyboardEvent) {
@@ -341,6 +349,23 @@ export class HearthImage extends LitElement {
     this.file = file;
     if (this.preview) URL.revokeObjectURL(this.preview);
     this.preview = file ? URL.createObjectURL(file) : undefined;
+    if (this.edges) URL.revokeObjectURL(this.edges);
+    this.edges = undefined;
+    if (file && this.mode === 'controlnet') void this.previewEdges(file);
+  }
+
+  /** Canny preview through the engine itself (same kernels and thresholds as the request will use). */
+  private async previewEdges(file: File) {
+    const hearth = await inPageHearth();
+    // Engines in another tab (this page is not the host): no preview, generation still works through the service worker.
+    if (!hearth || (hearth.host && !hearth.host.isHost())) return;
+    try {
+      const engine = await hearth.engines.image();
+      const png = await engine.cannyPreview({ bytes: await file.arrayBuffer(), type: file.type }, 100, 200);
+      if (this.file === file) this.edges = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
+    } catch (e) {
+      this.error = errorText(e);
+    }
   }
 
   private onSubmit(e: Event) {

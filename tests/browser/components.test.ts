@@ -193,10 +193,16 @@ describe('demo page', () => {
     const [formCode, sdkNote] = await codePanel();
     expect(formCode).toContain("form.append('init_image', fileInput.files[0]); // init.png");
     expect(formCode).toContain("form.append('init_image_mode', 'STEP_SCHEDULE');");
-    expect(formCode).toContain("form.append('step_schedule_end', '1');");
+    expect(formCode).toContain("form.append('step_schedule_end', '0');");
     expect(formCode).toContain('/stable-diffusion-xl-1024-v1-0/image_to_image');
     expect(sdkNote).toContain('no method');
     await shot('images-image-to-image');
+
+    // ControlNet: choosing a control image shows the canny edges the engine will use.
+    await img.locator('#tab-controlnet').click();
+    await img.locator('#file').setInputFiles({ name: 'control.png', mimeType: 'image/png', buffer: png });
+    await img.locator('img[alt^="Canny edges"]').waitFor({ timeout: 30_000 });
+    await shot('images-controlnet');
 
     // A model the API does not know: the panel shows the API's error.message.
     await img.evaluate((el: HTMLElement & { model: string; mode: string }) => { el.model = 'no/such-model'; el.mode = 'text'; });

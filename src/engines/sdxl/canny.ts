@@ -154,8 +154,6 @@ interface SizedResources {
   width: number;
   height: number;
   params: GPUBuffer;
-  /** Same parameters with `reverse` = 1, for the odd hysteresis passes. */
-  paramsReverse: GPUBuffer;
   rgba: GPUBuffer;
   gray: GPUBuffer;
   tmp: GPUBuffer;
@@ -176,7 +174,6 @@ interface SizedResources {
     nms: GPUBindGroup;
     threshold: GPUBindGroup;
     hysteresis: GPUBindGroup;
-    hysteresisReverse: GPUBindGroup;
     toRgba: GPUBindGroup;
   };
 }
@@ -491,10 +488,7 @@ export class CannyDetector {
       this.freeResources();
       r = this.resources = this.allocate(width, height);
     }
-    const params = new Uint32Array([width, height, lowSq, highSq, kernel[0], kernel[1], kernel[2], 0]);
-    this.upload(r.params, params);
-    params[7] = 1;
-    this.upload(r.paramsReverse, params);
+    this.upload(r.params, new Uint32Array([width, height, lowSq, highSq, kernel[0], kernel[1], kernel[2], 0]));
     return r;
   }
 
@@ -504,7 +498,6 @@ export class CannyDetector {
     const storage = (label: string, extra = 0) =>
       d.createBuffer({ label: `canny/${label}`, size: bytes, usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST | extra });
     const params = d.createBuffer({ label: 'canny/params', size: 32, usage: Usage.UNIFORM | Usage.COPY_DST });
-    const paramsReverse = d.createBuffer({ label: 'canny/params', size: 32, usage: Usage.UNIFORM | Usage.COPY_DST });
     const rgba = storage('rgba');
     const gray = storage('gray');
     const tmp = storage('tmp');
@@ -531,7 +524,6 @@ export class CannyDetector {
       width,
       height,
       params,
-      paramsReverse,
       rgba,
       gray,
       tmp,
@@ -552,7 +544,6 @@ export class CannyDetector {
         nms: group(p.nms, { 0: params, 1: magnitudeSq, 2: direction, 3: nms }),
         threshold: group(p.threshold, { 0: params, 1: nms, 2: labels }),
         hysteresis: group(p.hysteresis, { 0: params, 1: labels, 2: changed }),
-        hysteresisReverse: group(p.hysteresis, { 0: paramsReverse, 1: labels, 2: changed }),
         toRgba: group(p.toRgba, { 0: params, 1: labels, 2: rgbaOut }),
       },
     };
@@ -573,7 +564,7 @@ export class CannyDetector {
     const r = this.resources;
     this.resources = null;
     if (!r) return;
-    for (const b of [r.params, r.paramsReverse, r.rgba, r.gray, r.tmp, r.blur, r.magnitude, r.magnitudeSq, r.direction, r.nms]) b.destroy();
+    for (const b of [r.params, r.rgba, r.gray, r.tmp, r.blur, r.magnitude, r.magnitudeSq, r.direction, r.nms]) b.destroy();
     for (const b of [r.labels, r.rgbaOut, r.changed, r.changedRead]) b.destroy();
   }
 
@@ -634,11 +625,10 @@ export class CannyDetector {
       const run = (count: number) => {
         const pass = encoder.beginComputePass({ label: 'canny/hysteresis' });
         pass.setPipeline(this.pipelines.hysteresis);
-        for (let i = 0; i < count; i++) {
-          pass.setBindGroup(0, passes++ % 2 ? r.groups.hysteresisReverse : r.groups.hysteresis);
-          pass.dispatchWorkgroups(groupsX, groupsY);
-        }
+        pass.setBindGroup(0, r.groups.hysteresis);
+        for (let i = 0; i < count; i++) pass.dispatchWorkgroups(groupsX, groupsY);
         pass.end();
+        passes += count;
       };
       if (batch > 1) run(batch - 1);
       encoder.clearBuffer(r.changed);
