@@ -602,7 +602,7 @@ function byteToUnicode(): string[] {
 // Grammar of JSON mode without a schema
 
 /** Any JSON object (xgrammar's builtin JSON grammar also allows a top-level array). */
-const JSON_OBJECT_EBNF = [
+export const JSON_OBJECT_EBNF = [
   'root ::= object',
   'value ::= object | array | string | number | "true" | "false" | "null"',
   'object ::= "{" ws "}" | "{" ws member (ws "," ws member)* ws "}"',

@@ -41,7 +41,7 @@ import type {
 } from '@mlc-ai/web-llm';
 import { HearthError, internal, invalidRequest, notFound, unavailable } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
-import { normalizeSchema } from './constraint';
+import { JSON_OBJECT_EBNF, normalizeSchema } from './constraint';
 import { StopMatcher } from './stop';
 import type {
   ChatJob, ChatMessage, CompletionJob, FinishReason, GenerationParams, LlmEvent, LlmJob, TokenLogprob, ToolCall, ToolCallDelta,
@@ -433,18 +433,7 @@ function userMessage(m: ChatMessage, at: string, target: WebLlmTarget): ChatComp
  * Any JSON object, as our ONNX backend's JSON mode without a schema (constraint.ts): web-llm 0.2.86 compiles a
  * `json_object` response format without a schema as a schema of `undefined` (which fails), so it gets this grammar.
  */
-export const JSON_OBJECT_GRAMMAR = [
-  'root ::= object',
-  'value ::= object | array | string | number | "true" | "false" | "null"',
-  'object ::= "{" ws "}" | "{" ws member (ws "," ws member)* ws "}"',
-  'member ::= string ws ":" ws value',
-  'array ::= "[" ws "]" | "[" ws value (ws "," ws value)* ws "]"',
-  'string ::= "\\"" string_rest',
-  'string_rest ::= "\\"" | [^\\0-\\x1f\\"\\\\] string_rest | "\\\\" escape string_rest',
-  'escape ::= ["\\\\/bfnrt] | "u" [A-Fa-f0-9] [A-Fa-f0-9] [A-Fa-f0-9] [A-Fa-f0-9]',
-  'number ::= "-"? ("0" | [1-9] [0-9]*) ("." [0-9]+)? ([eE] [+-]? [0-9]+)?',
-  'ws ::= [ \\n\\t]*',
-].join('\n');
+export const JSON_OBJECT_GRAMMAR = JSON_OBJECT_EBNF;
 
 /**
  * JSON mode: the schema is checked and normalised exactly as for our ONNX backend (both compile it with xgrammar
