@@ -21,7 +21,8 @@ export async function buildWeb(outDir = `${BUILD_DIR}/web`) {
 
 /**
  * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and its
- * tokenizer; LlmService with generationParams, the LLM tokenizer, filesFor and loadedModels), bundled for Node as
+ * tokenizer; LlmService with generationParams, the LLM tokenizer, filesFor and loadedModels) and the SDXL engine
+ * (SdxlService, which loads the pipeline as workers/sdxl.worker.ts does, and SdxlPipeline), bundled for Node as
  * .mjs with their npm dependencies left as imports. The output lives under the project so those imports resolve
  * from its node_modules.
  */
@@ -36,6 +37,8 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     'llm-tokenizer': 'src/engines/llm/tokenizer.ts',
     store: 'src/models/store.ts',
     loaded: 'src/engines/loaded.ts',
+    'sdxl-service': 'src/engines/sdxl/service.ts',
+    'sdxl-pipeline': 'src/engines/sdxl/pipeline.ts',
   };
   for (const [k, v] of Object.entries(input)) input[k] = ROOT + v;
   await build({
