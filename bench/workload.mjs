@@ -23,3 +23,18 @@ export function sentences(count = 32, words = 20, seed = 42) {
 export const LLM_MODEL_ID = 'hearth/tiny-llama';
 export const LLM_PROMPT = [128000];
 export const LLM_MAX_TOKENS = 200;
+
+// The SDXL bench: the built-in tiny SDXL (random weights) text-to-image, K_DPMPP_2M, 10 steps, cfg 7, seed 42, at its
+// smallest and largest sizes (64×64 and 128×128 pixels = 8×8 and 16×16 latents), the negative prompt empty.
+export const SDXL_MODEL_ID = 'hearth/tiny-sdxl';
+export const SDXL_PATH = '/inference/v1/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
+export const SDXL_PROMPT = 'A lighthouse on a cliff, at sunset: 2 red boats!';
+export const SDXL_STEPS = 10;
+export const SDXL_CFG = 7;
+export const SDXL_SEED = 42;
+export const SDXL_SIZES = [64, 128];
+/**
+ * A distinct prompt per timed run, so every run encodes its prompt as a new request would (the pipeline caches the
+ * conditioning of recent prompts). The text encoders always see 77 ids, so the extra tokens cost nothing there.
+ */
+export const sdxlPrompt = (i) => `${SDXL_PROMPT} #${i}`;
