@@ -8,6 +8,7 @@ import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
 import type { ImageSpec } from '../../models/types';
 import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
+import { GpuDenoiser } from './gpu-loop';
 import { gaussianNoise } from './noise';
 import { dpmpp2mStep, type KarrasSchedule } from './scheduler';
 
@@ -58,6 +59,8 @@ export const controlKeep = (i: number, n: number, start: number, end: number) =>
 
 export class SdxlPipeline {
   private readonly textCache = new Map<string, TextConditioning>();
+  /** WebGPU only: the GPU-resident loops, per latent size (4·h·w), on the device onnxruntime-web runs on. */
+  private readonly gpuLoops = new Map<number, Promise<GpuDenoiser>>();
 
   constructor(readonly model: SdxlModel) {}
 
@@ -85,6 +88,21 @@ export class SdxlPipeline {
     const pooled = concat(uncond.pooled, cond.pooled);
     const timeIds = Float32Array.from([req.height, req.width, 0, 0, req.height, req.width, req.height, req.width, 0, 0, req.height, req.width]);
     const window = Array.from(sigmas.subarray(first, last + 1));
+    if (this.model.device === 'webgpu') {
+      // Latents stay on the GPU for the whole loop (src/engines/sdxl/gpu-loop.ts); only the final ones come back.
+      const denoiser = await this.gpuLoop(size);
+      x = await denoiser.denoise({
+        ort, x, sigmas: window, cfgScale: req.cfgScale, sampleDims: [2, 4, h, w], onStep,
+        runUnet: (sample, i) => this.unetOutputs({
+          sample,
+          timestep: this.timestep(schedule.sigmaToT(window[i])),
+          encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
+          text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
+          time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
+        }, req, first + i),
+      });
+      return this.decode(x, h, w);
+    }
     let old: Float32Array | null = null;
     const total = last - first;
     for (let i = 0; i < total; i++) {
@@ -130,8 +148,26 @@ export class SdxlPipeline {
       : new ort.Tensor('float32', Float32Array.from([t]), []);
   }
 
+  private gpuLoop(size: number): Promise<GpuDenoiser> {
+    let p = this.gpuLoops.get(size);
+    if (!p) {
+      if (this.gpuLoops.size >= 4) this.gpuLoops.clear(); // a few latent sizes at most; the buffers are small
+      // `env.webgpu.device` (onnxruntime-web 1.30): a Promise of the GPUDevice its WebGPU EP created with the sessions.
+      p = Promise.resolve(this.model.ort.env.webgpu.device as unknown as Promise<GPUDevice>)
+        .then((device) => GpuDenoiser.create(device, size));
+      p.catch(() => this.gpuLoops.delete(size));
+      this.gpuLoops.set(size, p);
+    }
+    return p;
+  }
+
   /** Epsilon for [uncond; cond], with ControlNet residuals when this step is inside the control window. */
   private async unet(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number): Promise<Float32Array> {
+    return takeData(await this.unetOutputs(feeds, req, step), 'out_sample');
+  }
+
+  /** The UNet's outputs (`out_sample` = epsilon for [uncond; cond]); the caller disposes them. */
+  private async unetOutputs(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number): Promise<Record<string, OrtModule.Tensor>> {
     const { ort, sessions } = this.model;
     const control = req.control;
     if (control && controlKeep(step, req.steps, control.start, control.end) && control.scale !== 0) {
@@ -146,9 +182,9 @@ export class SdxlPipeline {
       });
       const out = await sessions.unetControlnet.run({ ...feeds, ...residuals });
       for (const t of Object.values(residuals)) t.dispose();
-      return takeData(out, 'out_sample');
+      return out;
     }
-    return takeData(await sessions.unet.run(feeds), 'out_sample');
+    return sessions.unet.run(feeds);
   }
 
   /** VAE-encodes an RGB image into scaled latents, sampling the posterior with the given noise. */

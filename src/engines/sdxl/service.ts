@@ -149,6 +149,8 @@ export class SdxlService implements ImageEngine {
             sessions[part] = await ort.InferenceSession.create(bytes, {
               executionProviders: [device], graphOptimizationLevel: 'all',
               ...(files.externalData[part] && { externalData: files.externalData[part] }),
+              // The UNet's output stays on the GPU: guidance and the sampler step run on it in WGSL (gpu-loop.ts).
+              ...(device === 'webgpu' && (part === 'unet' || part === 'unet_controlnet') && { preferredOutputLocation: { out_sample: 'gpu-buffer' } }),
             });
           }
         } catch (e) {
