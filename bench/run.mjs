@@ -1,16 +1,20 @@
 // `npm run bench`: the embeddings bench (request latency through each layer: SW, relay, API, worker; embeddings
 // throughput in the browser and Node) and the LLM decode bench (tokens/s and time to first token through the API
 // via SSE and the service worker, hearth.handle and the engine's own loop; in Node the API, LlmService and a bare
-// session.run loop), as ratios from one run. See bench/embeddings.mjs and bench/llm.mjs.
+// session.run loop) and the SDXL bench (the image pipeline's own time over its ONNX session.run time in Node, and
+// the PNG request through the SW and hearth.handle vs the image engine in the browser), as ratios from one run.
+// See bench/embeddings.mjs, bench/llm.mjs and bench/sdxl.mjs.
 //
-//   node bench/run.mjs [--only=embeddings|llm] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl (comma-separated)] [--no-build]
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
+//                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=3]           (sdxl, Node pipeline overhead)
+//                      [--sdxl-rounds=5] [--sdxl-warmup=1]                      (sdxl, browser API vs engine)
 //
 // --no-build serves the existing dist/ instead of building the app into bench/.build/web (the small Node bundle
 // of the API and engine modules is always rebuilt, in ~0.2 s). Both benches share one browser page opened with
 // ?devices=wasm. Nothing here passes or fails: it prints tables and writes bench/results/latest.json, with each
-// bench under its own key (`--only` keeps the other bench's previous results there).
+// bench under its own key (`--only` keeps the other benches' previous results there).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, hasBuild } from './build.mjs';
@@ -20,13 +24,15 @@ import { pageInfo } from './in-page.mjs';
 import { LLM_DEFAULTS, llmJson, reportLlm, runLlm } from './llm.mjs';
 import { loadLlmModules } from './node-llm.mjs';
 import { loadApiModules, ort } from './node-paths.mjs';
+import { loadSdxlModules } from './node-sdxl.mjs';
+import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm'];
+const BENCHES = ['embeddings', 'llm', 'sdxl'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
 const num = (key, fallback) => Number(args[key] ?? fallback);
@@ -41,6 +47,12 @@ const llmOpts = {
   rounds: num('llm-rounds', LLM_DEFAULTS.rounds),
   warmup: num('llm-warmup', LLM_DEFAULTS.warmup),
   maxTokens: num('max-tokens', LLM_DEFAULTS.maxTokens),
+};
+const sdxlOpts = {
+  nodeRounds: num('sdxl-node-rounds', SDXL_DEFAULTS.nodeRounds),
+  nodeWarmup: num('sdxl-node-warmup', SDXL_DEFAULTS.nodeWarmup),
+  rounds: num('sdxl-rounds', SDXL_DEFAULTS.rounds),
+  warmup: num('sdxl-warmup', SDXL_DEFAULTS.warmup),
 };
 
 const started = performance.now();
@@ -59,7 +71,7 @@ if (args['no-build']) {
 }
 log('bundling the API and engine modules for Node');
 const apiDir = await buildNodeApi();
-const mods = { ...await loadApiModules(apiDir), ...await loadLlmModules(apiDir) };
+const mods = { ...await loadApiModules(apiDir), ...await loadLlmModules(apiDir), ...await loadSdxlModules(apiDir) };
 
 // --- browser + Node -----------------------------------------------------------------------------------------------
 const { server, baseUrl } = await serve(webDir);
@@ -76,6 +88,7 @@ try {
   chromiumVersion = browser.version();
   if (only.includes('embeddings')) results.embeddings = await runEmbeddings({ page: host.page, mods, opts: embeddingsOpts, log });
   if (only.includes('llm')) results.llm = await runLlm({ page: host.page, mods, opts: llmOpts, log });
+  if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
 } finally {
   await browser.close().catch(() => undefined);
   await server.close().catch(() => undefined);
@@ -100,6 +113,10 @@ if (results.llm) {
   print();
   reportLlm(results.llm, print);
 }
+if (results.sdxl) {
+  print();
+  reportSdxl(results.sdxl, print);
+}
 print();
 if (errors.length) print(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
 print(`(bench took ${fmt((performance.now() - started) / 1000, 1)} s)`);
@@ -121,13 +138,16 @@ const env = {
   app: args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, sdxl: sdxlJson };
 for (const b of BENCHES) {
   if (results[b]) {
-    json[b] = { date: json.date, ...(b === 'embeddings' ? embeddingsJson(results.embeddings) : llmJson(results.llm)) };
+    json[b] = { date: json.date, ...TO_JSON[b](results[b]) };
   } else if (previous[b]) {
     json[b] = { ...previous[b], date: previous[b].date ?? previous.date, env: previous[b].env ?? previous.env, keptFromPreviousRun: true };
   }
 }
+// Keys this script does not write (e.g. another tool's) stay as they were.
+for (const [k, v] of Object.entries(previous)) if (!(k in json) && !BENCHES.includes(k) && k !== 'pageErrors') json[k] = v;
 json.pageErrors = errors;
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
 writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
