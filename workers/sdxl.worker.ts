@@ -7,6 +7,9 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { CannyDetector } from '../src/engines/sdxl/canny';
 import { cannyReference } from '../src/engines/sdxl/canny-reference';
 import { canvasCodec } from '../src/engines/sdxl/codec';
+import { fetchLoraAdapter } from '../src/engines/sdxl/lora/fetch';
+import { GpuLoraMerger } from '../src/engines/sdxl/lora/gpu-merge';
+import { cpuMerger, type WeightMerger } from '../src/engines/sdxl/lora/merge';
 import { SdxlService, type CannyFn } from '../src/engines/sdxl/service';
 import type { SchedulerConfig } from '../src/engines/sdxl/scheduler';
 import { ArtifactStore } from '../src/models/store';
@@ -21,12 +24,20 @@ function startEngine() {
   configureOrt(ort, config);
   const store = new ArtifactStore(config.modelBase);
 
-  let detector: Promise<CannyDetector | null> | undefined;
-  const gpuDetector = () => (detector ??= (async () => {
+  // Canny and the LoRA merge share one WebGPU device of their own (ORT keeps its own).
+  let gpuDevice: Promise<GPUDevice | null> | undefined;
+  const ownDevice = () => (gpuDevice ??= (async () => {
     if (!config.devices.includes('webgpu') || !navigator.gpu) return null;
     const adapter = await navigator.gpu.requestAdapter();
-    return adapter ? CannyDetector.create(await adapter.requestDevice()) : null;
+    if (!adapter) return null;
+    // Merging big weights needs the adapter's real binding limits, not the defaults.
+    const { maxStorageBufferBindingSize, maxBufferSize } = adapter.limits;
+    return adapter.requestDevice({ requiredLimits: { maxStorageBufferBindingSize, maxBufferSize } });
   })().catch(() => null));
+  let detector: Promise<CannyDetector | null> | undefined;
+  const gpuDetector = () => (detector ??= ownDevice().then((d) => (d ? CannyDetector.create(d) : null)).catch(() => null));
+  let merger: Promise<WeightMerger> | undefined;
+  const loraMerger = () => (merger ??= ownDevice().then((d) => (d ? GpuLoraMerger.create(d) : cpuMerger)).catch(() => cpuMerger));
 
   const canny: CannyFn = async (rgba, width, height, low, high) => {
     const gpu = await gpuDetector();
@@ -45,6 +56,12 @@ function startEngine() {
     devices: config.devices,
     codec: canvasCodec,
     canny,
+    fetchLora: (source) => fetchLoraAdapter(source, {
+      hubEndpoint: config.hubEndpoint ?? 'https://huggingface.co',
+      builtinHub: new URL('hub/', config.modelBase).href,
+      cache: () => caches.open('hearth-lora'),
+    }),
+    loraMerger: async (device) => (device === 'webgpu' ? loraMerger() : cpuMerger),
     loadFiles: async (entry) => {
       const has = (role: string) => entry.files.some((f) => f.role === role);
       const models: Record<string, Uint8Array> = {};

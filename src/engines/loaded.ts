@@ -11,12 +11,18 @@ export interface LoadedModelState {
   backend: string;
   variant?: string;
   stats?: LlmStats;
+  /** Image models: the LoRA adapters (`repo/file`) merged into a loaded copy of the model. */
+  loras?: string[];
 }
 
 export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine, image?: ImageEngine): Promise<Map<string, LoadedModelState>> {
   const map = new Map<string, LoadedModelState>();
   for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
   for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats });
-  for (const m of (await image?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: 'onnx' });
+  for (const m of (await image?.loaded()) ?? []) {
+    const state = map.get(m.id) ?? { device: m.device, backend: 'onnx' };
+    if (m.lora) state.loras = [...(state.loras ?? []), m.lora];
+    map.set(m.id, state);
+  }
   return map;
 }

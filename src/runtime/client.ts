@@ -24,6 +24,8 @@ export interface HearthOptions {
   diagnostics?: boolean;
   /** Where to load onnxruntime-web's wasm files from (default: the copy the build bundled). */
   ortWasmBase?: string;
+  /** The Hugging Face endpoint (or a mirror) LoRA adapters are downloaded from (default https://huggingface.co). */
+  hubEndpoint?: string;
 }
 
 export interface Hearth {
@@ -51,6 +53,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
     devices: options.devices ?? ['webgpu', 'wasm'],
     ortWasmBase: options.ortWasmBase,
     modelBase,
+    hubEndpoint: options.hubEndpoint,
   }, { diagnostics: options.diagnostics });
   const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;
   const handle = createApi({

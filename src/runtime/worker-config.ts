@@ -11,6 +11,8 @@ export interface WorkerConfig {
   ortWasmBase?: string;
   /** Base URL that relative model file URLs resolve against. */
   modelBase: string;
+  /** Where LoRA adapters are downloaded from (`<hub>/<repo>/resolve/main/<file>`); default https://huggingface.co. */
+  hubEndpoint?: string;
 }
 
 export function readWorkerConfig(name: string): WorkerConfig {

@@ -5,6 +5,7 @@
  * `{base64, finishReason, seed}`), or — Hearth's extension for live progress — `text/event-stream`.
  */
 import { encodeBase64 } from '../../util/base64';
+import { validateLoraSource, type LoraSource } from '../../engines/sdxl/lora/fetch';
 import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/types';
 import { randomSeed } from '../../util/rng';
 import type { CatalogEntry } from '../../models/types';
@@ -73,6 +74,7 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
     seed,
     schedule: { start: 1, end: 0 },
     output: { type: 'image/png' },
+    lora: loraSource(ctx, body),
   };
   if (mode === 'image_to_image') {
     job.init = await encoded(body.init_image, 'init_image');
@@ -98,17 +100,32 @@ function refuseUnsupported(body: Fields, entry: CatalogEntry): void {
     throw invalidRequest(`No safety checker model is available for ${entry.id} in this runtime; send "safety_check": false`,
       'safety_check', 'unsupported_parameter');
   }
-  for (const field of ['lora_adapter_name', 'lora_weight_filename']) {
-    if (body[field] != null && body[field] !== '') {
-      throw invalidRequest('LoRA adapters are not supported by this runtime yet', field, 'unsupported_parameter');
-    }
-  }
   if (body.clip_guidance_preset != null && body.clip_guidance_preset !== 'NONE') {
     throw invalidRequest('Only "clip_guidance_preset": "NONE" is supported', 'clip_guidance_preset', 'unsupported_parameter');
   }
   if (body.control_net_name != null && body.control_net_name !== 'canny') {
     throw invalidRequest('Only the "canny" ControlNet is available', 'control_net_name', 'unsupported_parameter');
   }
+}
+
+/** Diffusers' file name for saved LoRA weights: the file a repo most likely holds when none is named. */
+const DEFAULT_LORA_FILE = 'pytorch_lora_weights.safetensors';
+
+/** The adapter to merge, if any; the access key travels with the job to the download and no further. */
+function loraSource(ctx: RequestContext, body: Fields): LoraSource | undefined {
+  const given = (v: unknown) => v != null && v !== '';
+  if (!given(body.lora_adapter_name)) {
+    if (given(body.lora_weight_filename)) throw invalidRequest('"lora_weight_filename" needs "lora_adapter_name" (the Hugging Face repo that holds it)', 'lora_adapter_name', 'missing_required_field');
+    return undefined;
+  }
+  const source: LoraSource = {
+    repo: String(body.lora_adapter_name),
+    filename: given(body.lora_weight_filename) ? String(body.lora_weight_filename) : DEFAULT_LORA_FILE,
+  };
+  const key = ctx.request.headers.get('huggingface-access-key')?.trim();
+  if (key) source.accessKey = key;
+  validateLoraSource(source);
+  return source;
 }
 
 function size(body: Fields, entry: CatalogEntry): [number, number] {

@@ -39,6 +39,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     loaded: state !== undefined,
     device: state?.device ?? null,
     ...(state?.variant && { loaded_variant: `${state.backend}:${state.variant}` }),
+    ...(state?.loras && { loaded_loras: state.loras }),
     ...(state?.stats && { stats: { requests: state.stats.requests, cancelled: state.stats.cancelled, generated_tokens: state.stats.generatedTokens } }),
     ...(entry.llm && {
       context_length: entry.llm.contextLength,

@@ -3,6 +3,7 @@
  * progress is live and cancelling stops the denoising loop between steps).
  */
 import type { CatalogEntry } from '../../models/types';
+import type { LoraSource } from './lora/fetch';
 
 /** Pixels as they cross the worker boundary: RGBA, row-major. */
 export interface RgbaImage { width: number; height: number; data: Uint8Array }
@@ -27,6 +28,8 @@ export interface ImageJob {
   init?: EncodedImage;
   control?: { image: EncodedImage; scale: number; start: number; end: number; lowThreshold: number; highThreshold: number };
   output: { type: 'image/png' | 'image/jpeg'; quality?: number };
+  /** A LoRA adapter merged into the UNet and text encoders for this job (its access key is used for the download only). */
+  lora?: LoraSource;
 }
 
 export type ImageEvent =
@@ -35,7 +38,7 @@ export type ImageEvent =
   | { type: 'image'; index: number; seed: number; bytes: ArrayBuffer; mime: string; finishReason: 'SUCCESS' | 'CONTENT_FILTERED' | 'ERROR' }
   | { type: 'done' };
 
-export interface LoadedImageInfo { id: string; device: string }
+export interface LoadedImageInfo { id: string; device: string; /** `repo/file` of the merged LoRA, if any. */ lora?: string }
 
 export interface ImageEngine {
   generate(job: ImageJob): Promise<ReadableStream<ImageEvent>>;
