@@ -998,6 +998,90 @@ def try_ort():
         return None
 
 
+def build_models(vocab_size):
+    """The six torch modules of the fixture, with their fixed random weights (also used by
+    scripts/fixtures_sdxl_lora.py): te1, te2, unet, cnet, vae_enc, vae_dec."""
+    te1 = ClipTextModel(TE1, vocab_size).eval()
+    init_weights(te1, SEED + 1)
+    te2 = ClipTextModel(TE2, vocab_size).eval()
+    init_weights(te2, SEED + 2)
+    unet = TinyUNet().eval()
+    init_weights(unet, SEED + 3)
+    cnet = TinyControlNet().eval()
+    init_weights(cnet, SEED + 4)
+    vae_enc = VaeEncoder().eval()
+    init_weights(vae_enc, SEED + 5)
+    vae_dec = VaeDecoder().eval()
+    init_weights(vae_dec, SEED + 6)
+    with torch.no_grad():
+        # value ranges closer to the real models': decoded pixels mostly in [-1, 1], larger encoder means, logvar
+        # around -4 (posterior std ~ 0.14)
+        vae_dec.conv_out.weight.mul_(0.5)
+        vae_dec.conv_out.bias.zero_()
+        vae_enc.quant_conv.weight[:LATENT_CH].mul_(4.0)
+        vae_enc.quant_conv.weight[LATENT_CH:].mul_(0.5)
+        vae_enc.quant_conv.bias[LATENT_CH:].fill_(-4.0)
+        for zc in list(cnet.controlnet_down_blocks) + [cnet.controlnet_mid_block]:
+            zc.weight.mul_(0.5)  # real zero-convs start at 0; keep them small but non-zero
+    return te1, te2, unet, cnet, vae_enc, vae_dec
+
+
+def text_conditioning(te1, te2, ids1, ids2):
+    """Both text encoders on `input_ids` [b, 77] / `input_ids_2` [b, 77] -> (te1 outputs, te2 outputs,
+    encoder_hidden_states [b, 77, 80], text_embeds [b, 48]), as the pipeline builds them: penultimate hidden states of
+    both encoders, concatenated; text_embeds = text_encoder_2's projected pooled output."""
+    with torch.no_grad():
+        o1 = te1(ids1)
+        o2 = te2(ids2)
+    pen1 = o1[2 + TE1["num_hidden_layers"] - 1]  # hidden_states.{n1-1}
+    pen2 = o2[2 + TE2["num_hidden_layers"] - 1]
+    ehs = torch.cat([pen1, pen2], dim=-1)  # [2 (prompt, negative), 77, 80]
+    pooled = o2[0]  # text_embeds [2, 48]
+    return o1, o2, ehs, pooled
+
+
+def make_sampler(unet, cnet, vae_dec, ehs, pooled, log_sigmas):
+    """The reference K_DPMPP_2M sampler with CFG and the VAE decode (also used by scripts/fixtures_sdxl_lora.py).
+    ehs [2, 77, 80] / pooled [2, 48]: rows (prompt, negative) from text_conditioning. Returns (run, decode)."""
+    cond_ehs, uncond_ehs = ehs[0:1], ehs[1:2]
+    cond_pooled, uncond_pooled = pooled[0:1], pooled[1:2]
+
+    def run(noise, sigmas, start_latents=None, controls=None, trace=None):
+        """K_DPMPP_2M over `sigmas` with CFG, for len(noise) samples. controls: (edge [1,3,H,W], scale, keep(i))."""
+        b = noise.shape[0]
+        ehs_b = torch.cat([uncond_ehs.expand(b, -1, -1), cond_ehs.expand(b, -1, -1)])
+        pooled_b = torch.cat([uncond_pooled.expand(b, -1), cond_pooled.expand(b, -1)])
+        tids_b = torch.tensor([ADD_TIME_IDS] * (2 * b), dtype=torch.float32)
+        x = f32(noise.astype(np.float64) * sigmas[0])
+        if start_latents is not None:
+            x = f32(start_latents.astype(np.float64) + noise.astype(np.float64) * sigmas[0])
+
+        def denoise(xc, sigma, i):
+            c_in = 1.0 / math.sqrt(sigma * sigma + 1.0)
+            xin = f32(np.concatenate([xc, xc]).astype(np.float64) * c_in)
+            t = torch.tensor(np.float32(sigma_to_t(sigma, log_sigmas)))
+            with torch.no_grad():
+                if controls is None:
+                    eps = npf(unet(torch.from_numpy(xin), t, ehs_b, pooled_b, tids_b))
+                else:
+                    edge, scale, keep = controls
+                    cs = torch.tensor(np.float32(scale * keep(i)))
+                    r = cnet(torch.from_numpy(xin), t, ehs_b, pooled_b, tids_b, edge.expand(2 * b, -1, -1, -1), cs)
+                    eps = npf(unet(torch.from_numpy(xin), t, ehs_b, pooled_b, tids_b, *r))
+            eu, ec = eps[:b].astype(np.float64), eps[b:].astype(np.float64)
+            e = f32(eu + CFG_SCALE * (ec - eu))
+            return f32(xc.astype(np.float64) - sigma * e.astype(np.float64))
+
+        return dpmpp_2m(denoise, x, sigmas, trace)
+
+    def decode(latents):
+        with torch.no_grad():
+            dec = npf(vae_dec(torch.from_numpy(f32(latents.astype(np.float64) / SCALING_FACTOR))))
+        return dec, to_uint8_hwc(dec)
+
+    return run, decode
+
+
 # ======================================================================================================================
 # Build
 # ======================================================================================================================
@@ -1034,28 +1118,7 @@ def build():
           f"long prompt {len(long_prompt['ids'])} tokens ({single} single-byte pieces)")
 
     # ---- models -----------------------------------------------------------------------------------------------------
-    te1 = ClipTextModel(TE1, vocab_size).eval()
-    init_weights(te1, SEED + 1)
-    te2 = ClipTextModel(TE2, vocab_size).eval()
-    init_weights(te2, SEED + 2)
-    unet = TinyUNet().eval()
-    init_weights(unet, SEED + 3)
-    cnet = TinyControlNet().eval()
-    init_weights(cnet, SEED + 4)
-    vae_enc = VaeEncoder().eval()
-    init_weights(vae_enc, SEED + 5)
-    vae_dec = VaeDecoder().eval()
-    init_weights(vae_dec, SEED + 6)
-    with torch.no_grad():
-        # value ranges closer to the real models': decoded pixels mostly in [-1, 1], larger encoder means, logvar
-        # around -4 (posterior std ~ 0.14)
-        vae_dec.conv_out.weight.mul_(0.5)
-        vae_dec.conv_out.bias.zero_()
-        vae_enc.quant_conv.weight[:LATENT_CH].mul_(4.0)
-        vae_enc.quant_conv.weight[LATENT_CH:].mul_(0.5)
-        vae_enc.quant_conv.bias[LATENT_CH:].fill_(-4.0)
-        for zc in list(cnet.controlnet_down_blocks) + [cnet.controlnet_mid_block]:
-            zc.weight.mul_(0.5)  # real zero-convs start at 0; keep them small but non-zero
+    te1, te2, unet, cnet, vae_enc, vae_dec = build_models(vocab_size)
 
     # ---- configs -----------------------------------------------------------------------------------------------------
     write_json(os.path.join(MODEL_DIR, "model_index.json"), {
@@ -1180,20 +1243,13 @@ def build():
 
     # ---- (a) parts ---------------------------------------------------------------------------------------------------
     parts = {}
-    with torch.no_grad():
-        o1 = te1(ids_example)
-        o2 = te2(ids2_example)
+    o1, o2, ehs, pooled = text_conditioning(te1, te2, ids_example, ids2_example)
     parts["text_encoder"] = {"model": "text_encoder/model.onnx", "inputs": {"input_ids": i64(ids_example)},
                              "outputs": {n: tens(npf(t)) for n, t in zip(te1_out, o1)}}
     parts["text_encoder_2"] = {"model": "text_encoder_2/model.onnx", "inputs": {"input_ids": i64(ids2_example)},
                                "outputs": {n: tens(npf(t)) for n, t in zip(te2_out, o2)}}
-    # prompt embeddings as the pipeline builds them: penultimate hidden states of both encoders, concatenated
-    pen1 = o1[2 + n1 - 1]  # hidden_states.{n1-1}
-    pen2 = o2[2 + n2 - 1]
-    ehs = torch.cat([pen1, pen2], dim=-1)  # [2 (prompt, negative), 77, 80]
-    pooled = o2[0]  # text_embeds [2, 48]
-    cond_ehs, uncond_ehs = ehs[0:1], ehs[1:2]
-    cond_pooled, uncond_pooled = pooled[0:1], pooled[1:2]
+    cond_ehs = ehs[0:1]
+    cond_pooled = pooled[0:1]
 
     g = torch.Generator().manual_seed(SEED + 20)
     part_sample = torch.randn(2, LATENT_CH, 8, 8, generator=g)
@@ -1284,38 +1340,7 @@ def build():
                 "train_sigmas_check": {str(i): tsig[i] for i in (0, 1, 499, 998, 999)}, "karras": karras}
 
     # ---- the sampler ----------------------------------------------------------------------------------------------
-    def run(noise, sigmas, start_latents=None, controls=None, trace=None):
-        """K_DPMPP_2M over `sigmas` with CFG, for len(noise) samples. controls: (edge [1,3,H,W], scale, keep(i))."""
-        b = noise.shape[0]
-        ehs_b = torch.cat([uncond_ehs.expand(b, -1, -1), cond_ehs.expand(b, -1, -1)])
-        pooled_b = torch.cat([uncond_pooled.expand(b, -1), cond_pooled.expand(b, -1)])
-        tids_b = torch.tensor([ADD_TIME_IDS] * (2 * b), dtype=torch.float32)
-        x = f32(noise.astype(np.float64) * sigmas[0])
-        if start_latents is not None:
-            x = f32(start_latents.astype(np.float64) + noise.astype(np.float64) * sigmas[0])
-
-        def denoise(xc, sigma, i):
-            c_in = 1.0 / math.sqrt(sigma * sigma + 1.0)
-            xin = f32(np.concatenate([xc, xc]).astype(np.float64) * c_in)
-            t = torch.tensor(np.float32(sigma_to_t(sigma, log_sigmas)))
-            with torch.no_grad():
-                if controls is None:
-                    eps = npf(unet(torch.from_numpy(xin), t, ehs_b, pooled_b, tids_b))
-                else:
-                    edge, scale, keep = controls
-                    cs = torch.tensor(np.float32(scale * keep(i)))
-                    r = cnet(torch.from_numpy(xin), t, ehs_b, pooled_b, tids_b, edge.expand(2 * b, -1, -1, -1), cs)
-                    eps = npf(unet(torch.from_numpy(xin), t, ehs_b, pooled_b, tids_b, *r))
-            eu, ec = eps[:b].astype(np.float64), eps[b:].astype(np.float64)
-            e = f32(eu + CFG_SCALE * (ec - eu))
-            return f32(xc.astype(np.float64) - sigma * e.astype(np.float64))
-
-        return dpmpp_2m(denoise, x, sigmas, trace)
-
-    def decode(latents):
-        with torch.no_grad():
-            dec = npf(vae_dec(torch.from_numpy(f32(latents.astype(np.float64) / SCALING_FACTOR))))
-        return dec, to_uint8_hwc(dec)
+    run, decode = make_sampler(unet, cnet, vae_dec, ehs, pooled, log_sigmas)
 
     g = torch.Generator().manual_seed(SEED + 40)
     noise = torch.randn(2, LATENT_CH, HEIGHT // 8, WIDTH // 8, generator=g).numpy()

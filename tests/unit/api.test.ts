@@ -69,7 +69,9 @@ describe('routing and errors', () => {
     const cases: [object, string, Record<string, string>?][] = [
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], width: 96, height: 64 }, 'width'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], safety_check: true }, 'safety_check'],
-      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_adapter_name: 'a/b' }, 'lora_adapter_name'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_adapter_name: 'not-a-repo' }, 'lora_adapter_name'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_weight_filename: 'lora.safetensors' }, 'lora_adapter_name'],
+      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_adapter_name: 'a/b', lora_weight_filename: 'lora.bin' }, 'lora_weight_filename'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x', weight: 0.5 }] }, 'text_prompts[0].weight'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x', weight: -1 }] }, 'text_prompts'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], samples: 2 }, 'samples', { accept: 'image/png' }],

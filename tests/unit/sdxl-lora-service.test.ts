@@ -1,0 +1,167 @@
+// LoRA end to end in the image engine (SdxlService on onnxruntime-web wasm in Node, the tiny SDXL from public/):
+// the built-in adapters are fetched through the real URL rules (hearth/… → the app's hub/ folder, read from
+// public/hub here), merged — PEFT on the CPU, kohya with the WGSL kernel on Dawn — and sampled; the images equal the
+// torch references of tests/fixtures/sdxl/lora-reference.json, differ from the base model's, and the base model
+// still gives its own reference afterwards. Bad adapters are 400s that leave the engine serving.
+import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-web';
+import { describe, expect, it } from 'vitest';
+import { HearthError } from '../../src/api/errors';
+import { cannyReference } from '../../src/engines/sdxl/canny-reference';
+import type { ImageCodec } from '../../src/engines/sdxl/codec';
+import { fetchLoraAdapter } from '../../src/engines/sdxl/lora/fetch';
+import { GpuLoraMerger } from '../../src/engines/sdxl/lora/gpu-merge';
+import { cpuMerger, type WeightMerger } from '../../src/engines/sdxl/lora/merge';
+import type { SchedulerConfig } from '../../src/engines/sdxl/scheduler';
+import { SdxlService, type SdxlFiles } from '../../src/engines/sdxl/service';
+import type { ImageEvent, ImageJob } from '../../src/engines/sdxl/types';
+import { CATALOG } from '../../src/models/catalog';
+import { filesFor } from '../../src/models/store';
+import type { CatalogEntry } from '../../src/models/types';
+import { getDevice, skipGpu } from './dawn';
+import { readJson, ROOT } from './node-api';
+
+ort.env.wasm.numThreads = 1;
+
+interface T { shape: number[]; b64: string }
+interface LoraCase { seed: number; prompt: string; negative_prompt: string; width: number; height: number; steps: number; cfg_scale: number; image: T }
+const lref = readJson<{ adapters: Record<'peft' | 'kohya', { file: string; cases: { txt2img: LoraCase } }> }>('tests/fixtures/sdxl/lora-reference.json');
+const ref = readJson<{ seeded: { txt2img: { samples_1: { image: T } } } }>('tests/fixtures/sdxl/reference.json');
+const u8 = (t: T) => new Uint8Array(Buffer.from(t.b64, 'base64'));
+
+const entry = CATALOG.find((e) => e.id === 'hearth/tiny-sdxl')!;
+const read = (e: CatalogEntry, role: string) => new Uint8Array(readFileSync(`${ROOT}public/${filesFor(e).find((f) => f.role === role)!.url}`));
+const json = (e: CatalogEntry, role: string) => JSON.parse(new TextDecoder().decode(read(e, role))) as object;
+
+async function loadFiles(e: CatalogEntry): Promise<SdxlFiles> {
+  const models: Record<string, Uint8Array> = {};
+  for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet']) {
+    if (e.files.some((f) => f.role === part)) models[part] = read(e, part);
+  }
+  return {
+    models, externalData: {},
+    tokenizer: json(e, 'tokenizer'), tokenizerConfig: json(e, 'tokenizer_config'),
+    tokenizer2: json(e, 'tokenizer_2'), tokenizer2Config: json(e, 'tokenizer_2_config'),
+    schedulerConfig: json(e, 'scheduler_config') as SchedulerConfig,
+  };
+}
+
+/** The app's hub/ folder as the browser would fetch it, read from public/hub. */
+const APP_HUB = 'http://app.test/hub/';
+const fetched: string[] = [];
+const appFetch = (async (url: string) => {
+  fetched.push(url);
+  if (!url.startsWith(APP_HUB)) return new Response('not here', { status: 404 });
+  try {
+    return new Response(readFileSync(`${ROOT}public/hub/${decodeURIComponent(url.slice(APP_HUB.length))}`));
+  } catch {
+    return new Response('Entry not found', { status: 404 });
+  }
+}) as unknown as typeof fetch;
+
+/** Raw RGBA as the "encoded" image: the pixels are what is compared. */
+const rawCodec: ImageCodec = {
+  decode: async () => { throw new Error('not used'); },
+  encode: async (img) => img.data.slice().buffer,
+} as unknown as ImageCodec;
+
+function service(merger: () => Promise<WeightMerger>) {
+  return new SdxlService({
+    ort, devices: ['wasm'], loadFiles, codec: rawCodec,
+    canny: async (rgba, w, h, low, high) => { const r = cannyReference(rgba, w, h, { low, high }); return { chw: r.chw, rgba: r.edges }; },
+    fetchLora: (source) => fetchLoraAdapter(source, { hubEndpoint: 'https://huggingface.co', builtinHub: APP_HUB, fetch: appFetch }),
+    loraMerger: merger,
+  });
+}
+
+function job(c: LoraCase, lora?: ImageJob['lora']): ImageJob {
+  return {
+    entry, mode: 'text_to_image', prompt: c.prompt, negativePrompt: c.negative_prompt, width: c.width, height: c.height,
+    steps: c.steps, cfgScale: c.cfg_scale, samples: 1, seed: c.seed, schedule: { start: 1, end: 0 },
+    output: { type: 'image/png' }, ...(lora && { lora }),
+  };
+}
+
+async function generate(s: SdxlService, j: ImageJob): Promise<{ rgba: Uint8Array; backend: string }> {
+  const reader = (await s.generate(j)).getReader();
+  let rgba: Uint8Array | undefined;
+  let backend = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const e = value as ImageEvent;
+    if (e.type === 'start') backend = e.backend;
+    if (e.type === 'image') rgba = new Uint8Array(e.bytes);
+  }
+  return { rgba: rgba!, backend };
+}
+
+/** Values more than 1 off, and values off at all, of an RGBA image against a torch RGB one. */
+function compare(rgba: Uint8Array, rgb: Uint8Array) {
+  let far = 0;
+  let off = 0;
+  let sum = 0;
+  for (let p = 0; p < rgb.length / 3; p++) {
+    for (let c = 0; c < 3; c++) {
+      const d = Math.abs(rgba[p * 4 + c] - rgb[p * 3 + c]);
+      sum += d;
+      if (d > 1) far++;
+      if (d > 0) off++;
+    }
+  }
+  return { far, off, mean: sum / rgb.length };
+}
+
+const repo = 'hearth/tiny-sdxl-lora';
+
+describe('LoRA in the SDXL engine (wasm, tiny SDXL)', () => {
+  it('PEFT adapter merged on the CPU: the image equals torch and differs from the base model', async () => {
+    const s = service(async () => cpuMerger);
+    const c = lref.adapters.peft.cases.txt2img;
+    const { rgba, backend } = await generate(s, job(c, { repo, filename: lref.adapters.peft.file }));
+    expect(backend).toBe('onnx/wasm+lora');
+    const vsTorch = compare(rgba, u8(c.image));
+    expect(vsTorch.far).toBe(0);
+    expect(vsTorch.off).toBeLessThanOrEqual(3);
+    expect(compare(rgba, u8(ref.seeded.txt2img.samples_1.image)).mean).toBeGreaterThan(10);
+    expect(await s.loaded()).toEqual([{ id: 'hearth/tiny-sdxl', device: 'wasm', lora: `${repo}/pytorch_lora_weights.safetensors` }]);
+    expect(fetched.at(-1)).toBe(`${APP_HUB}${repo}/resolve/main/pytorch_lora_weights.safetensors`);
+
+    // The plain model is loaded from untouched bytes: it still gives its own reference.
+    const base = await generate(s, job(c));
+    expect(base.backend).toBe('onnx/wasm');
+    expect(compare(base.rgba, u8(ref.seeded.txt2img.samples_1.image)).far).toBe(0);
+    await s.unload('hearth/tiny-sdxl');
+    expect(await s.loaded()).toEqual([]);
+  });
+
+  it.skipIf(skipGpu)('kohya adapter (fp16, alpha, LoCon convs) merged by the WGSL kernel: the image equals torch', async () => {
+    const device = await getDevice('sdxl-lora-service');
+    const gpu = await GpuLoraMerger.create(device, readFileSync(`${ROOT}shaders/lora/merge.wgsl`, 'utf8'));
+    const s = service(async () => gpu);
+    const c = lref.adapters.kohya.cases.txt2img;
+    const { rgba } = await generate(s, job(c, { repo, filename: lref.adapters.kohya.file }));
+    const vsTorch = compare(rgba, u8(c.image));
+    expect(vsTorch.far).toBe(0);
+    expect(vsTorch.off).toBeLessThanOrEqual(3);
+    expect(gpu.cpuFallbacks).toBe(0);
+    device.destroy();
+  });
+
+  it('bad adapters are 400s before any model is loaded, and the engine keeps serving', async () => {
+    const s = service(async () => cpuMerger);
+    const c = lref.adapters.peft.cases.txt2img;
+    const failures: [ImageJob['lora'], Partial<HearthError>][] = [
+      [{ repo, filename: 'sdxl_base_lora.safetensors' }, { status: 400, code: 'lora_mismatch', param: 'lora_adapter_name' }],
+      [{ repo, filename: 'missing.safetensors' }, { status: 400, code: 'lora_not_found', param: 'lora_weight_filename' }],
+    ];
+    for (const [lora, expected] of failures) {
+      const error = await generate(s, job(c, lora)).then(() => null, (e: unknown) => e as HearthError);
+      expect(error).toBeInstanceOf(HearthError);
+      expect(error).toMatchObject(expected);
+    }
+    expect(await s.loaded()).toEqual([]);
+    const { rgba } = await generate(s, job(c, { repo, filename: lref.adapters.peft.file }));
+    expect(compare(rgba, u8(c.image)).far).toBe(0);
+  });
+});
