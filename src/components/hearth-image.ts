@@ -45,6 +45,10 @@ export class HearthImage extends LitElement {
     form { display: flex; flex-direction: column; gap: 0.7rem; }
     .two { display: grid; gap: 0.7rem; grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr)); }
     .grid { grid-template-columns: repeat(auto-fill, minmax(8rem, 1fr)); align-items: end; }
+    details.extras { margin: 0.25rem 0; }
+    details.extras summary { cursor: pointer; }
+    details.extras .grid { grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr)); margin-top: 0.5rem; }
+    .check label { display: flex; gap: 0.4rem; align-items: center; }
     #size { min-width: 9.5rem; }
     .grid .field:has(#size) { grid-column: span 2; }
     .upload { display: grid; grid-template-columns: minmax(0, 1fr) auto; gap: 0.7rem; align-items: end; }
@@ -72,6 +76,13 @@ export class HearthImage extends LitElement {
   @property({ type: Number, attribute: 'cfg-scale' }) cfgScale = 7;
   @property({ type: Number }) seed = 0;
   @property({ type: Number }) samples = 1;
+  /** A LoRA adapter: a Hugging Face repo (`owner/name`; `hearth/…` for the built-in ones) and its .safetensors file. */
+  @property({ attribute: 'lora-adapter' }) loraAdapter = '';
+  @property({ attribute: 'lora-file' }) loraFile = '';
+  /** Ask the safety checker to filter the images (`safety_check`). */
+  @property({ type: Boolean, attribute: 'safety-check' }) safetyCheck = false;
+  /** A Hugging Face token for private adapters: sent with the request only, never stored or shown. */
+  @state() private hfKey = '';
   /** Live progress, when the engine reports it (rendered in the `progress` slot's default content). */
   @property({ attribute: false }) progress?: ImageProgress;
 
@@ -137,7 +148,9 @@ export class HearthImage extends LitElement {
     if (this.busy) return;
     if (this.form && !this.form.reportValidity()) return;
     const mode = MODES.find((m) => m.id === this.mode)!;
-    const headers = { Accept: this.liveProgress ? 'text/event-stream' : 'application/json' };
+    const headers: Record<string, string> = { Accept: this.liveProgress ? 'text/event-stream' : 'application/json' };
+    const shownHeaders = { ...headers, ...(this.hfKey && this.loraAdapter.trim() ? { 'Huggingface-Access-Key': '<your token>' } : {}) };
+    if (this.hfKey && this.loraAdapter.trim()) headers['Huggingface-Access-Key'] = this.hfKey;
     let init: RequestInit;
     if (this.mode === 'text') {
       const [width, height] = (this.size || `${this.resolutions[0][0]}x${this.resolutions[0][1]}`).split('x').map(Number);
@@ -145,12 +158,13 @@ export class HearthImage extends LitElement {
         ...(this.model ? { model: this.model } : {}),
         text_prompts: [{ text: this.prompt, weight: 1 }, ...(this.negativePrompt.trim() ? [{ text: this.negativePrompt, weight: -1 }] : [])],
         width, height, steps: this.steps, cfg_scale: this.cfgScale, seed: this.seed, samples: this.samples,
+        ...this.extraFields(),
       };
-      emitRequest(this, { path: mode.path, body, headers });
+      emitRequest(this, { path: mode.path, body, headers: shownHeaders });
       init = { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) };
     } else {
       const fields = this.multipartFields();
-      emitRequest(this, { path: mode.path, body: fields, multipart: true, headers });
+      emitRequest(this, { path: mode.path, body: fields, multipart: true, headers: shownHeaders });
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
       init = { method: 'POST', headers, body: form };
@@ -217,7 +231,19 @@ export class HearthImage extends LitElement {
       f.conditioning_scale = String(this.conditioningScale);
     }
     Object.assign(f, { steps: String(this.steps), cfg_scale: String(this.cfgScale), seed: String(this.seed), samples: String(this.samples) });
+    for (const [k, v] of Object.entries(this.extraFields())) f[k] = String(v);
     return f;
+  }
+
+  /** LoRA and safety-check fields, present only when set. */
+  private extraFields(): Record<string, string | boolean> {
+    const out: Record<string, string | boolean> = {};
+    if (this.loraAdapter.trim()) {
+      out.lora_adapter_name = this.loraAdapter.trim();
+      if (this.loraFile.trim()) out.lora_weight_filename = this.loraFile.trim();
+    }
+    if (this.safetyCheck) out.safety_check = true;
+    return out;
   }
 
   override render() {
@@ -252,6 +278,30 @@ export class HearthImage extends LitElement {
           ${this.numberField('seed', 'Seed (0 = random)', this.seed, 0, 4294967295, 1, (v) => { this.seed = v; })}
           ${this.numberField('samples', 'Samples', this.samples, 1, 10, 1, (v) => { this.samples = v; })}
         </div>
+        <details class="extras" ?open=${Boolean(this.loraAdapter)}>
+          <summary>LoRA adapter and safety check</summary>
+          <div class="grid">
+            <div class="field">
+              <label for="lora">LoRA repo</label>
+              <input id="lora" placeholder="owner/name (hearth/tiny-sdxl-lora is built in)" .value=${this.loraAdapter}
+                @change=${(e: Event) => { this.loraAdapter = (e.target as HTMLInputElement).value; }}>
+            </div>
+            <div class="field">
+              <label for="lora-file">Weights file</label>
+              <input id="lora-file" placeholder="pytorch_lora_weights.safetensors" .value=${this.loraFile}
+                @change=${(e: Event) => { this.loraFile = (e.target as HTMLInputElement).value; }}>
+            </div>
+            <div class="field">
+              <label for="hf-key">Hugging Face token (private repos)</label>
+              <input id="hf-key" type="password" autocomplete="off" .value=${this.hfKey}
+                @change=${(e: Event) => { this.hfKey = (e.target as HTMLInputElement).value; }}>
+            </div>
+            <div class="field check">
+              <label><input id="safety" type="checkbox" .checked=${this.safetyCheck}
+                @change=${(e: Event) => { this.safetyCheck = (e.target as HTMLInputElement).checked; }}> Safety check</label>
+            </div>
+          </div>
+        </details>
         <div class="actions">
           <button type="submit" class="generate" ?disabled=${this.busy}>Generate</button>
           <button type="button" class="secondary" ?disabled=${!this.busy} @click=${this.cancel}>Cancel</button>

@@ -18,6 +18,8 @@ interface Ref {
   };
 }
 const ref = readJson<Ref>('tests/fixtures/sdxl/reference.json');
+const loraRef = readJson<{ adapters: Record<'peft' | 'kohya', { file: string; cases: { txt2img: { image: U8 } } }> }>('tests/fixtures/sdxl/lora-reference.json');
+const LORA_REPO = 'hearth/tiny-sdxl-lora';
 const bytes = (t: U8) => new Uint8Array(Buffer.from(t.b64, 'base64'));
 const PATH = '/inference/v1/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 const baseUrl = inject('baseUrl');
@@ -45,10 +47,10 @@ async function decode(page: Page, b64: string): Promise<number[]> {
 }
 
 /** Posts from the page: JSON body or multipart (fields; `image:*` fields are RGB arrays sent as 64×64 PNG files). */
-async function post(page: Page, path: string, init: { json?: object; form?: Record<string, string | number[]>; accept?: string }) {
+async function post(page: Page, path: string, init: { json?: object; form?: Record<string, string | number[]>; accept?: string; headers?: Record<string, string> }) {
   return page.evaluate(async ({ path, init }) => {
     let body: BodyInit;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...init.headers };
     if (init.accept) headers.accept = init.accept;
     if (init.json) {
       body = JSON.stringify(init.json);
@@ -185,7 +187,59 @@ describe('on wasm', () => {
   });
 });
 
+describe('LoRA adapters on wasm (the built-in hearth/tiny-sdxl-lora, served by the app like a Hugging Face repo)', () => {
+  let host: HostPage;
+  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=wasm'); });
+  afterAll(async () => { await host?.context.close(); });
+
+  it('PEFT and kohya adapters: images equal torch, the base model is unchanged, GET /models lists the merged adapter', async () => {
+    for (const name of ['peft', 'kohya'] as const) {
+      const adapter = loraRef.adapters[name];
+      const r = await post(host.page, PATH, {
+        json: t2i({ lora_adapter_name: LORA_REPO, lora_weight_filename: adapter.file }), accept: 'image/png',
+        headers: { 'Huggingface-Access-Key': 'hf_only_for_the_download' },
+      });
+      expect(r.status, r.text).toBe(200);
+      expect(r.headers['x-hearth-backend']).toBe('onnx/wasm+lora');
+      expect(mismatches(await decode(host.page, r.b64), bytes(adapter.cases.txt2img.image)), name).toBeLessThanOrEqual(3);
+    }
+    const models = await host.page.evaluate(async () => (await fetch('/inference/v1/models/hearth/tiny-sdxl')).json());
+    expect(models.loaded_loras).toEqual([`${LORA_REPO}/kohya_lora.safetensors`]);
+    const plain = await post(host.page, PATH, { json: t2i(), accept: 'image/png' });
+    expect(mismatches(await decode(host.page, plain.b64), bytes(ref.seeded.txt2img.samples_1.image))).toBeLessThanOrEqual(3);
+  });
+
+  it('an adapter for another model, a missing file and a bad name get 400 and the engine keeps serving', async () => {
+    const cases: [object, string, string][] = [
+      [{ lora_adapter_name: LORA_REPO, lora_weight_filename: 'sdxl_base_lora.safetensors' }, 'lora_adapter_name', 'lora_mismatch'],
+      [{ lora_adapter_name: LORA_REPO, lora_weight_filename: 'nope.safetensors' }, 'lora_weight_filename', 'lora_not_found'],
+      [{ lora_adapter_name: 'not a repo' }, 'lora_adapter_name', 'invalid_value'],
+    ];
+    for (const [extra, param, code] of cases) {
+      const r = await post(host.page, PATH, { json: t2i(extra), accept: 'image/png' });
+      expect(r.status, r.text).toBe(400);
+      expect(JSON.parse(r.text).error).toMatchObject({ param, code });
+    }
+    const ok = await post(host.page, PATH, { json: t2i({ lora_adapter_name: LORA_REPO }), accept: 'image/png' });
+    expect(ok.status, ok.text).toBe(200);
+    expect(mismatches(await decode(host.page, ok.b64), bytes(loraRef.adapters.peft.cases.txt2img.image))).toBeLessThanOrEqual(3);
+  });
+});
+
 describe('on WebGPU', () => {
+  it('a LoRA merged by the WGSL kernel in the engine worker: the image equals torch', async () => {
+    const host = await openHost(browser, baseUrl, 'devices=webgpu');
+    try {
+      const adapter = loraRef.adapters.kohya;
+      const r = await post(host.page, PATH, { json: t2i({ lora_adapter_name: LORA_REPO, lora_weight_filename: adapter.file }), accept: 'image/png' });
+      expect(r.status, r.text).toBe(200);
+      expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu+lora');
+      expect(mismatches(await decode(host.page, r.b64), bytes(adapter.cases.txt2img.image))).toBeLessThanOrEqual(30);
+    } finally {
+      await host.context.close();
+    }
+  }, 300_000);
+
   it('text-to-image equals torch', async () => {
     const host = await openHost(browser, baseUrl, 'devices=webgpu');
     try {
