@@ -62,7 +62,7 @@ const appFetch = (async (url: string) => {
 /** Raw RGBA as the "encoded" image: the pixels are what is compared. */
 const rawCodec: ImageCodec = {
   decode: async () => { throw new Error('not used'); },
-  encode: async (img) => img.data.slice().buffer,
+  encode: async (img: { data: Uint8Array }) => img.data.slice().buffer,
 } as unknown as ImageCodec;
 
 function service(merger: () => Promise<WeightMerger>) {
