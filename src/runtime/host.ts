@@ -5,7 +5,7 @@
  */
 import { errorResponse } from '../api/errors';
 import type { Handle } from '../api/handle';
-import { HOST_LOCK, type HostQueryReply, type HostReply, type PageToSw, type SwCancel, type SwToPage } from './relay-protocol';
+import { HOST_LOCK, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
 
 export interface HostHandle {
   /** Resolves once this page holds the host lock. */
@@ -20,20 +20,42 @@ export function serveAsHost(handle: Handle): HostHandle {
   let host = false;
   let releaseLock!: () => void;
   const held = new Promise<void>((resolve) => (releaseLock = resolve));
+  /** The port the service worker relays requests on, and the requests in flight on it (for cancels). */
+  let port: MessagePort | null = null;
+  const inFlight = new Map<number, AbortController>();
+
+  /** A fresh host port, listening; the other end goes to the service worker. */
+  const openPort = (): MessagePort => {
+    port?.close();
+    const channel = new MessageChannel();
+    const mine = channel.port1;
+    mine.onmessage = (e: MessageEvent<SwToHost>) => {
+      const msg = e.data;
+      if (msg?.type === 'cancel') inFlight.get(msg.id)?.abort();
+      else if (msg?.type === 'request') {
+        if (!host) return mine.postMessage(notHostReply(msg.id));
+        const abort = new AbortController();
+        inFlight.set(msg.id, abort);
+        void answer(handle, msg, mine, abort.signal).finally(() => inFlight.delete(msg.id));
+      }
+    };
+    port = mine;
+    return channel.port2;
+  };
 
   const announce = () => {
-    if (host) sw?.controller?.postMessage({ type: 'hearth:host-ready' } satisfies PageToSw);
+    const controller = sw?.controller;
+    if (host && controller) {
+      const theirs = openPort();
+      controller.postMessage({ type: 'hearth:host-ready' } satisfies PageToSw, [theirs]);
+    }
   };
 
   sw?.addEventListener('message', (event: MessageEvent<SwToPage>) => {
-    const msg = event.data;
-    const port = event.ports[0];
-    if (!port || !msg || typeof msg !== 'object') return;
-    if (msg.type === 'hearth:host-query') port.postMessage({ isHost: host } satisfies HostQueryReply);
-    else if (msg.type === 'hearth:request') {
-      if (host) void answer(handle, msg, port);
-      else port.postMessage(notHostReply());
-    }
+    const reply = event.ports[0];
+    if (!reply || event.data?.type !== 'hearth:host-query') return;
+    if (host) reply.postMessage({ isHost: true } satisfies HostQueryReply, [openPort()]);
+    else reply.postMessage({ isHost: false } satisfies HostQueryReply);
   });
   sw?.addEventListener('controllerchange', announce);
   sw?.startMessages();
@@ -59,28 +81,21 @@ export function serveAsHost(handle: Handle): HostHandle {
     release: () => {
       host = false;
       sw?.controller?.postMessage({ type: 'hearth:host-leaving' } satisfies PageToSw);
+      port?.close();
+      port = null;
       releaseLock();
     },
   };
 }
 
-async function answer(handle: Handle, msg: Extract<SwToPage, { type: 'hearth:request' }>, port: MessagePort): Promise<void> {
-  const abort = new AbortController();
-  port.onmessage = (e: MessageEvent<SwCancel>) => {
-    if (e.data?.type === 'cancel') abort.abort();
-  };
+async function answer(handle: Handle, msg: Extract<SwToHost, { type: 'request' }>, port: MessagePort, signal: AbortSignal): Promise<void> {
   let response: Response;
   try {
-    response = await handle(new Request(msg.url, {
-      method: msg.method,
-      headers: msg.headers,
-      body: msg.body,
-      signal: abort.signal,
-    }));
+    response = await handle(new Request(msg.url, { method: msg.method, headers: msg.headers, body: msg.body, signal }));
   } catch (e) {
     response = errorResponse(e);
   }
-  const head = { status: response.status, statusText: response.statusText, headers: [...response.headers] as [string, string][] };
+  const head = { id: msg.id, status: response.status, statusText: response.statusText, headers: [...response.headers] as [string, string][] };
   const streamed = response.body && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (!streamed) {
     const bytes = response.body ? await response.arrayBuffer() : null;
@@ -89,13 +104,14 @@ async function answer(handle: Handle, msg: Extract<SwToPage, { type: 'hearth:req
   }
   // Pipe through a stream we own so a cancel message from the service worker can still stop the source.
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  response.body!.pipeTo(writable, { signal: abort.signal }).catch(() => undefined);
+  const piped = response.body!.pipeTo(writable, { signal }).catch(() => undefined);
   port.postMessage({ type: 'head', ...head, body: readable } satisfies HostReply, [readable as unknown as Transferable]);
+  await piped;
 }
 
-function notHostReply(): HostReply {
+function notHostReply(id: number): HostReply {
   return {
-    type: 'error', status: 503,
+    type: 'error', id, status: 503,
     body: { error: { type: 'service_unavailable', message: 'This page is not the Hearth host any more; retry', param: null, code: 'not_host' } },
   };
 }

@@ -4,18 +4,37 @@
  * spec-shaped error; everything outside the API path is left to the network.
  */
 import { unavailable, errorResponse, HearthError } from '../api/errors';
-import type { HostQueryReply, HostReply, PageToSw, SwToPage } from './relay-protocol';
+import type { HostQueryReply, HostReply, PageToSw, SwToHost, SwToPage } from './relay-protocol';
 
 declare const self: ServiceWorkerGlobalScope;
 
 const HOST_QUERY_TIMEOUT_MS = 1000;
 const HOST_ALIVE_CHECK_MS = 2000;
 
+interface Pending { resolve(reply: HostReply): void }
+
 export function installRelay(apiPath: string): void {
-  // The host's Client, remembered from its announcement so the hot path needs no clients.get() per request;
-  // a host that vanishes is noticed by the per-request watch (and its pagehide message clears it first).
-  let host: Client | null = null;
+  // The host's Client (for the liveness check) and the port it gave us; both are remembered from its announcement,
+  // so the hot path is one postMessage on that port. A restarted service worker has neither and asks the windows.
+  let host: { client: Client; port: MessagePort } | null = null;
   let nextId = 0;
+  const pending = new Map<number, Pending>();
+
+  const adopt = (client: Client, port: MessagePort) => {
+    host?.port.close();
+    host = { client, port };
+    port.onmessage = (e: MessageEvent<HostReply>) => {
+      const waiter = pending.get(e.data?.id);
+      if (!waiter) return;
+      pending.delete(e.data.id);
+      waiter.resolve(e.data);
+    };
+  };
+  const forget = (clientId: string) => {
+    if (host?.client.id !== clientId) return;
+    host.port.close();
+    host = null;
+  };
 
   self.addEventListener('install', () => void self.skipWaiting());
   self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
@@ -24,8 +43,8 @@ export function installRelay(apiPath: string): void {
     const msg = event.data as PageToSw;
     const source = event.source as Client | null;
     if (!source) return;
-    if (msg?.type === 'hearth:host-ready') host = source;
-    if (msg?.type === 'hearth:host-leaving' && host?.id === source.id) host = null;
+    if (msg?.type === 'hearth:host-ready' && event.ports[0]) adopt(source, event.ports[0]);
+    if (msg?.type === 'hearth:host-leaving') forget(source.id);
   });
 
   self.addEventListener('fetch', (event) => {
@@ -37,20 +56,21 @@ export function installRelay(apiPath: string): void {
     event.respondWith(relay(event.request).catch((e) => errorResponse(e)));
   });
 
-  async function findHost(): Promise<Client | null> {
+  async function findHost(): Promise<{ client: Client; port: MessagePort } | null> {
     if (host) return host;
-    // The service worker may have been restarted and forgotten its host: ask every window.
+    // The service worker may have been restarted and forgotten its host: ask every window; the host answers with a
+    // fresh port.
     const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const answers = windows.map((client) => new Promise<Client | null>((resolve) => {
+    await Promise.all(windows.map((client) => new Promise<void>((resolve) => {
       const channel = new MessageChannel();
-      const timer = setTimeout(() => resolve(null), HOST_QUERY_TIMEOUT_MS);
+      const timer = setTimeout(resolve, HOST_QUERY_TIMEOUT_MS);
       channel.port1.onmessage = (e: MessageEvent<HostQueryReply>) => {
         clearTimeout(timer);
-        resolve(e.data?.isHost ? client : null);
+        if (e.data?.isHost && e.ports[0]) adopt(client, e.ports[0]);
+        resolve();
       };
       client.postMessage({ type: 'hearth:host-query' } satisfies SwToPage, [channel.port2]);
-    }));
-    host = (await Promise.all(answers)).find((c) => c !== null) ?? null;
+    })));
     return host;
   }
 
@@ -60,25 +80,22 @@ export function installRelay(apiPath: string): void {
       throw unavailable('No Hearth host page is open: open a page of this site that runs Hearth (it hosts the engines), then retry', 'no_host');
     }
     const body = request.method === 'GET' || request.method === 'HEAD' ? null : await request.arrayBuffer();
-    const channel = new MessageChannel();
-    const id = `sw${++nextId}`;
+    const id = ++nextId;
     let watch: ReturnType<typeof setInterval> | undefined;
     const reply = new Promise<HostReply>((resolve, reject) => {
-      channel.port1.onmessage = (e: MessageEvent<HostReply>) => resolve(e.data);
+      pending.set(id, { resolve });
       // If the host tab goes away mid-request, nobody will answer: notice and fail instead of hanging.
       watch = setInterval(async () => {
-        if (!(await self.clients.get(target.id))) {
-          if (host?.id === target.id) host = null;
+        if (!(await self.clients.get(target.client.id))) {
+          forget(target.client.id);
+          pending.delete(id);
           reject(unavailable('The Hearth host page closed while handling this request; retry to use the next host', 'host_gone'));
         }
       }, HOST_ALIVE_CHECK_MS);
     });
-    const message: SwToPage = {
-      type: 'hearth:request', id, method: request.method, url: request.url,
-      headers: [...request.headers], body,
-    };
-    target.postMessage(message, body ? [channel.port2, body] : [channel.port2]);
-    request.signal?.addEventListener('abort', () => channel.port1.postMessage({ type: 'cancel' }));
+    const message: SwToHost = { type: 'request', id, method: request.method, url: request.url, headers: [...request.headers], body };
+    target.port.postMessage(message, body ? [body] : []);
+    request.signal?.addEventListener('abort', () => target.port.postMessage({ type: 'cancel', id } satisfies SwToHost));
 
     let answer: HostReply;
     try {
