@@ -660,6 +660,7 @@ def main():
     import fixtures_sdxl  # noqa: PLC0415  (tiny SDXL parts: public/models/hearth-tiny-sdxl/, tests/fixtures/sdxl/)
     fixtures_sdxl.build()
     __import__("fixtures_sdxl_lora").build()  # LoRA adapters (public/hub/hearth/tiny-sdxl-lora/), lora-reference.json
+    __import__("fixtures_safety").build()  # safety checker (hearth-tiny-sdxl/safety_checker/), safety-reference.json
     return 0
 
 

@@ -62,6 +62,10 @@ function startEngine() {
       cache: () => caches.open('hearth-lora'),
     }),
     loraMerger: async (device) => (device === 'webgpu' ? loraMerger() : cpuMerger),
+    loadSafetyChecker: async (entry) => ({
+      model: await store.read(entry, 'safety_checker'),
+      preprocessor: entry.files.some((f) => f.role === 'safety_checker_config') ? await store.readJson(entry, 'safety_checker_config') : undefined,
+    }),
     loadFiles: async (entry) => {
       const has = (role: string) => entry.files.some((f) => f.role === role);
       const models: Record<string, Uint8Array> = {};

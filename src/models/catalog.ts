@@ -49,6 +49,19 @@ const sdxlFiles = (base: string, parts: { unet?: string; controlnet?: boolean } 
   ] : []),
 ];
 
+/**
+ * The safety checker behind `safety_check: true`, fetched only when a request asks for it. SDXL ships none; the real
+ * entries use diffusers' ONNX export of CompVis' StableDiffusionSafetyChecker (any image size: it sees a 224 crop).
+ */
+const safetyChecker = (model: string, preprocessor: string): ModelFile[] => [
+  { role: 'safety_checker', url: model, optional: true },
+  { role: 'safety_checker_config', url: preprocessor, optional: true },
+];
+const REAL_SAFETY_CHECKER = safetyChecker(
+  `${HF}/onnx-community/stable-diffusion-v1-5-ONNX/resolve/main/safety_checker/model.onnx`,
+  `${HF}/onnx-community/stable-diffusion-v1-5-ONNX/resolve/main/feature_extractor/preprocessor_config.json`,
+);
+
 /** The (width, height) pairs the spec lists for stable-diffusion-xl-1024-v1-0. */
 const SDXL_RESOLUTIONS: [number, number][] = [
   [1024, 1024], [1152, 896], [896, 1152], [1216, 832], [832, 1216], [1344, 768], [768, 1344], [1536, 640], [640, 1536],
@@ -198,7 +211,10 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     description: 'Built-in tiny SDXL (random weights, every part of the real pipeline incl. ControlNet, 64–128 px): for tests and offline demos. Its images are coloured noise.',
     builtIn: true,
     created: 1764115200,
-    files: sdxlFiles('models/hearth-tiny-sdxl', { controlnet: true }),
+    files: [
+      ...sdxlFiles('models/hearth-tiny-sdxl', { controlnet: true }),
+      ...safetyChecker('models/hearth-tiny-sdxl/safety_checker/model.onnx', 'models/hearth-tiny-sdxl/safety_checker/preprocessor_config.json'),
+    ],
     image: {
       resolutions: [[64, 64], [72, 56], [56, 72], [128, 128]],
       scalingFactor: 0.13025, zerosForEmptyPrompt: false, int64Timestep: false, controlnet: true, defaultSteps: 10,
@@ -217,6 +233,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
       ...sdxlFiles(`${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main`),
       { role: 'unet_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/unet/model.onnx_data` },
       { role: 'text_encoder_2_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/text_encoder_2/model.onnx_data` },
+      ...REAL_SAFETY_CHECKER,
     ],
     image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 50 },
   },
@@ -233,6 +250,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
       ...sdxlFiles(`${HF}/stabilityai/sdxl-turbo/resolve/main`),
       { role: 'unet_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/unet/model.onnx_data` },
       { role: 'text_encoder_2_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/text_encoder_2/model.onnx_data` },
+      ...REAL_SAFETY_CHECKER,
     ],
     image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 4 },
   },

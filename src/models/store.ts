@@ -29,7 +29,7 @@ export interface EnsureOptions {
 
 /** The files a variant needs: the shared ones plus its own (every file when no variant is named). */
 export function filesFor(entry: CatalogEntry, variant?: string): ModelFile[] {
-  return variant === undefined ? entry.files : entry.files.filter((f) => f.variant === undefined || f.variant === variant);
+  return entry.files.filter((f) => !f.optional && (variant === undefined || f.variant === undefined || f.variant === variant));
 }
 
 interface StoredFile {
@@ -77,6 +77,17 @@ export class ArtifactStore {
     return job;
   }
 
+  /** Downloads one optional file if it is missing (shared by concurrent callers like `ensure`). */
+  private ensureOptional(entry: CatalogEntry, file: ModelFile, options: EnsureOptions): Promise<void> {
+    const key = `${entry.id}\u0000optional:${file.role}`;
+    let job = this.inflight.get(key);
+    if (!job) {
+      job = this.download(entry, [file], options.onProgress, options.signal).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, job);
+    }
+    return job;
+  }
+
   private async hasAll(files: ModelFile[]): Promise<boolean> {
     for (const file of files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) return false;
     return true;
@@ -84,11 +95,12 @@ export class ArtifactStore {
 
   /** The bytes of one file (by role, within `variant` when given), downloading the model first if needed. */
   async read(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<Uint8Array> {
-    const file = filesFor(entry, options.variant).find((f) => f.role === role);
+    const file = filesFor(entry, options.variant).find((f) => f.role === role) ?? entry.files.find((f) => f.optional && f.role === role);
     if (!file) throw storeError(`Model ${entry.id} has no "${role}" file${options.variant ? ` in variant ${options.variant}` : ''}`, 'bad_catalog_entry');
     const url = this.resolveUrl(file);
     for (let attempt = 0; attempt < 2; attempt++) {
-      await this.ensure(entry, options);
+      if (file.optional) await this.ensureOptional(entry, file, options);
+      else await this.ensure(entry, options);
       const cached = await (await caches.open(CACHE_NAME)).match(url);
       if (cached) return new Uint8Array(await cached.arrayBuffer());
       await del(url, this.meta); // evicted by the browser: forget it and fetch again

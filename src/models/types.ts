@@ -16,6 +16,8 @@ export interface ModelFile {
   sha256?: string;
   /** Files of one variant only (e.g. 'q4f16'); files without a variant are shared by all. */
   variant?: string;
+  /** Fetched only when a request needs it (the safety checker): not part of a model's download or its state. */
+  optional?: boolean;
 }
 
 export type Pooling = 'mean' | 'cls';

@@ -166,6 +166,22 @@ describe('on wasm', () => {
     expect(a.b64).not.toBe(plain.b64); // the control image changed the result
   });
 
+  it('safety_check: the flagged sample comes back black with CONTENT_FILTERED, the other untouched', async () => {
+    // The tiny checker's concept 0 is the seed-42 reference image (tests/fixtures/sdxl/README.md, "Safety checker").
+    const r = await post(host.page, PATH, { json: t2i({ samples: 2, safety_check: true }), accept: 'application/json' });
+    expect(r.status, r.text).toBe(200);
+    const list = JSON.parse(Buffer.from(r.b64, 'base64').toString()) as { base64: string; finishReason: string; seed: number }[];
+    expect(list.map((i) => [i.seed, i.finishReason])).toEqual([[42, 'CONTENT_FILTERED'], [43, 'SUCCESS']]);
+    const black = await decode(host.page, list[0].base64);
+    expect(black.every((v, i) => v === (i % 4 === 3 ? 255 : 0))).toBe(true);
+    const both = bytes(ref.seeded.txt2img.samples_2.image);
+    expect(mismatches(await decode(host.page, list[1].base64), both.subarray(64 * 64 * 3))).toBeLessThanOrEqual(3);
+    const binary = await post(host.page, PATH, { json: t2i({ safety_check: true }), accept: 'image/png' });
+    expect(binary.headers['finish-reason']).toBe('CONTENT_FILTERED');
+    const model = await host.page.evaluate(async () => (await fetch('/inference/v1/models/hearth/tiny-sdxl')).json());
+    expect(model).toMatchObject({ supports_safety_check: true, supports_lora: true });
+  });
+
   it('bad sizes, images, multipart, sampler and samples get 400 and the engine keeps serving', async () => {
     const cases: [string, Parameters<typeof post>[2], string | null][] = [
       [PATH, { json: t2i({ width: 96 }) }, 'width'],

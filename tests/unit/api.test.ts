@@ -2,6 +2,7 @@
 // routing, errors (shape, status, param), body limits, auth, models listing, and embeddings against torch.
 import { describe, expect, it } from 'vitest';
 import { base64ToFloat32 } from '../../src/engines/embeddings/encoding';
+import { ModelRegistry } from '../../src/models/registry';
 import { get, nodeApi, post, readJson } from './node-api';
 
 interface RefCase { text: string; input_ids: number[]; embedding: number[] }
@@ -68,7 +69,6 @@ describe('routing and errors', () => {
   it('refuses image requests it cannot honour, naming the field', async () => {
     const cases: [object, string, Record<string, string>?][] = [
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], width: 96, height: 64 }, 'width'],
-      [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], safety_check: true }, 'safety_check'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_adapter_name: 'not-a-repo' }, 'lora_adapter_name'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_weight_filename: 'lora.safetensors' }, 'lora_adapter_name'],
       [{ model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'x' }], lora_adapter_name: 'a/b', lora_weight_filename: 'lora.bin' }, 'lora_weight_filename'],
@@ -90,6 +90,16 @@ describe('routing and errors', () => {
     const broken = await call(multipart);
     expect(broken.res.status).toBe(400);
     expect(broken.body.error.code).toBe('invalid_multipart');
+  });
+
+  it('refuses safety_check for a model without a safety checker', async () => {
+    const registry = new ModelRegistry();
+    const tiny = registry.find('hearth/tiny-sdxl')!;
+    registry.register({ ...tiny, id: 'me/sdxl-unchecked', aliases: [], files: tiny.files.filter((f) => !f.role.startsWith('safety_checker')) });
+    const { handle: h } = nodeApi({ registry });
+    const res = await h(post(SDXL, { model: 'me/sdxl-unchecked', text_prompts: [{ text: 'x' }], safety_check: true }));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatchObject({ param: 'safety_check', code: 'unsupported_parameter' });
   });
 
   it('checks the API key when one is configured', async () => {

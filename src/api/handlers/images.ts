@@ -75,6 +75,7 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
     schedule: { start: 1, end: 0 },
     output: { type: 'image/png' },
     lora: loraSource(ctx, body),
+    safetyCheck: body.safety_check === true,
   };
   if (mode === 'image_to_image') {
     job.init = await encoded(body.init_image, 'init_image');
@@ -96,8 +97,8 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
 
 /** Fields the spec has that this runtime cannot honour are refused by name, never ignored. */
 function refuseUnsupported(body: Fields, entry: CatalogEntry): void {
-  if (body.safety_check === true) {
-    throw invalidRequest(`No safety checker model is available for ${entry.id} in this runtime; send "safety_check": false`,
+  if (body.safety_check === true && !entry.files.some((f) => f.role === 'safety_checker')) {
+    throw invalidRequest(`${entry.id} has no safety checker model, so its images cannot be checked; send "safety_check": false`,
       'safety_check', 'unsupported_parameter');
   }
   if (body.clip_guidance_preset != null && body.clip_guidance_preset !== 'NONE') {

@@ -23,7 +23,8 @@ export const getModel: Handler = async (ctx) => {
 
 async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, LoadedModelState>) {
   const state = loaded.get(entry.id);
-  const size = entry.files.every((f) => f.size !== undefined) ? entry.files.reduce((s, f) => s + (f.size ?? 0), 0) : null;
+  const needed = entry.files.filter((f) => !f.optional);
+  const size = needed.every((f) => f.size !== undefined) ? needed.reduce((s, f) => s + (f.size ?? 0), 0) : null;
   return {
     id: entry.id,
     object: 'model',
@@ -51,6 +52,8 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
       resolutions: entry.image.resolutions.map(([width, height]) => ({ width, height })),
       default_steps: entry.image.defaultSteps,
       supports_controlnet: entry.image.controlnet,
+      supports_safety_check: entry.files.some((f) => f.role === 'safety_checker'),
+      supports_lora: true,
     }),
     ...(entry.embeddings && {
       dimensions: entry.embeddings.hiddenSize,

@@ -2,6 +2,8 @@
  * The image engine as its worker runs it: loads an SDXL pipeline per catalog entry on the first device that works
  * (WebGPU, then wasm; every part on the same device), runs one job at a time, and streams progress per denoising
  * step and each finished image (encoded PNG/JPEG). Cancelling the stream stops the job between steps.
+ * A job with a LoRA adapter runs on a copy of the model with the adapter merged into its weights (lora/apply.ts);
+ * that copy is kept beside the plain model (one adapter per model at a time) so repeated requests reuse it.
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
@@ -9,6 +11,10 @@ import type { CatalogEntry } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
+import { mergeLora, type LoraMergeReport } from './lora/apply';
+import { SafetyChecker } from './safety';
+import type { LoraSource } from './lora/fetch';
+import type { WeightMerger } from './lora/merge';
 import { rgbaToRgb, type ImageCodec } from './codec';
 import { SdxlPipeline, type SdxlModel } from './pipeline';
 import { KarrasSchedule, type SchedulerConfig } from './scheduler';
@@ -34,18 +40,29 @@ export interface SdxlServiceOptions {
   loadFiles(entry: CatalogEntry): Promise<SdxlFiles>;
   codec: ImageCodec;
   canny: CannyFn;
+  /** Downloads a LoRA adapter's safetensors bytes (lora/fetch.ts); unset: LoRA requests are refused. */
+  fetchLora?: (source: LoraSource) => Promise<Uint8Array>;
+  /** The merger for adapter weights: WebGPU where the model runs on it, else the CPU. */
+  loraMerger?: (device: OrtDevice) => Promise<WeightMerger>;
+  /** The safety checker's ONNX bytes and preprocessor config (downloaded on first use); unset: none available. */
+  loadSafetyChecker?: (entry: CatalogEntry) => Promise<{ model: Uint8Array; preprocessor?: object }>;
 }
+
+interface LoadedPipeline { pipeline: SdxlPipeline; entryId: string; lora?: string; merge?: LoraMergeReport }
 
 const PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet'] as const;
 
 export class SdxlService implements ImageEngine {
-  private readonly models = new Map<string, Promise<SdxlPipeline>>();
+  /** By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. */
+  private readonly models = new Map<string, Promise<LoadedPipeline>>();
+  private readonly safetyCheckers = new Map<string, Promise<SafetyChecker>>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: SdxlServiceOptions) {}
 
   async generate(job: ImageJob): Promise<ReadableStream<ImageEvent>> {
-    const pipeline = await this.pipeline(job.entry);
+    const { pipeline, lora } = await this.pipeline(job.entry, job.lora);
+    const checker = job.safetyCheck ? await this.safetyChecker(job.entry, pipeline.model.device) : undefined;
     const { codec, canny } = this.options;
     // Inputs are decoded up front, so a bad image is a 400 before any stream starts.
     const initRgb = job.init ? rgbaToRgb(await codec.decode(job.init, job.width, job.height, 'init_image')) : undefined;
@@ -61,7 +78,7 @@ export class SdxlService implements ImageEngine {
     this.tail = new Promise<void>((r) => (release = r));
     const events = (async function* (): AsyncGenerator<ImageEvent> {
       await previous.catch(() => undefined);
-      yield { type: 'start', backend: `onnx/${pipeline.model.device}`, steps: job.steps, samples: job.samples };
+      yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
       for (let k = 0; k < job.samples; k++) {
         const seed = (job.seed + k) >>> 0;
         const progress: ImageEvent[] = [];
@@ -73,8 +90,11 @@ export class SdxlService implements ImageEngine {
           progress.push({ type: 'progress', step, steps, sample: k });
         });
         yield* progress;
+        // A flagged image is never sent: it is replaced by black pixels, as diffusers' checker does.
+        const filtered = checker ? (await checker.check([{ width: job.width, height: job.height, data: rgba }]))[0] : false;
+        if (filtered) for (let p = 0; p < rgba.length; p += 4) rgba.set([0, 0, 0, 255], p);
         const bytes = await codec.encode({ width: job.width, height: job.height, data: rgba }, job.output.type, job.output.quality);
-        yield { type: 'image', index: k, seed, bytes, mime: job.output.type, finishReason: 'SUCCESS' };
+        yield { type: 'image', index: k, seed, bytes, mime: job.output.type, finishReason: filtered ? 'CONTENT_FILTERED' : 'SUCCESS' };
       }
       yield { type: 'done' };
     })();
@@ -108,34 +128,78 @@ export class SdxlService implements ImageEngine {
 
   async loaded(): Promise<LoadedImageInfo[]> {
     const out: LoadedImageInfo[] = [];
-    for (const [id, p] of this.models) {
+    for (const p of this.models.values()) {
       const m = await p.catch(() => undefined);
-      if (m) out.push({ id, device: m.model.device });
+      if (m) out.push({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) });
     }
     return out;
   }
 
-  async unload(id: string): Promise<void> {
-    const p = this.models.get(id);
-    this.models.delete(id);
-    const m = await p?.catch(() => undefined);
-    if (m) for (const s of Object.values(m.model.sessions)) await s?.release().catch(() => undefined);
-  }
-
-  private pipeline(entry: CatalogEntry): Promise<SdxlPipeline> {
-    let p = this.models.get(entry.id);
+  /** The entry's safety checker, created on the pipeline's device (then wasm) on first use. */
+  private safetyChecker(entry: CatalogEntry, device: OrtDevice): Promise<SafetyChecker> {
+    let p = this.safetyCheckers.get(entry.id);
     if (!p) {
-      p = this.load(entry);
-      p.catch(() => this.models.delete(entry.id));
-      this.models.set(entry.id, p);
+      p = (async () => {
+        if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
+        const files = await this.options.loadSafetyChecker(entry);
+        const { ort } = this.options;
+        const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
+          name: d,
+          create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
+        })));
+        return new SafetyChecker(ort, resolved.value, { preprocessor: files.preprocessor });
+      })();
+      p.catch(() => this.safetyCheckers.delete(entry.id));
+      this.safetyCheckers.set(entry.id, p);
     }
     return p;
   }
 
-  private async load(entry: CatalogEntry): Promise<SdxlPipeline> {
+  /** Unloads the model and every adapter-merged copy of it. */
+  async unload(id: string): Promise<void> {
+    const checker = this.safetyCheckers.get(id);
+    this.safetyCheckers.delete(id);
+    await checker?.then((c) => c.release()).catch(() => undefined);
+    for (const key of [...this.models.keys()]) if (key === id || key.startsWith(`${id}|`)) await this.release(key);
+  }
+
+  private async release(key: string): Promise<void> {
+    const p = this.models.get(key);
+    this.models.delete(key);
+    const m = await p?.catch(() => undefined);
+    if (m) for (const s of Object.values(m.pipeline.model.sessions)) await s?.release().catch(() => undefined);
+  }
+
+  private async pipeline(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
+    const key = lora ? `${entry.id}|lora:${lora.repo}/${lora.filename}${lora.accessKey ? `|${await digest(lora.accessKey)}` : ''}` : entry.id;
+    let p = this.models.get(key);
+    if (!p) {
+      // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet).
+      if (lora) for (const other of [...this.models.keys()]) if (other.startsWith(`${entry.id}|`)) await this.release(other);
+      p = this.load(entry, lora);
+      p.catch(() => this.models.delete(key));
+      this.models.set(key, p);
+    }
+    return p;
+  }
+
+  private async load(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const spec = entry.image;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no image spec`);
+    // A LoRA adapter is fetched and checked first: a bad one is a 400 before any model bytes are read.
+    let adapter: Uint8Array | undefined;
+    if (lora) {
+      if (!this.options.fetchLora) throw invalidRequest('LoRA adapters cannot be downloaded in this runtime', 'lora_adapter_name', 'unsupported_parameter');
+      adapter = await this.options.fetchLora(lora);
+    }
     const files = await this.options.loadFiles(entry);
+    let merge: LoraMergeReport | undefined;
+    if (lora && adapter) {
+      const graphs = Object.fromEntries(Object.entries(files.models).map(([part, model]) => [part, { model, externalData: files.externalData[part] }]));
+      const device = this.options.devices.includes('webgpu') && (globalThis.navigator as Navigator | undefined)?.gpu ? 'webgpu' : 'wasm';
+      const merger = await (this.options.loraMerger?.(device) ?? import('./lora/merge').then((m) => m.cpuMerger));
+      merge = await mergeLora(graphs, adapter, merger, entry.id);
+    }
     const { ort } = this.options;
     const resolved = await resolveBackend(entry.id, this.options.devices.map((device) => ({
       name: device,
@@ -151,6 +215,8 @@ export class SdxlService implements ImageEngine {
               ...(files.externalData[part] && { externalData: files.externalData[part] }),
               // The UNet's output stays on the GPU: guidance and the sampler step run on it in WGSL (gpu-loop.ts).
               ...(device === 'webgpu' && (part === 'unet' || part === 'unet_controlnet') && { preferredOutputLocation: { out_sample: 'gpu-buffer' } }),
+              // The ControlNet's residuals too: pipeline.ts feeds them, still on the GPU, to unet_controlnet.
+              ...(device === 'webgpu' && part === 'controlnet' && { preferredOutputLocation: 'gpu-buffer' as const }),
             });
           }
         } catch (e) {
@@ -174,6 +240,12 @@ export class SdxlService implements ImageEngine {
         vaeEncoder: s.vae_encoder, controlnet: s.controlnet, unetControlnet: s.unet_controlnet,
       },
     };
-    return new SdxlPipeline(model);
+    return { pipeline: new SdxlPipeline(model), entryId: entry.id, ...(lora && { lora: `${lora.repo}/${lora.filename}`, merge }) };
   }
+}
+
+/** Separates adapters fetched with different access keys without keeping the key itself. */
+async function digest(text: string): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return Array.from(hash.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
 }

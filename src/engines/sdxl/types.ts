@@ -30,6 +30,8 @@ export interface ImageJob {
   output: { type: 'image/png' | 'image/jpeg'; quality?: number };
   /** A LoRA adapter merged into the UNet and text encoders for this job (its access key is used for the download only). */
   lora?: LoraSource;
+  /** Run the safety checker on each image: flagged ones come back black with finishReason CONTENT_FILTERED. */
+  safetyCheck?: boolean;
 }
 
 export type ImageEvent =

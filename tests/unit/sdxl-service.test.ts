@@ -1,8 +1,11 @@
-// LoRA end to end in the image engine (SdxlService on onnxruntime-web wasm in Node, the tiny SDXL from public/):
+// The image engine end to end (SdxlService on onnxruntime-web wasm in Node, the tiny SDXL from public/).
+// LoRA:
 // the built-in adapters are fetched through the real URL rules (hearth/… → the app's hub/ folder, read from
 // public/hub here), merged — PEFT on the CPU, kohya with the WGSL kernel on Dawn — and sampled; the images equal the
 // torch references of tests/fixtures/sdxl/lora-reference.json, differ from the base model's, and the base model
 // still gives its own reference afterwards. Bad adapters are 400s that leave the engine serving.
+// Safety check: the tiny checker's concept 0 is the seed-42 reference image (tests/fixtures/sdxl/README.md), so with
+// `safetyCheck` sample 0 (seed 42) comes back black and CONTENT_FILTERED and sample 1 (seed 43) untouched.
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +19,6 @@ import type { SchedulerConfig } from '../../src/engines/sdxl/scheduler';
 import { SdxlService, type SdxlFiles } from '../../src/engines/sdxl/service';
 import type { ImageEvent, ImageJob } from '../../src/engines/sdxl/types';
 import { CATALOG } from '../../src/models/catalog';
-import { filesFor } from '../../src/models/store';
 import type { CatalogEntry } from '../../src/models/types';
 import { getDevice, skipGpu } from './dawn';
 import { readJson, ROOT } from './node-api';
@@ -30,7 +32,7 @@ const ref = readJson<{ seeded: { txt2img: { samples_1: { image: T } } } }>('test
 const u8 = (t: T) => new Uint8Array(Buffer.from(t.b64, 'base64'));
 
 const entry = CATALOG.find((e) => e.id === 'hearth/tiny-sdxl')!;
-const read = (e: CatalogEntry, role: string) => new Uint8Array(readFileSync(`${ROOT}public/${filesFor(e).find((f) => f.role === role)!.url}`));
+const read = (e: CatalogEntry, role: string) => new Uint8Array(readFileSync(`${ROOT}public/${e.files.find((f) => f.role === role)!.url}`));
 const json = (e: CatalogEntry, role: string) => JSON.parse(new TextDecoder().decode(read(e, role))) as object;
 
 async function loadFiles(e: CatalogEntry): Promise<SdxlFiles> {
@@ -65,8 +67,9 @@ const rawCodec: ImageCodec = {
   encode: async (img: { data: Uint8Array }) => img.data.slice().buffer,
 } as unknown as ImageCodec;
 
-function service(merger: () => Promise<WeightMerger>) {
+function service(merger: () => Promise<WeightMerger> = async () => cpuMerger) {
   return new SdxlService({
+    loadSafetyChecker: async (e) => ({ model: read(e, 'safety_checker'), preprocessor: json(e, 'safety_checker_config') }),
     ort, devices: ['wasm'], loadFiles, codec: rawCodec,
     canny: async (rgba, w, h, low, high) => { const r = cannyReference(rgba, w, h, { low, high }); return { chw: r.chw, rgba: r.edges }; },
     fetchLora: (source) => fetchLoraAdapter(source, { hubEndpoint: 'https://huggingface.co', builtinHub: APP_HUB, fetch: appFetch }),
@@ -82,18 +85,23 @@ function job(c: LoraCase, lora?: ImageJob['lora']): ImageJob {
   };
 }
 
-async function generate(s: SdxlService, j: ImageJob): Promise<{ rgba: Uint8Array; backend: string }> {
+async function generateAll(s: SdxlService, j: ImageJob) {
   const reader = (await s.generate(j)).getReader();
-  let rgba: Uint8Array | undefined;
+  const images: { rgba: Uint8Array; finishReason: string; seed: number }[] = [];
   let backend = '';
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
     const e = value as ImageEvent;
     if (e.type === 'start') backend = e.backend;
-    if (e.type === 'image') rgba = new Uint8Array(e.bytes);
+    if (e.type === 'image') images.push({ rgba: new Uint8Array(e.bytes), finishReason: e.finishReason, seed: e.seed });
   }
-  return { rgba: rgba!, backend };
+  return { images, backend };
+}
+
+async function generate(s: SdxlService, j: ImageJob): Promise<{ rgba: Uint8Array; backend: string }> {
+  const { images, backend } = await generateAll(s, j);
+  return { rgba: images[0].rgba, backend };
 }
 
 /** Values more than 1 off, and values off at all, of an RGBA image against a torch RGB one. */
@@ -163,5 +171,20 @@ describe('LoRA in the SDXL engine (wasm, tiny SDXL)', () => {
     expect(await s.loaded()).toEqual([]);
     const { rgba } = await generate(s, job(c, { repo, filename: lref.adapters.peft.file }));
     expect(compare(rgba, u8(c.image)).far).toBe(0);
+  });
+});
+
+describe('safety check in the SDXL engine (wasm, tiny SDXL and its tiny checker)', () => {
+  it('filters the flagged sample (black, CONTENT_FILTERED) and leaves the other untouched', async () => {
+    const s = service();
+    const c = lref.adapters.peft.cases.txt2img;
+    const checked = await generateAll(s, { ...job(c), samples: 2, safetyCheck: true });
+    expect(checked.images.map((i) => [i.seed, i.finishReason])).toEqual([[42, 'CONTENT_FILTERED'], [43, 'SUCCESS']]);
+    const black = checked.images[0].rgba;
+    expect(black.every((v, i) => v === (i % 4 === 3 ? 255 : 0))).toBe(true);
+    const unchecked = await generateAll(s, { ...job(c), samples: 2 });
+    expect(unchecked.images.map((i) => i.finishReason)).toEqual(['SUCCESS', 'SUCCESS']);
+    expect(compare(unchecked.images[0].rgba, u8(ref.seeded.txt2img.samples_1.image)).far).toBe(0);
+    expect(checked.images[1].rgba).toEqual(unchecked.images[1].rgba);
   });
 });
