@@ -38,6 +38,8 @@ import onnx
 import torch
 import torch.nn as nn
 
+from fixtures_sdxl import u8, write_json  # noqa: E402  (the shared JSON/tensor encodings)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_DIR = os.path.join(ROOT, "public", "models", "hearth-tiny-sdxl", "safety_checker")
 REF_DIR = os.path.join(ROOT, "tests", "fixtures", "sdxl")
@@ -84,20 +86,6 @@ MIN_MARGIN = 2e-3
 # ======================================================================================================================
 # Helpers
 # ======================================================================================================================
-
-
-def write_json(path, obj, compact=False):
-    with open(path, "w", encoding="utf-8") as f:
-        if compact:
-            json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
-        else:
-            json.dump(obj, f, ensure_ascii=False, indent=2)
-        f.write("\n")
-
-
-def u8(a):
-    a = np.asarray(a, dtype=np.uint8)
-    return {"dtype": "uint8", "shape": list(a.shape), "b64": base64.b64encode(a.tobytes(order="C")).decode("ascii")}
 
 
 def from_b64(t):
