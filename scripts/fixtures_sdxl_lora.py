@@ -195,6 +195,19 @@ def write_safetensors(path, tensors, metadata):
             f.write(b)
 
 
+def write_external_text_encoder():
+    """The tiny text encoder saved with every weight in an external data file, as exports over 2 GB are (SDXL's UNet
+    and text_encoder_2): a LoRA merge must find and rewrite weights there. Same weights as text_encoder/model.onnx."""
+    model = onnx.load(os.path.join(ROOT, "public", "models", "hearth-tiny-sdxl", "text_encoder", "model.onnx"))
+    out = os.path.join(ROOT, "tests", "fixtures", "sdxl", "external", "text_encoder")
+    os.makedirs(out, exist_ok=True)
+    for name in ("model.onnx", "model.onnx_data"):
+        if os.path.exists(os.path.join(out, name)):
+            os.remove(os.path.join(out, name))
+    onnx.save_model(model, os.path.join(out, "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx_data", size_threshold=0)
+
+
 def write_foreign_adapter():
     """A valid LoRA for the real SDXL base (diffusers names and shapes, rank 1), which does not fit the tiny model:
     the request that names it must get a 400 (lora_mismatch) and leave the engine serving."""
@@ -558,6 +571,7 @@ def build():
     }
     fx.write_json(REF_PATH, ref, compact=True)
     write_foreign_adapter()
+    write_external_text_encoder()
     if keep:
         print(f"  merged ONNX copies kept in {tmp}")
     else:

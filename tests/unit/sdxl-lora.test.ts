@@ -366,6 +366,41 @@ describe('mergeLora', () => {
   });
 });
 
+// --- weights in external data (how exports over 2 GB store them) ------------------------------------------------
+
+describe('merging into external data', () => {
+  it('rewrites weights in the .onnx_data file; the merged text encoder equals torch', async () => {
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    const dir = 'tests/fixtures/sdxl/external/text_encoder/';
+    const model = new Uint8Array(readFileSync(new URL(`${dir}model.onnx`, root)));
+    const data = new Uint8Array(readFileSync(new URL(`${dir}model.onnx_data`, root)));
+    const pristine = model.slice();
+    const index = indexOnnxWeights(model);
+    expect([...index.initializers.values()].every((i) => i.file === 'model.onnx_data')).toBe(true);
+    // The PEFT fixture's text_encoder modules only (this test has no UNet graph to merge the rest into).
+    const peft = readSafetensors(new Uint8Array(readFileSync(new URL('public/hub/hearth/tiny-sdxl-lora/resolve/main/pytorch_lora_weights.safetensors', root))));
+    const adapter = writeSafetensors([...peft.tensors.values()].filter((t) => t.name.startsWith('text_encoder.'))
+      .map((t) => ({ name: t.name, shape: t.shape, data: t.values() })));
+    const graphs = { text_encoder: { model, externalData: [{ path: 'model.onnx_data', data }] } };
+    const report = await mergeLora(graphs, adapter, cpuMerger, 'hearth/tiny-sdxl');
+    expect(report.weights).toEqual({ text_encoder: 12 });
+    expect(model).toEqual(pristine); // the graph itself is untouched: only the data file changed
+    const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], externalData: [{ path: 'model.onnx_data', data }] });
+    const ref = JSON.parse(readFileSync(new URL('tests/fixtures/sdxl/reference.json', root), 'utf8')) as { parts: { text_encoder: { inputs: { input_ids: { shape: number[]; data: number[] } } } } };
+    const ids = ref.parts.text_encoder.inputs.input_ids;
+    const out = await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.data.map(BigInt)), ids.shape) });
+    const lref = JSON.parse(readFileSync(new URL('tests/fixtures/sdxl/lora-reference.json', root), 'utf8')) as { adapters: { peft: { parts: { text_encoder: { outputs: Record<string, { b64: string }> } } } } };
+    const want = new Float32Array(new Uint8Array(Buffer.from(lref.adapters.peft.parts.text_encoder.outputs['hidden_states.2'].b64, 'base64')).buffer);
+    const got = out['hidden_states.2'].data as Float32Array;
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i])));
+    expect(worst).toBeLessThan(1e-5);
+    await session.release();
+  });
+});
+
 // --- download -----------------------------------------------------------------------------------------------------
 
 describe('LoRA download', () => {
