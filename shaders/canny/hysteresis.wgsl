@@ -1,11 +1,21 @@
-// Canny stage 6 (Hearth SDXL ControlNet preprocessor): hysteresis, one pass of an iteration run until nothing changes.
-// Weak pixels (1) 8-connected to strong pixels (2) become strong. Each workgroup (16x16 invocations, 2x2 pixels
-// each) loads its 32x32 tile plus a 1-pixel halo into workgroup memory and propagates inside the tile until the tile
-// is stable (the halo is read-only), then writes the promoted pixels back and raises `changed`. The host repeats
-// passes until a pass leaves `changed` at 0: then no weak pixel touches a strong one, which is exactly the
-// connected-component result. Promotions are monotonic and always justified, so the result does not depend on the
-// order in which workgroups or invocations run (labels are atomics: tiles read halos that others may be writing).
-// Unpromoted weak pixels stay 1. CPU reference: src/engines/sdxl/canny-reference.ts (hysteresisRef, a flood fill).
+// Canny stage 6 (Hearth SDXL ControlNet preprocessor): hysteresis as connected-component labelling, in a fixed four
+// dispatches with no read-back. Weak (1) and strong (2) pixels are the foreground; a weak pixel becomes strong exactly
+// when its 8-connected foreground component holds a strong pixel, which is what the CPU reference's flood from the
+// strong pixels computes (src/engines/sdxl/canny-reference.ts, hysteresisRef). Unpromoted weak pixels stay 1.
+//
+// `parent` is a union-find forest over pixel indices (the block-based union-find of Playne & Hawick, 2018):
+// every link points to a smaller index of the same component, so the forest has no cycles and a root is its
+// component's smallest index. Links only ever decrease (atomicMin), and a union retries until the two roots it saw
+// are joined: lock-free, so it terminates whatever the order or concurrency of invocations (no invocation waits for
+// another), and the result does not depend on it.
+//   tile_local    one workgroup per 32×32 tile: union-find of the tile's 8-neighbour links in workgroup memory, then
+//                 parent[p] = the tile-local root of p (as a global index);
+//   border_merge  per pixel: the links that cross a tile border (to the W, NW, N and NE neighbours, so each is taken
+//                 once) are unions in the global forest;
+//   compress      per pixel: parent[p] = the root of p (path halving on the way), and a strong pixel sets its root's
+//                 STRONG bit (roots keep their index in the low 31 bits);
+//   promote       per pixel: a weak pixel whose root has the STRONG bit becomes strong.
+// WebGPU orders the dispatches of a pass, and every value written is final for the next dispatch.
 
 struct Params {
   width: u32,
@@ -18,98 +28,217 @@ struct Params {
   pad0: u32,
 };
 
-const TILE: u32 = 32u;         // pixels per tile side
-const SPAN: u32 = 34u;         // TILE + 2 (halo)
-const SPAN_AREA: u32 = 1156u;  // SPAN * SPAN
-const THREADS: u32 = 256u;     // 16 x 16 invocations
-const MAX_LOCAL_ITERS: u32 = 1024u;
+const TILE: u32 = 32u;         // pixels per tile side (local)
+const TILE_AREA: u32 = 1024u;  // TILE * TILE
+const THREADS: u32 = 256u;     // 16 x 16 invocations per workgroup
+const STRONG: u32 = 0x80000000u;
+const INDEX: u32 = 0x7fffffffu;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> labels: array<atomic<u32>>;
-@group(0) @binding(2) var<storage, read_write> changed: atomic<u32>;
+@group(0) @binding(1) var<storage, read_write> labels: array<u32>;
+@group(0) @binding(2) var<storage, read_write> parent: array<atomic<u32>>;
 
-var<workgroup> tile: array<atomic<u32>, 1156>;
-// 1 + the last local sweep in which some pixel of the tile was promoted, and its copy for workgroupUniformLoad.
-var<workgroup> last_change: atomic<u32>;
-var<workgroup> last_change_copy: u32;
+var<workgroup> tile_label: array<u32, 1024>;
+var<workgroup> tile_parent: array<atomic<u32>, 1024>;
 
-/** Promotes tile pixel `ti` if it is weak and touches a strong pixel; returns whether it did. */
-fn promote(ti: u32) -> bool {
-  if (atomicLoad(&tile[ti]) != 1u) {
-    return false;
+// --- union-find in workgroup memory (tile-local indices) ------------------------------------------------------------
+
+fn tile_find(i: u32) -> u32 {
+  var x = i;
+  loop {
+    let p = atomicLoad(&tile_parent[x]);
+    if (p == x) {
+      break;
+    }
+    x = p;
   }
-  if (atomicLoad(&tile[ti - SPAN - 1u]) == 2u || atomicLoad(&tile[ti - SPAN]) == 2u ||
-      atomicLoad(&tile[ti - SPAN + 1u]) == 2u || atomicLoad(&tile[ti - 1u]) == 2u ||
-      atomicLoad(&tile[ti + 1u]) == 2u || atomicLoad(&tile[ti + SPAN - 1u]) == 2u ||
-      atomicLoad(&tile[ti + SPAN]) == 2u || atomicLoad(&tile[ti + SPAN + 1u]) == 2u) {
-    atomicStore(&tile[ti], 2u);
-    return true;
-  }
-  return false;
+  return x;
 }
 
-@compute @workgroup_size(16, 16)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,
-  @builtin(local_invocation_index) li: u32,
-) {
-  let w = i32(params.width);
-  let h = i32(params.height);
-  let ox = i32(wid.x * TILE) - 1;
-  let oy = i32(wid.y * TILE) - 1;
-  for (var k = li; k < SPAN_AREA; k += THREADS) {
-    let tx = ox + i32(k % SPAN);
-    let ty = oy + i32(k / SPAN);
-    var v = 0u;
-    if (tx >= 0 && ty >= 0 && tx < w && ty < h) {
-      v = atomicLoad(&labels[u32(ty) * params.width + u32(tx)]);
-    }
-    atomicStore(&tile[k], v);
-  }
-  workgroupBarrier();
-
-  // This invocation's 4 pixels: (lid.x + 16a, lid.y + 16b). Only weak pixels inside the image can change.
-  var mine = array<u32, 4>(0u, 0u, 0u, 0u);   // tile index, or 0 when the pixel is not a candidate
-  for (var j = 0u; j < 4u; j++) {
-    let px = lid.x + 16u * (j & 1u);
-    let py = lid.y + 16u * (j >> 1u);
-    let ti = (py + 1u) * SPAN + px + 1u;
-    let gx = wid.x * TILE + px;
-    let gy = wid.y * TILE + py;
-    if (gx < params.width && gy < params.height && atomicLoad(&tile[ti]) == 1u) {
-      mine[j] = ti;
-    }
-  }
-
-  // Gauss-Seidel style sweeps: a promotion is visible to the rest of the tile as soon as it is stored, and a sweep
-  // in which nothing changed anywhere in the tile ends the loop (every check of that sweep saw the final state).
-  for (var iter = 0u; iter < MAX_LOCAL_ITERS; iter++) {
-    var any = false;
-    for (var j = 0u; j < 4u; j++) {
-      if (mine[j] != 0u && promote(mine[j])) {
-        any = true;
+fn tile_unite(a0: u32, b0: u32) {
+  var a = a0;
+  var b = b0;
+  loop {
+    a = tile_find(a);
+    b = tile_find(b);
+    if (a < b) {
+      let old = atomicMin(&tile_parent[b], a);
+      if (old == b) {
+        break;
       }
-    }
-    if (any) {
-      atomicStore(&last_change, iter + 1u);
-    }
-    workgroupBarrier();
-    if (li == 0u) {
-      last_change_copy = atomicLoad(&last_change);
-    }
-    if (workgroupUniformLoad(&last_change_copy) <= iter) {
+      b = old;
+    } else if (b < a) {
+      let old = atomicMin(&tile_parent[a], b);
+      if (old == a) {
+        break;
+      }
+      a = old;
+    } else {
       break;
     }
   }
+}
 
-  for (var j = 0u; j < 4u; j++) {
-    let ti = mine[j];
-    if (ti != 0u && atomicLoad(&tile[ti]) == 2u) {
-      let gx = wid.x * TILE + lid.x + 16u * (j & 1u);
-      let gy = wid.y * TILE + lid.y + 16u * (j >> 1u);
-      atomicStore(&labels[gy * params.width + gx], 2u);
-      atomicStore(&changed, 1u);
+// --- union-find in the global forest (pixel indices; STRONG bits appear only in `compress`) -------------------------
+
+/** The root of i, halving the path on the way (each link written is to an ancestor: smaller, same component). */
+fn find(i: u32) -> u32 {
+  var x = i;
+  loop {
+    let p = atomicLoad(&parent[x]) & INDEX;
+    if (p == x) {
+      break;
     }
+    let g = atomicLoad(&parent[p]) & INDEX;
+    if (g != p) {
+      atomicMin(&parent[x], g); // x is not a root, so it carries no STRONG bit
+    }
+    x = g;
+  }
+  return x;
+}
+
+fn unite(a0: u32, b0: u32) {
+  var a = a0;
+  var b = b0;
+  loop {
+    a = find(a);
+    b = find(b);
+    if (a < b) {
+      let old = atomicMin(&parent[b], a);
+      if (old == b) {
+        break;
+      }
+      b = old;
+    } else if (b < a) {
+      let old = atomicMin(&parent[a], b);
+      if (old == a) {
+        break;
+      }
+      a = old;
+    } else {
+      break;
+    }
+  }
+}
+
+fn is_edge(i: u32) -> bool {
+  return labels[i] != 0u;
+}
+
+// --- entry points ---------------------------------------------------------------------------------------------------
+
+@compute @workgroup_size(16, 16)
+fn tile_local(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let ox = wid.x * TILE;
+  let oy = wid.y * TILE;
+  for (var k = li; k < TILE_AREA; k += THREADS) {
+    let gx = ox + k % TILE;
+    let gy = oy + k / TILE;
+    var v = 0u;
+    if (gx < params.width && gy < params.height) {
+      v = labels[gy * params.width + gx];
+    }
+    tile_label[k] = v;
+    atomicStore(&tile_parent[k], k);
+  }
+  workgroupBarrier();
+
+  for (var k = li; k < TILE_AREA; k += THREADS) {
+    if (tile_label[k] != 0u) {
+      let lx = k % TILE;
+      if (lx > 0u && tile_label[k - 1u] != 0u) {
+        tile_unite(k, k - 1u);
+      }
+      if (k >= TILE) {
+        if (lx > 0u && tile_label[k - TILE - 1u] != 0u) {
+          tile_unite(k, k - TILE - 1u);
+        }
+        if (tile_label[k - TILE] != 0u) {
+          tile_unite(k, k - TILE);
+        }
+        if (lx + 1u < TILE && tile_label[k - TILE + 1u] != 0u) {
+          tile_unite(k, k - TILE + 1u);
+        }
+      }
+    }
+  }
+  workgroupBarrier();
+
+  for (var k = li; k < TILE_AREA; k += THREADS) {
+    if (tile_label[k] != 0u) {
+      // tile_label is 0 outside the image, so (gx, gy) is inside
+      let r = tile_find(k);
+      let gi = (oy + k / TILE) * params.width + ox + k % TILE;
+      atomicStore(&parent[gi], (oy + r / TILE) * params.width + ox + r % TILE);
+    }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn border_merge(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let x = gid.x;
+  let y = gid.y;
+  let w = params.width;
+  if (x >= w || y >= params.height) {
+    return;
+  }
+  let tx = x % TILE;
+  let ty = y % TILE;
+  if (tx != 0u && ty != 0u && tx != TILE - 1u) {
+    return; // every link to the W, NW, N and NE stays inside the tile
+  }
+  let i = y * w + x;
+  if (!is_edge(i)) {
+    return;
+  }
+  if (tx == 0u && x > 0u && is_edge(i - 1u)) {
+    unite(i, i - 1u);
+  }
+  if (y > 0u) {
+    let up = i - w;
+    if (x > 0u && (tx == 0u || ty == 0u) && is_edge(up - 1u)) {
+      unite(i, up - 1u);
+    }
+    if (ty == 0u && is_edge(up)) {
+      unite(i, up);
+    }
+    if (x + 1u < w && (tx == TILE - 1u || ty == 0u) && is_edge(up + 1u)) {
+      unite(i, up + 1u);
+    }
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn compress(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= params.width || gid.y >= params.height) {
+    return;
+  }
+  let i = gid.y * params.width + gid.x;
+  let v = labels[i];
+  if (v == 0u) {
+    return;
+  }
+  let r = find(i);
+  if (r != i) {
+    atomicMin(&parent[i], r);
+  }
+  if (v == 2u) {
+    atomicOr(&parent[r], STRONG);
+  }
+}
+
+@compute @workgroup_size(16, 16)
+fn promote(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= params.width || gid.y >= params.height) {
+    return;
+  }
+  let i = gid.y * params.width + gid.x;
+  if (labels[i] != 1u) {
+    return;
+  }
+  let r = atomicLoad(&parent[i]) & INDEX;
+  if ((atomicLoad(&parent[r]) & STRONG) != 0u) {
+    labels[i] = 2u;
   }
 }

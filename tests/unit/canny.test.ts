@@ -2,14 +2,14 @@
 // shaders/canny/*.wgsl): every kernel, run alone and in the chained pipeline, is compared with the CPU reference
 // (src/engines/sdxl/canny-reference.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
 // SwiftShader Vulkan driver. Without an adapter the GPU tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
-import { existsSync, readFileSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getGpu, mapReadCount, skipGpu } from './dawn';
 import {
   CANNY_SHADER_NAMES,
   CannyDetector,
   cannyParams,
+  HYSTERESIS_DISPATCHES,
   type CannyOptions,
   type CannyShaderSources,
 } from '../../src/engines/sdxl/canny';
@@ -24,59 +24,19 @@ import {
 
 // --- WebGPU in Node: must be configured before Dawn starts (it is imported lazily in getDevice) ---------------------
 
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
-const SKIP_GPU = process.env.HEARTH_NO_GPU_TESTS === '1';
+const SKIP_GPU = skipGpu;
 
-/**
- * Dawn dlopen()s "libvulkan.so.1" by name. Debian's Chromium ships that loader next to its SwiftShader ICD but not
- * in the linker path, and LD_LIBRARY_PATH cannot be changed from inside a running process. So when no system loader
- * exists, load Chromium's copy first with RTLD_NODELETE: Node's dlopen then fails ("did not self-register", it is
- * not an addon) but the library stays mapped, and Dawn's dlopen("libvulkan.so.1") finds it by its soname.
- */
-function preloadVulkanLoader(): string {
-  if (process.platform !== 'linux') return 'platform default';
-  const dirs = [
-    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
-    '/usr/lib/x86_64-linux-gnu',
-    '/usr/lib/aarch64-linux-gnu',
-    '/lib/x86_64-linux-gnu',
-    '/usr/lib64',
-    '/usr/lib',
-  ];
-  const system = dirs.map((d) => join(d, 'libvulkan.so.1')).find((p) => existsSync(p));
-  if (system) return system;
-  const icd = (process.env.VK_ICD_FILENAMES ?? '').split(':')[0];
-  const bundled = icd ? join(dirname(icd), 'libvulkan.so.1') : '';
-  if (!bundled || !existsSync(bundled)) return 'none found';
-  const RTLD_NODELETE = 0x1000; // glibc value; not exposed in os.constants.dlopen
-  try {
-    process.dlopen({ exports: {} }, bundled, os.constants.dlopen.RTLD_NOW | os.constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE);
-  } catch {
-    // expected: "Module did not self-register" — the library stays loaded all the same
-  }
-  return `${bundled} (preloaded)`;
-}
-
-let gpuHandle: GPU | null = null; // keep Dawn's instance alive for the whole file
 async function getDevice(): Promise<{ device: GPUDevice; description: string }> {
-  const loader = preloadVulkanLoader();
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  gpuHandle = create([]);
-  const adapter = await gpuHandle.requestAdapter();
-  if (!adapter) {
-    throw new Error(
-      'canny GPU tests: Dawn (npm "webgpu") found no WebGPU adapter in Node.\n' +
-        `  VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'} (exists: ${existsSync(process.env.VK_ICD_FILENAMES ?? '')})\n` +
-        `  Vulkan loader: ${loader}\n` +
-        `  Install Chromium (its SwiftShader ICD ${SWIFTSHADER_ICD} and libvulkan.so.1) or a Vulkan driver, ` +
-        'or set HEARTH_NO_GPU_TESTS=1 to skip the GPU tests.',
-    );
-  }
+  const adapter = (await (await getGpu('canny GPU tests')).requestAdapter())!;
   const device = await adapter.requestDevice();
   const info = adapter.info;
   return { device, description: `${info.vendor || '?'} / ${info.architecture || '?'} / ${info.device || info.description || '?'}` };
+}
+
+/** Counts mapAsync(READ) calls from now on. */
+function countMapReads(): () => number {
+  const start = mapReadCount();
+  return () => mapReadCount() - start;
 }
 
 function loadShaders(): CannyShaderSources {
@@ -348,7 +308,7 @@ describe.skipIf(SKIP_GPU)('canny on WebGPU (Dawn in Node) vs the CPU reference',
     if (stats.cases) {
       console.log(
         `canny: ${stats.cases} cases; max diff gray ${stats.worstGray}, blur ${stats.worstBlur}, ` +
-          `magnitude ${stats.worstMagnitude.toExponential(2)} (relative); max hysteresis passes ${stats.maxPasses}; ` +
+          `magnitude ${stats.worstMagnitude.toExponential(2)} (relative); max hysteresis dispatches ${stats.maxPasses}; ` +
           `GPU time ${stats.gpuMs.toFixed(0)} ms`,
       );
     }
@@ -405,20 +365,92 @@ describe.skipIf(SKIP_GPU)('canny on WebGPU (Dawn in Node) vs the CPU reference',
     },
   );
 
-  it('propagates hysteresis across tiles (snake) whatever the batch size', async () => {
+  it('hysteresis carries "strong" along the snake in a fixed 4 dispatches, with no read-back', async () => {
     const img = snake(256, 192);
     const ref = cannyReference(img.rgba, img.width, img.height, { low: 40, high: 200 });
-    for (const hysteresisBatch of [1, 3, 16]) {
-      const d = await CannyDetector.create(device, loadShaders(), { hysteresisBatch });
-      try {
-        const got = await d.runStage('hysteresis', img.width, img.height, { threshold: ref.threshold });
-        expectExact(`hysteresis batch ${hysteresisBatch}`, got.hysteresis, ref.hysteresis, img.width);
-        expect(got.hysteresisPasses).toBeGreaterThan(1);
-      } finally {
-        d.destroy();
-      }
+    const reads = countMapReads();
+    const t0 = performance.now();
+    const got = await detector.runStage('hysteresis', img.width, img.height, { threshold: ref.threshold });
+    const ms = performance.now() - t0;
+    expectExact('hysteresis', got.hysteresis, ref.hysteresis, img.width);
+    expect(got.hysteresisPasses).toBe(HYSTERESIS_DISPATCHES);
+    expect(HYSTERESIS_DISPATCHES).toBe(4);
+    expect(reads()).toBe(1); // the result only
+    console.log(`canny: snake 256×192 hysteresis alone (upload, 4 dispatches, read-back) ${ms.toFixed(0)} ms`);
+  });
+
+  /** Label maps (0 none, 1 weak, 2 strong) built to stress the union-find, each checked against hysteresisRef. */
+  const LABEL_MAPS: { name: string; width: number; height: number; labels: Uint8Array }[] = (() => {
+    const maps: { name: string; width: number; height: number; labels: Uint8Array }[] = [];
+    const make = (name: string, width: number, height: number, f: (x: number, y: number) => number) => {
+      const labels = new Uint8Array(width * height);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) labels[y * width + x] = f(x, y);
+      maps.push({ name: `${name} ${width}×${height}`, width, height, labels });
+    };
+    // random weak/strong/none at densities around the 8-connected percolation threshold (~0.41): huge, ragged
+    // components crossing every tile border and corner
+    for (const [w, h, density, strong, seed] of [
+      [256, 192, 0.45, 0.0005, 1], [97, 61, 0.41, 0.01, 2], [130, 130, 0.6, 0.0001, 3], [300, 1, 0.9, 0.01, 4],
+      [1, 300, 0.9, 0.01, 5], [33, 65, 0.35, 0.05, 6], [64, 64, 1, 0, 7],
+    ] as const) {
+      const rnd = mulberry32(seed);
+      make(`random p=${density} strong=${strong}`, w, h, () => (rnd() < density ? (rnd() < strong ? 2 : 1) : 0));
     }
-  }, 60_000);
+    // all weak but one strong pixel, at the last index (the root of the whole image is at the other end)
+    make('weak plane, strong last pixel', 200, 150, (x, y) => (x === 199 && y === 149 ? 2 : 1));
+    make('weak plane, no strong', 70, 40, () => 1);
+    // 1-pixel diagonals and anti-diagonals: every link across a tile corner is NW or NE (no 4-neighbour path)
+    make('diagonals', 160, 160, (x, y) => ((x - y) % 16 === 0 ? (x === 159 && y === 159 ? 2 : 1) : 0));
+    make('anti-diagonals', 160, 160, (x, y) => ((x + y) % 16 === 15 ? (x === 0 && y === 15 ? 2 : 1) : 0));
+    // a square spiral, 1 pixel wide with 1-pixel gaps: one 8-connected path of ~15000 pixels through every tile,
+    // many times, strong only at its inner end
+    {
+      const [w, h] = [192, 160];
+      const grid = new Uint8Array(w * h);
+      const free = (x: number, y: number) => x >= 0 && y >= 0 && x < w && y < h && grid[y * w + x] === 0;
+      const dirs = [[1, 0], [0, 1], [-1, 0], [0, -1]] as const;
+      let [x, y, d] = [0, 0, 0];
+      grid[0] = 1;
+      for (let turns = 0; turns < 2;) {
+        const [dx, dy] = dirs[d]!;
+        if (free(x + 2 * dx, y + 2 * dy)) {
+          x += dx;
+          y += dy;
+          grid[y * w + x] = 1;
+          turns = 0;
+        } else {
+          d = (d + 1) % 4;
+          turns++;
+        }
+      }
+      grid[y * w + x] = 2;
+      make('spiral', w, h, (px, py) => grid[py * w + px]!);
+    }
+    // a comb: long teeth joined by the bottom row; strong at the tip of the first tooth only
+    make('comb', 128, 128, (x, y) => (y === 127 || x % 4 === 0 ? (x === 0 && y === 0 ? 2 : 1) : 0));
+    return maps;
+  })();
+
+  it.each(LABEL_MAPS.map((m) => [m.name, m] as const))('hysteresis alone equals the reference flood: %s', async (_n, m) => {
+    const want = hysteresisRef(m.labels, m.width, m.height);
+    const got = await detector.runStage('hysteresis', m.width, m.height, { threshold: m.labels });
+    expectExact(m.name, got.hysteresis, want, m.width);
+    // the maps mean something: weak pixels get promoted (but where there is no strong pixel), and in the random
+    // ones below full density some weak pixels stay weak
+    if (m.name !== 'weak plane, no strong 70×40' && !m.name.startsWith('random p=1 ')) {
+      expect(count(want, 2) - count(m.labels, 2), `${m.name}: promoted`).toBeGreaterThan(0);
+    }
+    if (m.name.startsWith('random') && !m.name.startsWith('random p=1 ')) expect(count(want, 1), `${m.name}: left weak`).toBeGreaterThan(0);
+  });
+
+  it('hysteresis gives the same labels every run (no dependence on invocation order)', async () => {
+    const m = LABEL_MAPS[0]!;
+    const want = hysteresisRef(m.labels, m.width, m.height);
+    for (let k = 0; k < 5; k++) {
+      const got = await detector.runStage('hysteresis', m.width, m.height, { threshold: m.labels });
+      expectExact(`${m.name} run ${k}`, got.hysteresis, want, m.width);
+    }
+  });
 
   it('detect() returns the reference RGBA edges, for Uint8ClampedArray input and across size changes', async () => {
     for (const c of [CASES[15]!, CASES[5]!, CASES[16]!, CASES[15]!]) {

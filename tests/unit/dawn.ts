@@ -70,3 +70,18 @@ export async function getDevice(suite: string): Promise<GPUDevice> {
   const adapter = await (await getGpu(suite)).requestAdapter();
   return adapter!.requestDevice();
 }
+
+/** mapAsync(READ) calls so far, ORT's included (a spy installed once on GPUBuffer.prototype). */
+let mapReads = 0;
+export function mapReadCount(): number {
+  const proto = (globalThis as unknown as { GPUBuffer: { prototype: GPUBuffer & { __hearthCounted?: boolean } } }).GPUBuffer.prototype;
+  if (!proto.__hearthCounted) {
+    const map = proto.mapAsync;
+    proto.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+      if ((args[0] & 1) !== 0) mapReads++; // GPUMapMode.READ
+      return map.apply(this, args);
+    };
+    proto.__hearthCounted = true;
+  }
+  return mapReads;
+}

@@ -10,11 +10,12 @@
 //      integer tan(22.5°) test
 //   4. non-maximum suppression on m2 along the direction (OpenCV's tie-breaking)
 //   5. strong if m2 > floor(high²), weak if m2 > floor(low²)  — thresholds in OpenCV's units
-//   6. hysteresis: weak pixels 8-connected to strong ones become strong; tiled GPU passes repeated until a pass
-//      changes nothing (checked with an atomic flag read back every `hysteresisBatch` passes)
+//   6. hysteresis: weak pixels 8-connected to strong ones become strong, as connected-component labelling with a
+//      lock-free union-find (tile-local in workgroup memory, then across tile borders): four dispatches whatever the
+//      image, no read-back (shaders/canny/hysteresis.wgsl)
 //   7. white-on-black RGBA8, or float32 [3, H, W] in {0, 1} (ControlNet `controlnet_cond`) kept on the GPU.
 // Because every stage up to m2 is integer arithmetic, GPU and CPU results are bit-identical (the float magnitude is
-// only a by-product; decisions use m2).
+// only a by-product; decisions use m2), and hysteresis computes exactly the reference's components.
 //
 // Shader sources: in the browser (Vite) they are loaded with `?raw` imports; anywhere else (Node tests, tools) pass
 // them to `CannyDetector.create(device, sources)`, e.g. read from shaders/canny/<name>.wgsl.
@@ -31,11 +32,6 @@ export interface CannyOptions {
   high?: number;
   /** Gaussian sigma of the 5×5 pre-blur; <= 0 disables the blur (plain cv2.Canny on the gray image). Default 1.4. */
   sigma?: number;
-}
-
-export interface CannyDetectorConfig {
-  /** Hysteresis passes submitted before the first read of the "changed" flag (later batches double). Default 4. */
-  hysteresisBatch?: number;
 }
 
 /** Derived parameters, exactly as the kernels receive them. */
@@ -61,7 +57,7 @@ export interface CannyStages extends CannyParams {
   hysteresis: Uint8Array;
   edges: Uint8Array;
   chw: Float32Array;
-  /** How many hysteresis passes ran (the last one changed nothing). */
+  /** How many hysteresis dispatches ran: always HYSTERESIS_DISPATCHES (4), whatever the image. */
   hysteresisPasses: number;
 }
 
@@ -90,9 +86,14 @@ export type CannyStageName = keyof CannyStageInputs;
 /** The numeric WebGPU flags (spec values), so this file does not depend on the GPU* globals being installed. */
 const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
 const MAP_MODE_READ = 0x0001;
+const SHADER_STAGE_COMPUTE = 0x4;
 const WG = 16;
-/** Pixels per side of a hysteresis tile (one workgroup of 16×16 invocations, 2×2 pixels each). */
+/** Pixels per side of a hysteresis tile (`tile_local`: one workgroup of 16×16 invocations, 4 pixels each). */
 const HYSTERESIS_TILE = 32;
+/** The hysteresis kernels, in order: each is an entry point of hysteresis.wgsl, dispatched once. */
+const HYSTERESIS_ENTRIES = ['tile_local', 'border_merge', 'compress', 'promote'] as const;
+/** Dispatches per hysteresis run: one per entry point. */
+export const HYSTERESIS_DISPATCHES = HYSTERESIS_ENTRIES.length;
 
 /** Kernel and squared thresholds for `options` (defaults low 100, high 200, sigma 1.4). */
 export function cannyParams(options: CannyOptions = {}): CannyParams {
@@ -144,7 +145,9 @@ interface Pipelines {
   sobel: GPUComputePipeline;
   nms: GPUComputePipeline;
   threshold: GPUComputePipeline;
-  hysteresis: GPUComputePipeline;
+  /** The HYSTERESIS_ENTRIES kernels, in order, on one explicit layout (params, labels, parent). */
+  hysteresis: GPUComputePipeline[];
+  hysteresisLayout: GPUBindGroupLayout;
   toRgba: GPUComputePipeline;
   toChw: GPUComputePipeline;
 }
@@ -164,8 +167,8 @@ interface SizedResources {
   nms: GPUBuffer;
   labels: GPUBuffer;
   rgbaOut: GPUBuffer;
-  changed: GPUBuffer;
-  changedRead: GPUBuffer;
+  /** Hysteresis union-find forest: one u32 per pixel (bit 31: the component holds a strong pixel). */
+  parent: GPUBuffer;
   groups: {
     grayscale: GPUBindGroup;
     blurH: GPUBindGroup;
@@ -182,25 +185,17 @@ export class CannyDetector {
   private resources: SizedResources | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private destroyed = false;
-  private readonly hysteresisBatch: number;
 
   private constructor(
     readonly device: GPUDevice,
     private readonly pipelines: Pipelines,
-    config: CannyDetectorConfig,
-  ) {
-    this.hysteresisBatch = Math.max(1, Math.floor(config.hysteresisBatch ?? 4));
-  }
+  ) {}
 
   /**
    * Compiles the kernels on `device`. `shaders` maps each name of CANNY_SHADER_NAMES to its WGSL source; leave it
    * out under Vite (browser, vitest) to use the bundled shaders/canny/*.wgsl.
    */
-  static async create(
-    device: GPUDevice,
-    shaders?: Partial<Record<string, string>>,
-    config: CannyDetectorConfig = {},
-  ): Promise<CannyDetector> {
+  static async create(device: GPUDevice, shaders?: Partial<Record<string, string>>): Promise<CannyDetector> {
     let sources: CannyShaderSources;
     if (shaders) {
       const missing = CANNY_SHADER_NAMES.filter((n) => typeof shaders[n] !== 'string');
@@ -213,11 +208,21 @@ export class CannyDetector {
     for (const name of CANNY_SHADER_NAMES) {
       modules[name] = device.createShaderModule({ label: `canny/${name}.wgsl`, code: sources[name] });
     }
+    // The hysteresis kernels share one bind group; each uses part of it, so the layout is explicit.
+    const hysteresisLayout = device.createBindGroupLayout({
+      label: 'canny/hysteresis',
+      entries: [
+        { binding: 0, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'uniform' } },
+        { binding: 1, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' } },
+        { binding: 2, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' } },
+      ],
+    });
+    const hysteresisPipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [hysteresisLayout] });
     const make = async (name: CannyShaderName, entryPoint: string): Promise<GPUComputePipeline> => {
       try {
         return await device.createComputePipelineAsync({
           label: `canny/${name}:${entryPoint}`,
-          layout: 'auto',
+          layout: name === 'hysteresis' ? hysteresisPipelineLayout : 'auto',
           compute: { module: modules[name], entryPoint },
         });
       } catch (err) {
@@ -231,22 +236,20 @@ export class CannyDetector {
         );
       }
     };
-    const [grayscale, blurH, blurV, sobel, nms, threshold, hysteresis, toRgba, toChw] = await Promise.all([
+    const [grayscale, blurH, blurV, sobel, nms, threshold, toRgba, toChw, ...hysteresis] = await Promise.all([
       make('grayscale', 'main'),
       make('gaussian', 'blur_h'),
       make('gaussian', 'blur_v'),
       make('sobel', 'main'),
       make('nms', 'main'),
       make('threshold', 'main'),
-      make('hysteresis', 'main'),
       make('output', 'to_rgba'),
       make('output', 'to_chw'),
+      ...HYSTERESIS_ENTRIES.map((entry) => make('hysteresis', entry)),
     ]);
-    return new CannyDetector(
-      device,
-      { grayscale, blurH, blurV, sobel, nms, threshold, hysteresis, toRgba, toChw },
-      config,
-    );
+    return new CannyDetector(device, {
+      grayscale, blurH, blurV, sobel, nms, threshold, hysteresis, hysteresisLayout, toRgba, toChw,
+    });
   }
 
   /** Edges of an RGBA8 image as RGBA8: white (255,255,255,255) on opaque black, like the ControlNet preprocessors. */
@@ -269,8 +272,8 @@ export class CannyDetector {
 
   /**
    * Edges as a new GPUBuffer holding float32 [3, H, W] (= [1, 3, H, W]) in {0, 1}: the ControlNet `controlnet_cond`
-   * layout, for onnxruntime-web's `Tensor.fromGpuBuffer` on the same device, with no image readback (only the
-   * 4-byte hysteresis flag is read). Usage STORAGE | COPY_SRC | COPY_DST. The caller owns it and must destroy it.
+   * layout, for onnxruntime-web's `Tensor.fromGpuBuffer` on the same device, with no readback at all.
+   * Usage STORAGE | COPY_SRC | COPY_DST. The caller owns it and must destroy it.
    */
   detectToControlBuffer(
     rgba: Uint8Array | Uint8ClampedArray,
@@ -308,7 +311,7 @@ export class CannyDetector {
       // Stop before hysteresis to read the thresholded labels, then finish.
       await this.runPipeline(r, false);
       const [threshold] = await this.readBack(this.device.createCommandEncoder(), [r.labels]);
-      const hysteresisPasses = await this.runHysteresis(r, this.device.createCommandEncoder());
+      const hysteresisPasses = this.runHysteresis(r, this.device.createCommandEncoder());
       const chwBuffer = this.device.createBuffer({
         size: 3 * width * height * 4,
         usage: Usage.STORAGE | Usage.COPY_SRC,
@@ -409,7 +412,7 @@ export class CannyDetector {
         }
         case 'hysteresis': {
           this.upload(r.labels, u32(need('threshold', (inputs as CannyStageInputs['hysteresis']).threshold)));
-          const hysteresisPasses = await this.runHysteresis(r, encoder);
+          const hysteresisPasses = this.runHysteresis(r, encoder);
           const [labels] = await this.readBack(this.device.createCommandEncoder(), [r.labels]);
           result = { hysteresis: Uint8Array.from(new Uint32Array(labels!)), hysteresisPasses };
           break;
@@ -508,15 +511,10 @@ export class CannyDetector {
     const nms = storage('nms');
     const labels = storage('labels');
     const rgbaOut = storage('rgbaOut');
-    const changed = d.createBuffer({
-      label: 'canny/changed',
-      size: 4,
-      usage: Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST,
-    });
-    const changedRead = d.createBuffer({ label: 'canny/changedRead', size: 4, usage: Usage.MAP_READ | Usage.COPY_DST });
-    const group = (pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer>) =>
+    const parent = storage('parent');
+    const group = (pipeline: GPUComputePipeline, entries: Record<number, GPUBuffer>, layout = pipeline.getBindGroupLayout(0)) =>
       d.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
+        layout,
         entries: Object.entries(entries).map(([binding, buffer]) => ({ binding: Number(binding), resource: { buffer } })),
       });
     const p = this.pipelines;
@@ -534,8 +532,7 @@ export class CannyDetector {
       nms,
       labels,
       rgbaOut,
-      changed,
-      changedRead,
+      parent,
       groups: {
         grayscale: group(p.grayscale, { 0: params, 1: rgba, 2: gray }),
         blurH: group(p.blurH, { 0: params, 1: gray, 2: tmp }),
@@ -543,7 +540,7 @@ export class CannyDetector {
         sobel: group(p.sobel, { 0: params, 1: blur, 2: magnitude, 3: magnitudeSq, 4: direction }),
         nms: group(p.nms, { 0: params, 1: magnitudeSq, 2: direction, 3: nms }),
         threshold: group(p.threshold, { 0: params, 1: nms, 2: labels }),
-        hysteresis: group(p.hysteresis, { 0: params, 1: labels, 2: changed }),
+        hysteresis: group(p.hysteresis[0]!, { 0: params, 1: labels, 2: parent }, p.hysteresisLayout),
         toRgba: group(p.toRgba, { 0: params, 1: labels, 2: rgbaOut }),
       },
     };
@@ -565,7 +562,7 @@ export class CannyDetector {
     this.resources = null;
     if (!r) return;
     for (const b of [r.params, r.rgba, r.gray, r.tmp, r.blur, r.magnitude, r.magnitudeSq, r.direction, r.nms]) b.destroy();
-    for (const b of [r.labels, r.rgbaOut, r.changed, r.changedRead]) b.destroy();
+    for (const b of [r.labels, r.rgbaOut, r.parent]) b.destroy();
   }
 
   /** One compute pass running `pipeline` over the image. */
@@ -577,7 +574,7 @@ export class CannyDetector {
     pass.end();
   }
 
-  /** grayscale → blur → Sobel → NMS → threshold, then (if `hysteresis`) hysteresis to convergence. */
+  /** grayscale → blur → Sobel → NMS → threshold, then (if `hysteresis`) hysteresis; submitted, nothing read back. */
   private async runPipeline(r: SizedResources, hysteresis: boolean): Promise<number> {
     const encoder = this.device.createCommandEncoder({ label: 'canny/pipeline' });
     const pass = encoder.beginComputePass();
@@ -606,43 +603,22 @@ export class CannyDetector {
   }
 
   /**
-   * Repeats hysteresis passes in batches; the flag is cleared before the last pass of each batch and read back after
-   * it, so a 0 means that pass changed nothing, i.e. convergence. Batches start at `hysteresisBatch` passes and
-   * double (up to 64), so long contours cost few readbacks and the overshoot stays small (a pass over a converged
-   * image is one cheap sweep per tile). Every pass before convergence promotes at least one pixel, so
-   * width·height + 1 passes always suffice; in practice a pass carries "strong" across whole 32×32 tiles, so the
-   * count grows with the number of tiles the longest weak chain crosses.
+   * Hysteresis on `r.labels` after the commands already in `encoder`, and submits: the four kernels of
+   * hysteresis.wgsl (tile-local union-find, unions across tile borders, compression + strong roots, promotion), one
+   * dispatch each, whatever the image. Returns the number of dispatches.
    */
-  private async runHysteresis(r: SizedResources, first: GPUCommandEncoder): Promise<number> {
-    const maxPasses = r.width * r.height + 1;
-    const groupsX = Math.ceil(r.width / HYSTERESIS_TILE);
-    const groupsY = Math.ceil(r.height / HYSTERESIS_TILE);
-    let encoder = first;
-    let passes = 0;
-    let size = this.hysteresisBatch;
-    for (;;) {
-      const batch = Math.min(size, maxPasses - passes);
-      const run = (count: number) => {
-        const pass = encoder.beginComputePass({ label: 'canny/hysteresis' });
-        pass.setPipeline(this.pipelines.hysteresis);
-        pass.setBindGroup(0, r.groups.hysteresis);
-        for (let i = 0; i < count; i++) pass.dispatchWorkgroups(groupsX, groupsY);
-        pass.end();
-        passes += count;
-      };
-      if (batch > 1) run(batch - 1);
-      encoder.clearBuffer(r.changed);
-      run(1);
-      encoder.copyBufferToBuffer(r.changed, 0, r.changedRead, 0, 4);
-      this.device.queue.submit([encoder.finish()]);
-      await r.changedRead.mapAsync(MAP_MODE_READ);
-      const changed = new Uint32Array(r.changedRead.getMappedRange())[0]!;
-      r.changedRead.unmap();
-      if (changed === 0) return passes;
-      if (passes >= maxPasses) throw new Error(`canny: hysteresis did not converge in ${passes} passes`);
-      size = Math.min(size * 2, 64);
-      encoder = this.device.createCommandEncoder({ label: 'canny/hysteresis' });
-    }
+  private runHysteresis(r: SizedResources, encoder: GPUCommandEncoder): number {
+    const pass = encoder.beginComputePass({ label: 'canny/hysteresis' });
+    pass.setBindGroup(0, r.groups.hysteresis);
+    this.pipelines.hysteresis.forEach((pipeline, k) => {
+      pass.setPipeline(pipeline);
+      // tile_local: one workgroup per 32×32 tile; the others: one invocation per pixel
+      const tile = k === 0 ? HYSTERESIS_TILE : WG;
+      pass.dispatchWorkgroups(Math.ceil(r.width / tile), Math.ceil(r.height / tile));
+    });
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+    return this.pipelines.hysteresis.length;
   }
 
   /** Copies `buffers` (whole) to staging buffers after the commands in `encoder`, submits, maps, returns copies. */

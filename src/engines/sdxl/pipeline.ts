@@ -88,19 +88,28 @@ export class SdxlPipeline {
     const pooled = concat(uncond.pooled, cond.pooled);
     const timeIds = Float32Array.from([req.height, req.width, 0, 0, req.height, req.width, req.height, req.width, 0, 0, req.height, req.width]);
     const window = Array.from(sigmas.subarray(first, last + 1));
+    // The ControlNet's `controlnet_cond` [2, 3, H, W] (the image for both CFG rows), built once per sample.
+    const controlCond = req.control ? repeatRows(req.control.chw, 2) : undefined;
     if (this.model.device === 'webgpu') {
       // Latents stay on the GPU for the whole loop (src/engines/sdxl/gpu-loop.ts); only the final ones come back.
+      // With ControlNet, the control image is uploaded once per sample and the residuals go from the ControlNet's
+      // outputs straight into the UNet's inputs as GPU buffers.
       const denoiser = await this.gpuLoop(size);
-      x = await denoiser.denoise({
-        ort, x, sigmas: window, cfgScale: req.cfgScale, sampleDims: [2, 4, h, w], onStep,
-        runUnet: (sample, i) => this.unetOutputs({
-          sample,
-          timestep: this.timestep(schedule.sigmaToT(window[i])),
-          encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
-          text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
-          time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
-        }, req, first + i),
-      });
+      const control = controlCond && new GpuControlImage(ort, denoiser.device, controlCond, [2, 3, req.height, req.width]);
+      try {
+        x = await denoiser.denoise({
+          ort, x, sigmas: window, cfgScale: req.cfgScale, sampleDims: [2, 4, h, w], onStep,
+          runUnet: (sample, i) => this.unetOutputs({
+            sample,
+            timestep: this.timestep(schedule.sigmaToT(window[i])),
+            encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
+            text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
+            time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
+          }, req, first + i, () => control!.tensor()),
+        });
+      } finally {
+        control?.destroy(); // its last reads are already submitted: WebGPU keeps the buffer alive until they run
+      }
       return this.decode(x, h, w);
     }
     let old: Float32Array | null = null;
@@ -117,7 +126,7 @@ export class SdxlPipeline {
         text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
         time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
       };
-      const eps = await this.unet(feeds, req, first + i);
+      const eps = await this.unet(feeds, req, first + i, controlCond && (() => new ort.Tensor('float32', controlCond, [2, 3, req.height, req.width])));
       const denoised = new Float32Array(size);
       for (let k = 0; k < size; k++) {
         const guided = Math.fround(eps[k] + req.cfgScale * (eps[k + size] - eps[k]));
@@ -162,27 +171,33 @@ export class SdxlPipeline {
   }
 
   /** Epsilon for [uncond; cond], with ControlNet residuals when this step is inside the control window. */
-  private async unet(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number): Promise<Float32Array> {
-    return takeData(await this.unetOutputs(feeds, req, step), 'out_sample');
+  private async unet(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number, controlCond?: () => OrtModule.Tensor): Promise<Float32Array> {
+    return takeData(await this.unetOutputs(feeds, req, step, controlCond), 'out_sample');
   }
 
-  /** The UNet's outputs (`out_sample` = epsilon for [uncond; cond]); the caller disposes them. */
-  private async unetOutputs(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number): Promise<Record<string, OrtModule.Tensor>> {
+  /**
+   * The UNet's outputs (`out_sample` = epsilon for [uncond; cond]); the caller disposes them. Inside the control
+   * window the ControlNet runs first on the same feeds plus `controlCond()` ([2, 3, H, W]); its outputs (GPU buffers on
+   * WebGPU, where the session prefers 'gpu-buffer' outputs) are fed as they are to the UNet-with-residuals, then freed.
+   */
+  private async unetOutputs(
+    feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number, controlCond?: () => OrtModule.Tensor,
+  ): Promise<Record<string, OrtModule.Tensor>> {
     const { ort, sessions } = this.model;
     const control = req.control;
-    if (control && controlKeep(step, req.steps, control.start, control.end) && control.scale !== 0) {
+    if (control && controlCond && controlKeep(step, req.steps, control.start, control.end) && control.scale !== 0) {
       if (!sessions.controlnet || !sessions.unetControlnet) throw internal('This model has no ControlNet', 'no_controlnet');
-      const cond = new Float32Array(2 * control.chw.length);
-      cond.set(control.chw, 0);
-      cond.set(control.chw, control.chw.length);
       const residuals = await sessions.controlnet.run({
         ...feeds,
-        controlnet_cond: new ort.Tensor('float32', cond, [2, 3, req.height, req.width]),
+        controlnet_cond: controlCond(),
         conditioning_scale: new ort.Tensor('float32', Float32Array.from([control.scale]), []),
       });
-      const out = await sessions.unetControlnet.run({ ...feeds, ...residuals });
-      for (const t of Object.values(residuals)) t.dispose();
-      return out;
+      try {
+        return await sessions.unetControlnet.run({ ...feeds, ...residuals });
+      } finally {
+        // GPU residuals go back to ORT's pool; the UNet's reads of them are already submitted, so they come first.
+        for (const t of Object.values(residuals)) t.dispose();
+      }
     }
     return sessions.unet.run(feeds);
   }
@@ -216,6 +231,41 @@ export class SdxlPipeline {
     }
     return rgba;
   }
+}
+
+/**
+ * The ControlNet's `controlnet_cond` on the GPU (WebGPU only): one buffer on ORT's device, written once per sample
+ * and fed to every ControlNet run of the sample (Tensor.fromGpuBuffer; ORT does not own or free it).
+ */
+class GpuControlImage {
+  private buffer: GPUBuffer | null = null;
+  private gpuTensor: OrtModule.Tensor | null = null;
+
+  constructor(private readonly ort: Ort, private readonly device: GPUDevice, private readonly data: Float32Array, private readonly dims: readonly number[]) {}
+
+  /** The tensor over the uploaded image; uploads on first use (a sample whose window has no control step never does). */
+  tensor(): OrtModule.Tensor {
+    if (!this.gpuTensor) {
+      // STORAGE | COPY_SRC | COPY_DST (spec values: this file does not need the GPU* globals).
+      this.buffer = this.device.createBuffer({ size: this.data.byteLength, usage: 0x0080 | 0x0004 | 0x0008 });
+      this.device.queue.writeBuffer(this.buffer, 0, this.data as Float32Array<ArrayBuffer>);
+      this.gpuTensor = this.ort.Tensor.fromGpuBuffer(this.buffer as never, { dataType: 'float32', dims: this.dims });
+    }
+    return this.gpuTensor;
+  }
+
+  destroy(): void {
+    this.buffer?.destroy();
+    this.buffer = null;
+    this.gpuTensor = null;
+  }
+}
+
+/** `rows` copies of `a` end to end (a batch of identical rows). */
+function repeatRows(a: Float32Array, rows: number): Float32Array {
+  const out = new Float32Array(rows * a.length);
+  for (let r = 0; r < rows; r++) out.set(a, r * a.length);
+  return out;
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {
