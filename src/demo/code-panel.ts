@@ -76,7 +76,10 @@ const isStream = (r: HearthRequestDetail) => Boolean((r.body as { stream?: boole
 export function fetchCode(r: HearthRequestDetail): string {
   if ((r.method ?? 'POST') === 'GET') return `const res = await fetch(${quote(r.path)});\nconst body = await res.json();`;
   const accept = r.headers?.Accept;
+  // Other headers (e.g. Huggingface-Access-Key, already masked by the component) are shown as sent.
+  const extra = Object.entries(r.headers ?? {}).filter(([k]) => k !== 'Accept').map(([k, v]) => `${quote(k)}: ${quote(v)}`);
   if (r.multipart) {
+    const formHeaders = [...(accept ? [`Accept: ${quote(accept)}`] : []), ...extra].join(', ');
     const fields = Object.entries((r.body ?? {}) as Record<string, unknown>).map(([k, v]) =>
       v instanceof File ? `form.append(${quote(k)}, fileInput.files[0]); // ${v.name}` : `form.append(${quote(k)}, ${quote(String(v))});`);
     return [
@@ -84,13 +87,13 @@ export function fetchCode(r: HearthRequestDetail): string {
       ...fields,
       `const res = await fetch(${quote(r.path)}, {`,
       `  method: 'POST',`,
-      ...(accept ? [`  headers: { Accept: ${quote(accept)} },`] : []),
+      ...(formHeaders ? [`  headers: { ${formHeaders} },`] : []),
       '  body: form,',
       '});',
       ...(accept === 'text/event-stream' ? IMAGE_SSE : ['const images = await res.json(); // [{ base64, finishReason, seed }]']),
     ].join('\n');
   }
-  const headers = [`'content-type': 'application/json'`, ...(accept ? [`Accept: ${quote(accept)}`] : [])].join(', ');
+  const headers = [`'content-type': 'application/json'`, ...(accept ? [`Accept: ${quote(accept)}`] : []), ...extra].join(', ');
   const lines = [
     `const res = await fetch(${quote(r.path)}, {`,
     `  method: 'POST',`,

@@ -204,6 +204,23 @@ describe('demo page', () => {
     await img.locator('img[alt^="Canny edges"]').waitFor({ timeout: 30_000 });
     await shot('images-controlnet');
 
+    // A LoRA adapter and a token: the request carries both, the code panel shows the fields but never the token.
+    await img.locator('#tab-text').click();
+    await img.locator('details.extras summary').click();
+    await img.locator('#lora').fill('hearth/tiny-sdxl-lora');
+    await img.locator('#lora-file').fill('kohya_lora.safetensors');
+    await img.locator('#hf-key').fill('hf_secret_token');
+    await img.locator('#safety').check();
+    const before = await img.locator('figure').count();
+    await img.locator('button.generate').click();
+    await img.locator(`figure:nth-child(${before + 1}) img, figure:nth-child(${before + 1}) .filtered`).first().waitFor({ timeout: 60_000 });
+    expect(await img.locator('.error').count()).toBe(0);
+    const [loraCode] = await codePanel();
+    expect(loraCode).toContain('"lora_adapter_name": "hearth/tiny-sdxl-lora"');
+    expect(loraCode).toContain('"safety_check": true');
+    expect(loraCode).toContain("'Huggingface-Access-Key': '<your token>'");
+    expect(loraCode).not.toContain('hf_secret_token');
+
     // A model the API does not know: the panel shows the API's error.message.
     await img.evaluate((el: HTMLElement & { model: string; mode: string }) => { el.model = 'no/such-model'; el.mode = 'text'; });
     await img.locator('button.generate').click();

@@ -423,11 +423,13 @@ describe('LoRA download', () => {
     }) as unknown as typeof fetch;
     await fetchLoraAdapter({ repo: 'me/private', filename: 'a.safetensors', accessKey: 'hf_secret' }, { ...options, fetch: fakeFetch, cache: async () => cache });
     await fetchLoraAdapter({ repo: 'me/public', filename: 'a.safetensors' }, { ...options, fetch: fakeFetch, cache: async () => cache });
+    await fetchLoraAdapter({ repo: 'hearth/tiny-sdxl-lora', filename: 'a.safetensors', accessKey: 'hf_secret' }, { ...options, fetch: fakeFetch, cache: async () => cache });
     expect(seen).toEqual([
       { url: 'https://huggingface.co/me/private/resolve/main/a.safetensors', auth: 'Bearer hf_secret' },
       { url: 'https://huggingface.co/me/public/resolve/main/a.safetensors', auth: null },
+      { url: 'http://app.test/hub/hearth/tiny-sdxl-lora/resolve/main/a.safetensors', auth: null },
     ]);
-    expect(stored).toEqual(['https://huggingface.co/me/public/resolve/main/a.safetensors']);
+    expect(stored).toEqual(['https://huggingface.co/me/public/resolve/main/a.safetensors', 'http://app.test/hub/hearth/tiny-sdxl-lora/resolve/main/a.safetensors']);
   });
 
   it('maps 401/403, 404, server errors and network failures to clear errors', async () => {

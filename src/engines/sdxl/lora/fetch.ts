@@ -46,7 +46,9 @@ export function loraUrl(source: LoraSource, options: Pick<LoraFetchOptions, 'hub
 export async function fetchLoraAdapter(source: LoraSource, options: LoraFetchOptions): Promise<Uint8Array> {
   validateLoraSource(source);
   const url = loraUrl(source, options);
-  const cache = source.accessKey ? undefined : await options.cache?.().catch(() => undefined);
+  // The key is for the hub only: built-in adapters come from the app and never see it.
+  const key = source.repo.startsWith('hearth/') ? undefined : source.accessKey;
+  const cache = key ? undefined : await options.cache?.().catch(() => undefined);
   const cached = await cache?.match(url).catch(() => undefined);
   if (cached) return new Uint8Array(await cached.arrayBuffer());
 
@@ -54,7 +56,7 @@ export async function fetchLoraAdapter(source: LoraSource, options: LoraFetchOpt
   let response: Response;
   try {
     response = await doFetch(url, {
-      headers: source.accessKey ? { authorization: `Bearer ${source.accessKey}` } : {},
+      headers: key ? { authorization: `Bearer ${key}` } : {},
       signal: options.signal,
       credentials: 'omit',
     });
