@@ -188,3 +188,64 @@ describe('safety check in the SDXL engine (wasm, tiny SDXL and its tiny checker)
     expect(checked.images[1].rgba).toEqual(unchecked.images[1].rgba);
   });
 });
+
+describe('jobs in the SDXL engine (wasm, tiny SDXL)', () => {
+  const c = lref.adapters.peft.cases.txt2img;
+
+  it('progress is live: step events arrive while the sample is still denoising', async () => {
+    const s = service();
+    await generate(s, job(c)); // load first, so timings are the sampling's
+    const reader = (await s.generate(job(c))).getReader();
+    const at: Record<string, number[]> = { progress: [], image: [] };
+    const t0 = performance.now();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (value.type === 'progress' || value.type === 'image') at[value.type].push(performance.now() - t0);
+    }
+    expect(at.progress).toHaveLength(10);
+    const spread = at.progress[9] - at.progress[0];
+    const total = at.image[0];
+    // Buffered progress would arrive in one burst at the end; live progress spans most of the sampling.
+    expect(spread, `progress at ${at.progress.map((t) => t.toFixed(0)).join(', ')} ms, image at ${total.toFixed(0)} ms`).toBeGreaterThan(total * 0.5);
+  });
+
+  it('a job keeps its pipeline when another adapter replaces it mid-run, and a cancelled job frees the queue', async () => {
+    const s = service();
+    const a = (await s.generate(job(c, { repo, filename: lref.adapters.peft.file }))).getReader();
+    expect((await a.read()).value?.type).toBe('start');
+    // B's adapter retires A's merged copy while A is denoising: A must finish on it, correctly.
+    const bStream = s.generate(job(lref.adapters.kohya.cases.txt2img, { repo, filename: lref.adapters.kohya.file }));
+    let aImage: Uint8Array | undefined;
+    for (;;) {
+      const { value, done } = await a.read();
+      if (done) break;
+      if (value.type === 'image') aImage = new Uint8Array(value.bytes);
+    }
+    expect(compare(aImage!, u8(c.image)).far).toBe(0);
+    const b = await collect(await bStream);
+    expect(compare(b, u8(lref.adapters.kohya.cases.txt2img.image)).far).toBe(0);
+    expect((await s.loaded()).map((m) => m.lora)).toEqual([`${repo}/${lref.adapters.kohya.file}`]);
+
+    // Cancel after the first step: the next job runs and equals its reference.
+    const cancelled = (await s.generate(job(c))).getReader();
+    for (;;) {
+      const { value } = await cancelled.read();
+      if (value?.type === 'progress') break;
+    }
+    await cancelled.cancel();
+    const after = await collect(await s.generate(job(c)));
+    expect(compare(after, u8(ref.seeded.txt2img.samples_1.image)).far).toBe(0);
+  });
+});
+
+async function collect(stream: ReadableStream<ImageEvent>): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  let rgba: Uint8Array | undefined;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (value.type === 'image') rgba = new Uint8Array(value.bytes);
+  }
+  return rgba!;
+}

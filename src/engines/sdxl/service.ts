@@ -48,7 +48,15 @@ export interface SdxlServiceOptions {
   loadSafetyChecker?: (entry: CatalogEntry) => Promise<{ model: Uint8Array; preprocessor?: object }>;
 }
 
-interface LoadedPipeline { pipeline: SdxlPipeline; entryId: string; lora?: string; merge?: LoraMergeReport }
+interface LoadedPipeline {
+  pipeline: SdxlPipeline;
+  entryId: string;
+  lora?: string;
+  merge?: LoraMergeReport;
+  /** Jobs holding it; a retired pipeline (unloaded, or replaced by another adapter) is freed when the last one ends. */
+  users: number;
+  retired: boolean;
+}
 
 const PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet'] as const;
 
@@ -61,59 +69,102 @@ export class SdxlService implements ImageEngine {
   constructor(private readonly options: SdxlServiceOptions) {}
 
   async generate(job: ImageJob): Promise<ReadableStream<ImageEvent>> {
-    const { pipeline, lora } = await this.pipeline(job.entry, job.lora);
-    const checker = job.safetyCheck ? await this.safetyChecker(job.entry, pipeline.model.device) : undefined;
-    const { codec, canny } = this.options;
-    // Inputs are decoded up front, so a bad image is a 400 before any stream starts.
-    const initRgb = job.init ? rgbaToRgb(await codec.decode(job.init, job.width, job.height, 'init_image')) : undefined;
+    const loaded = await this.pipeline(job.entry, job.lora);
+    const { pipeline, lora } = loaded;
+    loaded.users++;
+    let handedBack = false;
+    const handBack = () => {
+      if (handedBack) return;
+      handedBack = true;
+      if (--loaded.users === 0 && loaded.retired) void freeSessions(loaded);
+    };
+    let checker: SafetyChecker | undefined;
+    let initRgb: Uint8Array | undefined;
     let control: { chw: Float32Array; scale: number; start: number; end: number } | undefined;
-    if (job.control) {
-      const rgba = await codec.decode(job.control.image, job.width, job.height, 'control_image');
-      const edges = await canny(rgba, job.width, job.height, job.control.lowThreshold, job.control.highThreshold);
-      control = { chw: edges.chw, scale: job.control.scale, start: job.control.start, end: job.control.end };
-    }
-    let cancelled = false;
-    let release!: () => void;
-    const previous = this.tail;
-    this.tail = new Promise<void>((r) => (release = r));
-    const events = (async function* (): AsyncGenerator<ImageEvent> {
-      await previous.catch(() => undefined);
-      yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
-      for (let k = 0; k < job.samples; k++) {
-        const seed = (job.seed + k) >>> 0;
-        const progress: ImageEvent[] = [];
-        const rgba = await pipeline.sample({
-          prompt: job.prompt, negativePrompt: job.negativePrompt, width: job.width, height: job.height,
-          steps: job.steps, cfgScale: job.cfgScale, seed, schedule: job.schedule, initRgb, control,
-        }, (step, steps) => {
-          if (cancelled) throw new HearthError({ status: 499, type: 'invalid_request_error', message: 'cancelled', code: 'cancelled' });
-          progress.push({ type: 'progress', step, steps, sample: k });
-        });
-        yield* progress;
-        // A flagged image is never sent: it is replaced by black pixels, as diffusers' checker does.
-        const filtered = checker ? (await checker.check([{ width: job.width, height: job.height, data: rgba }]))[0] : false;
-        if (filtered) for (let p = 0; p < rgba.length; p += 4) rgba.set([0, 0, 0, 255], p);
-        const bytes = await codec.encode({ width: job.width, height: job.height, data: rgba }, job.output.type, job.output.quality);
-        yield { type: 'image', index: k, seed, bytes, mime: job.output.type, finishReason: filtered ? 'CONTENT_FILTERED' : 'SUCCESS' };
+    try {
+      checker = job.safetyCheck ? await this.safetyChecker(job.entry, pipeline.model.device) : undefined;
+      const { codec, canny } = this.options;
+      // Inputs are decoded up front, so a bad image is a 400 before any stream starts.
+      initRgb = job.init ? rgbaToRgb(await codec.decode(job.init, job.width, job.height, 'init_image')) : undefined;
+      if (job.control) {
+        const rgba = await codec.decode(job.control.image, job.width, job.height, 'control_image');
+        const edges = await canny(rgba, job.width, job.height, job.control.lowThreshold, job.control.highThreshold);
+        control = { chw: edges.chw, scale: job.control.scale, start: job.control.start, end: job.control.end };
       }
-      yield { type: 'done' };
+    } catch (e) {
+      handBack();
+      throw e;
+    }
+    const { codec } = this.options;
+    let cancelled = false;
+    let started = false;
+    let releaseQueue!: () => void;
+    const previous = this.tail;
+    this.tail = new Promise<void>((r) => (releaseQueue = r));
+    // The next job starts, and the pipeline may be freed, only once this one has really stopped (not at cancel:
+    // a step may still be running then).
+    const finish = () => {
+      releaseQueue();
+      handBack();
+    };
+    let sampling: Promise<Uint8Array> | undefined;
+    const events = (async function* (): AsyncGenerator<ImageEvent> {
+      started = true;
+      try {
+        await previous.catch(() => undefined);
+        if (cancelled) return;
+        yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
+        for (let k = 0; k < job.samples; k++) {
+          const seed = (job.seed + k) >>> 0;
+          // Progress is yielded as each step ends, while the sample goes on.
+          const progress: ImageEvent[] = [];
+          let wake: (() => void) | null = null;
+          let settled = false;
+          sampling = pipeline.sample({
+            prompt: job.prompt, negativePrompt: job.negativePrompt, width: job.width, height: job.height,
+            steps: job.steps, cfgScale: job.cfgScale, seed, schedule: job.schedule, initRgb, control,
+          }, (step, steps) => {
+            if (cancelled) throw new HearthError({ status: 499, type: 'invalid_request_error', message: 'cancelled', code: 'cancelled' });
+            progress.push({ type: 'progress', step, steps, sample: k });
+            wake?.();
+          });
+          sampling.finally(() => {
+            settled = true;
+            wake?.();
+          }).catch(() => undefined);
+          for (;;) {
+            while (progress.length) yield progress.shift()!;
+            if (settled) break;
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = null;
+          }
+          const rgba = await sampling;
+          // A flagged image is never sent: it is replaced by black pixels, as diffusers' checker does.
+          const filtered = checker ? (await checker.check([{ width: job.width, height: job.height, data: rgba }]))[0] : false;
+          if (filtered) for (let p = 0; p < rgba.length; p += 4) rgba.set([0, 0, 0, 255], p);
+          const bytes = await codec.encode({ width: job.width, height: job.height, data: rgba }, job.output.type, job.output.quality);
+          yield { type: 'image', index: k, seed, bytes, mime: job.output.type, finishReason: filtered ? 'CONTENT_FILTERED' : 'SUCCESS' };
+        }
+        yield { type: 'done' };
+      } finally {
+        await sampling?.catch(() => undefined); // a cancelled sample stops at its next step
+        finish();
+      }
     })();
     return new ReadableStream<ImageEvent>({
       async pull(controller) {
         try {
           const { value, done } = await events.next();
-          if (done) {
-            release();
-            controller.close();
-          } else controller.enqueue(value);
+          if (done) controller.close();
+          else controller.enqueue(value);
         } catch (e) {
-          release();
           controller.error(toHearthError(e));
         }
       },
       async cancel() {
         cancelled = true;
-        release();
+        if (started) void events.return(undefined).catch(() => undefined); // runs `finish` once the step in flight ends
+        else finish();
       },
     }, { highWaterMark: 0 });
   }
@@ -167,7 +218,9 @@ export class SdxlService implements ImageEngine {
     const p = this.models.get(key);
     this.models.delete(key);
     const m = await p?.catch(() => undefined);
-    if (m) for (const s of Object.values(m.pipeline.model.sessions)) await s?.release().catch(() => undefined);
+    if (!m) return;
+    m.retired = true;
+    if (m.users === 0) await freeSessions(m);
   }
 
   private async pipeline(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
@@ -240,8 +293,12 @@ export class SdxlService implements ImageEngine {
         vaeEncoder: s.vae_encoder, controlnet: s.controlnet, unetControlnet: s.unet_controlnet,
       },
     };
-    return { pipeline: new SdxlPipeline(model), entryId: entry.id, ...(lora && { lora: `${lora.repo}/${lora.filename}`, merge }) };
+    return { pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && { lora: `${lora.repo}/${lora.filename}`, merge }) };
   }
+}
+
+async function freeSessions(m: LoadedPipeline): Promise<void> {
+  for (const s of Object.values(m.pipeline.model.sessions)) await s?.release().catch(() => undefined);
 }
 
 /** Separates adapters fetched with different access keys without keeping the key itself. */
