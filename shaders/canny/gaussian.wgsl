@@ -6,16 +6,7 @@
 // Input values must be integers 0..255 (as grayscale.wgsl writes); they are truncated to u32.
 // CPU reference: src/engines/sdxl/canny-reference.ts (gaussianRef).
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,  // centre weight
-  k1: u32,  // weight at distance 1
-  k2: u32,  // weight at distance 2
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;          // grayscale

@@ -4,16 +4,7 @@
 // so Y is an integer 0..255, computed exactly; stored as f32. Alpha is ignored.
 // CPU reference: src/engines/sdxl/canny-reference.ts (grayscaleRef).
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,
-  k1: u32,
-  k2: u32,
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> rgba: array<u32>;          // one pixel per u32, little-endian: R is the low byte

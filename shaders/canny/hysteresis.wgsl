@@ -17,16 +17,7 @@
 //   promote       per pixel: a weak pixel whose root has the STRONG bit becomes strong.
 // WebGPU orders the dispatches of a pass, and every value written is final for the next dispatch.
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,
-  k1: u32,
-  k2: u32,
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 const TILE: u32 = 32u;         // pixels per tile side (local)
 const TILE_AREA: u32 = 1024u;  // TILE * TILE

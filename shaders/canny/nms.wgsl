@@ -4,16 +4,7 @@
 // count as 0. Output: mag_sq where the pixel is a local maximum, else 0.
 // CPU reference: src/engines/sdxl/canny-reference.ts (nmsRef).
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,
-  k1: u32,
-  k2: u32,
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> mag_sq: array<u32>;

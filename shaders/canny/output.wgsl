@@ -3,16 +3,7 @@
 // to_chw:  float32 [3, H, W] in {0, 1}: the ControlNet `controlnet_cond` layout (same buffer as [1, 3, H, W]).
 // CPU reference: src/engines/sdxl/canny-reference.ts (edgesToRgbaRef, edgesToChwRef).
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,
-  k1: u32,
-  k2: u32,
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;

@@ -10,16 +10,7 @@
 // Angles are counter-clockwise with y pointing up. Input values must be integers (as gaussian.wgsl writes).
 // CPU reference: src/engines/sdxl/canny-reference.ts (sobelRef).
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,
-  k1: u32,
-  k2: u32,
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 const TG22: i32 = 13573;
 

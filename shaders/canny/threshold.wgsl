@@ -3,16 +3,7 @@
 // unnormalised Sobel magnitude of 0..255 intensities). strong (2) if m2 > high_sq, weak (1) if m2 > low_sq, else 0.
 // CPU reference: src/engines/sdxl/canny-reference.ts (thresholdRef).
 
-struct Params {
-  width: u32,
-  height: u32,
-  low_sq: u32,
-  high_sq: u32,
-  k0: u32,
-  k1: u32,
-  k2: u32,
-  pad0: u32,
-};
+// `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> suppressed: array<u32>;

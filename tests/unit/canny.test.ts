@@ -503,7 +503,7 @@ describe.skipIf(SKIP_GPU)('canny on WebGPU (Dawn in Node) vs the CPU reference',
   it('rejects bad input clearly', async () => {
     await expect(detector.detect(new Uint8Array(12), 2, 2)).rejects.toThrow(/expected 2×2×4 = 16 RGBA bytes/);
     await expect(detector.detect(new Uint8Array(0), 0, 0)).rejects.toThrow(/positive integers/);
-    await expect(CannyDetector.create(device, { grayscale: '' })).rejects.toThrow(/missing shader sources: gaussian/);
+    await expect(CannyDetector.create(device, { grayscale: '' })).rejects.toThrow(/missing shader sources: params, gaussian/);
     const d = await CannyDetector.create(device, loadShaders());
     d.destroy();
     await expect(d.detect(new Uint8Array(4), 1, 1)).rejects.toThrow(/destroyed/);

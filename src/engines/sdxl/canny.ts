@@ -21,7 +21,10 @@
 // them to `CannyDetector.create(device, sources)`, e.g. read from shaders/canny/<name>.wgsl.
 
 /** The WGSL files in shaders/canny/, without extension. */
-export const CANNY_SHADER_NAMES = ['grayscale', 'gaussian', 'sobel', 'nms', 'threshold', 'hysteresis', 'output'] as const;
+export const CANNY_SHADER_NAMES = ['params', 'grayscale', 'gaussian', 'sobel', 'nms', 'threshold', 'hysteresis', 'output'] as const;
+/** The kernels: every shader but `params` (the shared uniform struct, prepended to each). */
+const CANNY_KERNELS = CANNY_SHADER_NAMES.filter((n) => n !== 'params') as Exclude<(typeof CANNY_SHADER_NAMES)[number], 'params'>[];
+type CannyKernelName = (typeof CANNY_KERNELS)[number];
 export type CannyShaderName = (typeof CANNY_SHADER_NAMES)[number];
 export type CannyShaderSources = Record<CannyShaderName, string>;
 
@@ -118,7 +121,8 @@ export function cannyParams(options: CannyOptions = {}): CannyParams {
 
 /** Loads the bundled shaders through Vite's `?raw` (browser builds, vitest). */
 async function loadBundledShaders(): Promise<CannyShaderSources> {
-  const [grayscale, gaussian, sobel, nms, threshold, hysteresis, output] = await Promise.all([
+  const [params, grayscale, gaussian, sobel, nms, threshold, hysteresis, output] = await Promise.all([
+    import('../../../shaders/canny/params.wgsl?raw'),
     import('../../../shaders/canny/grayscale.wgsl?raw'),
     import('../../../shaders/canny/gaussian.wgsl?raw'),
     import('../../../shaders/canny/sobel.wgsl?raw'),
@@ -128,6 +132,7 @@ async function loadBundledShaders(): Promise<CannyShaderSources> {
     import('../../../shaders/canny/output.wgsl?raw'),
   ]);
   return {
+    params: params.default,
     grayscale: grayscale.default,
     gaussian: gaussian.default,
     sobel: sobel.default,
@@ -204,9 +209,9 @@ export class CannyDetector {
     } else {
       sources = await loadBundledShaders();
     }
-    const modules = {} as Record<CannyShaderName, GPUShaderModule>;
-    for (const name of CANNY_SHADER_NAMES) {
-      modules[name] = device.createShaderModule({ label: `canny/${name}.wgsl`, code: sources[name] });
+    const modules = {} as Record<CannyKernelName, GPUShaderModule>;
+    for (const name of CANNY_KERNELS) {
+      modules[name] = device.createShaderModule({ label: `canny/${name}.wgsl`, code: `${sources.params}\n${sources[name]}` });
     }
     // The hysteresis kernels share one bind group; each uses part of it, so the layout is explicit.
     const hysteresisLayout = device.createBindGroupLayout({
@@ -218,7 +223,8 @@ export class CannyDetector {
       ],
     });
     const hysteresisPipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [hysteresisLayout] });
-    const make = async (name: CannyShaderName, entryPoint: string): Promise<GPUComputePipeline> => {
+    const preludeLines = sources.params.split('\n').length;
+    const make = async (name: CannyKernelName, entryPoint: string): Promise<GPUComputePipeline> => {
       try {
         return await device.createComputePipelineAsync({
           label: `canny/${name}:${entryPoint}`,
@@ -229,7 +235,7 @@ export class CannyDetector {
         const info = await modules[name].getCompilationInfo().catch(() => null);
         const messages = (info?.messages ?? [])
           .filter((m) => m.type === 'error')
-          .map((m) => `  ${name}.wgsl:${m.lineNum}:${m.linePos} ${m.message}`);
+          .map((m) => `  ${name}.wgsl:${m.lineNum - preludeLines}:${m.linePos} ${m.message}`);
         throw new Error(
           `canny: cannot create pipeline ${name}.wgsl:${entryPoint}: ${(err as Error).message ?? err}` +
             (messages.length ? `\n${messages.join('\n')}` : ''),
