@@ -15,6 +15,7 @@ import type { LlmTokenizer } from './tokenizer';
 import { parseToolCall, type ToolFormat } from './tool-calls';
 import type { ChatJob, CompletionJob, FinishReason, LlmEvent, LlmJob, LlmStats, TokenLogprob, ToolDefinition } from './types';
 import type { ChatTemplate } from './chat-template';
+import { pullStream } from '../../util/pull-stream';
 
 /** Floats of logits one prefill chunk may produce (batch × tokens × vocab): bounds memory on long prompts. */
 const PREFILL_LOGIT_BUDGET = 16 * 1024 * 1024;
@@ -62,21 +63,12 @@ class Choice {
 export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): ReadableStream<LlmEvent> {
   let cancelled = false;
   const events = run(model, job, () => cancelled, stats);
-  return new ReadableStream<LlmEvent>({
-    async pull(controller) {
-      try {
-        const { value, done } = await events.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (e) {
-        controller.error(e);
-      }
-    },
-    async cancel() {
+  return pullStream(events, {
+    onCancel: async () => {
       cancelled = true;
       await events.return(undefined);
     },
-  }, { highWaterMark: 0 });
+  });
 }
 
 async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {

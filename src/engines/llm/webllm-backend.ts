@@ -12,6 +12,7 @@ import { unavailable } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import type { ExternalLlmBackend, RunnableLlm } from './service';
 import type { LlmEvent, LlmJob, LlmStats } from './types';
+import { pullStream } from '../../util/pull-stream';
 import {
   fromWebLlmError, planWebLlmJob, webLlmModelSetup, WebLlmFold, type WebLlmCacheBackend, type WebLlmPlan, type WebLlmVariant,
 } from './webllm-mapping';
@@ -149,22 +150,14 @@ async function loadModel(webllm: WebLlmModule, entry: CatalogEntry, variant: Web
 export function webLlmStream(engine: WebLlmEngine, plan: WebLlmPlan, kind: LlmJob['kind'], stats?: LlmStats): ReadableStream<LlmEvent> {
   let cancelled = false;
   const events = run(engine, plan, () => cancelled, stats);
-  return new ReadableStream<LlmEvent>({
-    async pull(controller) {
-      try {
-        const { value, done } = await events.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (e) {
-        controller.error(fromWebLlmError(e, { kind }));
-      }
-    },
-    async cancel() {
+  return pullStream(events, {
+    mapError: (e) => fromWebLlmError(e, { kind }),
+    onCancel: async () => {
       cancelled = true;
       engine.interrupt();
       await events.return(undefined);
     },
-  }, { highWaterMark: 0 });
+  });
 }
 
 async function* run(engine: WebLlmEngine, plan: WebLlmPlan, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {

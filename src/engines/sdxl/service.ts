@@ -19,6 +19,7 @@ import { rgbaToRgb, type ImageCodec } from './codec';
 import { SdxlPipeline, type SdxlModel } from './pipeline';
 import { KarrasSchedule, type SchedulerConfig } from './scheduler';
 import type { EncodedImage, ImageEngine, ImageEvent, ImageJob, LoadedImageInfo } from './types';
+import { pullStream } from '../../util/pull-stream';
 
 type Ort = typeof OrtModule;
 
@@ -151,22 +152,14 @@ export class SdxlService implements ImageEngine {
         finish();
       }
     })();
-    return new ReadableStream<ImageEvent>({
-      async pull(controller) {
-        try {
-          const { value, done } = await events.next();
-          if (done) controller.close();
-          else controller.enqueue(value);
-        } catch (e) {
-          controller.error(toHearthError(e));
-        }
-      },
-      async cancel() {
+    return pullStream(events, {
+      mapError: toHearthError,
+      onCancel: () => {
         cancelled = true;
         if (started) void events.return(undefined).catch(() => undefined); // runs `finish` once the step in flight ends
         else finish();
       },
-    }, { highWaterMark: 0 });
+    });
   }
 
   /** The edges ControlNet would see for `image` at width × height, as a PNG. */
