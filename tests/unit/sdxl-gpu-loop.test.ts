@@ -418,7 +418,7 @@ describe.skipIf(SKIP_GPU)('tiny SDXL text-to-image with the GPU loop (onnxruntim
     const tok = (d: string) => new ClipTokenizer(readJson(`${ref.model_dir}/${d}/tokenizer.json`), readJson(`${ref.model_dir}/${d}/tokenizer_config.json`));
     const res = ['down_block_res_samples.0', 'down_block_res_samples.1', 'down_block_res_samples.2', 'down_block_res_samples.3', 'mid_block_res_sample'];
     // Per ControlNet step: where its inputs and outputs live, and that the UNet gets those very output tensors.
-    const seen: { sample: unknown; cond: unknown; condLoc: string; outLocs: string[]; fedOn: boolean }[] = [];
+    const seen: { sample: unknown; cond: unknown; condLoc: string; text: unknown[]; outLocs: string[]; fedOn: boolean }[] = [];
     let lastResiduals: Record<string, OrtModule.Tensor> = {};
     let latents: Float32Array | undefined;
     const pipeline = new SdxlPipeline({
@@ -435,6 +435,7 @@ describe.skipIf(SKIP_GPU)('tiny SDXL text-to-image with the GPU loop (onnxruntim
             sample: feeds.sample!.location === 'gpu-buffer' ? feeds.sample!.gpuBuffer : null,
             cond: feeds.controlnet_cond!.location === 'gpu-buffer' ? feeds.controlnet_cond!.gpuBuffer : null,
             condLoc: feeds.controlnet_cond!.location,
+            text: ['encoder_hidden_states', 'text_embeds', 'time_ids'].map((k) => (feeds[k]!.location === 'gpu-buffer' ? feeds[k]!.gpuBuffer : null)),
             outLocs: res.map((k) => out[k]?.location ?? 'missing'),
             fedOn: false,
           });
@@ -487,15 +488,20 @@ describe.skipIf(SKIP_GPU)('tiny SDXL text-to-image with the GPU loop (onnxruntim
     // one control image per sample, the same buffer for all its steps, a new one for the next sample
     expect(new Set(seen.slice(0, 10).map((r) => r.cond)).size).toBe(1);
     expect(new Set(seen.slice(10).map((r) => r.cond)).size).toBe(1);
+    // the text conditioning too: uploaded once per sample, GPU buffers for every step
+    for (const part of [0, 1, 2]) {
+      expect(seen.every((r) => r.text[part]), 'text conditioning as GPU buffers').toBe(true);
+      expect(new Set(seen.slice(0, 10).map((r) => r.text[part])).size).toBe(1);
+    }
     for (const r of [a, b]) {
       // only the final latents come back (text encoders and VAE on wasm here)
       expect(r.reads.every((v) => v === r.before.reads), `read-backs during the steps: ${r.reads}`).toBe(true);
       expect(r.after.reads - r.before.reads).toBe(1);
     }
     // no GPU buffer left over by a step (every step ends with as many as the first; warm, as many as before the
-    // sample plus its control image) or by a sample
+    // sample plus its control image and three text-conditioning buffers) or by a sample
     expect(a.live.every((v) => v === a.live[0]), `live buffers per step: ${a.live}`).toBe(true);
-    expect(b.live, `live buffers per step: ${b.live}`).toEqual(b.live.map(() => b.before.live + 1));
+    expect(b.live, `live buffers per step: ${b.live}`).toEqual(b.live.map(() => b.before.live + 4));
     expect(b.after.live).toBe(b.before.live);
     const want = f32(c.latents);
     const d = maxAbsDiff(latentsA, want);

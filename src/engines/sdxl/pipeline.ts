@@ -92,23 +92,30 @@ export class SdxlPipeline {
     const controlCond = req.control ? repeatRows(req.control.chw, 2) : undefined;
     if (this.model.device === 'webgpu') {
       // Latents stay on the GPU for the whole loop (src/engines/sdxl/gpu-loop.ts); only the final ones come back.
-      // With ControlNet, the control image is uploaded once per sample and the residuals go from the ControlNet's
-      // outputs straight into the UNet's inputs as GPU buffers.
+      // The text conditioning (and, with ControlNet, the control image) is uploaded once per sample, and the
+      // residuals go from the ControlNet's outputs straight into the UNet's inputs as GPU buffers.
       const denoiser = await this.gpuLoop(size);
-      const control = controlCond && new GpuControlImage(ort, denoiser.device, controlCond, [2, 3, req.height, req.width]);
+      const upload = (data: Float32Array, dims: number[]) => new GpuConstant(ort, denoiser.device, data, dims);
+      const text = {
+        encoder_hidden_states: upload(hidden, [2, 77, hidden.length / 2 / 77]),
+        text_embeds: upload(pooled, [2, pooled.length / 2]),
+        time_ids: upload(timeIds, [2, 6]),
+      };
+      const control = controlCond && upload(controlCond, [2, 3, req.height, req.width]);
       try {
         x = await denoiser.denoise({
           ort, x, sigmas: window, cfgScale: req.cfgScale, sampleDims: [2, 4, h, w], onStep,
           runUnet: (sample, i) => this.unetOutputs({
             sample,
             timestep: this.timestep(schedule.sigmaToT(window[i])),
-            encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
-            text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
-            time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
+            encoder_hidden_states: text.encoder_hidden_states.tensor(),
+            text_embeds: text.text_embeds.tensor(),
+            time_ids: text.time_ids.tensor(),
           }, req, first + i, () => control!.tensor()),
         });
       } finally {
-        control?.destroy(); // its last reads are already submitted: WebGPU keeps the buffer alive until they run
+        // Their last reads are already submitted: WebGPU keeps the buffers alive until they run.
+        for (const c of [...Object.values(text), control]) c?.destroy();
       }
       return this.decode(x, h, w);
     }
@@ -234,10 +241,11 @@ export class SdxlPipeline {
 }
 
 /**
- * The ControlNet's `controlnet_cond` on the GPU (WebGPU only): one buffer on ORT's device, written once per sample
- * and fed to every ControlNet run of the sample (Tensor.fromGpuBuffer; ORT does not own or free it).
+ * A per-sample constant input on the GPU (WebGPU only): the text conditioning and the ControlNet's `controlnet_cond`.
+ * One buffer on ORT's device, written once per sample and fed to every run of the sample (Tensor.fromGpuBuffer; ORT
+ * does not own or free it).
  */
-class GpuControlImage {
+class GpuConstant {
   private buffer: GPUBuffer | null = null;
   private gpuTensor: OrtModule.Tensor | null = null;
 
