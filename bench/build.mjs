@@ -22,9 +22,10 @@ export async function buildWeb(outDir = `${BUILD_DIR}/web`) {
 /**
  * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and its
  * tokenizer; LlmService with generationParams, the LLM tokenizer, filesFor and loadedModels) and the SDXL engine
- * (SdxlService, which loads the pipeline as workers/sdxl.worker.ts does, and SdxlPipeline), bundled for Node as
- * .mjs with their npm dependencies left as imports. The output lives under the project so those imports resolve
- * from its node_modules.
+ * (SdxlService, which loads the pipeline as workers/sdxl.worker.ts does, and SdxlPipeline), the LoRA merge (the CPU
+ * reference, the WGSL merger, mergeLora and the steps it takes) and tests/unit/dawn.ts (WebGPU in Node through
+ * Dawn), bundled for Node as .mjs with their npm dependencies left as imports. The output lives under the project so
+ * those imports resolve from its node_modules.
  */
 export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
   const input = {
@@ -39,6 +40,14 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     loaded: 'src/engines/loaded.ts',
     'sdxl-service': 'src/engines/sdxl/service.ts',
     'sdxl-pipeline': 'src/engines/sdxl/pipeline.ts',
+    'lora-merge': 'src/engines/sdxl/lora/merge.ts',
+    'lora-gpu-merge': 'src/engines/sdxl/lora/gpu-merge.ts',
+    'lora-apply': 'src/engines/sdxl/lora/apply.ts',
+    'lora-safetensors': 'src/engines/sdxl/lora/safetensors.ts',
+    'lora-adapter-keys': 'src/engines/sdxl/lora/adapter-keys.ts',
+    'lora-onnx-weights': 'src/engines/sdxl/lora/onnx-weights.ts',
+    'lora-targets': 'src/engines/sdxl/lora/targets.ts',
+    dawn: 'tests/unit/dawn.ts',
   };
   for (const [k, v] of Object.entries(input)) input[k] = ROOT + v;
   await build({

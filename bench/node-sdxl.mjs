@@ -55,7 +55,7 @@ export async function nodeSdxl(mods, entry) {
   const t0 = performance.now();
   const loaded = await service.pipeline(entry);
   const loadMs = performance.now() - t0;
-  const { model } = loaded;
+  const { model } = loaded.pipeline;
 
   // Every session.run appends {name, start, end} to the trace of the sample in progress.
   let trace = null;

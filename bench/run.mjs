@@ -2,19 +2,26 @@
 // throughput in the browser and Node) and the LLM decode bench (tokens/s and time to first token through the API
 // via SSE and the service worker, hearth.handle and the engine's own loop; in Node the API, LlmService and a bare
 // session.run loop) and the SDXL bench (the image pipeline's own time over its ONNX session.run time in Node, and
-// the PNG request through the SW and hearth.handle vs the image engine in the browser), as ratios from one run.
-// See bench/embeddings.mjs, bench/llm.mjs and bench/sdxl.mjs.
+// the PNG request through the SW and hearth.handle vs the image engine in the browser) and the LoRA merge bench (in
+// Node on WebGPU through Dawn: mergeOnCpu vs the WGSL merger per SDXL weight shape, and the whole-model mergeLora of
+// the tiny fixture adapters), as ratios from one run. See bench/embeddings.mjs, bench/llm.mjs, bench/sdxl.mjs and
+// bench/lora.mjs.
 //
-//   node bench/run.mjs [--only=embeddings|llm|sdxl (comma-separated)] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora (comma-separated)] [--no-build]
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
-//                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=3]           (sdxl, Node pipeline overhead)
-//                      [--sdxl-rounds=5] [--sdxl-warmup=1]                      (sdxl, browser API vs engine)
+//                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
+//                      [--sdxl-rounds=10] [--sdxl-warmup=1]                     (sdxl, browser API vs engine)
+//                      [--lora-rounds=3] [--lora-warmup=1] [--lora-rank=32]     (lora, per weight)
+//                      [--lora-shapes=attn640,attn1280,xattn640,xattn1280 | all (+ geglu,ffout,conv3x3)]
+//                      [--lora-big-rank=128 (0: none)] [--lora-big-rank-shapes=attn1280]   (lora, one pass)
+//                      [--lora-model-rounds=10] [--lora-model-warmup=2]         (lora, whole tiny SDXL)
 //
 // --no-build serves the existing dist/ instead of building the app into bench/.build/web (the small Node bundle
 // of the API and engine modules is always rebuilt, in ~0.2 s). Both benches share one browser page opened with
-// ?devices=wasm. Nothing here passes or fails: it prints tables and writes bench/results/latest.json, with each
-// bench under its own key (`--only` keeps the other benches' previous results there).
+// ?devices=wasm; the LoRA bench runs in Node alone (`--only=lora` builds no app and opens no browser). Nothing here
+// passes or fails: it prints tables and writes bench/results/latest.json, with each bench under its own key
+// (`--only` keeps the other benches' previous results there).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, hasBuild } from './build.mjs';
@@ -24,6 +31,7 @@ import { pageInfo } from './in-page.mjs';
 import { LLM_DEFAULTS, llmJson, reportLlm, runLlm } from './llm.mjs';
 import { loadLlmModules } from './node-llm.mjs';
 import { loadApiModules, ort } from './node-paths.mjs';
+import { LORA_DEFAULTS, loadLoraModules, loraJson, reportLora, runLora } from './lora.mjs';
 import { loadSdxlModules } from './node-sdxl.mjs';
 import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
@@ -32,10 +40,12 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora'];
+const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
 const num = (key, fallback) => Number(args[key] ?? fallback);
+const browserNeeded = only.some((b) => BROWSER_BENCHES.includes(b));
 const embeddingsOpts = {
   n: num('n', EMBEDDINGS_DEFAULTS.n),
   warmup: num('warmup', EMBEDDINGS_DEFAULTS.warmup),
@@ -54,6 +64,16 @@ const sdxlOpts = {
   rounds: num('sdxl-rounds', SDXL_DEFAULTS.rounds),
   warmup: num('sdxl-warmup', SDXL_DEFAULTS.warmup),
 };
+const loraOpts = {
+  rounds: num('lora-rounds', LORA_DEFAULTS.rounds),
+  warmup: num('lora-warmup', LORA_DEFAULTS.warmup),
+  rank: num('lora-rank', LORA_DEFAULTS.rank),
+  shapes: String(args['lora-shapes'] ?? LORA_DEFAULTS.shapes),
+  bigRank: num('lora-big-rank', LORA_DEFAULTS.bigRank),
+  bigRankShapes: String(args['lora-big-rank-shapes'] ?? LORA_DEFAULTS.bigRankShapes),
+  modelRounds: num('lora-model-rounds', LORA_DEFAULTS.modelRounds),
+  modelWarmup: num('lora-model-warmup', LORA_DEFAULTS.modelWarmup),
+};
 
 const started = performance.now();
 const loadAtStart = os.loadavg();
@@ -61,7 +81,9 @@ const log = (msg) => process.stderr.write(`[bench ${((performance.now() - starte
 
 // --- builds -----------------------------------------------------------------------------------------------------
 let webDir;
-if (args['no-build']) {
+if (!browserNeeded) {
+  log('no browser bench selected: no app build, no browser');
+} else if (args['no-build']) {
   webDir = `${ROOT}dist`;
   if (!hasBuild(webDir)) throw new Error('--no-build: dist/index.html is missing; run `npm run build` first');
   log('serving the existing dist/');
@@ -71,28 +93,35 @@ if (args['no-build']) {
 }
 log('bundling the API and engine modules for Node');
 const apiDir = await buildNodeApi();
-const mods = { ...await loadApiModules(apiDir), ...await loadLlmModules(apiDir), ...await loadSdxlModules(apiDir) };
+const mods = {
+  ...await loadApiModules(apiDir), ...await loadLlmModules(apiDir), ...await loadSdxlModules(apiDir),
+  ...(only.includes('lora') && await loadLoraModules(apiDir)),
+};
 
 // --- browser + Node -----------------------------------------------------------------------------------------------
-const { server, baseUrl } = await serve(webDir);
-const browser = await launch();
 const results = {};
 let info;
 let chromiumVersion;
 let errors;
-try {
-  log(`opening ${baseUrl}/?devices=wasm`);
-  const host = await openHost(browser, baseUrl, 'devices=wasm');
-  errors = host.errors;
-  info = await host.page.evaluate(pageInfo);
-  chromiumVersion = browser.version();
-  if (only.includes('embeddings')) results.embeddings = await runEmbeddings({ page: host.page, mods, opts: embeddingsOpts, log });
-  if (only.includes('llm')) results.llm = await runLlm({ page: host.page, mods, opts: llmOpts, log });
-  if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
-} finally {
-  await browser.close().catch(() => undefined);
-  await server.close().catch(() => undefined);
+if (browserNeeded) {
+  const { server, baseUrl } = await serve(webDir);
+  const browser = await launch();
+  try {
+    log(`opening ${baseUrl}/?devices=wasm`);
+    const host = await openHost(browser, baseUrl, 'devices=wasm');
+    errors = host.errors;
+    info = await host.page.evaluate(pageInfo);
+    chromiumVersion = browser.version();
+    if (only.includes('embeddings')) results.embeddings = await runEmbeddings({ page: host.page, mods, opts: embeddingsOpts, log });
+    if (only.includes('llm')) results.llm = await runLlm({ page: host.page, mods, opts: llmOpts, log });
+    if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
+  } finally {
+    await browser.close().catch(() => undefined);
+    await server.close().catch(() => undefined);
+  }
 }
+// Node only, after the browser is gone (its processes would share the cores with SwiftShader's threads).
+if (only.includes('lora')) results.lora = await runLora({ mods, opts: loraOpts, log });
 const loadAtEnd = os.loadavg();
 
 // --- report -----------------------------------------------------------------------------------------------------
@@ -100,11 +129,13 @@ const out = [];
 const print = (s = '') => out.push(s);
 const loads = (l) => l.map((x) => fmt(x, 2)).join(' ');
 print(`Hearth bench — ${new Date().toISOString()} — ${only.join(' + ')}`);
-print(`Chromium ${chromiumVersion} (headless, ${info.webgpu ? 'WebGPU present (SwiftShader)' : 'no WebGPU'}), page devices=wasm; ` +
-  `ORT wasm threads: page workers ${info.ortWasmThreads} (crossOriginIsolated=${info.crossOriginIsolated}), Node 1`);
+if (browserNeeded) {
+  print(`Chromium ${chromiumVersion} (headless, ${info.webgpu ? 'WebGPU present (SwiftShader)' : 'no WebGPU'}), page devices=wasm; ` +
+    `ORT wasm threads: page workers ${info.ortWasmThreads} (crossOriginIsolated=${info.crossOriginIsolated}), Node 1`);
+}
 print(`onnxruntime-web ${ort.env.versions?.web ?? '?'} · Node ${process.version} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · ` +
   `load average (1/5/15 min) ${loads(loadAtStart)} at start, ${loads(loadAtEnd)} at end`);
-print('Timings on a CPU-only machine (no GPU): compare the ratios, not the absolute numbers.');
+if (!results.lora || results.lora.adapter.swiftshader) print('Timings on a CPU-only machine (no GPU): compare the ratios, not the absolute numbers.');
 if (results.embeddings) {
   print();
   reportEmbeddings(results.embeddings, print);
@@ -117,8 +148,12 @@ if (results.sdxl) {
   print();
   reportSdxl(results.sdxl, print);
 }
+if (results.lora) {
+  print();
+  reportLora(results.lora, print);
+}
 print();
-if (errors.length) print(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
+if (errors?.length) print(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
 print(`(bench took ${fmt((performance.now() - started) / 1000, 1)} s)`);
 console.log(out.join('\n'));
 
@@ -135,10 +170,10 @@ if (existsSync(file)) {
 const env = {
   chromium: chromiumVersion, node: process.version, onnxruntimeWeb: ort.env.versions?.web, cpus: os.cpus().length,
   cpuModel: os.cpus()[0]?.model, page: info, nodeOrtThreads: 1, loadAverage: { start: loadAtStart, end: loadAtEnd },
-  app: args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
+  app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, sdxl: sdxlJson };
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, sdxl: sdxlJson, lora: loraJson };
 for (const b of BENCHES) {
   if (results[b]) {
     json[b] = { date: json.date, ...TO_JSON[b](results[b]) };
@@ -148,7 +183,8 @@ for (const b of BENCHES) {
 }
 // Keys this script does not write (e.g. another tool's) stay as they were.
 for (const [k, v] of Object.entries(previous)) if (!(k in json) && !BENCHES.includes(k) && k !== 'pageErrors') json[k] = v;
-json.pageErrors = errors;
+// pageErrors belong to the browser benches: kept from the previous run when this one opened no page.
+json.pageErrors = browserNeeded ? errors : previous.pageErrors ?? [];
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
 writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
 log(`wrote bench/results/latest.json (build outputs in ${BUILD_DIR.replace(ROOT, '')})`);
