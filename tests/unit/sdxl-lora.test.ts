@@ -15,6 +15,7 @@ import { cpuMerger, mergeOnCpu, type MergeJob } from '../../src/engines/sdxl/lor
 import { indexOnnxWeights } from '../../src/engines/sdxl/lora/onnx-weights';
 import { readSafetensors, type SafetensorsDtype } from '../../src/engines/sdxl/lora/safetensors';
 import { resolveTargets } from '../../src/engines/sdxl/lora/targets';
+import { halfTable } from '../../src/util/float16';
 import { getDevice, skipGpu } from './dawn';
 
 const root = new URL('../../', import.meta.url);
@@ -77,6 +78,17 @@ async function rejection(p: Promise<unknown> | (() => unknown)): Promise<HearthE
 }
 
 // --- safetensors --------------------------------------------------------------------------------------------------
+
+describe('float16 table', () => {
+  it('holds the exact value of every half-precision bit pattern', () => {
+    const table = halfTable();
+    const view = new DataView(new ArrayBuffer(2));
+    for (let bits = 0; bits < 65536; bits++) {
+      view.setUint16(0, bits, true);
+      expect(Object.is(table[bits], getFloat16(view, 0, true)) || (Number.isNaN(table[bits]) && Number.isNaN(getFloat16(view, 0, true))), `0x${bits.toString(16)}`).toBe(true);
+    }
+  });
+});
 
 describe('safetensors reader', () => {
   it('reads F32, F16, BF16 and F64 tensors and the metadata', () => {

@@ -3,7 +3,8 @@
  * (row-major [rows, cols], or transposed [cols, rows]; float32 or float16). `mergeOnCpu` is the reference the WGSL
  * kernel (shaders/lora/merge.wgsl, driven by gpu-merge.ts) is tested against, and the path on devices without WebGPU.
  */
-import { getFloat16, setFloat16 } from '@petamoriken/float16';
+import { setFloat16 } from '@petamoriken/float16';
+import { halfTable } from '../../../util/float16';
 import type { OnnxWeightType } from './onnx-weights';
 
 /** One weight to update: its bytes (a view into the model or its external data) and the low-rank factors. */
@@ -40,7 +41,8 @@ export function mergeOnCpu(job: MergeJob): void {
   if (job.type === 'float32') {
     for (let e = 0; e < count; e++) view.setFloat32(4 * e, view.getFloat32(4 * e, true) + mergeDelta(job, e), true);
   } else {
-    for (let e = 0; e < count; e++) setFloat16(view, 2 * e, Math.fround(getFloat16(view, 2 * e, true) + mergeDelta(job, e)), true);
+    const half = halfTable();
+    for (let e = 0; e < count; e++) setFloat16(view, 2 * e, Math.fround(half[view.getUint16(2 * e, true)] + mergeDelta(job, e)), true);
   }
 }
 

@@ -4,7 +4,7 @@
  * is checked against the buffer before use, so a truncated or foreign file is a clear 400, never a crash later.
  * (The format is a dozen lines of layout; the npm packages for it read from the network or are unmaintained.)
  */
-import { getFloat16 } from '@petamoriken/float16';
+import { halfTable } from '../../../util/float16';
 import { invalidRequest } from '../../../api/errors';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16';
@@ -75,7 +75,11 @@ function decode(buffer: ArrayBufferLike, at: number, count: number, dtype: Safet
   switch (dtype) {
     case 'F32': for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true); break;
     case 'F64': for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true); break;
-    case 'F16': for (let i = 0; i < count; i++) out[i] = getFloat16(view, 2 * i, true); break;
+    case 'F16': {
+      const half = halfTable();
+      for (let i = 0; i < count; i++) out[i] = half[view.getUint16(2 * i, true)];
+      break;
+    }
     // bfloat16 is the top half of a float32.
     case 'BF16': {
       const bits = new Uint32Array(out.buffer);
