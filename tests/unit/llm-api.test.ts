@@ -93,6 +93,18 @@ describe('completions on the tiny Llama (wasm)', () => {
     expect(other.body.choices.map((c: any) => c.text)).not.toEqual(a.body.choices.map((c: any) => c.text));
   });
 
+  it('a batch\'s choices keep their own logits: penalties on one row never reach another', async () => {
+    // Each decode step hands every choice a view of its row of that step's logits, and penalties are applied in
+    // place: a left-padded batch of two prompts × n = 2 must give each choice its own prompt's single-run text.
+    const ids = [prompt('ids20').input_ids, prompt('text').input_ids]; // different lengths: left padding
+    const body = { max_tokens: 24, temperature: 0, frequency_penalty: 2, presence_penalty: 2 };
+    const single = await Promise.all(ids.map(async (p) => (await complete({ ...body, prompt: p })).body.choices[0].text));
+    const batch = await complete({ ...body, prompt: ids, n: 2 });
+    expect(batch.body.choices.map((c: any) => c.text)).toEqual([single[0], single[0], single[1], single[1]]);
+    // The penalties matter: ids20's plain greedy continuation repeats tokens, the penalised one differs.
+    expect(single[0]).not.toBe(tokenizer.decode(greedy('ids20')));
+  });
+
   it('stop strings end the text before them, even across tokens', async () => {
     const full = tokenizer.decode(greedy('text'));
     const stop = full.slice(10, 14);

@@ -107,6 +107,36 @@ describe('sampleToken', () => {
     expect(sampleToken(tied, params({ temperature: 0 }), rng).id).toBe(1);
   });
 
+  it('greedy without logprobs (the decode loop\'s fast path) picks what the full scan picks, with the same errors', () => {
+    const rng = createRng(3);
+    const fast = (l: Float32Array, o: { allowed?: Uint32Array } = {}) => sampleToken(l, params({ temperature: 0 }), rng, { ...o, logprob: false });
+    const full = (l: Float32Array, o: { allowed?: Uint32Array } = {}) => sampleToken(l, params({ temperature: 0 }), rng, o);
+    const gen = createRng(17);
+    for (let i = 0; i < 200; i++) {
+      // Small integer-valued logits: many ties; some -Infinity.
+      const l = Float32Array.from({ length: 1 + (i % 70) }, () => (gen.next() < 0.1 ? -Infinity : Math.floor(gen.next() * 6) - 3));
+      if (l.every((x) => x === -Infinity)) continue;
+      const r = fast(l);
+      expect(r.id).toBe(full(l).id);
+      expect(r.logprob).toBeNaN();
+      expect(r.top).toEqual([]);
+    }
+    expect(fast(Float32Array.from([-Infinity, 2, 7, 7, -0, 7])).id).toBe(2); // ties → lowest id
+    expect(fast(Float32Array.from([-0, 0, -1])).id).toBe(0); // -0 and 0 tie too
+    const masked = Float32Array.from([9, 1, 5, 5]);
+    expect(fast(masked, { allowed: new Uint32Array([0b1100]) }).id).toBe(2);
+    // The same checks and messages as the full scan: NaN (first one reported, even after a new maximum), +Infinity,
+    // nothing allowed.
+    expect(() => fast(Float32Array.from([0, 1, NaN, 5, NaN]))).toThrow('sampleToken: logit 2 is NaN');
+    expect(() => full(Float32Array.from([0, 1, NaN, 5, NaN]))).toThrow('sampleToken: logit 2 is NaN');
+    expect(() => fast(Float32Array.from([NaN, 1]))).toThrow('sampleToken: logit 0 is NaN');
+    expect(() => fast(Float32Array.from([0, Infinity, 3, NaN]))).toThrow('sampleToken: logit 3 is NaN');
+    expect(() => fast(Float32Array.from([0, Infinity, 3]))).toThrow('sampleToken: logit 1 is +Infinity');
+    expect(() => fast(Float32Array.from([-Infinity, -Infinity]))).toThrow(/no token/);
+    expect(() => fast(masked, { allowed: new Uint32Array([0]) })).toThrow(/no token/);
+    expect(() => fast(new Float32Array(0))).toThrow(/no token/);
+  });
+
   it('same seed → same 100 samples; different seeds differ', () => {
     const flat = logitsOf(Array(50).fill(1 / 50));
     const run = (seed: number): number[] => {
@@ -299,6 +329,7 @@ describe('sampleToken', () => {
     const counts = new Map<number, number>([[5, 2], [77, 1], [1234, 4]]);
     const configs: [string, Partial<SamplingParams>, boolean][] = [
       ['greedy', { temperature: 0 }, false],
+      ['greedy, logprob: false (the decode loop)', { temperature: 0 }, false],
       ['T=1 full vocab', {}, false],
       ['T=0.7 full vocab', { temperature: 0.7 }, false],
       ['T=0.7 top_p=0.9', { temperature: 0.7, topP: 0.9 }, false],
@@ -313,7 +344,7 @@ describe('sampleToken', () => {
       const run = (): void => {
         const work = extras ? l.slice() : l;
         if (extras) applyPenalties(work, counts, 0.5, 0.5);
-        sampleToken(work, sp, rng, extras ? { allowed, topLogprobs: 5 } : {});
+        sampleToken(work, sp, rng, extras ? { allowed, topLogprobs: 5 } : name.includes('logprob: false') ? { logprob: false } : {});
       };
       for (let i = 0; i < 20; i++) run(); // warm-up
       const times: number[] = [];

@@ -161,7 +161,9 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
       const out = await decoder.step({ ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) });
       if (isCancelled()) return;
       stepPositions = stepPositions.map((p) => p + 1);
-      last = choices.map((_, b) => out.logits.slice(b * vocab, (b + 1) * vocab));
+      // Views, not copies (a copy was 0.5 MB per token at a 128k vocabulary): each step's logits array is fresh and
+      // ours (see OnnxDecoder.step), and each choice only touches its own row (penalties are applied in place).
+      last = choices.map((_, b) => out.logits.subarray(b * vocab, (b + 1) * vocab));
     }
     const promptTokens = prompts.reduce((s, p) => s + p.ids.length * params.n, 0) / params.n;
     const completionTokens = choices.reduce((s, c) => s + c.generated.length, 0);

