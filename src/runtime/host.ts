@@ -5,6 +5,7 @@
  */
 import { errorResponse } from '../api/errors';
 import type { Handle } from '../api/handle';
+import { readAhead } from './read-ahead';
 import { HOST_LOCK, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
 
 export interface HostHandle {
@@ -102,11 +103,11 @@ async function answer(handle: Handle, msg: Extract<SwToHost, { type: 'request' }
     port.postMessage({ type: 'head', ...head, body: bytes } satisfies HostReply, bytes ? [bytes] : []);
     return;
   }
-  // Pipe through a stream we own so a cancel message from the service worker can still stop the source.
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const piped = response.body!.pipeTo(writable, { signal }).catch(() => undefined);
-  port.postMessage({ type: 'head', ...head, body: readable } satisfies HostReply, [readable as unknown as Transferable]);
-  await piped;
+  // Read ahead of the service worker (generation overlaps the relay; what piles up crosses as one chunk); a cancel
+  // message from the service worker still stops the source.
+  const { body, finished } = readAhead(response.body!, signal);
+  port.postMessage({ type: 'head', ...head, body } satisfies HostReply, [body as unknown as Transferable]);
+  await finished;
 }
 
 function notHostReply(id: number): HostReply {
