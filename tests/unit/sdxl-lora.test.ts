@@ -455,6 +455,38 @@ describe('LoRA download', () => {
     expect(await rejection(fetchLoraAdapter(src, { ...options, fetch: offline }))).toMatchObject({ status: 503, code: 'lora_download_failed' });
   });
 
+  it('without a file name: diffusers\' default, else the repo\'s only .safetensors file from the Hub\'s file list', async () => {
+    const hub = (files: Record<string, string>, listing: string[]) => {
+      const seen: string[] = [];
+      const f = (async (url: string) => {
+        seen.push(url);
+        if (url.endsWith('/api/models/me/repo')) return Response.json({ siblings: listing.map((rfilename) => ({ rfilename })) });
+        const name = url.split('/resolve/main/')[1];
+        return name && name in files ? new Response(files[name]) : new Response('Entry not found', { status: 404 });
+      }) as unknown as typeof fetch;
+      return { f, seen };
+    };
+    const src = { repo: 'me/repo' };
+    const withDefault = hub({ 'pytorch_lora_weights.safetensors': 'A', 'other.safetensors': 'B' }, []);
+    expect(await fetchLoraAdapter(src, { ...options, fetch: withDefault.f })).toMatchObject({ filename: 'pytorch_lora_weights.safetensors' });
+    expect(withDefault.seen).toHaveLength(1);
+
+    const single = hub({ 'lora.safetensors': 'L' }, ['README.md', 'lora.safetensors', 'images/1.png']);
+    const got = await fetchLoraAdapter(src, { ...options, fetch: single.f });
+    expect(got.filename).toBe('lora.safetensors');
+    expect(new TextDecoder().decode(got.bytes)).toBe('L');
+    expect(single.seen).toEqual([
+      'https://huggingface.co/me/repo/resolve/main/pytorch_lora_weights.safetensors',
+      'https://huggingface.co/api/models/me/repo',
+      'https://huggingface.co/me/repo/resolve/main/lora.safetensors',
+    ]);
+
+    const several = hub({}, ['a.safetensors', 'b.safetensors']);
+    expect(await rejection(fetchLoraAdapter(src, { ...options, fetch: several.f }))).toMatchObject({ status: 400, code: 'lora_file_ambiguous', param: 'lora_weight_filename' });
+    const none = hub({}, ['README.md']);
+    expect(await rejection(fetchLoraAdapter(src, { ...options, fetch: none.f }))).toMatchObject({ status: 400, code: 'lora_not_found' });
+  });
+
   it('refuses names that are not a repo id or a .safetensors file', async () => {
     for (const [repo, filename, param] of [['no-slash', 'a.safetensors', 'lora_adapter_name'], ['a/../b', 'a.safetensors', 'lora_adapter_name'],
       ['me/repo', 'weights.bin', 'lora_weight_filename'], ['me/repo', '../x.safetensors', 'lora_weight_filename']]) {

@@ -109,9 +109,6 @@ function refuseUnsupported(body: Fields, entry: CatalogEntry): void {
   }
 }
 
-/** Diffusers' file name for saved LoRA weights: the file a repo most likely holds when none is named. */
-const DEFAULT_LORA_FILE = 'pytorch_lora_weights.safetensors';
-
 /** The adapter to merge, if any; the access key travels with the job to the download and no further. */
 function loraSource(ctx: RequestContext, body: Fields): LoraSource | undefined {
   const given = (v: unknown) => v != null && v !== '';
@@ -119,10 +116,8 @@ function loraSource(ctx: RequestContext, body: Fields): LoraSource | undefined {
     if (given(body.lora_weight_filename)) throw invalidRequest('"lora_weight_filename" needs "lora_adapter_name" (the Hugging Face repo that holds it)', 'lora_adapter_name', 'missing_required_field');
     return undefined;
   }
-  const source: LoraSource = {
-    repo: String(body.lora_adapter_name),
-    filename: given(body.lora_weight_filename) ? String(body.lora_weight_filename) : DEFAULT_LORA_FILE,
-  };
+  const source: LoraSource = { repo: String(body.lora_adapter_name) };
+  if (given(body.lora_weight_filename)) source.filename = String(body.lora_weight_filename);
   const key = ctx.request.headers.get('huggingface-access-key')?.trim();
   if (key) source.accessKey = key;
   validateLoraSource(source);

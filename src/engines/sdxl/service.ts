@@ -42,7 +42,7 @@ export interface SdxlServiceOptions {
   codec: ImageCodec;
   canny: CannyFn;
   /** Downloads a LoRA adapter's safetensors bytes (lora/fetch.ts); unset: LoRA requests are refused. */
-  fetchLora?: (source: LoraSource) => Promise<Uint8Array>;
+  fetchLora?: (source: LoraSource) => Promise<{ bytes: Uint8Array; filename: string }>;
   /** The merger for adapter weights: WebGPU where the model runs on it, else the CPU. */
   loraMerger?: (device: OrtDevice) => Promise<WeightMerger>;
   /** The safety checker's ONNX bytes and preprocessor config (downloaded on first use); unset: none available. */
@@ -217,7 +217,7 @@ export class SdxlService implements ImageEngine {
   }
 
   private async pipeline(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
-    const key = lora ? `${entry.id}|lora:${lora.repo}/${lora.filename}${lora.accessKey ? `|${await digest(lora.accessKey)}` : ''}` : entry.id;
+    const key = lora ? `${entry.id}|lora:${lora.repo}/${lora.filename ?? '*'}${lora.accessKey ? `|${await digest(lora.accessKey)}` : ''}` : entry.id;
     let p = this.models.get(key);
     if (!p) {
       // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet).
@@ -233,7 +233,7 @@ export class SdxlService implements ImageEngine {
     const spec = entry.image;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no image spec`);
     // A LoRA adapter is fetched and checked first: a bad one is a 400 before any model bytes are read.
-    let adapter: Uint8Array | undefined;
+    let adapter: { bytes: Uint8Array; filename: string } | undefined;
     if (lora) {
       if (!this.options.fetchLora) throw invalidRequest('LoRA adapters cannot be downloaded in this runtime', 'lora_adapter_name', 'unsupported_parameter');
       adapter = await this.options.fetchLora(lora);
@@ -244,7 +244,7 @@ export class SdxlService implements ImageEngine {
       const graphs = Object.fromEntries(Object.entries(files.models).map(([part, model]) => [part, { model, externalData: files.externalData[part] }]));
       const device = this.options.devices.includes('webgpu') && (globalThis.navigator as Navigator | undefined)?.gpu ? 'webgpu' : 'wasm';
       const merger = await (this.options.loraMerger?.(device) ?? import('./lora/merge').then((m) => m.cpuMerger));
-      merge = await mergeLora(graphs, adapter, merger, entry.id);
+      merge = await mergeLora(graphs, adapter.bytes, merger, entry.id);
     }
     const { ort } = this.options;
     const resolved = await resolveBackend(entry.id, this.options.devices.map((device) => ({
@@ -286,7 +286,7 @@ export class SdxlService implements ImageEngine {
         vaeEncoder: s.vae_encoder, controlnet: s.controlnet, unetControlnet: s.unet_controlnet,
       },
     };
-    return { pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && { lora: `${lora.repo}/${lora.filename}`, merge }) };
+    return { pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && adapter && { lora: `${lora.repo}/${adapter.filename}`, merge }) };
   }
 }
 
