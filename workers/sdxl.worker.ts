@@ -12,6 +12,7 @@ import { GpuLoraMerger } from '../src/engines/sdxl/lora/gpu-merge';
 import { cpuMerger, type WeightMerger } from '../src/engines/sdxl/lora/merge';
 import { SdxlService, type CannyFn } from '../src/engines/sdxl/service';
 import type { SchedulerConfig } from '../src/engines/sdxl/scheduler';
+import { LORA_CACHE } from '../src/models/lora-cache';
 import { ArtifactStore } from '../src/models/store';
 import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
 import { exposeEngine } from '../src/runtime/worker-protocol';
@@ -59,7 +60,7 @@ function startEngine() {
     fetchLora: (source) => fetchLoraAdapter(source, {
       hubEndpoint: config.hubEndpoint ?? 'https://huggingface.co',
       builtinHub: new URL('hub/', config.modelBase).href,
-      cache: () => caches.open('hearth-lora'),
+      cache: () => caches.open(LORA_CACHE),
     }),
     loraMerger: async (device) => (device === 'webgpu' ? loraMerger() : cpuMerger),
     loadSafetyChecker: async (entry) => ({

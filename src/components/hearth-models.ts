@@ -1,7 +1,8 @@
-// <hearth-models>: the model manager: catalog with kind, size and state (GET /models), per-model download with byte progress, speed and ETA, delete, storage usage and persistence, and the WebGPU adapter in use.
+// <hearth-models>: the model manager: catalog with kind, size and state (GET /models), per-model download with byte progress, speed and ETA, delete, storage usage and persistence, cached LoRA adapters, and the WebGPU adapter in use.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { ifDefined } from 'lit/directives/if-defined.js';
+import { cachedAdapters, clearAdapters, type CachedAdapter } from '../models/lora-cache';
 import type { CatalogEntry } from '../models/types';
 import { emitRequest, errorText, inPageHearth, listModels, modelsChanged, type ModelInfo } from './api';
 import { formatBytes, formatDuration, formatRate } from './format';
@@ -25,6 +26,7 @@ interface StorageState {
   models?: number;
   persisted?: boolean;
   persistAnswer?: string;
+  loras?: CachedAdapter[];
 }
 
 @customElement('hearth-models')
@@ -101,6 +103,7 @@ export class HearthModels extends LitElement {
     next.persisted = await navigator.storage?.persisted?.().catch(() => undefined);
     const hearth = await inPageHearth();
     next.models = hearth ? await hearth.store.usage().catch(() => undefined) : undefined;
+    next.loras = await cachedAdapters().catch(() => undefined);
     this.storage = next;
   }
 
@@ -281,12 +284,26 @@ export class HearthModels extends LitElement {
       <dl>
         <dt>Model files</dt><dd class="models-bytes">${s.models != null ? formatBytes(s.models) : '—'}</dd>
         <dt>Site usage</dt><dd>${formatBytes(s.usage)} of ${formatBytes(s.quota)}</dd>
+        <dt>LoRA adapters</dt><dd class="loras">${this.lorasText(s.loras)}
+          ${s.loras?.length ? html`<button type="button" class="quiet clear-loras" @click=${() => void this.clearLoras()}>Clear</button>` : nothing}</dd>
         <dt>Persistent</dt><dd>${s.persisted === undefined ? 'unknown' : s.persisted ? 'yes' : 'no (the browser may evict models when space runs low)'}</dd>
       </dl>
       ${share != null ? html`<progress class="meter" aria-label="Share of the storage quota in use" max="1" .value=${share}></progress>` : nothing}
       <button type="button" class="secondary persist" ?disabled=${s.persisted === true} @click=${() => void this.persist()}>Keep models (persistent storage)</button>
       ${s.persistAnswer ? html`<p class="hint" role="status">${s.persistAnswer}</p>` : nothing}
     </section>`;
+  }
+
+  private lorasText(loras?: CachedAdapter[]): string {
+    if (!loras) return '—';
+    if (!loras.length) return 'none cached';
+    const names = loras.map((l) => decodeURIComponent(new URL(l.url).pathname.replace(/^.*?([^/]+\/[^/]+)\/resolve\/main\//, '$1/')));
+    return `${loras.length} cached, ${formatBytes(loras.reduce((n, l) => n + l.bytes, 0))}: ${names.join(', ')}`;
+  }
+
+  private async clearLoras() {
+    await clearAdapters().catch(() => undefined);
+    await this.refreshStorage();
   }
 
   private renderAdapter() {

@@ -282,6 +282,13 @@ describe('demo page', () => {
 
     await row.locator('button.delete').click();
     await row.locator('.badges', { hasText: 'not downloaded' }).waitFor({ timeout: 10_000 });
+
+    // The LoRA adapter the image panel used (a built-in one, so cached even though a token was given) is listed.
+    await models.locator('button.refresh').click();
+    await models.locator('.loras', { hasText: 'hearth/tiny-sdxl-lora/kohya_lora.safetensors' }).waitFor({ timeout: 10_000 });
+    expect(await models.locator('.loras').textContent()).toMatch(/1 cached, [\d.]+ kB/);
+    await models.locator('button.clear-loras').click();
+    await models.locator('.loras', { hasText: 'none cached' }).waitFor({ timeout: 10_000 });
   });
 
   it('no console errors on the page', () => {

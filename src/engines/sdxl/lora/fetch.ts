@@ -87,7 +87,8 @@ async function fetchFile(source: LoraSource, filename: string, options: LoraFetc
   }
   const bytes = new Uint8Array(await response.arrayBuffer());
   if (cache) {
-    await cache.put(url, new Response(bytes.slice(), { headers: { 'content-type': 'application/octet-stream' } })).catch(() => undefined);
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) };
+    await cache.put(url, new Response(bytes.slice(), { headers })).catch(() => undefined);
   }
   return bytes;
 }
