@@ -78,6 +78,8 @@ export interface ModelInfo {
   loaded: boolean;
   device: string | null;
   loaded_variant?: string;
+  /** Image models: LoRA adapters merged into a loaded copy (`repo/file`). */
+  loaded_loras?: string[];
   stats?: { requests: number; cancelled: number; generated_tokens: number };
   context_length?: number;
   supports_tools?: boolean;

@@ -226,6 +226,7 @@ export class HearthModels extends LitElement {
           <span class="badge ${m.downloaded ? '' : 'off'}">${m.downloaded ? 'downloaded' : 'not downloaded'}</span>
           <span class="badge ${m.loaded ? '' : 'off'}">${m.loaded ? `loaded on ${m.device ?? '?'}` : 'not loaded'}</span>
           ${m.loaded_variant ? html`<span class="badge off">${m.loaded_variant}</span>` : nothing}
+          ${(m.loaded_loras ?? []).map((l) => html`<span class="badge off lora" title="LoRA merged into a loaded copy">+ LoRA ${l}</span>`)}
         </div>
         ${m.stats ? html`<div class="hint">${m.stats.requests} requests · ${m.stats.generated_tokens} tokens · ${m.stats.cancelled} cancelled</div>` : nothing}</td>
         <td><div class="actions">
