@@ -6,6 +6,7 @@
  */
 import * as Comlink from 'comlink';
 import { toHearthError, type HearthError } from '../api/errors';
+import { restOf } from '../util/pull-stream';
 
 type AsyncMethods<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : never };
 
@@ -42,19 +43,7 @@ function cloneableError(e: unknown): { status: number; error: ReturnType<HearthE
 
 /** A stream that is transferred (not copied) to the host, erroring with cloneable error bodies. */
 function cloneableErrors<T>(source: ReadableStream<T>): ReadableStream<T> {
-  const reader = source.getReader();
-  return new ReadableStream<T>({
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (e) {
-        controller.error(cloneableError(e));
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
+  return restOf(source.getReader(), cloneableError);
 }
 
 /** The host-side proxy of a worker engine, with errors restored to HearthErrors. */

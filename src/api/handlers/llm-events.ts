@@ -2,6 +2,7 @@
  * Folding the engine's event stream into whole choices (for non-streamed answers) and usage totals.
  */
 import type { FinishReason, LlmEvent, TokenLogprob, ToolCall } from '../../engines/llm/types';
+import { restOf } from '../../util/pull-stream';
 
 export interface CollectedChoice {
   text: string;
@@ -53,17 +54,5 @@ export async function splitStart(stream: ReadableStream<LlmEvent>): Promise<{ st
     await reader.cancel().catch(() => undefined);
     throw new Error('The LLM engine ended without starting');
   }
-  const rest = new ReadableStream<LlmEvent>({
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (e) {
-        controller.error(e);
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
-  return { start: first.value, rest };
+  return { start: first.value, rest: restOf(reader) };
 }
