@@ -49,3 +49,29 @@ export function parseJsonBody(request: Request, bytes: Uint8Array): unknown {
     throw invalidRequest(`Request body is not valid JSON: ${(e as Error).message}`, null, 'invalid_json');
   }
 }
+
+/** The client gave up on the request (status 499, as nginx logs it: nobody receives this answer). */
+export const cancelledByClient = () => new HearthError({
+  status: 499, type: 'invalid_request_error', message: 'The client aborted the request', param: null, code: 'cancelled',
+});
+
+/**
+ * Reads every item of an engine's stream for a whole-body answer (JSON, PNG). If the request is aborted meanwhile, the
+ * stream is cancelled — the engine stops at its next token or step and frees its queue — and this throws 499.
+ */
+export async function readAll<T>(stream: ReadableStream<T>, signal: AbortSignal | undefined, onItem: (item: T) => void): Promise<void> {
+  const reader = stream.getReader();
+  const stop = () => void reader.cancel(cancelledByClient()).catch(() => undefined);
+  if (signal?.aborted) stop();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      onItem(value);
+    }
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+  if (signal?.aborted) throw cancelledByClient();
+}

@@ -122,6 +122,34 @@ describe('on wasm', () => {
     expect((next.body as { choices: { text: string }[] }).choices[0].text).toBe(greedyText('text'));
   });
 
+  // Through the service worker only streamed answers can be aborted: Chromium does not tell FetchEvent.request.signal
+  // that the page aborted (w3c/ServiceWorker#1544), so a whole-body answer runs to its end there.
+  it('aborting a whole-body (non-streamed) request in the host page stops generation too', async () => {
+    const stats = async () => ((await pageFetch(host.page, '/inference/v1/models/hearth/tiny-llama')).body as { stats: { cancelled: number; generated_tokens: number } }).stats;
+    const before = await stats();
+    const outcome = await host.page.evaluate(async () => {
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), 40);
+      try {
+        const res = await window.hearth!.handle(new Request(new URL('/inference/v1/completions', location.href), {
+          method: 'POST', headers: { 'content-type': 'application/json' }, signal: abort.signal,
+          body: JSON.stringify({ model: 'hearth/tiny-llama', prompt: [128000], max_tokens: 250, temperature: 0 }),
+        }));
+        return `HTTP ${res.status}`;
+      } catch (e) {
+        return (e as Error).name;
+      }
+    });
+    expect(outcome).toMatch(/AbortError|HTTP 499/);
+    let after = await stats();
+    for (let i = 0; i < 30 && after.cancelled === before.cancelled; i++) {
+      await host.page.waitForTimeout(100);
+      after = await stats();
+    }
+    expect(after.cancelled).toBe(before.cancelled + 1);
+    expect(after.generated_tokens - before.generated_tokens).toBeLessThan(250);
+  });
+
   it('concurrent requests queue and never interleave', async () => {
     const bodies = [1, 2, 3].map((seed) => ({ model: 'hearth/tiny-llama', prompt: 'Once upon a time', max_tokens: 20, temperature: 1, seed, stream: true }));
     const texts = await host.page.evaluate(async (bodies) => Promise.all(bodies.map(async (b) => {

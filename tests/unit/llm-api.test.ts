@@ -220,3 +220,22 @@ describe('LLM request errors', () => {
     expect(ok.body.choices[0].text).toBe(tokenizer.decode(greedy('text')));
   });
 });
+
+describe('aborting a whole-body request', () => {
+  // In Node the decode loop never yields to timers, so the abort is given before the request; mid-flight aborts are
+  // tested in the browser (tests/browser/llm.test.ts), where the engine runs in a worker.
+  it('an aborted request is a 499 that cancels the generation, and the next request is served', async () => {
+    const stats = async () => ((await (await handle(new Request('http://localhost/inference/v1/models/hearth/tiny-llama'))).json()) as { stats?: { cancelled: number } }).stats;
+    await chat({ messages: [{ role: 'user', content: 'warm up' }], max_tokens: 2 });
+    const before = (await stats())!;
+    const res = await handle(new Request('http://localhost/inference/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: AbortSignal.abort(),
+      body: JSON.stringify({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'go on' }], max_tokens: 230, temperature: 0 }),
+    }));
+    expect(res.status).toBe(499);
+    expect((await res.json()).error.code).toBe('cancelled');
+    expect((await stats())!.cancelled).toBe(before.cancelled + 1);
+    const next = await chat({ messages: [{ role: 'user', content: 'still there?' }], max_tokens: 4 });
+    expect(next.res.status, next.text).toBe(200);
+  });
+});

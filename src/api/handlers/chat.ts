@@ -83,7 +83,7 @@ export const createChatCompletion: Handler = async (ctx) => {
     }, headers);
   }
 
-  const result = await collectEvents(events, params.n);
+  const result = await collectEvents(events, params.n, ctx.request.signal);
   return jsonResponse({
     id, object: 'chat.completion', created, model: req.model,
     choices: result.choices.map((c, index) => ({

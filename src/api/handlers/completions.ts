@@ -63,7 +63,7 @@ export const createCompletion: Handler = async (ctx) => {
     }, headers);
   }
 
-  const result = await collectEvents(events, choiceCount);
+  const result = await collectEvents(events, choiceCount, ctx.request.signal);
   return jsonResponse({
     id, object: 'text_completion', created, model: req.model,
     choices: result.choices.map((c, index) => ({

@@ -10,7 +10,7 @@ import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/type
 import { randomSeed } from '../../util/rng';
 import type { CatalogEntry } from '../../models/types';
 import { HearthError, invalidRequest } from '../errors';
-import { jsonResponse, readBody, tooLarge } from '../http';
+import { jsonResponse, readAll, readBody, tooLarge } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler, RequestContext } from '../types';
 import { validateRequest, type RequestOperation } from '../validate';
@@ -48,7 +48,7 @@ async function serveImages(ctx: RequestContext, mode: ImageJob['mode']): Promise
       return [];
     }, { 'x-hearth-seed': String(job.seed) });
   }
-  const images = await collectImages(events);
+  const images = await collectImages(events, ctx.request.signal);
   if (format.kind === 'json') {
     return jsonResponse(images.map((i) => ({ base64: encodeBase64(i.bytes), finishReason: i.finishReason, seed: i.seed })),
       { headers: { 'x-hearth-backend': images.backend } });
@@ -175,15 +175,13 @@ function responseFormat(accept: string | null, samples: number): { kind: 'sse' |
   return { kind: samples > 1 ? 'json' : 'binary', imageType };
 }
 
-async function collectImages(stream: ReadableStream<ImageEvent>) {
+/** Every image of the job; an aborted request stops the denoising between steps (499). */
+async function collectImages(stream: ReadableStream<ImageEvent>, signal: AbortSignal) {
   const images: Extract<ImageEvent, { type: 'image' }>[] & { backend: string } = Object.assign([], { backend: '' });
-  const reader = stream.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
+  await readAll(stream, signal, (value) => {
     if (value.type === 'start') images.backend = value.backend;
     if (value.type === 'image') images.push(value);
-  }
+  });
   return images;
 }
 

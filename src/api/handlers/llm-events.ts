@@ -3,6 +3,7 @@
  */
 import type { FinishReason, LlmEvent, TokenLogprob, ToolCall } from '../../engines/llm/types';
 import { restOf } from '../../util/pull-stream';
+import { readAll } from '../http';
 
 export interface CollectedChoice {
   text: string;
@@ -17,16 +18,13 @@ export const usageOf = (e: Extract<LlmEvent, { type: 'done' }>): Usage => ({
   prompt_tokens: e.promptTokens, completion_tokens: e.completionTokens, total_tokens: e.promptTokens + e.completionTokens,
 });
 
-/** Folds the events after `start` into `choiceCount` choices. */
-export async function collectEvents(stream: ReadableStream<LlmEvent>, choiceCount: number) {
+/** Folds the events after `start` into `choiceCount` choices; an aborted request cancels the generation (499). */
+export async function collectEvents(stream: ReadableStream<LlmEvent>, choiceCount: number, signal?: AbortSignal) {
   const choices: CollectedChoice[] = [];
   const get = (i: number) => (choices[i] ??= { text: '', logprobs: [], toolCalls: [], finishReason: 'stop' });
   for (let i = 0; i < choiceCount; i++) get(i);
   let usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-  const reader = stream.getReader();
-  for (;;) {
-    const { value: e, done } = await reader.read();
-    if (done) break;
+  await readAll(stream, signal, (e) => {
     if (e.type === 'delta') {
       const c = get(e.choice);
       if (e.text) c.text += e.text;
@@ -39,7 +37,7 @@ export async function collectEvents(stream: ReadableStream<LlmEvent>, choiceCoun
     } else if (e.type === 'done') {
       usage = usageOf(e);
     }
-  }
+  });
   return { choices, usage };
 }
 
