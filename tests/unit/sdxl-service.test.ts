@@ -249,3 +249,30 @@ async function collect(stream: ReadableStream<ImageEvent>): Promise<Uint8Array> 
   }
   return rgba!;
 }
+
+describe('LoRA with ControlNet (wasm, tiny SDXL)', () => {
+  it('the UNet-with-residuals graph is merged too: the PEFT control_net image equals torch', async () => {
+    const edges = readJson<{ images: { edge_map: T } }>('tests/fixtures/sdxl/reference.json').images.edge_map;
+    const hwc = u8(edges);
+    const chw = new Float32Array(3 * 64 * 64);
+    for (let p = 0; p < 64 * 64; p++) for (let ch = 0; ch < 3; ch++) chw[ch * 64 * 64 + p] = hwc[p * 3 + ch] / 255;
+    // The torch reference feeds the edge map itself as the control image: so does this "canny" (the detector is
+    // tested against its CPU reference in canny.test.ts).
+    const s = new SdxlService({
+      ort, devices: ['wasm'], loadFiles,
+      codec: { decode: async () => new Uint8Array(64 * 64 * 4), encode: async (img: { data: Uint8Array }) => img.data.slice().buffer } as unknown as ImageCodec,
+      canny: async () => ({ chw, rgba: new Uint8Array(0) }),
+      fetchLora: (source) => fetchLoraAdapter(source, { hubEndpoint: 'https://huggingface.co', builtinHub: APP_HUB, fetch: appFetch }),
+      loraMerger: async () => cpuMerger,
+    });
+    const c = lref.adapters.peft.cases as unknown as { control_net: LoraCase & { conditioning_scale: number } };
+    const cn = c.control_net;
+    const rgba = await collect(await s.generate({
+      ...job(cn, { repo, filename: lref.adapters.peft.file }), mode: 'control_net',
+      control: { image: { bytes: new ArrayBuffer(8), type: 'image/png' }, scale: cn.conditioning_scale, start: 0, end: 1, lowThreshold: 100, highThreshold: 200 },
+    }));
+    const vsTorch = compare(rgba, u8(cn.image));
+    expect(vsTorch.far).toBe(0);
+    expect(vsTorch.off).toBeLessThanOrEqual(3);
+  });
+});
