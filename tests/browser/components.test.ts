@@ -220,6 +220,7 @@ describe('demo page', () => {
     expect(loraCode).toContain('"safety_check": true');
     expect(loraCode).toContain("'Huggingface-Access-Key': '<your token>'");
     expect(loraCode).not.toContain('hf_secret_token');
+    await img.locator('button.generate:enabled').waitFor({ timeout: 30_000 }); // the job has ended, not just its image
 
     // A model the API does not know: the panel shows the API's error.message.
     await img.evaluate((el: HTMLElement & { model: string; mode: string }) => { el.model = 'no/such-model'; el.mode = 'text'; });
