@@ -14,7 +14,7 @@ import { ClipTokenizer } from './clip';
 import { mergeLora, type LoraMergeReport } from './lora/apply';
 import { SafetyChecker } from './safety';
 import type { LoraSource } from './lora/fetch';
-import type { WeightMerger } from './lora/merge';
+import { cpuMerger, type WeightMerger } from './lora/merge';
 import { rgbaToRgb, type ImageCodec } from './codec';
 import { SdxlPipeline, type SdxlModel } from './pipeline';
 import { KarrasSchedule, type SchedulerConfig } from './scheduler';
@@ -220,11 +220,18 @@ export class SdxlService implements ImageEngine {
     const key = lora ? `${entry.id}|lora:${lora.repo}/${lora.filename ?? '*'}${lora.accessKey ? `|${await digest(lora.accessKey)}` : ''}` : entry.id;
     let p = this.models.get(key);
     if (!p) {
-      // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet).
-      if (lora) for (const other of [...this.models.keys()]) if (other.startsWith(`${entry.id}|`)) await this.release(other);
-      p = this.load(entry, lora);
-      p.catch(() => this.models.delete(key));
-      this.models.set(key, p);
+      // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet). The entry
+      // is in the map before anything is awaited, so concurrent requests for it share one load.
+      const replaced = lora ? [...this.models.keys()].filter((other) => other.startsWith(`${entry.id}|`)) : [];
+      const loading = (async () => {
+        for (const other of replaced) await this.release(other);
+        return this.load(entry, lora);
+      })();
+      p = loading;
+      loading.catch(() => {
+        if (this.models.get(key) === loading) this.models.delete(key);
+      });
+      this.models.set(key, loading);
     }
     return p;
   }
@@ -232,7 +239,7 @@ export class SdxlService implements ImageEngine {
   private async load(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const spec = entry.image;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no image spec`);
-    // A LoRA adapter is fetched and checked first: a bad one is a 400 before any model bytes are read.
+    // A LoRA adapter is fetched first: a missing or private one is a 400 before any model bytes are read.
     let adapter: { bytes: Uint8Array; filename: string } | undefined;
     if (lora) {
       if (!this.options.fetchLora) throw invalidRequest('LoRA adapters cannot be downloaded in this runtime', 'lora_adapter_name', 'unsupported_parameter');
@@ -243,7 +250,7 @@ export class SdxlService implements ImageEngine {
     if (lora && adapter) {
       const graphs = Object.fromEntries(Object.entries(files.models).map(([part, model]) => [part, { model, externalData: files.externalData[part] }]));
       const device = this.options.devices.includes('webgpu') && (globalThis.navigator as Navigator | undefined)?.gpu ? 'webgpu' : 'wasm';
-      const merger = await (this.options.loraMerger?.(device) ?? import('./lora/merge').then((m) => m.cpuMerger));
+      const merger = (await this.options.loraMerger?.(device)) ?? cpuMerger;
       merge = await mergeLora(graphs, adapter.bytes, merger, entry.id);
     }
     const { ort } = this.options;
