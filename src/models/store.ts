@@ -28,6 +28,9 @@ export interface EnsureOptions {
 }
 
 /** The files a variant needs: the shared ones plus its own (every file when no variant is named). */
+/** Whether the entry has a safety checker (an optional file, fetched the first time `safety_check` asks for it). */
+export const hasSafetyChecker = (entry: CatalogEntry): boolean => entry.files.some((f) => f.role === 'safety_checker');
+
 export function filesFor(entry: CatalogEntry, variant?: string): ModelFile[] {
   return entry.files.filter((f) => !f.optional && (variant === undefined || f.variant === undefined || f.variant === variant));
 }

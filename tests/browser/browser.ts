@@ -70,3 +70,22 @@ export async function pageFetch(page: Page, path: string, init: { method?: strin
     return { status: res.status, headers: Object.fromEntries(res.headers), body: parsed, text };
   }, { path, init });
 }
+
+/**
+ * Runs in the page while <hearth-chat> streams an answer: the lengths its last assistant message went through,
+ * sampled every 15 ms until the Send button is enabled again (the answer is done).
+ */
+export async function chatStreamLengths(page: Page): Promise<number[]> {
+  return page.evaluate(async () => {
+    const root = document.querySelector('hearth-chat')!.shadowRoot!;
+    const seen = new Set<number>();
+    const t0 = performance.now();
+    while (performance.now() - t0 < 60_000) {
+      const text = root.querySelector('.msg.assistant:last-child .content')?.textContent ?? '';
+      if (text) seen.add(text.length);
+      if (!(root.querySelector('button.send') as HTMLButtonElement).disabled) break;
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    return [...seen];
+  });
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { CatalogEntry } from '../../src/models/types';
 import { ROOT } from '../unit/node-api';
-import { launch, openHost, type HostPage } from './browser';
+import { launch, openHost, type HostPage, chatStreamLengths } from './browser';
 
 const baseUrl = inject('baseUrl');
 const SHOTS = `${ROOT}test-results/screenshots`;
@@ -60,18 +60,7 @@ describe('demo page', () => {
     await chat.locator('#message').fill('Hi!');
     await chat.locator('button.send').click();
     // Sample the answer while it streams: it must grow through several lengths before it is done.
-    const lengths = await page.evaluate(async () => {
-      const root = document.querySelector('hearth-chat')!.shadowRoot!;
-      const seen = new Set<number>();
-      const t0 = performance.now();
-      while (performance.now() - t0 < 60_000) {
-        const text = root.querySelector('.msg.assistant:last-child .content')?.textContent ?? '';
-        if (text) seen.add(text.length);
-        if (!(root.querySelector('button.send') as HTMLButtonElement).disabled) break;
-        await new Promise((r) => setTimeout(r, 15));
-      }
-      return [...seen];
-    });
+    const lengths = await chatStreamLengths(page);
     expect(lengths.length, `lengths seen: ${lengths.join(',')}`).toBeGreaterThan(3);
     expect(await shadowText('hearth-chat', '.readout')).toMatch(/^\d+ tokens · [\d.]+ tokens\/s · first token .* · finish: (length|stop)$/);
     expect(await chat.locator('.msg.user').count()).toBe(1);

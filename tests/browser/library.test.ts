@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launch } from './browser';
+import { launch, chatStreamLengths } from './browser';
 import { serveConsumer } from './consumer/serve';
 
 let server: Server;
@@ -73,18 +73,7 @@ describe('Hearth as a library (tests/browser/consumer)', () => {
     const chat = page.locator('hearth-chat');
     await chat.locator('#message').fill('Hi!');
     await chat.locator('button.send').click();
-    const lengths = await page.evaluate(async () => {
-      const root = document.querySelector('hearth-chat')!.shadowRoot!;
-      const seen = new Set<number>();
-      const t0 = performance.now();
-      while (performance.now() - t0 < 60_000) {
-        const text = root.querySelector('.msg.assistant:last-child .content')?.textContent ?? '';
-        if (text) seen.add(text.length);
-        if (!(root.querySelector('button.send') as HTMLButtonElement).disabled) break;
-        await new Promise((r) => setTimeout(r, 15));
-      }
-      return [...seen];
-    });
+    const lengths = await chatStreamLengths(page);
     expect(lengths.length, `lengths seen: ${lengths.join(',')}`).toBeGreaterThan(3);
     expect(await chat.locator('.msg.user').count()).toBe(1);
   });

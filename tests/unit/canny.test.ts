@@ -4,6 +4,7 @@
 // SwiftShader Vulkan driver. Without an adapter the GPU tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from './random';
 import { getGpu, mapReadCount, skipGpu } from './dawn';
 import {
   CANNY_SHADER_NAMES,
@@ -55,16 +56,6 @@ interface Img {
   rgba: Uint8Array;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function image(name: string, width: number, height: number, color: (x: number, y: number) => [number, number, number]): Img {
   const rgba = new Uint8Array(width * height * 4);

@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from './random';
 import { getGpu as getDawn, mapReadCount, skipGpu } from './dawn';
 import type * as OrtModule from 'onnxruntime-web';
 import {
@@ -82,16 +83,6 @@ function scales(x: Float32Array, eps: Float32Array, old: Float32Array | null, si
   return { sd, sx };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function normal(n: number, seed: number, scale = 1): Float32Array {
   const r = mulberry32(seed);
   const out = new Float32Array(n);
@@ -342,6 +333,14 @@ describe.skipIf(SKIP_GPU)('tiny SDXL text-to-image with the GPU loop (onnxruntim
     const sigmas = schedule.sigmas(steps);
     const x0 = gaussianNoise(s.seed, n).map((v) => v * sigmas[0]!);
 
+    /** The UNet's inputs at step i of both loops (GPU-resident and CPU reference): only `sample` differs. */
+    const unetFeeds = (sample: OrtModule.Tensor, i: number) => ({
+      sample,
+      timestep: new ort.Tensor('float32', Float32Array.from([schedule.sigmaToT(sigmas[i]!)]), []),
+      encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
+      text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
+      time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
+    });
     const denoiser = await GpuDenoiser.create(device, n, loadShaders());
     const locations: string[] = [];
     const readsBefore = countMapReads(device);
@@ -350,13 +349,7 @@ describe.skipIf(SKIP_GPU)('tiny SDXL text-to-image with the GPU loop (onnxruntim
         ort, x: x0, sigmas, cfgScale: cfg, sampleDims: [2, 4, h, w],
         runUnet: async (sample, i) => {
           expect(sample.location).toBe('gpu-buffer');
-          const out = await sessions.unet!.run({
-            sample,
-            timestep: new ort.Tensor('float32', Float32Array.from([schedule.sigmaToT(sigmas[i]!)]), []),
-            encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
-            text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
-            time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
-          });
+          const out = await sessions.unet!.run(unetFeeds(sample, i));
           locations.push(out.out_sample!.location);
           return out;
         },
@@ -374,13 +367,7 @@ describe.skipIf(SKIP_GPU)('tiny SDXL text-to-image with the GPU loop (onnxruntim
       for (let i = 0; i < steps; i++) {
         const scaled = scaleRef(x, sigmas[i]!);
         const sample = new ort.Tensor('float32', scaled, [2, 4, h, w]);
-        const out = await sessions.unet!.run({
-          sample,
-          timestep: new ort.Tensor('float32', Float32Array.from([schedule.sigmaToT(sigmas[i]!)]), []),
-          encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
-          text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
-          time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
-        });
+        const out = await sessions.unet!.run(unetFeeds(sample, i));
         const eps = (await out.out_sample!.getData()) as Float32Array;
         out.out_sample!.dispose();
         const r = stepRef(x, eps, old, sigmas, i, cfg);

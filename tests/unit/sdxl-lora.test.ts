@@ -17,6 +17,7 @@ import { readSafetensors, type SafetensorsDtype } from '../../src/engines/sdxl/l
 import { resolveTargets } from '../../src/engines/sdxl/lora/targets';
 import { halfTable } from '../../src/util/float16';
 import { getDevice, skipGpu } from './dawn';
+import { mulberry32 } from './random';
 
 const root = new URL('../../', import.meta.url);
 const tiny = (part: string) => new Uint8Array(readFileSync(new URL(`public/models/hearth-tiny-sdxl/${part}`, root)));
@@ -55,16 +56,9 @@ export function writeSafetensors(tensors: TestTensor[], metadata: Record<string,
   return out;
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return ((s >>> 8) / 0x1000000) * 2 - 1;
-  };
-}
 const randoms = (n: number, seed: number, scale = 1) => {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => r() * scale);
+  const r = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 };
 
 async function rejection(p: Promise<unknown> | (() => unknown)): Promise<HearthError> {

@@ -8,6 +8,7 @@ import { encodeBase64 } from '../../util/base64';
 import { validateLoraSource, type LoraSource } from '../../engines/sdxl/lora/fetch';
 import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/types';
 import { randomSeed } from '../../util/rng';
+import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
 import { HearthError, invalidRequest } from '../errors';
 import { jsonResponse, readAll, readBody, tooLarge } from '../http';
@@ -97,7 +98,7 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
 
 /** Fields the spec has that this runtime cannot honour are refused by name, never ignored. */
 function refuseUnsupported(body: Fields, entry: CatalogEntry): void {
-  if (body.safety_check === true && !entry.files.some((f) => f.role === 'safety_checker')) {
+  if (body.safety_check === true && !hasSafetyChecker(entry)) {
     throw invalidRequest(`${entry.id} has no safety checker model, so its images cannot be checked; send "safety_check": false`,
       'safety_check', 'unsupported_parameter');
   }

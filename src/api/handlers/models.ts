@@ -6,6 +6,7 @@ import { notFound } from '../errors';
 import { jsonResponse } from '../http';
 import type { ApiDeps, Handler } from '../types';
 import type { LoadedModelState } from '../../engines/loaded';
+import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
 
 export const listModels: Handler = async (ctx) => {
@@ -52,7 +53,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
       resolutions: entry.image.resolutions.map(([width, height]) => ({ width, height })),
       default_steps: entry.image.defaultSteps,
       supports_controlnet: entry.image.controlnet,
-      supports_safety_check: entry.files.some((f) => f.role === 'safety_checker'),
+      supports_safety_check: hasSafetyChecker(entry),
       supports_lora: true,
     }),
     ...(entry.embeddings && {

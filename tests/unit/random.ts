@@ -1,0 +1,12 @@
+// Seeded test data: mulberry32, a tiny PRNG with a uniform [0, 1) output, so random test inputs are the same on
+// every run. (The engines' own seeded sampling is src/util/rng.ts; this is only for building inputs.)
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
