@@ -59,7 +59,7 @@ export const LIVE_SURFACE: readonly LiveField[] = Object.freeze([
   { name: 'max_completion_tokens', kind: 'implemented', operations: LLM, schema: nullable({ type: 'integer', minimum: 0 }),
     meaning: "OpenAI's name for max_tokens (giving both is a 400)" },
   { name: 'stream_options', kind: 'implemented', operations: LLM,
-    schema: { type: ['object', 'null'], additionalProperties: false, properties: { include_usage: flag, continuous_usage_stats: flag } },
+    schema: { type: ['object', 'null'], additionalProperties: false, properties: { include_usage: flag } },
     meaning: 'include_usage: true adds a last chunk with `choices: []` and `usage` (OpenAI); needs stream: true' },
   { name: 'logprobs', kind: 'implemented', operations: CHAT, schema: { type: ['boolean', 'integer', 'null'], minimum: 0, maximum: 20 },
     meaning: "chat: true gives OpenAI's choices[].logprobs.content[] ({token, logprob, bytes, top_logprobs})" },

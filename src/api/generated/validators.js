@@ -2,7 +2,7 @@
 // Source: spec/openapi3.yml with the decisions of spec/NOTES.md. Regenerate: node scripts/build-validators.mjs
 /* eslint-disable */
 const json = (() => {
-const schema11 = {"type":"object","properties":{"model":{"type":"string"},"messages":{"type":"array","minItems":1,"items":{"type":"object","properties":{"role":{"type":"string","enum":["system","user","assistant","tool","developer"]},"content":{"oneOf":[{"type":["string","null"]},{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","image_url"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{"text":{"type":"string"}},"required":["text"]}},{"if":{"properties":{"type":{"const":"image_url"}},"required":["type"]},"then":{"properties":{"image_url":{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}},"required":["image_url"]}}]}}]},"name":{"type":"string"},"tool_call_id":{"type":"string","minLength":1},"tool_calls":{"type":"array","items":{"type":"object","required":["id","type","function"],"additionalProperties":false,"properties":{"id":{"type":"string"},"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name","arguments"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"arguments":{"type":"string"}}}}}}},"required":["role"],"allOf":[{"if":{"properties":{"role":{"const":"tool"}},"required":["role"]},"then":{"required":["tool_call_id","content"]}},{"if":{"properties":{"role":{"enum":["system","user","developer"]}},"required":["role"]},"then":{"required":["content"]}},{"if":{"properties":{"role":{"const":"assistant"}},"required":["role"],"not":{"required":["tool_calls"]}},"then":{"required":["content"]}}]}},"tools":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","properties":{"description":{"type":"string"},"name":{"type":"string"},"parameters":{"type":"object","properties":{"type":{"type":"string","enum":["object"]},"required":{"type":"array","items":{"type":"string"}},"properties":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string"},"description":{"type":"string"}}}}}}},"required":["name","parameters"]}},"required":["type","function"]}},"max_tokens":{"default":200,"type":"integer"},"prompt_truncate_len":{"default":1500,"type":["integer","null"]},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"anyOf":[{"type":"null"},{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","json_object","json_schema","grammar"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{}}},{"if":{"properties":{"type":{"const":"json_object"}},"required":["type"]},"then":{"properties":{"schema":{"type":["object","null"]}}}},{"if":{"properties":{"type":{"const":"json_schema"}},"required":["type"]},"then":{"properties":{"json_schema":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}},"required":["json_schema"]}},{"if":{"properties":{"type":{"const":"grammar"}},"required":["type"]},"then":{"properties":{"grammar":{"type":"string","minLength":1}},"required":["grammar"]}}]}]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"tool_choice":{"oneOf":[{"type":"string","enum":["auto","none","required","any"]},{"type":"object","required":["type","function"],"additionalProperties":false,"properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1}}}}}]},"seed":{"type":["integer","null"]},"min_p":{"type":["number","null"],"minimum":0,"maximum":1},"typical_p":{"type":["number","null"],"minimum":0,"maximum":1},"repetition_penalty":{"type":["number","null"],"exclusiveMinimum":0,"maximum":10},"mirostat_target":{"type":["number","null"],"minimum":0,"maximum":100},"mirostat_lr":{"type":["number","null"],"exclusiveMinimum":0,"maximum":1},"logit_bias":{"type":["object","null"],"maxProperties":1024,"propertyNames":{"pattern":"^(0|[1-9][0-9]{0,8})$"},"additionalProperties":{"type":"number","minimum":-100,"maximum":100}},"ignore_eos":{"type":["boolean","null"]},"max_completion_tokens":{"type":["integer","null"],"minimum":0},"stream_options":{"type":["object","null"],"additionalProperties":false,"properties":{"include_usage":{"type":["boolean","null"]},"continuous_usage_stats":{"type":["boolean","null"]}}},"logprobs":{"type":["boolean","integer","null"],"minimum":0,"maximum":20},"top_logprobs":{"type":["integer","null"],"minimum":0,"maximum":20},"return_token_ids":{"type":["boolean","null"]},"raw_output":{"type":["boolean","null"]},"perf_metrics_in_response":{"type":["boolean","null"]},"parallel_tool_calls":{"type":["boolean","null"]},"service_tier":{"type":["string","null"]},"prompt_cache_key":{"type":["string","null"]},"prompt_cache_isolation_key":{"type":["string","null"]},"metadata":{"type":["object","null"],"maxProperties":64,"additionalProperties":{"type":"string"}},"store":{"type":["boolean","null"]},"safe_tokenization":{"type":["boolean","null"]},"speculation":{"type":["string","array","null"],"items":{"type":"integer"}},"prediction":{"type":["object","null"]},"reasoning_effort":{"type":["string","integer","boolean","null"]},"thinking":{"type":["object","null"]},"reasoning_history":{"type":["string","null"]}},"required":["model","messages"],"additionalProperties":false};
+const schema11 = {"type":"object","properties":{"model":{"type":"string"},"messages":{"type":"array","minItems":1,"items":{"type":"object","properties":{"role":{"type":"string","enum":["system","user","assistant","tool","developer"]},"content":{"oneOf":[{"type":["string","null"]},{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","image_url"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{"text":{"type":"string"}},"required":["text"]}},{"if":{"properties":{"type":{"const":"image_url"}},"required":["type"]},"then":{"properties":{"image_url":{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}},"required":["image_url"]}}]}}]},"name":{"type":"string"},"tool_call_id":{"type":"string","minLength":1},"tool_calls":{"type":"array","items":{"type":"object","required":["id","type","function"],"additionalProperties":false,"properties":{"id":{"type":"string"},"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name","arguments"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"arguments":{"type":"string"}}}}}}},"required":["role"],"allOf":[{"if":{"properties":{"role":{"const":"tool"}},"required":["role"]},"then":{"required":["tool_call_id","content"]}},{"if":{"properties":{"role":{"enum":["system","user","developer"]}},"required":["role"]},"then":{"required":["content"]}},{"if":{"properties":{"role":{"const":"assistant"}},"required":["role"],"not":{"required":["tool_calls"]}},"then":{"required":["content"]}}]}},"tools":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","properties":{"description":{"type":"string"},"name":{"type":"string"},"parameters":{"type":"object","properties":{"type":{"type":"string","enum":["object"]},"required":{"type":"array","items":{"type":"string"}},"properties":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string"},"description":{"type":"string"}}}}}}},"required":["name","parameters"]}},"required":["type","function"]}},"max_tokens":{"default":200,"type":"integer"},"prompt_truncate_len":{"default":1500,"type":["integer","null"]},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"anyOf":[{"type":"null"},{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","json_object","json_schema","grammar"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{}}},{"if":{"properties":{"type":{"const":"json_object"}},"required":["type"]},"then":{"properties":{"schema":{"type":["object","null"]}}}},{"if":{"properties":{"type":{"const":"json_schema"}},"required":["type"]},"then":{"properties":{"json_schema":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}},"required":["json_schema"]}},{"if":{"properties":{"type":{"const":"grammar"}},"required":["type"]},"then":{"properties":{"grammar":{"type":"string","minLength":1}},"required":["grammar"]}}]}]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"tool_choice":{"oneOf":[{"type":"string","enum":["auto","none","required","any"]},{"type":"object","required":["type","function"],"additionalProperties":false,"properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1}}}}}]},"seed":{"type":["integer","null"]},"min_p":{"type":["number","null"],"minimum":0,"maximum":1},"typical_p":{"type":["number","null"],"minimum":0,"maximum":1},"repetition_penalty":{"type":["number","null"],"exclusiveMinimum":0,"maximum":10},"mirostat_target":{"type":["number","null"],"minimum":0,"maximum":100},"mirostat_lr":{"type":["number","null"],"exclusiveMinimum":0,"maximum":1},"logit_bias":{"type":["object","null"],"maxProperties":1024,"propertyNames":{"pattern":"^(0|[1-9][0-9]{0,8})$"},"additionalProperties":{"type":"number","minimum":-100,"maximum":100}},"ignore_eos":{"type":["boolean","null"]},"max_completion_tokens":{"type":["integer","null"],"minimum":0},"stream_options":{"type":["object","null"],"additionalProperties":false,"properties":{"include_usage":{"type":["boolean","null"]}}},"logprobs":{"type":["boolean","integer","null"],"minimum":0,"maximum":20},"top_logprobs":{"type":["integer","null"],"minimum":0,"maximum":20},"return_token_ids":{"type":["boolean","null"]},"raw_output":{"type":["boolean","null"]},"perf_metrics_in_response":{"type":["boolean","null"]},"parallel_tool_calls":{"type":["boolean","null"]},"service_tier":{"type":["string","null"]},"prompt_cache_key":{"type":["string","null"]},"prompt_cache_isolation_key":{"type":["string","null"]},"metadata":{"type":["object","null"],"maxProperties":64,"additionalProperties":{"type":"string"}},"store":{"type":["boolean","null"]},"safe_tokenization":{"type":["boolean","null"]},"speculation":{"type":["string","array","null"],"items":{"type":"integer"}},"prediction":{"type":["object","null"]},"reasoning_effort":{"type":["string","integer","boolean","null"]},"thinking":{"type":["object","null"]},"reasoning_history":{"type":["string","null"]}},"required":["model","messages"],"additionalProperties":false};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = ((s) => { let n = 0; for (const _c of s) n++; return n; });
 const pattern0 = new RegExp("^[A-Za-z0-9_-]+$", "u");
@@ -2560,7 +2560,7 @@ errors++;
 }
 if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
 for(const key9 in data78){
-if(!((key9 === "include_usage") || (key9 === "continuous_usage_stats"))){
+if(!(key9 === "include_usage")){
 const err187 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9}};
 if(vErrors === null){
 vErrors = [err187];
@@ -2584,10 +2584,12 @@ vErrors.push(err188);
 errors++;
 }
 }
-if(data78.continuous_usage_stats !== undefined){
-let data80 = data78.continuous_usage_stats;
-if((typeof data80 !== "boolean") && (data80 !== null)){
-const err189 = {instancePath:instancePath+"/stream_options/continuous_usage_stats",schemaPath:"#/properties/stream_options/properties/continuous_usage_stats/type",keyword:"type",params:{type: schema11.properties.stream_options.properties.continuous_usage_stats.type}};
+}
+}
+if(data.logprobs !== undefined){
+let data80 = data.logprobs;
+if(((typeof data80 !== "boolean") && (!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80))))) && (data80 !== null)){
+const err189 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: schema11.properties.logprobs.type}};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2596,13 +2598,9 @@ vErrors.push(err189);
 }
 errors++;
 }
-}
-}
-}
-if(data.logprobs !== undefined){
-let data81 = data.logprobs;
-if(((typeof data81 !== "boolean") && (!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81))))) && (data81 !== null)){
-const err190 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: schema11.properties.logprobs.type}};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 20 || isNaN(data80)){
+const err190 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20}};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2611,9 +2609,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 > 20 || isNaN(data81)){
-const err191 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20}};
+if(data80 < 0 || isNaN(data80)){
+const err191 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2622,8 +2619,12 @@ vErrors.push(err191);
 }
 errors++;
 }
-if(data81 < 0 || isNaN(data81)){
-const err192 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+}
+}
+if(data.top_logprobs !== undefined){
+let data81 = data.top_logprobs;
+if((!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))) && (data81 !== null)){
+const err192 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/type",keyword:"type",params:{type: schema11.properties.top_logprobs.type}};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2632,12 +2633,9 @@ vErrors.push(err192);
 }
 errors++;
 }
-}
-}
-if(data.top_logprobs !== undefined){
-let data82 = data.top_logprobs;
-if((!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))) && (data82 !== null)){
-const err193 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/type",keyword:"type",params:{type: schema11.properties.top_logprobs.type}};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 20 || isNaN(data81)){
+const err193 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20}};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2646,9 +2644,8 @@ vErrors.push(err193);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 > 20 || isNaN(data82)){
-const err194 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20}};
+if(data81 < 0 || isNaN(data81)){
+const err194 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2657,8 +2654,12 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(data82 < 0 || isNaN(data82)){
-const err195 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+}
+}
+if(data.return_token_ids !== undefined){
+let data82 = data.return_token_ids;
+if((typeof data82 !== "boolean") && (data82 !== null)){
+const err195 = {instancePath:instancePath+"/return_token_ids",schemaPath:"#/properties/return_token_ids/type",keyword:"type",params:{type: schema11.properties.return_token_ids.type}};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2668,11 +2669,10 @@ vErrors.push(err195);
 errors++;
 }
 }
-}
-if(data.return_token_ids !== undefined){
-let data83 = data.return_token_ids;
+if(data.raw_output !== undefined){
+let data83 = data.raw_output;
 if((typeof data83 !== "boolean") && (data83 !== null)){
-const err196 = {instancePath:instancePath+"/return_token_ids",schemaPath:"#/properties/return_token_ids/type",keyword:"type",params:{type: schema11.properties.return_token_ids.type}};
+const err196 = {instancePath:instancePath+"/raw_output",schemaPath:"#/properties/raw_output/type",keyword:"type",params:{type: schema11.properties.raw_output.type}};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2682,10 +2682,10 @@ vErrors.push(err196);
 errors++;
 }
 }
-if(data.raw_output !== undefined){
-let data84 = data.raw_output;
+if(data.perf_metrics_in_response !== undefined){
+let data84 = data.perf_metrics_in_response;
 if((typeof data84 !== "boolean") && (data84 !== null)){
-const err197 = {instancePath:instancePath+"/raw_output",schemaPath:"#/properties/raw_output/type",keyword:"type",params:{type: schema11.properties.raw_output.type}};
+const err197 = {instancePath:instancePath+"/perf_metrics_in_response",schemaPath:"#/properties/perf_metrics_in_response/type",keyword:"type",params:{type: schema11.properties.perf_metrics_in_response.type}};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2695,10 +2695,10 @@ vErrors.push(err197);
 errors++;
 }
 }
-if(data.perf_metrics_in_response !== undefined){
-let data85 = data.perf_metrics_in_response;
+if(data.parallel_tool_calls !== undefined){
+let data85 = data.parallel_tool_calls;
 if((typeof data85 !== "boolean") && (data85 !== null)){
-const err198 = {instancePath:instancePath+"/perf_metrics_in_response",schemaPath:"#/properties/perf_metrics_in_response/type",keyword:"type",params:{type: schema11.properties.perf_metrics_in_response.type}};
+const err198 = {instancePath:instancePath+"/parallel_tool_calls",schemaPath:"#/properties/parallel_tool_calls/type",keyword:"type",params:{type: schema11.properties.parallel_tool_calls.type}};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2708,10 +2708,10 @@ vErrors.push(err198);
 errors++;
 }
 }
-if(data.parallel_tool_calls !== undefined){
-let data86 = data.parallel_tool_calls;
-if((typeof data86 !== "boolean") && (data86 !== null)){
-const err199 = {instancePath:instancePath+"/parallel_tool_calls",schemaPath:"#/properties/parallel_tool_calls/type",keyword:"type",params:{type: schema11.properties.parallel_tool_calls.type}};
+if(data.service_tier !== undefined){
+let data86 = data.service_tier;
+if((typeof data86 !== "string") && (data86 !== null)){
+const err199 = {instancePath:instancePath+"/service_tier",schemaPath:"#/properties/service_tier/type",keyword:"type",params:{type: schema11.properties.service_tier.type}};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2721,10 +2721,10 @@ vErrors.push(err199);
 errors++;
 }
 }
-if(data.service_tier !== undefined){
-let data87 = data.service_tier;
+if(data.prompt_cache_key !== undefined){
+let data87 = data.prompt_cache_key;
 if((typeof data87 !== "string") && (data87 !== null)){
-const err200 = {instancePath:instancePath+"/service_tier",schemaPath:"#/properties/service_tier/type",keyword:"type",params:{type: schema11.properties.service_tier.type}};
+const err200 = {instancePath:instancePath+"/prompt_cache_key",schemaPath:"#/properties/prompt_cache_key/type",keyword:"type",params:{type: schema11.properties.prompt_cache_key.type}};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2734,10 +2734,10 @@ vErrors.push(err200);
 errors++;
 }
 }
-if(data.prompt_cache_key !== undefined){
-let data88 = data.prompt_cache_key;
+if(data.prompt_cache_isolation_key !== undefined){
+let data88 = data.prompt_cache_isolation_key;
 if((typeof data88 !== "string") && (data88 !== null)){
-const err201 = {instancePath:instancePath+"/prompt_cache_key",schemaPath:"#/properties/prompt_cache_key/type",keyword:"type",params:{type: schema11.properties.prompt_cache_key.type}};
+const err201 = {instancePath:instancePath+"/prompt_cache_isolation_key",schemaPath:"#/properties/prompt_cache_isolation_key/type",keyword:"type",params:{type: schema11.properties.prompt_cache_isolation_key.type}};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2747,10 +2747,10 @@ vErrors.push(err201);
 errors++;
 }
 }
-if(data.prompt_cache_isolation_key !== undefined){
-let data89 = data.prompt_cache_isolation_key;
-if((typeof data89 !== "string") && (data89 !== null)){
-const err202 = {instancePath:instancePath+"/prompt_cache_isolation_key",schemaPath:"#/properties/prompt_cache_isolation_key/type",keyword:"type",params:{type: schema11.properties.prompt_cache_isolation_key.type}};
+if(data.metadata !== undefined){
+let data89 = data.metadata;
+if((!(data89 && typeof data89 == "object" && !Array.isArray(data89))) && (data89 !== null)){
+const err202 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: schema11.properties.metadata.type}};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2759,11 +2759,9 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-if(data.metadata !== undefined){
-let data90 = data.metadata;
-if((!(data90 && typeof data90 == "object" && !Array.isArray(data90))) && (data90 !== null)){
-const err203 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: schema11.properties.metadata.type}};
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(Object.keys(data89).length > 64){
+const err203 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/maxProperties",keyword:"maxProperties",params:{limit: 64}};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2772,9 +2770,9 @@ vErrors.push(err203);
 }
 errors++;
 }
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(Object.keys(data90).length > 64){
-const err204 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/maxProperties",keyword:"maxProperties",params:{limit: 64}};
+for(const key10 in data89){
+if(typeof data89[key10] !== "string"){
+const err204 = {instancePath:instancePath+"/metadata/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/metadata/additionalProperties/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2783,9 +2781,13 @@ vErrors.push(err204);
 }
 errors++;
 }
-for(const key10 in data90){
-if(typeof data90[key10] !== "string"){
-const err205 = {instancePath:instancePath+"/metadata/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/metadata/additionalProperties/type",keyword:"type",params:{type: "string"}};
+}
+}
+}
+if(data.store !== undefined){
+let data91 = data.store;
+if((typeof data91 !== "boolean") && (data91 !== null)){
+const err205 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: schema11.properties.store.type}};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2795,12 +2797,10 @@ vErrors.push(err205);
 errors++;
 }
 }
-}
-}
-if(data.store !== undefined){
-let data92 = data.store;
+if(data.safe_tokenization !== undefined){
+let data92 = data.safe_tokenization;
 if((typeof data92 !== "boolean") && (data92 !== null)){
-const err206 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: schema11.properties.store.type}};
+const err206 = {instancePath:instancePath+"/safe_tokenization",schemaPath:"#/properties/safe_tokenization/type",keyword:"type",params:{type: schema11.properties.safe_tokenization.type}};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2810,10 +2810,10 @@ vErrors.push(err206);
 errors++;
 }
 }
-if(data.safe_tokenization !== undefined){
-let data93 = data.safe_tokenization;
-if((typeof data93 !== "boolean") && (data93 !== null)){
-const err207 = {instancePath:instancePath+"/safe_tokenization",schemaPath:"#/properties/safe_tokenization/type",keyword:"type",params:{type: schema11.properties.safe_tokenization.type}};
+if(data.speculation !== undefined){
+let data93 = data.speculation;
+if(((typeof data93 !== "string") && (!(Array.isArray(data93)))) && (data93 !== null)){
+const err207 = {instancePath:instancePath+"/speculation",schemaPath:"#/properties/speculation/type",keyword:"type",params:{type: schema11.properties.speculation.type}};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2822,11 +2822,12 @@ vErrors.push(err207);
 }
 errors++;
 }
-}
-if(data.speculation !== undefined){
-let data94 = data.speculation;
-if(((typeof data94 !== "string") && (!(Array.isArray(data94)))) && (data94 !== null)){
-const err208 = {instancePath:instancePath+"/speculation",schemaPath:"#/properties/speculation/type",keyword:"type",params:{type: schema11.properties.speculation.type}};
+if(Array.isArray(data93)){
+const len6 = data93.length;
+for(let i6=0; i6<len6; i6++){
+let data94 = data93[i6];
+if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
+const err208 = {instancePath:instancePath+"/speculation/" + i6,schemaPath:"#/properties/speculation/items/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2835,12 +2836,13 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(Array.isArray(data94)){
-const len6 = data94.length;
-for(let i6=0; i6<len6; i6++){
-let data95 = data94[i6];
-if(!(((typeof data95 == "number") && (!(data95 % 1) && !isNaN(data95))) && (isFinite(data95)))){
-const err209 = {instancePath:instancePath+"/speculation/" + i6,schemaPath:"#/properties/speculation/items/type",keyword:"type",params:{type: "integer"}};
+}
+}
+}
+if(data.prediction !== undefined){
+let data95 = data.prediction;
+if((!(data95 && typeof data95 == "object" && !Array.isArray(data95))) && (data95 !== null)){
+const err209 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/type",keyword:"type",params:{type: schema11.properties.prediction.type}};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2850,12 +2852,10 @@ vErrors.push(err209);
 errors++;
 }
 }
-}
-}
-if(data.prediction !== undefined){
-let data96 = data.prediction;
-if((!(data96 && typeof data96 == "object" && !Array.isArray(data96))) && (data96 !== null)){
-const err210 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/type",keyword:"type",params:{type: schema11.properties.prediction.type}};
+if(data.reasoning_effort !== undefined){
+let data96 = data.reasoning_effort;
+if((((typeof data96 !== "string") && (!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96))))) && (typeof data96 !== "boolean")) && (data96 !== null)){
+const err210 = {instancePath:instancePath+"/reasoning_effort",schemaPath:"#/properties/reasoning_effort/type",keyword:"type",params:{type: schema11.properties.reasoning_effort.type}};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2865,10 +2865,10 @@ vErrors.push(err210);
 errors++;
 }
 }
-if(data.reasoning_effort !== undefined){
-let data97 = data.reasoning_effort;
-if((((typeof data97 !== "string") && (!(((typeof data97 == "number") && (!(data97 % 1) && !isNaN(data97))) && (isFinite(data97))))) && (typeof data97 !== "boolean")) && (data97 !== null)){
-const err211 = {instancePath:instancePath+"/reasoning_effort",schemaPath:"#/properties/reasoning_effort/type",keyword:"type",params:{type: schema11.properties.reasoning_effort.type}};
+if(data.thinking !== undefined){
+let data97 = data.thinking;
+if((!(data97 && typeof data97 == "object" && !Array.isArray(data97))) && (data97 !== null)){
+const err211 = {instancePath:instancePath+"/thinking",schemaPath:"#/properties/thinking/type",keyword:"type",params:{type: schema11.properties.thinking.type}};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2878,10 +2878,10 @@ vErrors.push(err211);
 errors++;
 }
 }
-if(data.thinking !== undefined){
-let data98 = data.thinking;
-if((!(data98 && typeof data98 == "object" && !Array.isArray(data98))) && (data98 !== null)){
-const err212 = {instancePath:instancePath+"/thinking",schemaPath:"#/properties/thinking/type",keyword:"type",params:{type: schema11.properties.thinking.type}};
+if(data.reasoning_history !== undefined){
+let data98 = data.reasoning_history;
+if((typeof data98 !== "string") && (data98 !== null)){
+const err212 = {instancePath:instancePath+"/reasoning_history",schemaPath:"#/properties/reasoning_history/type",keyword:"type",params:{type: schema11.properties.reasoning_history.type}};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2891,10 +2891,9 @@ vErrors.push(err212);
 errors++;
 }
 }
-if(data.reasoning_history !== undefined){
-let data99 = data.reasoning_history;
-if((typeof data99 !== "string") && (data99 !== null)){
-const err213 = {instancePath:instancePath+"/reasoning_history",schemaPath:"#/properties/reasoning_history/type",keyword:"type",params:{type: schema11.properties.reasoning_history.type}};
+}
+else {
+const err213 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2903,24 +2902,12 @@ vErrors.push(err213);
 }
 errors++;
 }
-}
-}
-else {
-const err214 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
-if(vErrors === null){
-vErrors = [err214];
-}
-else {
-vErrors.push(err214);
-}
-errors++;
-}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 
-const schema12 = {"type":"object","properties":{"model":{"type":"string"},"prompt":{"oneOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"type":"string"}},{"type":"array","minItems":1,"items":{"type":"integer"}},{"type":"array","minItems":1,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"images":{"type":"array","items":{"type":"string"}},"max_tokens":{"type":["integer","null"],"minimum":0,"default":16},"logprobs":{"type":["integer","null"],"minimum":0,"maximum":5,"default":null},"echo":{"type":["boolean","null"],"default":false},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"anyOf":[{"type":"null"},{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","json_object","json_schema","grammar"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{}}},{"if":{"properties":{"type":{"const":"json_object"}},"required":["type"]},"then":{"properties":{"schema":{"type":["object","null"]}}}},{"if":{"properties":{"type":{"const":"json_schema"}},"required":["type"]},"then":{"properties":{"json_schema":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}},"required":["json_schema"]}},{"if":{"properties":{"type":{"const":"grammar"}},"required":["type"]},"then":{"properties":{"grammar":{"type":"string","minLength":1}},"required":["grammar"]}}]}]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"seed":{"type":["integer","null"]},"min_p":{"type":["number","null"],"minimum":0,"maximum":1},"typical_p":{"type":["number","null"],"minimum":0,"maximum":1},"repetition_penalty":{"type":["number","null"],"exclusiveMinimum":0,"maximum":10},"mirostat_target":{"type":["number","null"],"minimum":0,"maximum":100},"mirostat_lr":{"type":["number","null"],"exclusiveMinimum":0,"maximum":1},"logit_bias":{"type":["object","null"],"maxProperties":1024,"propertyNames":{"pattern":"^(0|[1-9][0-9]{0,8})$"},"additionalProperties":{"type":"number","minimum":-100,"maximum":100}},"ignore_eos":{"type":["boolean","null"]},"max_completion_tokens":{"type":["integer","null"],"minimum":0},"stream_options":{"type":["object","null"],"additionalProperties":false,"properties":{"include_usage":{"type":["boolean","null"]},"continuous_usage_stats":{"type":["boolean","null"]}}},"echo_last":{"type":["integer","null"],"minimum":1},"return_token_ids":{"type":["boolean","null"]},"raw_output":{"type":["boolean","null"]},"perf_metrics_in_response":{"type":["boolean","null"]},"service_tier":{"type":["string","null"]},"prompt_cache_key":{"type":["string","null"]},"prompt_cache_isolation_key":{"type":["string","null"]},"metadata":{"type":["object","null"],"maxProperties":64,"additionalProperties":{"type":"string"}},"store":{"type":["boolean","null"]},"safe_tokenization":{"type":["boolean","null"]},"speculation":{"type":["string","array","null"],"items":{"type":"integer"}},"prediction":{"type":["object","null"]},"reasoning_effort":{"type":["string","integer","boolean","null"]},"thinking":{"type":["object","null"]},"reasoning_history":{"type":["string","null"]}},"required":["model","prompt"],"additionalProperties":false};
+const schema12 = {"type":"object","properties":{"model":{"type":"string"},"prompt":{"oneOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"type":"string"}},{"type":"array","minItems":1,"items":{"type":"integer"}},{"type":"array","minItems":1,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"images":{"type":"array","items":{"type":"string"}},"max_tokens":{"type":["integer","null"],"minimum":0,"default":16},"logprobs":{"type":["integer","null"],"minimum":0,"maximum":5,"default":null},"echo":{"type":["boolean","null"],"default":false},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"anyOf":[{"type":"null"},{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","json_object","json_schema","grammar"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{}}},{"if":{"properties":{"type":{"const":"json_object"}},"required":["type"]},"then":{"properties":{"schema":{"type":["object","null"]}}}},{"if":{"properties":{"type":{"const":"json_schema"}},"required":["type"]},"then":{"properties":{"json_schema":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}},"required":["json_schema"]}},{"if":{"properties":{"type":{"const":"grammar"}},"required":["type"]},"then":{"properties":{"grammar":{"type":"string","minLength":1}},"required":["grammar"]}}]}]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"seed":{"type":["integer","null"]},"min_p":{"type":["number","null"],"minimum":0,"maximum":1},"typical_p":{"type":["number","null"],"minimum":0,"maximum":1},"repetition_penalty":{"type":["number","null"],"exclusiveMinimum":0,"maximum":10},"mirostat_target":{"type":["number","null"],"minimum":0,"maximum":100},"mirostat_lr":{"type":["number","null"],"exclusiveMinimum":0,"maximum":1},"logit_bias":{"type":["object","null"],"maxProperties":1024,"propertyNames":{"pattern":"^(0|[1-9][0-9]{0,8})$"},"additionalProperties":{"type":"number","minimum":-100,"maximum":100}},"ignore_eos":{"type":["boolean","null"]},"max_completion_tokens":{"type":["integer","null"],"minimum":0},"stream_options":{"type":["object","null"],"additionalProperties":false,"properties":{"include_usage":{"type":["boolean","null"]}}},"echo_last":{"type":["integer","null"],"minimum":1},"return_token_ids":{"type":["boolean","null"]},"raw_output":{"type":["boolean","null"]},"perf_metrics_in_response":{"type":["boolean","null"]},"service_tier":{"type":["string","null"]},"prompt_cache_key":{"type":["string","null"]},"prompt_cache_isolation_key":{"type":["string","null"]},"metadata":{"type":["object","null"],"maxProperties":64,"additionalProperties":{"type":"string"}},"store":{"type":["boolean","null"]},"safe_tokenization":{"type":["boolean","null"]},"speculation":{"type":["string","array","null"],"items":{"type":"integer"}},"prediction":{"type":["object","null"]},"reasoning_effort":{"type":["string","integer","boolean","null"]},"thinking":{"type":["object","null"]},"reasoning_history":{"type":["string","null"]}},"required":["model","prompt"],"additionalProperties":false};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -4461,7 +4448,7 @@ errors++;
 }
 if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
 for(const key4 in data45){
-if(!((key4 === "include_usage") || (key4 === "continuous_usage_stats"))){
+if(!(key4 === "include_usage")){
 const err113 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4}};
 if(vErrors === null){
 vErrors = [err113];
@@ -4485,10 +4472,12 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data45.continuous_usage_stats !== undefined){
-let data47 = data45.continuous_usage_stats;
-if((typeof data47 !== "boolean") && (data47 !== null)){
-const err115 = {instancePath:instancePath+"/stream_options/continuous_usage_stats",schemaPath:"#/properties/stream_options/properties/continuous_usage_stats/type",keyword:"type",params:{type: schema12.properties.stream_options.properties.continuous_usage_stats.type}};
+}
+}
+if(data.echo_last !== undefined){
+let data47 = data.echo_last;
+if((!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))) && (data47 !== null)){
+const err115 = {instancePath:instancePath+"/echo_last",schemaPath:"#/properties/echo_last/type",keyword:"type",params:{type: schema12.properties.echo_last.type}};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -4497,13 +4486,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-}
-}
-}
-if(data.echo_last !== undefined){
-let data48 = data.echo_last;
-if((!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))) && (data48 !== null)){
-const err116 = {instancePath:instancePath+"/echo_last",schemaPath:"#/properties/echo_last/type",keyword:"type",params:{type: schema12.properties.echo_last.type}};
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 1 || isNaN(data47)){
+const err116 = {instancePath:instancePath+"/echo_last",schemaPath:"#/properties/echo_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -4512,9 +4497,12 @@ vErrors.push(err116);
 }
 errors++;
 }
-if((typeof data48 == "number") && (isFinite(data48))){
-if(data48 < 1 || isNaN(data48)){
-const err117 = {instancePath:instancePath+"/echo_last",schemaPath:"#/properties/echo_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+}
+}
+if(data.return_token_ids !== undefined){
+let data48 = data.return_token_ids;
+if((typeof data48 !== "boolean") && (data48 !== null)){
+const err117 = {instancePath:instancePath+"/return_token_ids",schemaPath:"#/properties/return_token_ids/type",keyword:"type",params:{type: schema12.properties.return_token_ids.type}};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -4524,11 +4512,10 @@ vErrors.push(err117);
 errors++;
 }
 }
-}
-if(data.return_token_ids !== undefined){
-let data49 = data.return_token_ids;
+if(data.raw_output !== undefined){
+let data49 = data.raw_output;
 if((typeof data49 !== "boolean") && (data49 !== null)){
-const err118 = {instancePath:instancePath+"/return_token_ids",schemaPath:"#/properties/return_token_ids/type",keyword:"type",params:{type: schema12.properties.return_token_ids.type}};
+const err118 = {instancePath:instancePath+"/raw_output",schemaPath:"#/properties/raw_output/type",keyword:"type",params:{type: schema12.properties.raw_output.type}};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -4538,10 +4525,10 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(data.raw_output !== undefined){
-let data50 = data.raw_output;
+if(data.perf_metrics_in_response !== undefined){
+let data50 = data.perf_metrics_in_response;
 if((typeof data50 !== "boolean") && (data50 !== null)){
-const err119 = {instancePath:instancePath+"/raw_output",schemaPath:"#/properties/raw_output/type",keyword:"type",params:{type: schema12.properties.raw_output.type}};
+const err119 = {instancePath:instancePath+"/perf_metrics_in_response",schemaPath:"#/properties/perf_metrics_in_response/type",keyword:"type",params:{type: schema12.properties.perf_metrics_in_response.type}};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -4551,10 +4538,10 @@ vErrors.push(err119);
 errors++;
 }
 }
-if(data.perf_metrics_in_response !== undefined){
-let data51 = data.perf_metrics_in_response;
-if((typeof data51 !== "boolean") && (data51 !== null)){
-const err120 = {instancePath:instancePath+"/perf_metrics_in_response",schemaPath:"#/properties/perf_metrics_in_response/type",keyword:"type",params:{type: schema12.properties.perf_metrics_in_response.type}};
+if(data.service_tier !== undefined){
+let data51 = data.service_tier;
+if((typeof data51 !== "string") && (data51 !== null)){
+const err120 = {instancePath:instancePath+"/service_tier",schemaPath:"#/properties/service_tier/type",keyword:"type",params:{type: schema12.properties.service_tier.type}};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -4564,10 +4551,10 @@ vErrors.push(err120);
 errors++;
 }
 }
-if(data.service_tier !== undefined){
-let data52 = data.service_tier;
+if(data.prompt_cache_key !== undefined){
+let data52 = data.prompt_cache_key;
 if((typeof data52 !== "string") && (data52 !== null)){
-const err121 = {instancePath:instancePath+"/service_tier",schemaPath:"#/properties/service_tier/type",keyword:"type",params:{type: schema12.properties.service_tier.type}};
+const err121 = {instancePath:instancePath+"/prompt_cache_key",schemaPath:"#/properties/prompt_cache_key/type",keyword:"type",params:{type: schema12.properties.prompt_cache_key.type}};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -4577,10 +4564,10 @@ vErrors.push(err121);
 errors++;
 }
 }
-if(data.prompt_cache_key !== undefined){
-let data53 = data.prompt_cache_key;
+if(data.prompt_cache_isolation_key !== undefined){
+let data53 = data.prompt_cache_isolation_key;
 if((typeof data53 !== "string") && (data53 !== null)){
-const err122 = {instancePath:instancePath+"/prompt_cache_key",schemaPath:"#/properties/prompt_cache_key/type",keyword:"type",params:{type: schema12.properties.prompt_cache_key.type}};
+const err122 = {instancePath:instancePath+"/prompt_cache_isolation_key",schemaPath:"#/properties/prompt_cache_isolation_key/type",keyword:"type",params:{type: schema12.properties.prompt_cache_isolation_key.type}};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -4590,10 +4577,10 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data.prompt_cache_isolation_key !== undefined){
-let data54 = data.prompt_cache_isolation_key;
-if((typeof data54 !== "string") && (data54 !== null)){
-const err123 = {instancePath:instancePath+"/prompt_cache_isolation_key",schemaPath:"#/properties/prompt_cache_isolation_key/type",keyword:"type",params:{type: schema12.properties.prompt_cache_isolation_key.type}};
+if(data.metadata !== undefined){
+let data54 = data.metadata;
+if((!(data54 && typeof data54 == "object" && !Array.isArray(data54))) && (data54 !== null)){
+const err123 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: schema12.properties.metadata.type}};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -4602,11 +4589,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-if(data.metadata !== undefined){
-let data55 = data.metadata;
-if((!(data55 && typeof data55 == "object" && !Array.isArray(data55))) && (data55 !== null)){
-const err124 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: schema12.properties.metadata.type}};
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(Object.keys(data54).length > 64){
+const err124 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/maxProperties",keyword:"maxProperties",params:{limit: 64}};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -4615,9 +4600,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(Object.keys(data55).length > 64){
-const err125 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/maxProperties",keyword:"maxProperties",params:{limit: 64}};
+for(const key5 in data54){
+if(typeof data54[key5] !== "string"){
+const err125 = {instancePath:instancePath+"/metadata/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/metadata/additionalProperties/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -4626,9 +4611,13 @@ vErrors.push(err125);
 }
 errors++;
 }
-for(const key5 in data55){
-if(typeof data55[key5] !== "string"){
-const err126 = {instancePath:instancePath+"/metadata/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/metadata/additionalProperties/type",keyword:"type",params:{type: "string"}};
+}
+}
+}
+if(data.store !== undefined){
+let data56 = data.store;
+if((typeof data56 !== "boolean") && (data56 !== null)){
+const err126 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: schema12.properties.store.type}};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -4638,12 +4627,10 @@ vErrors.push(err126);
 errors++;
 }
 }
-}
-}
-if(data.store !== undefined){
-let data57 = data.store;
+if(data.safe_tokenization !== undefined){
+let data57 = data.safe_tokenization;
 if((typeof data57 !== "boolean") && (data57 !== null)){
-const err127 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: schema12.properties.store.type}};
+const err127 = {instancePath:instancePath+"/safe_tokenization",schemaPath:"#/properties/safe_tokenization/type",keyword:"type",params:{type: schema12.properties.safe_tokenization.type}};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -4653,10 +4640,10 @@ vErrors.push(err127);
 errors++;
 }
 }
-if(data.safe_tokenization !== undefined){
-let data58 = data.safe_tokenization;
-if((typeof data58 !== "boolean") && (data58 !== null)){
-const err128 = {instancePath:instancePath+"/safe_tokenization",schemaPath:"#/properties/safe_tokenization/type",keyword:"type",params:{type: schema12.properties.safe_tokenization.type}};
+if(data.speculation !== undefined){
+let data58 = data.speculation;
+if(((typeof data58 !== "string") && (!(Array.isArray(data58)))) && (data58 !== null)){
+const err128 = {instancePath:instancePath+"/speculation",schemaPath:"#/properties/speculation/type",keyword:"type",params:{type: schema12.properties.speculation.type}};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -4665,11 +4652,12 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-if(data.speculation !== undefined){
-let data59 = data.speculation;
-if(((typeof data59 !== "string") && (!(Array.isArray(data59)))) && (data59 !== null)){
-const err129 = {instancePath:instancePath+"/speculation",schemaPath:"#/properties/speculation/type",keyword:"type",params:{type: schema12.properties.speculation.type}};
+if(Array.isArray(data58)){
+const len6 = data58.length;
+for(let i6=0; i6<len6; i6++){
+let data59 = data58[i6];
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err129 = {instancePath:instancePath+"/speculation/" + i6,schemaPath:"#/properties/speculation/items/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -4678,12 +4666,13 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(Array.isArray(data59)){
-const len6 = data59.length;
-for(let i6=0; i6<len6; i6++){
-let data60 = data59[i6];
-if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
-const err130 = {instancePath:instancePath+"/speculation/" + i6,schemaPath:"#/properties/speculation/items/type",keyword:"type",params:{type: "integer"}};
+}
+}
+}
+if(data.prediction !== undefined){
+let data60 = data.prediction;
+if((!(data60 && typeof data60 == "object" && !Array.isArray(data60))) && (data60 !== null)){
+const err130 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/type",keyword:"type",params:{type: schema12.properties.prediction.type}};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -4693,12 +4682,10 @@ vErrors.push(err130);
 errors++;
 }
 }
-}
-}
-if(data.prediction !== undefined){
-let data61 = data.prediction;
-if((!(data61 && typeof data61 == "object" && !Array.isArray(data61))) && (data61 !== null)){
-const err131 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/type",keyword:"type",params:{type: schema12.properties.prediction.type}};
+if(data.reasoning_effort !== undefined){
+let data61 = data.reasoning_effort;
+if((((typeof data61 !== "string") && (!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61))))) && (typeof data61 !== "boolean")) && (data61 !== null)){
+const err131 = {instancePath:instancePath+"/reasoning_effort",schemaPath:"#/properties/reasoning_effort/type",keyword:"type",params:{type: schema12.properties.reasoning_effort.type}};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -4708,10 +4695,10 @@ vErrors.push(err131);
 errors++;
 }
 }
-if(data.reasoning_effort !== undefined){
-let data62 = data.reasoning_effort;
-if((((typeof data62 !== "string") && (!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62))))) && (typeof data62 !== "boolean")) && (data62 !== null)){
-const err132 = {instancePath:instancePath+"/reasoning_effort",schemaPath:"#/properties/reasoning_effort/type",keyword:"type",params:{type: schema12.properties.reasoning_effort.type}};
+if(data.thinking !== undefined){
+let data62 = data.thinking;
+if((!(data62 && typeof data62 == "object" && !Array.isArray(data62))) && (data62 !== null)){
+const err132 = {instancePath:instancePath+"/thinking",schemaPath:"#/properties/thinking/type",keyword:"type",params:{type: schema12.properties.thinking.type}};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -4721,10 +4708,10 @@ vErrors.push(err132);
 errors++;
 }
 }
-if(data.thinking !== undefined){
-let data63 = data.thinking;
-if((!(data63 && typeof data63 == "object" && !Array.isArray(data63))) && (data63 !== null)){
-const err133 = {instancePath:instancePath+"/thinking",schemaPath:"#/properties/thinking/type",keyword:"type",params:{type: schema12.properties.thinking.type}};
+if(data.reasoning_history !== undefined){
+let data63 = data.reasoning_history;
+if((typeof data63 !== "string") && (data63 !== null)){
+const err133 = {instancePath:instancePath+"/reasoning_history",schemaPath:"#/properties/reasoning_history/type",keyword:"type",params:{type: schema12.properties.reasoning_history.type}};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -4734,27 +4721,14 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data.reasoning_history !== undefined){
-let data64 = data.reasoning_history;
-if((typeof data64 !== "string") && (data64 !== null)){
-const err134 = {instancePath:instancePath+"/reasoning_history",schemaPath:"#/properties/reasoning_history/type",keyword:"type",params:{type: schema12.properties.reasoning_history.type}};
+}
+else {
+const err134 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err134];
 }
 else {
 vErrors.push(err134);
-}
-errors++;
-}
-}
-}
-else {
-const err135 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
 }
 errors++;
 }

@@ -18,7 +18,7 @@ export interface GenerationFields extends SamplingRequestFields {
   stop?: string | string[] | null;
   seed?: number | null;
   stream?: boolean | null;
-  stream_options?: { include_usage?: boolean | null; continuous_usage_stats?: boolean | null } | null;
+  stream_options?: { include_usage?: boolean | null } | null;
   response_format?: RequestResponseFormat | null;
   context_length_exceeded_behavior?: 'truncate' | 'error';
   user?: string | null;
