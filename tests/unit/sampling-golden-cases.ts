@@ -59,7 +59,7 @@ export function samplerRuns(): SamplerGolden[] {
 }
 
 /** Engine-level runs on the tiny Llama: completion bodies whose sampled outputs were recorded. */
-export const ENGINE_BODIES: Record<string, object>[] = [
+export const ENGINE_BODIES: Record<string, unknown>[] = [
   { prompt: 'Once upon a time', max_tokens: 24, temperature: 1, seed: 7, n: 2, logprobs: 2 },
   { prompt: 'Once upon a time', max_tokens: 24, temperature: 0.8, top_p: 0.9, top_k: 40, seed: 11, frequency_penalty: 0.5, presence_penalty: 0.3 },
   { prompt: 'The cat', max_tokens: 16, temperature: 1.3, top_k: 8, seed: 3, n: 3 },
