@@ -636,7 +636,8 @@ function sampleNucleus(
  * The opt-in filters (min-p, typical-p, Mirostat v2) over the candidates: the top_k best (or every allowed token),
  * weighted exp((l - max) / T). Mirostat replaces the other filters; otherwise top-p (the same set as the fast path:
  * heaviest first, ties by lower id, until the mass reaches top_p), then min-p, then typical-p, each over the
- * renormalised survivors of the one before (HF's order); then one draw in ascending id order.
+ * renormalised survivors of the one before (HF's order); then one draw in ascending id order. Linear passes and
+ * native sorts of plain numbers (no comparator sort), so a 128k vocabulary costs a few milliseconds.
  */
 function sampleFiltered(work: Float32Array, max: number, invT: number, topK: number | null, params: SamplingParams,
   rng: Rng, mirostat: MirostatState | null | undefined): number {
@@ -650,76 +651,106 @@ function sampleFiltered(work: Float32Array, max: number, invT: number, topK: num
     count = 0;
     for (let j = 0; j < work.length; j++) if (work[j] !== -Infinity) ids[count++] = j;
   }
-  const w = new Float64Array(ids.length);
+  const m = ids.length;
+  const w = new Float64Array(m);
   let total = 0;
-  let wMax = 0;
-  for (let i = 0; i < ids.length; i++) {
+  let best = 0;
+  for (let i = 0; i < m; i++) {
     w[i] = expNonPositive((work[ids[i]] - max) * invT);
     total += w[i];
-    if (w[i] > wMax) wMax = w[i];
+    if (w[i] > w[best]) best = i;
   }
   if (params.mirostat) {
     if (!mirostat) throw new Error('sampleToken: Mirostat needs the choice\'s state (options.mirostat)');
-    return sampleMirostat(work, max, invT, ids, w, total, params.mirostat, mirostat, rng);
+    return sampleMirostat(work, max, invT, ids, w, total, best, params.mirostat, mirostat, rng);
   }
 
-  // min-p keeps w ≥ minP · wMax whatever top-p keeps (top-p always keeps the heaviest token): drop the rest first, so
-  // top-p only sorts survivors. Its target is still a share of the mass before min-p.
-  let kept: number[] = [];
-  const floor = params.minP > 0 ? params.minP * wMax : 0;
-  for (let i = 0; i < ids.length; i++) if (w[i] > 0 && w[i] >= floor) kept.push(i);
-  if (!kept.length) kept.push(w.indexOf(wMax)); // min_p > 1 (outside its range): the most likely token
+  // min-p keeps w ≥ minP · w_max whatever top-p keeps (top-p always keeps the heaviest token): apply it first, so
+  // top-p only sorts survivors. top-p's target is still a share of the mass before min-p.
+  const keep = new Uint8Array(m);
+  const floor = params.minP > 0 ? params.minP * w[best] : 0;
+  let count = 0;
+  for (let i = 0; i < m; i++) {
+    if (w[i] > 0 && w[i] >= floor) {
+      keep[i] = 1;
+      count++;
+    }
+  }
+  if (count === 0) keep[best] = 1; // min_p > 1 (outside its range): the most likely token
   if (params.topP < 1) {
-    kept.sort((a, b) => w[b] - w[a] || a - b);
     const target = params.topP * total;
-    let cum = 0;
-    let end = 0;
-    while (end < kept.length && cum < target) cum += w[kept[end++]];
-    kept = kept.slice(0, Math.max(1, end));
+    const vals = new Float64Array(count);
+    count = 0;
+    for (let i = 0; i < m; i++) if (keep[i]) vals[count++] = w[i];
+    const cutoff = nucleusCutoff(vals, target);
+    let mass = 0;
+    for (let i = 0; i < m; i++) if (keep[i] && w[i] > cutoff) mass += w[i];
+    for (let i = 0; i < m; i++) {
+      if (!keep[i] || w[i] > cutoff) continue;
+      if (w[i] === cutoff && mass < target) mass += w[i]; // ties at the cutoff, in id order, until the target
+      else keep[i] = 0;
+    }
   }
-  if (params.typicalP < 1) kept = typicalSet(work, max, invT, ids, w, kept, params.typicalP);
+  if (params.typicalP < 1) keepTypical(work, max, invT, ids, w, keep, params.typicalP);
 
-  kept.sort((a, b) => a - b);
   let keptTotal = 0;
-  for (const i of kept) keptTotal += w[i];
+  for (let i = 0; i < m; i++) if (keep[i]) keptTotal += w[i];
   let u = rng.next() * keptTotal;
-  for (const i of kept) {
+  let last = best;
+  for (let i = 0; i < m; i++) {
+    if (!keep[i]) continue;
+    last = i;
     u -= w[i];
     if (u < 0) return ids[i];
   }
-  return ids[kept[kept.length - 1]]; // only reached through rounding
+  return ids[last]; // only reached through rounding
 }
 
 /**
- * Locally typical sampling (Meister et al. 2022, as HF's TypicalLogitsWarper) over the candidates `kept` (indices into
- * ids/w): with p renormalised over them and H their entropy (nats), order by |−ln p − H| and keep every candidate whose
- * score is at most that of the first one at which the cumulative probability reaches `mass` (at least one).
+ * Locally typical sampling (Meister et al. 2022, as HF's TypicalLogitsWarper) over the kept candidates, in place: with
+ * p renormalised over them and H their entropy (nats), order by |−ln p − H| and keep every candidate whose score is
+ * at most that of the first one at which the cumulative probability reaches `mass` (at least one).
+ * The score depends on the logit alone and is monotone on each side of H, so the order comes from one native sort of
+ * the kept logits and a two-pointer walk outwards from H.
  */
-function typicalSet(work: Float32Array, max: number, invT: number, ids: Int32Array, w: Float64Array, kept: number[],
-  mass: number): number[] {
+function keepTypical(work: Float32Array, max: number, invT: number, ids: Int32Array, w: Float64Array, keep: Uint8Array,
+  mass: number): void {
+  const m = ids.length;
   let z = 0;
-  for (const i of kept) z += w[i];
+  let count = 0;
+  for (let i = 0; i < m; i++) {
+    if (keep[i]) {
+      z += w[i];
+      count++;
+    }
+  }
   const logZ = Math.log(z);
   // −ln p = (max − l)/T + ln Z exactly, without the rounding of log(w / Z).
-  const surprise = new Float64Array(kept.length);
+  const surprise = (l: number) => (max - l) * invT + logZ;
   let entropy = 0;
-  kept.forEach((i, k) => {
-    surprise[k] = (max - work[ids[i]]) * invT + logZ;
-    entropy += (w[i] / z) * surprise[k];
-  });
-  const score = Float64Array.from(surprise, (s) => Math.abs(s - entropy));
-  const order = kept.map((_, k) => k).sort((a, b) => score[a] - score[b] || a - b);
+  for (let i = 0; i < m; i++) if (keep[i]) entropy += (w[i] / z) * surprise(work[ids[i]]);
+  const score = (l: number) => Math.abs(surprise(l) - entropy);
+  const weight = (l: number) => expNonPositive((l - max) * invT);
+
+  const logits = new Float64Array(count);
+  count = 0;
+  for (let i = 0; i < m; i++) if (keep[i]) logits[count++] = work[ids[i]];
+  logits.sort(); // ascending logit = descending surprise
+  let hi = 0; // first logit with surprise < H: scores grow leftwards from hi - 1 and rightwards from hi
+  while (hi < count && surprise(logits[hi]) >= entropy) hi++;
+  let lo = hi - 1;
   let cum = 0;
-  let last = order.length - 1;
-  for (let r = 0; r < order.length; r++) {
-    cum += w[kept[order[r]]] / z;
+  let bound = Infinity;
+  while (lo >= 0 || hi < count) {
+    const takeLo = hi >= count || (lo >= 0 && score(logits[lo]) <= score(logits[hi]));
+    const l = takeLo ? logits[lo--] : logits[hi++];
+    cum += weight(l) / z;
     if (cum >= mass) {
-      last = r;
+      bound = score(l);
       break;
     }
   }
-  const bound = score[order[last]];
-  return kept.filter((_, k) => score[k] <= bound);
+  for (let i = 0; i < m; i++) if (keep[i] && score(work[ids[i]]) > bound) keep[i] = 0;
 }
 
 /**
@@ -728,13 +759,11 @@ function typicalSet(work: Float32Array, max: number, invT: number, ids: Int32Arr
  * mu −= lr · (−log2 p_drawn − target), with p_drawn the drawn token's renormalised probability.
  */
 function sampleMirostat(work: Float32Array, max: number, invT: number, ids: Int32Array, w: Float64Array, total: number,
-  p: MirostatParams, state: MirostatState, rng: Rng): number {
+  best: number, p: MirostatParams, state: MirostatState, rng: Rng): number {
   const logTotal = Math.log(total);
   const keep = new Uint8Array(ids.length);
   let keptTotal = 0;
-  let best = -1;
   for (let i = 0; i < ids.length; i++) {
-    if (best < 0 || w[i] > w[best]) best = i;
     const bits = ((max - work[ids[i]]) * invT + logTotal) / Math.LN2;
     if (w[i] > 0 && bits <= state.mu) {
       keep[i] = 1;
