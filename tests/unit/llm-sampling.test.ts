@@ -86,14 +86,18 @@ describe('rng', () => {
 
 describe('sampling params', () => {
   it('spec defaults, nulls included', () => {
-    expect(withSamplingDefaults({})).toEqual({ temperature: 1, topP: 1, topK: null, frequencyPenalty: 0, presencePenalty: 0 });
+    const off = { minP: 0, typicalP: 1, repetitionPenalty: 1, mirostat: null, logitBias: [], ignoreEos: false };
+    expect(withSamplingDefaults({})).toEqual({ temperature: 1, topP: 1, topK: null, frequencyPenalty: 0, presencePenalty: 0, ...off });
     expect(withSamplingDefaults({ temperature: null, top_p: 0.5, top_k: 40, presence_penalty: null })).toEqual({
       temperature: 1,
       topP: 0.5,
       topK: 40,
       frequencyPenalty: 0,
       presencePenalty: 0,
+      ...off,
     });
+    expect(withSamplingDefaults({ min_p: null, typical_p: null, repetition_penalty: null, mirostat_target: null, mirostat_lr: null,
+      logit_bias: null, ignore_eos: null })).toEqual(DEFAULT_SAMPLING_PARAMS);
   });
 });
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/api/errors';
 import { loadXGrammar, normalizeSchema } from '../../src/engines/llm/constraint';
-import type { SamplingParams } from '../../src/engines/llm/sampling';
+import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../src/engines/llm/sampling';
 import { LlmService } from '../../src/engines/llm/service';
 import type { ChatJob, ChatMessage, CompletionJob, GenerationParams, LlmEvent, ToolDefinition } from '../../src/engines/llm/types';
 import { createWebLlmBackend, importWebLlm, webLlmTokenCounter, type WebLlmEngine, type WebLlmModule } from '../../src/engines/llm/webllm-backend';
@@ -41,7 +41,7 @@ function params(over: Partial<GenerationParams> = {}, sampling: Partial<Sampling
     maxTokens: 64, stop: [], seed: 1234, n: 1, logprobs: null, echo: false, responseFormat: { type: 'text' },
     contextLengthExceeded: 'truncate', echoLast: null, returnTokenIds: false, rawOutput: false,
     ...over,
-    sampling: { temperature: 0.7, topP: 0.9, topK: null, frequencyPenalty: 0.1, presencePenalty: -0.2, ...sampling },
+    sampling: { ...DEFAULT_SAMPLING_PARAMS, temperature: 0.7, topP: 0.9, topK: null, frequencyPenalty: 0.1, presencePenalty: -0.2, ...sampling },
   };
 }
 
@@ -188,6 +188,20 @@ describe('toWebLlmChatRequest', () => {
     expect(toWebLlmChatRequest(chatJob({}, { seed: 7 }), LLAMA, 2).seed).toBe(choiceSeed(7, 2));
     expect(choiceSeed(7, 2)).toBe((7 + 2 * 0x9e3779b1) >>> 0);
     expect(choiceSeed(0xffffffff, 1)).toBeLessThan(2 ** 32);
+  });
+
+  it('logit_bias is passed as web-llm\'s {"id": bias}; web-llm accepts it; ids past a known vocabulary are refused', () => {
+    const logitBias = [[5, -100], [17, 2.5], [300, 100]] as const;
+    const chat = toWebLlmChatRequest(chatJob({}, {}, { logitBias }), LLAMA);
+    expect(chat.logit_bias).toEqual({ 5: -100, 17: 2.5, 300: 100 });
+    webLlmAcceptsChat(chat, LLAMA);
+    const completion = toWebLlmCompletionRequest(completionJob({}, {}, { logitBias }), { ...LLAMA, vocabSize: 301 });
+    expect(completion.logit_bias).toEqual({ 5: -100, 17: 2.5, 300: 100 });
+    webLlmAcceptsCompletion(completion);
+    expect('logit_bias' in toWebLlmChatRequest(chatJob(), LLAMA)).toBe(false); // nothing sent when none is given
+    const e = caught(() => toWebLlmChatRequest(chatJob({}, {}, { logitBias }), { ...LLAMA, vocabSize: 300 }));
+    expect([e.status, e.param]).toEqual([400, 'logit_bias']);
+    expect(e.message).toContain('300');
   });
 
   it('greedy spellings web-llm lacks (top_k 1, top_p 0) become temperature 0', () => {
@@ -383,6 +397,11 @@ describe('refusals: each WEBLLM_UNSUPPORTED entry is a 400 unsupported_parameter
     { key: 'return_token_ids', param: 'return_token_ids', run: () => toWebLlmCompletionRequest(completionJob({}, { returnTokenIds: true }), LLAMA) },
     { key: 'raw_output', param: 'raw_output', run: () => toWebLlmCompletionRequest(completionJob({}, { rawOutput: true }), LLAMA) },
     { key: 'echo_last', param: 'echo_last', run: () => toWebLlmCompletionRequest(completionJob({}, { echo: true, echoLast: 2 }), LLAMA) },
+    { key: 'min_p', param: 'min_p', run: () => toWebLlmChatRequest(chatJob({}, {}, { minP: 0.05 }), LLAMA) },
+    { key: 'typical_p', param: 'typical_p', run: () => toWebLlmCompletionRequest(completionJob({}, {}, { typicalP: 0.9 }), LLAMA) },
+    { key: 'mirostat', param: 'mirostat_target', run: () => toWebLlmChatRequest(chatJob({}, {}, { mirostat: { target: 5, lr: 0.1 } }), LLAMA) },
+    { key: 'repetition_penalty', param: 'repetition_penalty', run: () => toWebLlmChatRequest(chatJob({}, {}, { repetitionPenalty: 1.2 }), LLAMA) },
+    { key: 'ignore_eos', param: 'ignore_eos', run: () => toWebLlmCompletionRequest(completionJob({}, {}, { ignoreEos: true }), LLAMA) },
     { key: 'tool_choice', param: 'tool_choice', run: () => toWebLlmChatRequest(chatJob({ tools: [WEATHER], toolChoice: 'required' }), HERMES) },
     { key: 'tool_choice', param: 'tool_choice',
       run: () => toWebLlmChatRequest(chatJob({ tools: [WEATHER], toolChoice: { type: 'function', function: { name: 'get_weather' } } }), HERMES) },

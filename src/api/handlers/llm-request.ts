@@ -3,7 +3,7 @@
  * GenerationParams (the spec's defaults applied), the model resolved, and the checks JSON Schema cannot express.
  */
 import { randomSeed } from '../../util/rng';
-import { withSamplingDefaults, type SamplingRequestFields } from '../../engines/llm/sampling';
+import { checkSamplingCombination, withSamplingDefaults, type SamplingRequestFields } from '../../engines/llm/sampling';
 import type { GenerationParams, ResponseFormat } from '../../engines/llm/types';
 import type { CatalogEntry } from '../../models/types';
 import { invalidRequest } from '../errors';
@@ -78,6 +78,8 @@ export function generationParams(body: GenerationFields, defaultMaxTokens: numbe
   const maxTokens = body.max_tokens ?? body.max_completion_tokens ?? defaultMaxTokens;
   if (maxTokens < 0) throw invalidRequest(`"max_tokens" must be >= 0 (got ${maxTokens})`, 'max_tokens');
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+  const clash = checkSamplingCombination(body);
+  if (clash) throw invalidRequest(clash.message, clash.param, 'invalid_value');
   if (body.echo_last != null && body.echo === false) {
     throw invalidRequest('"echo_last" echoes the prompt, but "echo" is false', 'echo_last', 'invalid_value');
   }

@@ -1,7 +1,8 @@
 /**
  * The decoding loop of our ONNX LLM backend: prompts (templated chat or completion prompts) → left-padded batch of
- * prompts × n choices → chunked prefill → token-by-token decode with penalties, grammar masks (JSON mode, tool
- * calls), seeded sampling, stop strings across token boundaries, EOS and max_tokens → a stream of LlmEvents.
+ * prompts × n choices → chunked prefill → token-by-token decode with penalties (repetition, frequency, presence),
+ * logit_bias, grammar masks (JSON mode, tool calls), ignore_eos, seeded sampling (per-choice Mirostat state), stop
+ * strings across token boundaries, EOS and max_tokens → a stream of LlmEvents.
  * Cancelling the stream stops the loop before the next model step.
  */
 import { invalidRequest } from '../../api/errors';
@@ -9,7 +10,10 @@ import type { ConstraintFactory, TokenConstraint } from './constraint';
 import { IncrementalDecoder } from './detokenize';
 import type { OnnxDecoder } from './onnx-decoder';
 import { createRng, type Rng } from '../../util/rng';
-import { applyPenalties, logSoftmax, sampleToken } from './sampling';
+import {
+  applyPenalties, applyRepetitionPenalty, checkLogitBiasIds, createMirostatState, logSoftmax, sampleToken, type MirostatState,
+  type SamplingParams,
+} from './sampling';
 import { StopMatcher } from './stop';
 import type { LlmTokenizer } from './tokenizer';
 import { parseToolCall, type ToolFormat } from './tool-calls';
@@ -43,6 +47,10 @@ interface Prompt {
 class Choice {
   readonly generated: number[] = [];
   readonly counts = new Map<number, number>();
+  /** Tokens of the prompt and the output so far, for repetition_penalty (null when the penalty is off). */
+  readonly seen: Set<number> | null;
+  /** Mirostat's mu for this choice (null when Mirostat is off). */
+  readonly mirostat: MirostatState | null;
   readonly detok: IncrementalDecoder;
   readonly stop: StopMatcher;
   text = '';
@@ -63,7 +71,10 @@ class Choice {
     public constraint: TokenConstraint | null,
     /** Characters already in the choice's text before generation (the echoed prompt). */
     readonly offsetBase: number,
+    sampling: SamplingParams,
   ) {
+    this.seen = sampling.repetitionPenalty !== 1 ? new Set(prompt.ids) : null;
+    this.mirostat = createMirostatState(sampling);
     this.detok = new IncrementalDecoder((ids) => tokenizer.decode(ids));
     this.stop = new StopMatcher(stop);
   }
@@ -82,6 +93,8 @@ export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): Readabl
 
 async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
   const { params } = job;
+  const badBias = checkLogitBiasIds(params.sampling.logitBias, model.decoder.shape.vocabSize);
+  if (badBias) throw invalidRequest(badBias.message, badBias.param);
   const prompts = job.kind === 'chat' ? [chatPrompt(model, job)] : completionPrompts(model, job);
   const wantIds = params.returnTokenIds || params.rawOutput;
   yield {
@@ -113,7 +126,7 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
     for (let j = 0; j < params.n; j++) {
       const index = p * params.n + j;
       const choice = new Choice(index, prompt, createRng((params.seed + index * 0x9e3779b1) >>> 0), model.tokenizer,
-        params.stop, newConstraint(), echoText.length);
+        params.stop, newConstraint(), echoText.length, params.sampling);
       choice.toolMode = forceTool;
       choice.wantRaw = params.rawOutput;
       choices.push(choice);
@@ -198,12 +211,18 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
 function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJob, tools: ToolDefinition[],
   factory: ConstraintFactory | null): LlmEvent[] {
   const { params } = job;
-  if (params.sampling.frequencyPenalty || params.sampling.presencePenalty) {
-    applyPenalties(logits, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
+  const sampling = params.sampling;
+  if (c.seen) applyRepetitionPenalty(logits, c.seen, sampling.repetitionPenalty);
+  if (sampling.frequencyPenalty || sampling.presencePenalty) {
+    applyPenalties(logits, c.counts, sampling.frequencyPenalty, sampling.presencePenalty);
   }
   const topLogprobs = params.logprobs ?? 0;
   const logprob = params.logprobs !== null;
-  let pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs, logprob });
+  // ignore_eos bans the end-of-sequence tokens; under a grammar they stay as its mask allows them (its own end).
+  const banned = () => (sampling.ignoreEos && !c.constraint ? model.eosIds : undefined);
+  const mu = c.mirostat?.mu;
+  let pick = sampleToken(logits, sampling, c.rng,
+    { allowed: c.constraint?.nextTokenMask(), banned: banned(), topLogprobs, logprob, mirostat: c.mirostat });
 
   // tool_choice "auto": the model opens a tool call with "{" as its first token; from then on the call is grammar-bound,
   // so a malformed call can never come out as content.
@@ -211,7 +230,9 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
     c.constraint?.dispose();
     c.constraint = factory.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
     c.toolMode = true;
-    pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint.nextTokenMask(), topLogprobs, logprob });
+    if (c.mirostat) c.mirostat.mu = mu!; // the first draw is discarded: so is its Mirostat update
+    pick = sampleToken(logits, sampling, c.rng,
+      { allowed: c.constraint.nextTokenMask(), banned: banned(), topLogprobs, logprob, mirostat: c.mirostat });
   }
 
   const events: LlmEvent[] = [];
@@ -220,6 +241,7 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
 
   c.generated.push(pick.id);
   c.counts.set(pick.id, (c.counts.get(pick.id) ?? 0) + 1);
+  c.seen?.add(pick.id);
   if (c.constraint && !c.constraint.accept(pick.id)) throw new Error(`Grammar refused token ${pick.id} that its own mask allowed`);
   const piece = c.detok.push(pick.id);
 

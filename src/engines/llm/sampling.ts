@@ -1,7 +1,9 @@
 /**
- * Next-token selection for the LLM decoder: OpenAI-style frequency/presence penalties, grammar masks (a bitmask of
- * allowed tokens), log-probabilities for `logprobs`, and greedy / temperature / top-k / top-p sampling with a seeded
- * PRNG. Written for large vocabularies (Llama-3: 128,256 tokens): a few linear passes, no full sort of the vocabulary.
+ * Next-token selection for the LLM decoder: CTRL-style repetition penalty, OpenAI-style frequency/presence penalties,
+ * logit_bias (±100 = ban/force), grammar masks (a bitmask of allowed tokens), the ignore_eos ban, log-probabilities for
+ * `logprobs`, and greedy / temperature / top-k / top-p / min-p / typical-p / Mirostat v2 sampling with a seeded PRNG.
+ * Written for large vocabularies (Llama-3: 128,256 tokens): requests without min_p, typical_p or Mirostat take a few
+ * linear passes and no full sort of the vocabulary; those opt-in filters sort their candidates.
  * Pure TypeScript over Float32Arrays, so it runs the same in a worker, a page and Node tests.
  */
 import type { Rng } from '../../util/rng';
@@ -16,15 +18,55 @@ export interface SamplingParams {
   topK: number | null;
   frequencyPenalty: number;
   presencePenalty: number;
+  /** min_p in [0, 1]: after top-p, keep the tokens with p ≥ minP · p_max. 0 disables the filter. */
+  minP: number;
+  /** typical_p in [0, 1]: locally typical sampling (HF's TypicalLogitsWarper) after min-p. 1 disables it. */
+  typicalP: number;
+  /**
+   * CTRL-style penalty (> 0) for every token already in the prompt or the output (the caller applies it, see
+   * `applyRepetitionPenalty`): logit / penalty if positive, logit · penalty if negative. 1 disables it.
+   */
+  repetitionPenalty: number;
+  /** Mirostat v2 in place of top-k/top-p/min-p/typical-p (those are then ignored); null = off. */
+  mirostat: MirostatParams | null;
+  /**
+   * logit_bias as [token id, bias] pairs in ascending id order (a plain array, so it survives JSON as well as
+   * structured cloning). Added to the logits; bias ≤ -100 bans the token, bias ≥ 100 forces it (see `sampleToken`).
+   */
+  logitBias: LogitBias;
+  /** ignore_eos: the caller bans the end-of-sequence tokens (`SampleOptions.banned`) unless a grammar is active. */
+  ignoreEos: boolean;
 }
 
-/** The spec's defaults: temperature 1, top_p 1, top_k null, both penalties 0. */
+/** Mirostat v2 (as llama.cpp implements it): target surprise τ (bits) and learning rate η. */
+export interface MirostatParams {
+  target: number;
+  lr: number;
+}
+
+/** [token id, bias] pairs, ascending by id. */
+export type LogitBias = ReadonlyArray<readonly [tokenId: number, bias: number]>;
+
+/** A bias at or beyond these bans (never sampled) or forces (only forced tokens stay candidates) a token. */
+export const LOGIT_BIAS_BAN = -100;
+export const LOGIT_BIAS_FORCE = 100;
+
+/** Mirostat's learning rate when a request sets mirostat_target without mirostat_lr (llama.cpp's default). */
+export const DEFAULT_MIROSTAT_LR = 0.1;
+
+/** The defaults: temperature 1, top_p 1, top_k null, penalties 0 (repetition 1), every other filter off. */
 export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   temperature: 1,
   topP: 1,
   topK: null,
   frequencyPenalty: 0,
   presencePenalty: 0,
+  minP: 0,
+  typicalP: 1,
+  repetitionPenalty: 1,
+  mirostat: null,
+  logitBias: Object.freeze([]) as LogitBias,
+  ignoreEos: false,
 });
 
 /** Request-shaped sampling fields, any of which may be missing or null (the spec makes them all nullable). */
@@ -34,17 +76,104 @@ export interface SamplingRequestFields {
   top_k?: number | null;
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
+  min_p?: number | null;
+  typical_p?: number | null;
+  repetition_penalty?: number | null;
+  mirostat_target?: number | null;
+  mirostat_lr?: number | null;
+  /** Token id (a decimal string, as JSON object keys are) → bias in [-100, 100]. */
+  logit_bias?: Record<string, number> | null;
+  ignore_eos?: boolean | null;
 }
 
-/** Resolves request fields to `SamplingParams`, applying the spec's defaults to missing/null ones. */
+/**
+ * Resolves request fields to `SamplingParams`, applying the defaults to missing/null ones. logit_bias keys become
+ * numbers as they are (`Number(key)`): ids that are not token ids of the model are refused by `checkLogitBiasIds`.
+ */
 export function withSamplingDefaults(fields: SamplingRequestFields): SamplingParams {
+  const d = DEFAULT_SAMPLING_PARAMS;
+  const bias = fields.logit_bias ? Object.entries(fields.logit_bias).map(([k, v]) => [Number(k), v] as const) : [];
+  bias.sort((a, b) => a[0] - b[0]);
   return {
-    temperature: fields.temperature ?? DEFAULT_SAMPLING_PARAMS.temperature,
-    topP: fields.top_p ?? DEFAULT_SAMPLING_PARAMS.topP,
-    topK: fields.top_k ?? DEFAULT_SAMPLING_PARAMS.topK,
-    frequencyPenalty: fields.frequency_penalty ?? DEFAULT_SAMPLING_PARAMS.frequencyPenalty,
-    presencePenalty: fields.presence_penalty ?? DEFAULT_SAMPLING_PARAMS.presencePenalty,
+    temperature: fields.temperature ?? d.temperature,
+    topP: fields.top_p ?? d.topP,
+    topK: fields.top_k ?? d.topK,
+    frequencyPenalty: fields.frequency_penalty ?? d.frequencyPenalty,
+    presencePenalty: fields.presence_penalty ?? d.presencePenalty,
+    minP: fields.min_p ?? d.minP,
+    typicalP: fields.typical_p ?? d.typicalP,
+    repetitionPenalty: fields.repetition_penalty ?? d.repetitionPenalty,
+    mirostat: fields.mirostat_target == null ? null : { target: fields.mirostat_target, lr: fields.mirostat_lr ?? DEFAULT_MIROSTAT_LR },
+    logitBias: bias.length ? bias : d.logitBias,
+    ignoreEos: fields.ignore_eos ?? d.ignoreEos,
   };
+}
+
+/** A request's sampling fields that cannot be honoured together: the field to name in a 400, and why. */
+export interface SamplingProblem {
+  param: string;
+  message: string;
+}
+
+/**
+ * The checks on sampling fields that a JSON Schema of each field alone cannot express (ranges are the schema's):
+ * Mirostat replaces top_k, top_p, min_p and typical_p, so a request setting `mirostat_target` and any of those to
+ * something but its default (top_k null, top_p 1, min_p 0, typical_p 1) is refused, naming that field;
+ * `mirostat_lr` without `mirostat_target` is refused; logit_bias keys must be token ids (non-negative integers
+ * written in decimal). Returns null when the fields are fine.
+ */
+export function checkSamplingCombination(fields: SamplingRequestFields): SamplingProblem | null {
+  if (fields.mirostat_lr != null && fields.mirostat_target == null) {
+    return { param: 'mirostat_lr', message: '"mirostat_lr" needs "mirostat_target": Mirostat runs only with a target surprise' };
+  }
+  if (fields.mirostat_target != null) {
+    const others: [keyof SamplingRequestFields, boolean][] = [
+      ['top_k', fields.top_k != null],
+      ['top_p', fields.top_p != null && fields.top_p !== 1],
+      ['min_p', fields.min_p != null && fields.min_p !== 0],
+      ['typical_p', fields.typical_p != null && fields.typical_p !== 1],
+    ];
+    const clash = others.find(([, set]) => set);
+    if (clash) {
+      return {
+        param: clash[0],
+        message: `"${clash[0]}" cannot be combined with "mirostat_target": Mirostat replaces top_k, top_p, min_p and ` +
+          `typical_p (got ${clash[0]} ${JSON.stringify(fields[clash[0]])})`,
+      };
+    }
+  }
+  for (const key of Object.keys(fields.logit_bias ?? {})) {
+    if (!/^(0|[1-9][0-9]*)$/.test(key) || !Number.isSafeInteger(Number(key))) {
+      return { param: 'logit_bias', message: `"logit_bias" keys are token ids (non-negative integers); got ${JSON.stringify(key)}` };
+    }
+  }
+  return null;
+}
+
+/**
+ * logit_bias ids against the model's logits width: every id must be a non-negative integer below `vocabSize`.
+ * The engine checks this when a job starts (it knows the width); exported for the API and other backends.
+ */
+export function checkLogitBiasIds(bias: LogitBias, vocabSize: number): SamplingProblem | null {
+  for (const [id] of bias) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      return {
+        param: 'logit_bias',
+        message: `"logit_bias" names token ${JSON.stringify(id)}, which is not a token id of this model (ids are 0 to ${vocabSize - 1})`,
+      };
+    }
+  }
+  return null;
+}
+
+/** Mirostat v2's per-choice state: the current maximum surprise mu (bits). */
+export interface MirostatState {
+  mu: number;
+}
+
+/** A choice's fresh Mirostat state (mu = 2τ, as llama.cpp starts it), or null when Mirostat is off. */
+export function createMirostatState(params: SamplingParams): MirostatState | null {
+  return params.mirostat ? { mu: 2 * params.mirostat.target } : null;
 }
 
 export interface TokenLogprob {
@@ -65,6 +194,10 @@ export interface SampleOptions {
    * normalising pass over the vocabulary, and `logprob` is NaN.
    */
   logprob?: boolean;
+  /** Token ids that are never chosen (ignore_eos: the end-of-sequence tokens), applied after `allowed`. */
+  banned?: readonly number[];
+  /** The choice's Mirostat state (`createMirostatState`), required when `params.mirostat` is set; updated per draw. */
+  mirostat?: MirostatState | null;
 }
 
 export interface SampleResult {
@@ -91,6 +224,20 @@ export function applyPenalties(
   for (const [id, count] of counts) {
     if (!(id >= 0 && id < logits.length) || !Number.isInteger(id)) continue;
     logits[id] -= count * frequency + (count > 0 ? presence : 0);
+  }
+}
+
+/**
+ * CTRL's repetition penalty (Keskar et al. 2019, as HF's RepetitionPenaltyLogitsProcessor), in place: for each
+ * distinct id in `seen` (the prompt's and the output's tokens), `logit / penalty` if the logit is positive, else
+ * `logit · penalty`. Ids outside the logits are ignored; penalty 1 changes nothing.
+ */
+export function applyRepetitionPenalty(logits: Float32Array, seen: ReadonlySet<number>, penalty: number): void {
+  if (penalty === 1) return;
+  for (const id of seen) {
+    if (!(id >= 0 && id < logits.length) || !Number.isInteger(id)) continue;
+    const x = logits[id];
+    logits[id] = x > 0 ? x / penalty : x * penalty;
   }
 }
 
@@ -140,11 +287,44 @@ let bucketScratch = new Uint16Array(0);
 let valueScratch = new Float64Array(0);
 const bucketMass = new Float64Array(LAST_BUCKET + 1);
 
+/**
+ * The logits sampled from: `logits` itself when nothing changes them, else a copy with logit_bias added (≤ -100:
+ * -Infinity), the grammar mask and the banned ids applied, and, when a token with bias ≥ 100 is still allowed, every
+ * token without such a bias set to -Infinity (a forced token is never one the mask or the ban refuses).
+ */
+function prepareLogits(logits: Float32Array, bias: LogitBias, allowed: Uint32Array | undefined,
+  banned: readonly number[] | undefined): Float32Array {
+  if (bias.length === 0 && !banned?.length) return allowed ? maskedCopy(logits, allowed) : logits;
+  const n = logits.length;
+  if (maskedScratch.length < n) maskedScratch = new Float32Array(n);
+  const out = maskedScratch.subarray(0, n);
+  out.set(logits);
+  for (const [id, b] of bias) {
+    if (id >= 0 && id < n) out[id] = b <= LOGIT_BIAS_BAN ? -Infinity : out[id] + b;
+  }
+  if (allowed) applyMask(out, allowed);
+  for (const id of banned ?? []) if (id >= 0 && id < n) out[id] = -Infinity;
+  const forced: number[] = [];
+  for (const [id, b] of bias) if (b >= LOGIT_BIAS_FORCE && id >= 0 && id < n && out[id] !== -Infinity) forced.push(id);
+  if (forced.length) {
+    const kept = forced.map((id) => out[id]);
+    out.fill(-Infinity);
+    forced.forEach((id, i) => (out[id] = kept[i]));
+  }
+  return out;
+}
+
 function maskedCopy(logits: Float32Array, allowed: Uint32Array): Float32Array {
   const n = logits.length;
   if (maskedScratch.length < n) maskedScratch = new Float32Array(n);
   const out = maskedScratch.subarray(0, n);
   out.set(logits);
+  applyMask(out, allowed);
+  return out;
+}
+
+function applyMask(out: Float32Array, allowed: Uint32Array): void {
+  const n = out.length;
   const words = Math.ceil(n / 32);
   for (let w = 0; w < words; w++) {
     const bits = w < allowed.length ? allowed[w] >>> 0 : 0;
@@ -153,7 +333,6 @@ function maskedCopy(logits: Float32Array, allowed: Uint32Array): Float32Array {
     const end = Math.min(base + 32, n);
     for (let j = base; j < end; j++) if (((bits >>> (j - base)) & 1) === 0) out[j] = -Infinity;
   }
-  return out;
 }
 
 interface LogitScan {
@@ -454,16 +633,194 @@ function sampleNucleus(
 }
 
 /**
+ * The opt-in filters (min-p, typical-p, Mirostat v2) over the candidates: the top_k best (or every allowed token),
+ * weighted exp((l - max) / T). Mirostat replaces the other filters; otherwise top-p (the same set as the fast path:
+ * heaviest first, ties by lower id, until the mass reaches top_p), then min-p, then typical-p, each over the
+ * renormalised survivors of the one before (HF's order); then one draw in ascending id order. Linear passes and
+ * native sorts of plain numbers (no comparator sort), so a 128k vocabulary costs a few milliseconds.
+ */
+function sampleFiltered(work: Float32Array, max: number, invT: number, topK: number | null, params: SamplingParams,
+  rng: Rng, mirostat: MirostatState | null | undefined): number {
+  let ids: Int32Array;
+  if (topK !== null && !params.mirostat) {
+    ids = selectTopK(work, topK);
+  } else {
+    let count = 0;
+    for (let j = 0; j < work.length; j++) if (work[j] !== -Infinity) count++;
+    ids = new Int32Array(count);
+    count = 0;
+    for (let j = 0; j < work.length; j++) if (work[j] !== -Infinity) ids[count++] = j;
+  }
+  const m = ids.length;
+  const w = new Float64Array(m);
+  let total = 0;
+  let best = 0;
+  for (let i = 0; i < m; i++) {
+    w[i] = expNonPositive((work[ids[i]] - max) * invT);
+    total += w[i];
+    if (w[i] > w[best]) best = i;
+  }
+  if (params.mirostat) {
+    if (!mirostat) throw new Error('sampleToken: Mirostat needs the choice\'s state (options.mirostat)');
+    return sampleMirostat(work, max, invT, ids, w, total, best, params.mirostat, mirostat, rng);
+  }
+
+  // min-p keeps w ≥ minP · w_max whatever top-p keeps (top-p always keeps the heaviest token): apply it first, so
+  // top-p only sorts survivors. top-p's target is still a share of the mass before min-p.
+  const keep = new Uint8Array(m);
+  const floor = params.minP > 0 ? params.minP * w[best] : 0;
+  let count = 0;
+  for (let i = 0; i < m; i++) {
+    if (w[i] > 0 && w[i] >= floor) {
+      keep[i] = 1;
+      count++;
+    }
+  }
+  if (count === 0) keep[best] = 1; // min_p > 1 (outside its range): the most likely token
+  if (params.topP < 1) {
+    const target = params.topP * total;
+    // Heaviest first = the lowest max − l first (the weight is monotone in the logit).
+    const gap = new Float64Array(m);
+    for (let i = 0; i < m; i++) gap[i] = max - work[ids[i]];
+    const at = indexAtMass(gap, w, keep, target);
+    const cutoff = at < 0 ? 0 : w[at];
+    let mass = 0;
+    for (let i = 0; i < m; i++) if (keep[i] && w[i] > cutoff) mass += w[i];
+    for (let i = 0; i < m; i++) {
+      if (!keep[i] || w[i] > cutoff) continue;
+      if (w[i] === cutoff && mass < target) mass += w[i]; // ties at the cutoff, in id order, until the target
+      else keep[i] = 0;
+    }
+  }
+  if (params.typicalP < 1) keepTypical(work, max, invT, ids, w, keep, params.typicalP);
+
+  let keptTotal = 0;
+  for (let i = 0; i < m; i++) if (keep[i]) keptTotal += w[i];
+  let u = rng.next() * keptTotal;
+  let last = best;
+  for (let i = 0; i < m; i++) {
+    if (!keep[i]) continue;
+    last = i;
+    u -= w[i];
+    if (u < 0) return ids[i];
+  }
+  return ids[last]; // only reached through rounding
+}
+
+const MASS_BINS = 4096;
+
+/**
+ * Over the candidates i with keep[i], ordered by key ascending: the index of the first one at which the cumulative
+ * weight reaches `target` (-1 when rounding keeps it below). Equivalent to sorting them all, but a full sort of a 128k
+ * vocabulary costs ~30 ms in V8: a histogram of the weight over key bins finds the bin where the target is reached,
+ * and only that bin's candidates are sorted. Keys should spread roughly evenly (logits do; weights do not).
+ */
+function indexAtMass(key: Float64Array, weight: Float64Array, keep: Uint8Array, target: number): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < key.length; i++) {
+    if (!keep[i]) continue;
+    if (key[i] < lo) lo = key[i];
+    if (key[i] > hi) hi = key[i];
+  }
+  if (lo === Infinity) return -1;
+  const scale = hi > lo ? MASS_BINS / (hi - lo) : 0;
+  const bins = new Uint16Array(key.length);
+  const binMass = new Float64Array(MASS_BINS);
+  for (let i = 0; i < key.length; i++) {
+    if (!keep[i]) continue;
+    const b = Math.min(MASS_BINS - 1, Math.floor((key[i] - lo) * scale));
+    bins[i] = b;
+    binMass[b] += weight[i];
+  }
+  let b = 0;
+  let before = 0;
+  while (b < MASS_BINS && before + binMass[b] < target) before += binMass[b++];
+  if (b === MASS_BINS) return -1;
+  const inBin: number[] = [];
+  for (let i = 0; i < key.length; i++) if (keep[i] && bins[i] === b) inBin.push(i);
+  inBin.sort((x, y) => key[x] - key[y] || x - y);
+  let cum = before;
+  for (const i of inBin) {
+    cum += weight[i];
+    if (cum >= target) return i;
+  }
+  return inBin[inBin.length - 1]; // rounding between the bin's total and its sum in order
+}
+
+/**
+ * Locally typical sampling (Meister et al. 2022, as HF's TypicalLogitsWarper) over the kept candidates, in place: with
+ * p renormalised over them and H their entropy (nats), order by |−ln p − H| and keep every candidate whose score is
+ * at most that of the first one at which the cumulative probability reaches `mass` (at least one).
+ */
+function keepTypical(work: Float32Array, max: number, invT: number, ids: Int32Array, w: Float64Array, keep: Uint8Array,
+  mass: number): void {
+  const m = ids.length;
+  let z = 0;
+  for (let i = 0; i < m; i++) if (keep[i]) z += w[i];
+  const logZ = Math.log(z);
+  // −ln p = (max − l)/T + ln Z exactly, without the rounding of log(w / Z).
+  const surprise = (l: number) => (max - l) * invT + logZ;
+  let entropy = 0;
+  for (let i = 0; i < m; i++) if (keep[i]) entropy += (w[i] / z) * surprise(work[ids[i]]);
+  const score = (l: number) => Math.abs(surprise(l) - entropy);
+
+  const scores = new Float64Array(m);
+  for (let i = 0; i < m; i++) if (keep[i]) scores[i] = score(work[ids[i]]);
+  const at = indexAtMass(scores, w, keep, mass * z);
+  const bound = at < 0 ? Infinity : scores[at];
+  for (let i = 0; i < m; i++) if (keep[i] && scores[i] > bound) keep[i] = 0;
+}
+
+/**
+ * Mirostat v2 (Basu et al. 2021, as llama.cpp's llama_sampler_mirostat_v2): drop the candidates whose surprise
+ * −log2 p exceeds mu (keeping the most likely one if none is left), draw from the rest renormalised, then
+ * mu −= lr · (−log2 p_drawn − target), with p_drawn the drawn token's renormalised probability.
+ */
+function sampleMirostat(work: Float32Array, max: number, invT: number, ids: Int32Array, w: Float64Array, total: number,
+  best: number, p: MirostatParams, state: MirostatState, rng: Rng): number {
+  const logTotal = Math.log(total);
+  const keep = new Uint8Array(ids.length);
+  let keptTotal = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const bits = ((max - work[ids[i]]) * invT + logTotal) / Math.LN2;
+    if (w[i] > 0 && bits <= state.mu) {
+      keep[i] = 1;
+      keptTotal += w[i];
+    }
+  }
+  if (keptTotal === 0) {
+    keep[best] = 1;
+    keptTotal = w[best];
+  }
+  let pick = -1;
+  let u = rng.next() * keptTotal;
+  for (let i = 0; i < ids.length; i++) {
+    if (!keep[i]) continue;
+    pick = i;
+    u -= w[i];
+    if (u < 0) break;
+  }
+  const observed = -Math.log2(w[pick] / keptTotal);
+  state.mu -= p.lr * (observed - p.target);
+  return ids[pick];
+}
+
+/**
  * Chooses the next token.
  *
- * 1. Tokens not in `options.allowed` get logit -Infinity (the caller's array is never modified).
- * 2. Log-probabilities (`logprob`, `top`) are the log-softmax of these penalised, masked logits at temperature 1:
- *    they describe the model's distribution, not the temperature/top-k/top-p-adjusted one that is sampled from
- *    (the same convention as OpenAI and vLLM's default). Masked tokens have logprob -Infinity and never appear in `top`.
- * 3. temperature ≤ 0 (or top_k = 1, or top_p ≤ 0) → greedy argmax, ties → lowest id.
+ * 1. `params.logitBias` is added (bias ≤ -100: -Infinity); tokens not in `options.allowed` and `options.banned` ids
+ *    get -Infinity; if a token with bias ≥ 100 is still allowed, only such tokens remain (the caller's array is never
+ *    modified). The repetition and frequency/presence penalties are the caller's, applied before (in that order).
+ * 2. Log-probabilities (`logprob`, `top`) are the log-softmax of these penalised, biased, masked logits at
+ *    temperature 1: they describe the model's distribution, not the temperature/top-k/top-p-adjusted one that is
+ *    sampled from (the same convention as OpenAI and vLLM's default). Masked and banned tokens have logprob -Infinity
+ *    and never appear in `top`.
+ * 3. temperature ≤ 0 (or, without Mirostat, top_k = 1 or top_p ≤ 0) → greedy argmax, ties → lowest id.
  * 4. Otherwise: divide by temperature, keep the top_k highest, then keep the smallest set (by probability, ties by
- *    lower id) whose cumulative renormalised probability ≥ top_p (always at least one token), renormalise and draw
- *    with `rng`.
+ *    lower id) whose cumulative renormalised probability ≥ top_p (always at least one token), then min_p and
+ *    typical_p when set (see sampleFiltered), renormalise and draw with `rng`. With `params.mirostat`, Mirostat v2
+ *    replaces top_k, top_p, min_p and typical_p and updates `options.mirostat`.
  *
  * Throws if a logit is NaN or +Infinity, or if no token is allowed. Logits are expected finite or -Infinity.
  */
@@ -473,14 +830,16 @@ export function sampleToken(
   rng: Rng,
   options: SampleOptions = {},
 ): SampleResult {
-  const work = options.allowed ? maskedCopy(logits, options.allowed) : logits;
+  const work = prepareLogits(logits, params.logitBias, options.allowed, options.banned);
   const n = work.length;
   const nTop = Math.min(Math.max(0, Math.floor(options.topLogprobs ?? 0)), n);
   const temperature = params.temperature;
   const topK = params.topK !== null && params.topK > 0 && params.topK < n ? Math.floor(params.topK) : null;
   const topP = params.topP;
-  const greedy = !(temperature > 0) || !Number.isFinite(1 / temperature) || topK === 1 || !(topP > 0);
+  const greedy = !(temperature > 0) || !Number.isFinite(1 / temperature) ||
+    (params.mirostat === null && (topK === 1 || !(topP > 0)));
   const invT = greedy ? 1 : 1 / temperature;
+  const filtered = params.mirostat !== null || params.minP > 0 || params.typicalP < 1;
 
   // Greedy without logprobs needs only the argmax (the same checks, errors and tie rule as the full scan below).
   if (greedy && options.logprob === false && nTop === 0) {
@@ -501,6 +860,9 @@ export function sampleToken(
   if (greedy) {
     z1 = sumExp(work, max);
     id = argmax;
+  } else if (filtered) {
+    z1 = sumExp(work, max);
+    id = sampleFiltered(work, max, invT, topK, params, rng, options.mirostat);
   } else if (topK !== null) {
     z1 = sumExp(work, max);
     id = sampleCandidates(work, max, invT, selectTopK(work, topK), topP, rng);

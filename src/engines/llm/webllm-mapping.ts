@@ -18,6 +18,10 @@
  *   Non-streamed runs pass `stop` to web-llm (its whole-answer cut is right) and run the matcher over its answer too.
  * - `repetition_penalty: 1` and `ignore_eos: false` are sent explicitly so the model's mlc-chat-config defaults never
  *   change sampling behind the API's back; temperature, top_p and both penalties are always sent (defaults applied).
+ *   repetition_penalty other than 1 and ignore_eos are refused (web-llm's differ from the API's, see WEBLLM_UNSUPPORTED).
+ * - `logit_bias` is passed through: web-llm adds it to the logits after the grammar mask, so bias ±100 makes a token
+ *   e^100 times less / more likely rather than our ONNX backend's hard ban / force — the same draws in practice.
+ *   Token ids at or past the model's vocabulary are refused when the target knows its size (`vocabSize`).
  * - web-llm counts prompt tokens only as it prefills, so the `start` event carries no prompt lengths (`[]`); `done`
  *   carries web-llm's own usage. The engine's chat state is reset before every request (webllm-backend.ts), so
  *   web-llm never reuses a previous conversation's KV cache and `prompt_tokens` is always the whole prompt.
@@ -42,6 +46,7 @@ import type {
 import { HearthError, internal, invalidRequest, notFound, unavailable } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { JSON_OBJECT_EBNF, normalizeSchema } from './constraint';
+import { checkLogitBiasIds } from './sampling';
 import { StopMatcher } from './stop';
 import type {
   ChatJob, ChatMessage, CompletionJob, FinishReason, GenerationParams, LlmEvent, LlmJob, TokenLogprob, ToolCall, ToolCallDelta,
@@ -168,6 +173,28 @@ export const WEBLLM_UNSUPPORTED = {
     field: 'echo_last', when: 'set',
     reason: 'web-llm does not expose its tokenizer, so the last n prompt tokens cannot be told apart',
   },
+  min_p: {
+    field: 'min_p', when: 'set to anything but 0',
+    reason: 'web-llm samples with temperature and top_p only; it has no min-p filter',
+  },
+  typical_p: {
+    field: 'typical_p', when: 'set to anything but 1',
+    reason: 'web-llm samples with temperature and top_p only; it has no typical-p filter',
+  },
+  mirostat: {
+    field: 'mirostat_target', when: 'set',
+    reason: 'web-llm has no Mirostat sampler',
+  },
+  repetition_penalty: {
+    field: 'repetition_penalty', when: 'set to anything but 1',
+    reason: 'web-llm penalises only the tokens it has generated, not the prompt\'s (the API penalises both), and ' +
+      'applies the penalty after logit_bias rather than before',
+  },
+  ignore_eos: {
+    field: 'ignore_eos', when: 'true',
+    reason: 'web-llm still samples the end-of-sequence token (it only stops no longer on it, so the token would appear ' +
+      'in the output) and also ignores every stop string; the API bans the token instead',
+  },
   tool_choice: {
     field: 'tool_choice', when: '"required" (or "any") or a named function',
     reason: 'web-llm ignores tool_choice: its tool-call grammar allows an empty list of calls and any function ' +
@@ -213,6 +240,8 @@ export interface WebLlmTarget {
    * messages' text exactly (else by UTF-8 bytes, a looser bound) and adds only the template's markup.
    */
   countTokens?: (text: string) => number;
+  /** Width of the model's logits (mlc-chat-config `vocab_size`), when the backend knows it: logit_bias ids are checked. */
+  vocabSize?: number;
 }
 
 /** web-llm's `ModelType.VLM` (an enum value; this module imports no web-llm code; a unit test checks it). */
@@ -282,12 +311,23 @@ export function webLlmModelSetup(entry: CatalogEntry, variant: WebLlmVariant, pr
 export const choiceSeed = (seed: number, index: number) => (seed + index * 0x9e3779b1) >>> 0;
 
 type SamplingFields = 'temperature' | 'top_p' | 'frequency_penalty' | 'presence_penalty' | 'repetition_penalty';
-type WebLlmSampling = Required<{ [K in SamplingFields]: number }>;
+type WebLlmSampling = Required<{ [K in SamplingFields]: number }> & { logit_bias?: Record<string, number> };
 
-/** temperature, top_p and both penalties (defaults already applied); greedy spellings web-llm lacks become temperature 0. */
-function toWebLlmSampling(params: GenerationParams): WebLlmSampling {
+/**
+ * temperature, top_p, both penalties (defaults already applied) and logit_bias (only when given); greedy spellings
+ * web-llm lacks become temperature 0; the filters web-llm lacks are refused by name.
+ */
+function toWebLlmSampling(params: GenerationParams, target: WebLlmTarget): WebLlmSampling {
   const { temperature, topP, topK, frequencyPenalty, presencePenalty } = params.sampling;
+  const { minP, typicalP, mirostat, repetitionPenalty, ignoreEos, logitBias } = params.sampling;
   if (topK !== null && topK !== 1) throw refuse('top_k');
+  if (minP !== 0) throw refuse('min_p');
+  if (typicalP !== 1) throw refuse('typical_p');
+  if (mirostat !== null) throw refuse('mirostat');
+  if (repetitionPenalty !== 1) throw refuse('repetition_penalty');
+  if (ignoreEos) throw refuse('ignore_eos');
+  const badId = target.vocabSize === undefined ? null : checkLogitBiasIds(logitBias, target.vocabSize);
+  if (badId) throw invalidRequest(badId.message, badId.param);
   // top_k 1 and top_p ≤ 0 mean "the most likely token": web-llm requires top_p > 0, and samples greedily at temperature 0.
   const greedy = topK === 1 || !(topP > 0);
   return {
@@ -295,8 +335,9 @@ function toWebLlmSampling(params: GenerationParams): WebLlmSampling {
     top_p: greedy ? 1 : topP,
     frequency_penalty: frequencyPenalty,
     presence_penalty: presencePenalty,
-    // The API has no repetition penalty; 1 disables it, whatever the model's mlc-chat-config says.
+    // 1 disables it, whatever the model's mlc-chat-config says (other values are refused above).
     repetition_penalty: 1,
+    ...(logitBias.length && { logit_bias: Object.fromEntries(logitBias.map(([id, bias]) => [String(id), bias])) }),
   };
 }
 
@@ -504,7 +545,7 @@ function toWebLlmTool(t: ToolDefinition): ChatCompletionTool {
 export function toWebLlmChatRequest(job: ChatJob, target: WebLlmTarget, choice = 0): ChatCompletionRequestStreaming {
   checkChatOnlyFields(job);
   checkMaxTokens(job.params);
-  const sampling = toWebLlmSampling(job.params);
+  const sampling = toWebLlmSampling(job.params, target);
   const tools = toolMode(job, target);
   const messages = toWebLlmMessages(job, target);
   const bound = chatPromptTokenBound(job, tools, target.countTokens);
@@ -536,7 +577,7 @@ export function toWebLlmCompletionRequest(job: CompletionJob, target: WebLlmTarg
   CompletionCreateParamsStreaming | CompletionCreateParamsNonStreaming {
   const { params } = job;
   checkMaxTokens(params);
-  const sampling = toWebLlmSampling(params);
+  const sampling = toWebLlmSampling(params, target);
   checkOutputFields(params);
   if (job.images.length) throw refuse('completion_images');
   if (params.responseFormat.type !== 'text') throw refuse('completion_response_format');
