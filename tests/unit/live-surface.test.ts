@@ -75,7 +75,7 @@ describe('bad values of the new fields are 400s naming the field, and the engine
     ['/completions', { mirostat_lr: 0 }, 'mirostat_lr'],
     ['/completions', { mirostat_lr: 0.2 }, 'mirostat_lr'],
     ['/chat/completions', { mirostat_target: 5, top_p: 0.5 }, 'top_p'],
-    ['/chat/completions', { logit_bias: { 99999: 5 } }, 'logit_bias'],
+    ['/chat/completions', { logit_bias: { 999999: 5 } }, 'logit_bias'],
     ['/chat/completions', { logit_bias: { 12: 101 } }, 'logit_bias[\"12\"]'],
     ['/chat/completions', { logit_bias: { abc: 1 } }, 'logit_bias'],
     ['/chat/completions', { ignore_eos: 'yes' }, 'ignore_eos'],
