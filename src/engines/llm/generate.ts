@@ -55,7 +55,9 @@ class Choice {
     /** Characters already in the choice's text before generation (the echoed prompt). */
     readonly offsetBase: number,
   ) {
-    this.detok = new IncrementalDecoder((ids) => tokenizer.decode(ids));
+    // The prompt's last tokens are decoding context: a SentencePiece decoder strips the leading space of the first
+    // token it decodes, so the first generated token ("▁time") would otherwise lose its space.
+    this.detok = new IncrementalDecoder((ids) => tokenizer.decode(ids), { contextIds: prompt.ids });
     this.stop = new StopMatcher(stop);
   }
 }
