@@ -70,6 +70,14 @@ describe('stories260K through the API (wasm)', () => {
   it('echo returns the prompt and the story; token-id prompts give the same continuation', async () => {
     const e = await complete({ prompt: 'Once upon a time', max_tokens: 30, temperature: 0, echo: true });
     expect(e.body.choices[0].text).toBe(ref.published);
+    const lp = await complete({ prompt: 'Once upon a time', max_tokens: 3, temperature: 0, echo: true, logprobs: 1 });
+    const { tokens, text_offset: offsets, token_logprobs: logprobs } = lp.body.choices[0].logprobs;
+    const text = lp.body.choices[0].text as string;
+    expect(tokens.slice(0, 5)).toEqual(['<s>', ' Once', ' upon', ' a', ' time']);
+    expect(logprobs[0]).toBeNull();
+    // Each prompt token's offset is where its text starts in the echoed prompt (the dummy-prefix space excepted).
+    expect(offsets.slice(0, 8)).toEqual([0, 0, 4, 9, 11, 16, 17, 23]);
+    expect(text.slice(offsets[5])).toBe(', there was');
     const ids = await complete({ prompt: ref.prompt_ids, max_tokens: 30, temperature: 0 });
     expect(ids.body.choices[0].text).toBe(tokenizer.decode(ref.greedy.new_tokens));
     expect('Once upon a time' + ids.body.choices[0].text).toBe(ref.published);

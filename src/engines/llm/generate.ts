@@ -300,14 +300,13 @@ function topIds(lp: Float32Array, k: number): number[] {
 function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][]): Generator<LlmEvent> {
   for (let b = 0; b < choices.length; b++) {
     const c = choices[b];
-    let offset = 0;
+    // Offsets as the prompt's text reads in context (a SentencePiece token decoded alone loses its leading space).
+    const detok = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
+    for (const id of c.prompt.ids) detok.push(id);
+    const offsets = detok.textOffsets;
     const firstText = model.tokenizer.tokenText(c.prompt.ids[0]);
     const entries: TokenLogprob[] = [{ token: firstText, logprob: Number.NaN, textOffset: 0, top: [] }];
-    offset += model.tokenizer.decode([c.prompt.ids[0]]).length;
-    perChoice[b].forEach((e, i) => {
-      entries.push({ ...e, textOffset: offset });
-      offset += model.tokenizer.decode([c.prompt.ids[i + 1]]).length;
-    });
+    perChoice[b].forEach((e, i) => entries.push({ ...e, textOffset: offsets[i + 1] }));
     yield { type: 'delta', choice: c.index, logprobs: entries };
   }
 }
