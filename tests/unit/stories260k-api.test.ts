@@ -4,7 +4,7 @@
 import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
-import { nodeApi, post, readJson } from './node-api';
+import { get, nodeApi, post, readJson } from './node-api';
 
 interface Ref {
   prompt: string;
@@ -34,6 +34,16 @@ function sseEvents(text: string): any[] {
 }
 
 describe('stories260K through the API (wasm)', () => {
+  it('GET /models tells the real model from the random-weight test models', async () => {
+    const res = await handle(get('/models'));
+    const models = (await res.json() as { data: { id: string; built_in: boolean; random_weights: boolean }[] }).data;
+    const byId = new Map(models.map((m) => [m.id, m]));
+    expect(byId.get(MODEL)).toMatchObject({ built_in: true, random_weights: false, context_length: 512 });
+    expect(byId.get('hearth/stories260k-q4')).toMatchObject({ built_in: true, random_weights: false });
+    expect(byId.get('hearth/tiny-llama')).toMatchObject({ built_in: true, random_weights: true });
+    expect(models.filter((m) => m.built_in && !m.random_weights).map((m) => m.id).sort()).toEqual([MODEL, 'hearth/stories260k-q4']);
+  });
+
   it('greedy "Once upon a time", 30 tokens, is the published story exactly', async () => {
     expect(ref.greedy.text).toBe(ref.published);
     const r = await complete({ prompt: 'Once upon a time', max_tokens: 30, temperature: 0 });
