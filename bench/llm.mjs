@@ -1,5 +1,5 @@
-// The LLM decode bench (run by bench/run.mjs): one greedy completion job on the built-in tiny Llama through six
-// paths, interleaved in rounds (each round runs all six back to back, so machine noise hits them alike):
+// The LLM decode bench (run by bench/run.mjs): one greedy completion job on a built-in model (the tiny Llama, then
+// the real stories260K: bench/workload.mjs LLM_WORKLOADS) through six paths, interleaved in rounds (each round runs all six back to back, so machine noise hits them alike):
 //   browser (devices=wasm): fetch → SW → host → worker as SSE · hearth.handle as SSE (no SW) · the worker engine's
 //   own stream (Comlink);  Node: createApi handle as SSE · LlmService.generate · a bare session.run greedy loop.
 // Decode rate = (completion_tokens − 1) ÷ (time of the last token's chunk − time of the first content chunk), i.e.
@@ -7,7 +7,7 @@
 import { llmRounds } from './in-page-llm.mjs';
 import { apiRun, bareLoop, engineRun, nodeLlmApi } from './node-llm.mjs';
 import { diff, fmt, p50, p90, quantile, sum, table } from './stats.mjs';
-import { LLM_MAX_TOKENS, LLM_MODEL_ID, LLM_PROMPT } from './workload.mjs';
+import { LLM_MAX_TOKENS } from './workload.mjs';
 
 export const LLM_DEFAULTS = { rounds: 10, warmup: 2, maxTokens: LLM_MAX_TOKENS };
 
@@ -20,13 +20,17 @@ const VARIANTS = {
   nodeBare: { label: 'F  Node     bare session.run greedy loop (KV fed back)', base: 'nodeEngine' },
 };
 
-/** Runs the rounds on an open host page (devices=wasm) and in Node; returns the raw samples and checks. */
-export async function runLlm({ page, mods, opts, log }) {
-  const body = { model: LLM_MODEL_ID, prompt: LLM_PROMPT, max_tokens: opts.maxTokens, temperature: 0, seed: 0 };
+/**
+ * Runs the rounds of one workload ({ model, prompt: token ids, contextLength }) on an open host page (devices=wasm)
+ * and in Node; returns the raw samples and checks.
+ */
+export async function runLlm({ page, mods, opts, log, workload }) {
+  const { model: modelId, prompt } = workload;
+  const body = { model: modelId, prompt, max_tokens: opts.maxTokens, temperature: 0, seed: 0 };
   // The handler's own translation of the body (16 = its max_tokens default), so the engine paths run the API's job.
   const params = mods.generationParams(body, 16);
-  const entry = new mods.ModelRegistry().find(LLM_MODEL_ID);
-  const job = () => ({ kind: 'completion', entry, prompts: [LLM_PROMPT], images: [], params });
+  const entry = new mods.ModelRegistry().find(modelId);
+  const job = () => ({ kind: 'completion', entry, prompts: [prompt], images: [], params });
 
   // Model loads, untimed below: a one-token request in the page, LlmService.load and a bare session in Node.
   const browserLoadMs = await page.evaluate(async (body) => {
@@ -44,7 +48,7 @@ export async function runLlm({ page, mods, opts, log }) {
   const bare = await bareLoop(mods, entry);
   const bareLoadMs = performance.now() - t0;
 
-  log(`llm decode: ${opts.warmup} warm-up + ${opts.rounds} interleaved rounds of 6 variants (${opts.maxTokens} tokens each)`);
+  log(`llm decode ${modelId}: ${opts.warmup} warm-up + ${opts.rounds} interleaved rounds of 6 variants (${opts.maxTokens} tokens each)`);
   const samples = Object.fromEntries(Object.keys(VARIANTS).map((k) => [k, []]));
   const texts = Object.fromEntries(Object.keys(VARIANTS).map((k) => [k, new Set()]));
   const extra = { swReads: [], swChunks: [], backends: new Set() };
@@ -53,10 +57,10 @@ export async function runLlm({ page, mods, opts, log }) {
     if (r >= opts.warmup) samples[name].push({ ttftMs: run.ttftMs, decodeMs: run.decodeMs, totalMs: run.totalMs, tokens: run.tokens });
   };
   for (let r = 0; r < opts.warmup + opts.rounds; r++) {
-    const inPage = await page.evaluate(llmRounds, { rounds: 1, body, params, prompt: LLM_PROMPT });
+    const inPage = await page.evaluate(llmRounds, { rounds: 1, body, params, prompt });
     const api = await apiRun(handle, body);
     const eng = await engineRun(llm, job());
-    const b = await bare.run(LLM_PROMPT, eng.tokens);
+    const b = await bare.run(prompt, eng.tokens);
     keep('browserSw', r, inPage.sw[0]);
     keep('browserHandle', r, inPage.handle[0]);
     keep('browserEngine', r, inPage.engine[0]);
@@ -71,7 +75,7 @@ export async function runLlm({ page, mods, opts, log }) {
 
   const allTexts = new Set(Object.values(texts).flatMap((s) => [...s]));
   return {
-    opts, body, params,
+    workload, opts, body, params,
     loadMs: { browser: browserLoadMs, nodeService: nodeLoadMs, nodeBare: bareLoadMs },
     nodeBackend: `${loaded.backend}/${loaded.device}`,
     bareShape: bare.shape,
@@ -124,11 +128,11 @@ function derive(result) {
 
 /** The printed report (lines appended with `print`). */
 export function reportLlm(result, print) {
-  const { opts, params, loadMs, checks, bareShape } = result;
+  const { opts, params, loadMs, checks, bareShape, workload } = result;
   const { V, R } = derive(result);
   const tokens = [...new Set(Object.values(checks.tokens).flat())];
-  print(`LLM DECODE — model ${LLM_MODEL_ID} (context 256, vocab ${bareShape.vocab.toLocaleString('en-US')}, ${bareShape.layers} layers), ` +
-    `/completions prompt ${JSON.stringify(LLM_PROMPT)}, temperature ${params.sampling.temperature}, max_tokens ${params.maxTokens} → ` +
+  print(`LLM DECODE — model ${workload.model} (context ${workload.contextLength}, vocab ${bareShape.vocab.toLocaleString('en-US')}, ${bareShape.layers} layers), ` +
+    `/completions prompt ${JSON.stringify(workload.prompt)}, temperature ${params.sampling.temperature}, max_tokens ${params.maxTokens} → ` +
     `${tokens.join('/')} completion tokens; devices: browser ${checks.browserBackends.join('/')} (LLM worker), Node ${result.nodeBackend} (1 thread).`);
   print(`Rounds: ${opts.rounds} after ${opts.warmup} warm-up; each round runs A–F back to back. Model load (untimed): browser ${fmt(loadMs.browser, 0)} ms ` +
     `(first request), Node LlmService ${fmt(loadMs.nodeService, 0)} ms, bare session ${fmt(loadMs.nodeBare, 0)} ms.`);
@@ -169,10 +173,10 @@ const round3 = (v) => v.map((x) => Math.round(x * 1000) / 1000);
 
 /** What latest.json keeps under `llm`. */
 export function llmJson(result) {
-  const { opts, body, params, loadMs, checks, samples, nodeBackend, bareShape } = result;
+  const { opts, body, params, loadMs, checks, samples, nodeBackend, bareShape, workload } = result;
   const { V, R } = derive(result);
   return {
-    config: { model: LLM_MODEL_ID, request: body, params, ...opts, decodeRate: '(completion_tokens - 1) / (last token chunk - first content chunk)' },
+    config: { model: workload.model, request: body, params, ...opts, decodeRate: '(completion_tokens - 1) / (last token chunk - first content chunk)' },
     devices: { browser: checks.browserBackends, node: nodeBackend, bareShape },
     modelLoadMs: loadMs,
     variants: Object.fromEntries(Object.entries(V).map(([k, v]) => [k, {
@@ -189,4 +193,17 @@ export function llmJson(result) {
       ttftMs: round3(v.map((s) => s.ttftMs)), decodeMs: round3(v.map((s) => s.decodeMs)), tokens: v.map((s) => s.tokens),
     }])),
   };
+}
+
+/** The workloads side by side: decode tokens/s of the engine (C) and of SSE through the service worker (A). */
+export function reportLlmSideBySide(results, print) {
+  print('LLM DECODE, side by side (browser, devices=wasm; medians of per-run rates)');
+  print(table(['model', 'layers', 'vocab', 'tokens', 'engine C tokens/s', 'SSE via SW A tokens/s', 'A ÷ C', 'TTFT A ms', 'TTFT C ms'],
+    results.map((r) => {
+      const { V } = derive(r);
+      const tokens = [...new Set(Object.values(r.checks.tokens).flat())].join('/');
+      return [r.workload.model, String(r.bareShape.layers), r.bareShape.vocab.toLocaleString('en-US'), tokens,
+        fmt(V.browserEngine.tokensPerS, 0), fmt(V.browserSw.tokensPerS, 0), fmt(V.browserSw.tokensPerS / V.browserEngine.tokensPerS, 3),
+        fmt(p50(V.browserSw.ttft), 2), fmt(p50(V.browserEngine.ttft), 2)];
+    })));
 }

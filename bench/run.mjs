@@ -4,7 +4,8 @@
 // session.run loop) and the SDXL bench (the image pipeline's own time over its ONNX session.run time in Node, and
 // the PNG request through the SW and hearth.handle vs the image engine in the browser) and the LoRA merge bench (in
 // Node on WebGPU through Dawn: mergeOnCpu vs the WGSL merger per SDXL weight shape, and the whole-model mergeLora of
-// the tiny fixture adapters), as ratios from one run. See bench/embeddings.mjs, bench/llm.mjs, bench/sdxl.mjs and
+// the tiny fixture adapters), as ratios from one run. The LLM bench runs the tiny Llama and then the real stories260K,
+// and prints their decode rates side by side (engine vs SSE through the service worker). See bench/embeddings.mjs, bench/llm.mjs, bench/sdxl.mjs and
 // bench/lora.mjs.
 //
 //   node bench/run.mjs [--only=embeddings|llm|sdxl|lora (comma-separated)] [--no-build]
@@ -28,7 +29,8 @@ import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, hasBuild } from './build.mjs';
 import { launch, openHost, serve } from './browser.mjs';
 import { EMBEDDINGS_DEFAULTS, embeddingsJson, reportEmbeddings, runEmbeddings } from './embeddings.mjs';
 import { pageInfo } from './in-page.mjs';
-import { LLM_DEFAULTS, llmJson, reportLlm, runLlm } from './llm.mjs';
+import { LLM_DEFAULTS, llmJson, reportLlm, reportLlmSideBySide, runLlm } from './llm.mjs';
+import { LLM_WORKLOADS } from './workload.mjs';
 import { loadLlmModules } from './node-llm.mjs';
 import { loadApiModules, ort } from './node-paths.mjs';
 import { LORA_DEFAULTS, loadLoraModules, loraJson, reportLora, runLora } from './lora.mjs';
@@ -113,7 +115,9 @@ if (browserNeeded) {
     info = await host.page.evaluate(pageInfo);
     chromiumVersion = browser.version();
     if (only.includes('embeddings')) results.embeddings = await runEmbeddings({ page: host.page, mods, opts: embeddingsOpts, log });
-    if (only.includes('llm')) results.llm = await runLlm({ page: host.page, mods, opts: llmOpts, log });
+    if (only.includes('llm')) {
+      for (const workload of LLM_WORKLOADS) results[workload.key] = await runLlm({ page: host.page, mods, opts: llmOpts, log, workload });
+    }
     if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
   } finally {
     await browser.close().catch(() => undefined);
@@ -140,9 +144,14 @@ if (results.embeddings) {
   print();
   reportEmbeddings(results.embeddings, print);
 }
-if (results.llm) {
+for (const { key } of LLM_WORKLOADS) {
+  if (!results[key]) continue;
   print();
-  reportLlm(results.llm, print);
+  reportLlm(results[key], print);
+}
+if (LLM_WORKLOADS.every(({ key }) => results[key])) {
+  print();
+  reportLlmSideBySide(LLM_WORKLOADS.map(({ key }) => results[key]), print);
 }
 if (results.sdxl) {
   print();
@@ -173,8 +182,9 @@ const env = {
   app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, sdxl: sdxlJson, lora: loraJson };
-for (const b of BENCHES) {
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson };
+const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : [b]));
+for (const b of JSON_KEYS) {
   if (results[b]) {
     json[b] = { date: json.date, ...TO_JSON[b](results[b]) };
   } else if (previous[b]) {
@@ -182,7 +192,7 @@ for (const b of BENCHES) {
   }
 }
 // Keys this script does not write (e.g. another tool's) stay as they were.
-for (const [k, v] of Object.entries(previous)) if (!(k in json) && !BENCHES.includes(k) && k !== 'pageErrors') json[k] = v;
+for (const [k, v] of Object.entries(previous)) if (!(k in json) && !JSON_KEYS.includes(k) && k !== 'pageErrors') json[k] = v;
 // pageErrors belong to the browser benches: kept from the previous run when this one opened no page.
 json.pageErrors = browserNeeded ? errors : previous.pageErrors ?? [];
 mkdirSync(`${ROOT}bench/results`, { recursive: true });

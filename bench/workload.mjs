@@ -23,6 +23,12 @@ export function sentences(count = 32, words = 20, seed = 42) {
 export const LLM_MODEL_ID = 'hearth/tiny-llama';
 export const LLM_PROMPT = [128000];
 export const LLM_MAX_TOKENS = 200;
+/** The LLM workloads the decode bench runs, one after the other: the tiny random-weight Llama, then the real
+ * stories260K (5 layers, vocab 512) from "Once upon a time" as token ids (greedy: its story may end before max_tokens). */
+export const LLM_WORKLOADS = [
+  { key: 'llm', model: LLM_MODEL_ID, prompt: LLM_PROMPT, contextLength: 256 },
+  { key: 'llmStories260k', model: 'hearth/stories260k', prompt: [1, 403, 407, 261, 378], contextLength: 512 },
+];
 
 // The SDXL bench: the built-in tiny SDXL (random weights) text-to-image, K_DPMPP_2M, 10 steps, cfg 7, seed 42, at its
 // smallest and largest sizes (64×64 and 128×128 pixels = 8×8 and 16×16 latents), the negative prompt empty.

@@ -73,6 +73,8 @@ export interface ModelInfo {
   aliases: string[];
   backend: string;
   built_in: boolean;
+  /** A test model of a real architecture with random weights: its output is noise. */
+  random_weights?: boolean;
   size_bytes: number | null;
   downloaded: boolean;
   loaded: boolean;

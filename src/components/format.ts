@@ -21,9 +21,9 @@ export function formatDuration(seconds: number): string {
   return `${m} min ${Math.round(seconds - m * 60)} s`;
 }
 
-/** "hearth/tiny-llama (built in)", "meta-llama/… (downloads 812 MB)", "… (size unknown)", "… (downloaded)". */
+/** "hearth/tiny-llama (built in, random test weights)", "hearth/stories260k (built in, real weights)", "meta-llama/… (downloads 812 MB)", "… (size unknown)", "… (downloaded)". */
 export function modelLabel(m: ModelInfo): string {
-  if (m.built_in) return `${m.id} (built in)`;
+  if (m.built_in) return `${m.id} (built in, ${m.random_weights ? 'random test weights' : 'real weights'})`;
   if (m.downloaded) return `${m.id} (downloaded)`;
   return m.size_bytes != null ? `${m.id} (downloads ${formatBytes(m.size_bytes)})` : `${m.id} (size unknown)`;
 }

@@ -223,6 +223,7 @@ export class HearthModels extends LitElement {
         <td class="size">${this.sizeText(m)}</td>
         <td class="state"><div class="badges">
           ${m.built_in ? html`<span class="badge">built in</span>` : nothing}
+          ${m.random_weights ? html`<span class="badge off" title="A real architecture with random weights: its output is noise">random test weights</span>` : nothing}
           <span class="badge ${m.downloaded ? '' : 'off'}">${m.downloaded ? 'downloaded' : 'not downloaded'}</span>
           <span class="badge ${m.loaded ? '' : 'off'}">${m.loaded ? `loaded on ${m.device ?? '?'}` : 'not loaded'}</span>
           ${m.loaded_variant ? html`<span class="badge off">${m.loaded_variant}</span>` : nothing}

@@ -98,6 +98,8 @@ export interface CatalogEntry {
   description: string;
   /** True for the tiny models shipped in public/ (work offline, used by tests and the demo). */
   builtIn: boolean;
+  /** Test models of real architectures with random weights: correct to the last token, but their output is noise. */
+  randomWeights?: boolean;
   files: ModelFile[];
   embeddings?: EmbeddingsSpec;
   llm?: LlmSpec;

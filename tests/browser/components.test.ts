@@ -49,9 +49,12 @@ describe('demo page', () => {
       ?.shadowRoot?.querySelectorAll('option').length ?? 0) > 3);
     expect(await picker.inputValue()).toBe('hearth/tiny-llama');
     const labels = await picker.locator('option').allTextContents();
-    expect(labels).toContain('hearth/tiny-llama (built in)');
+    expect(labels).toContain('hearth/tiny-llama (built in, random test weights)');
+    expect(labels).toContain('hearth/stories260k (built in, real weights)');
     expect(labels.some((l) => /^meta-llama\/Llama-3\.2-1B-Instruct \((size unknown|downloads .+)\)$/.test(l))).toBe(true);
     expect(await page.locator('hearth-embeddings hearth-model-select select').inputValue()).toBe('hearth/tiny-embed');
+    expect(await page.locator('hearth-completion hearth-model-select select').inputValue()).toBe('hearth/stories260k');
+    expect(await page.locator('hearth-completion #prompt').inputValue()).toBe('Once upon a time');
   });
 
   it('chat streams text from hearth/tiny-llama, reports tokens/s, and shows the same request as code', async () => {

@@ -75,7 +75,9 @@ class Choice {
   ) {
     this.seen = sampling.repetitionPenalty !== 1 ? new Set(prompt.ids) : null;
     this.mirostat = createMirostatState(sampling);
-    this.detok = new IncrementalDecoder((ids) => tokenizer.decode(ids));
+    // The prompt's last tokens are decoding context: a SentencePiece decoder strips the leading space of the first
+    // token it decodes, so the first generated token ("▁time") would otherwise lose its space.
+    this.detok = new IncrementalDecoder((ids) => tokenizer.decode(ids), { contextIds: prompt.ids });
     this.stop = new StopMatcher(stop);
   }
 }
@@ -348,14 +350,13 @@ function topIds(lp: Float32Array, k: number): number[] {
 function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][], echoLast: number | null): Generator<LlmEvent> {
   for (let b = 0; b < choices.length; b++) {
     const c = choices[b];
-    let offset = 0;
+    // Offsets as the prompt's text reads in context (a SentencePiece token decoded alone loses its leading space).
+    const detok = new IncrementalDecoder((ids) => model.tokenizer.decode(ids));
+    for (const id of c.prompt.ids) detok.push(id);
+    const offsets = detok.textOffsets;
     const firstText = model.tokenizer.tokenText(c.prompt.ids[0]);
     const entries: TokenLogprob[] = [{ token: firstText, logprob: Number.NaN, textOffset: 0, top: [] }];
-    offset += model.tokenizer.decode([c.prompt.ids[0]]).length;
-    perChoice[b].forEach((e, i) => {
-      entries.push({ ...e, textOffset: offset });
-      offset += model.tokenizer.decode([c.prompt.ids[i + 1]]).length;
-    });
+    perChoice[b].forEach((e, i) => entries.push({ ...e, textOffset: offsets[i + 1] }));
     // echo_last n: the last n prompt tokens, offsets counted from the start of the echoed text.
     const kept = echoLast === null ? entries : entries.slice(Math.max(0, entries.length - echoLast));
     const base = echoLast === null || kept.length === entries.length ? 0 : kept[0].textOffset;

@@ -8,12 +8,20 @@ import { invalidRequest } from '../../api/errors';
 
 export class LlmTokenizer {
   private readonly tokenizer: Tokenizer;
+  /**
+   * Decodes one token as it stands inside a text. SentencePiece decoders end with a Strip of the dummy-prefix space,
+   * right for a whole text but not for one token ("▁there" is " there", not "there"); so for them a second tokenizer
+   * without that Strip. Others (byte-level BPE) need none: the main tokenizer serves.
+   */
+  private readonly pieceTokenizer: Tokenizer;
   readonly vocabSize: number;
   /** BOS to put before completion prompts when the tokenizer's post-processor does not (some Llama-3 copies). */
   private readonly bosId: number | undefined;
 
   constructor(tokenizerJson: object, tokenizerConfig: object) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    const unstripped = withoutLeadingStrip(tokenizerJson);
+    this.pieceTokenizer = unstripped ? new Tokenizer(unstripped, tokenizerConfig) : this.tokenizer;
     const bos = (tokenizerConfig as { bos_token?: string | { content: string } | null; add_bos_token?: boolean }).bos_token;
     const bosText = typeof bos === 'string' ? bos : bos?.content;
     const addBos = (tokenizerConfig as { add_bos_token?: boolean }).add_bos_token;
@@ -47,9 +55,9 @@ export class LlmTokenizer {
     return this.tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 
-  /** One token as text, special tokens included: what logprobs report as `token`. */
+  /** One token as text, special tokens included, with its own leading space: what logprobs report as `token`. */
   tokenText(id: number): string {
-    return this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+    return this.pieceTokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 
   tokenId(token: string): number | undefined {
@@ -64,4 +72,14 @@ export class LlmTokenizer {
     });
     return ids;
   }
+}
+
+interface DecoderJson { type?: string; decoders?: DecoderJson[]; content?: string; start?: number; stop?: number }
+
+/** The tokenizer.json with a trailing `Strip(" ", 1, 0)` decoder removed, or null when it has none. */
+function withoutLeadingStrip(tokenizerJson: object): object | null {
+  const decoder = (tokenizerJson as { decoder?: DecoderJson | null }).decoder;
+  const isStrip = (d: DecoderJson | undefined) => d?.type === 'Strip' && d.content === ' ' && d.start === 1 && !d.stop;
+  if (decoder?.type !== 'Sequence' || !isStrip(decoder.decoders?.at(-1))) return null;
+  return { ...tokenizerJson, decoder: { ...decoder, decoders: decoder.decoders!.slice(0, -1) } };
 }
