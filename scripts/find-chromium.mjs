@@ -39,7 +39,9 @@ export function chooseChromium(facts) {
   if (facts.platform === 'linux' && facts.isRoot && facts.hasApt && debian) {
     return { action: 'install', via: 'apt', commands: [['apt-get', 'update'], ['apt-get', 'install', '-y', 'chromium']] };
   }
-  return { action: 'install', via: 'playwright', commands: [['npx', 'playwright-core', 'install', 'chromium']] };
+  // As root with apt (Ubuntu), Playwright can also install the system libraries its build needs.
+  const withDeps = facts.platform === 'linux' && facts.isRoot && facts.hasApt ? ['--with-deps'] : [];
+  return { action: 'install', via: 'playwright', commands: [['npx', 'playwright-core', 'install', ...withDeps, 'chromium']] };
 }
 
 function executable(path) {

@@ -38,7 +38,10 @@ describe('chooseChromium', () => {
     const playwright = { action: 'install', via: 'playwright', commands: [['npx', 'playwright-core', 'install', 'chromium']] };
     expect(chooseChromium(facts([]))).toEqual(playwright);
     expect(chooseChromium(facts([], { isRoot: true, hasApt: false }))).toEqual(playwright);
-    expect(chooseChromium(facts([], { isRoot: true, osIds: UBUNTU }))).toEqual(playwright);
+    // As root with apt, Playwright installs the libraries its build needs too.
+    expect(chooseChromium(facts([], { isRoot: true, osIds: UBUNTU }))).toEqual({
+      ...playwright, commands: [['npx', 'playwright-core', 'install', '--with-deps', 'chromium']],
+    });
     expect(chooseChromium(facts([], { isRoot: true, platform: 'darwin', osIds: [] }))).toEqual(playwright);
   });
 
