@@ -158,10 +158,10 @@ export const clientCases = {
     return { images: r.images.map((i) => ({ mediaType: i.mediaType, base64: base64(i.uint8Array) })) };
   },
   'ai generateImage with size': async (env: ClientEnv) => {
-    // size '72x56' goes out as width "72", height "56" (numeric strings); provider options are spread into the body.
+    // size '128x128' goes out as width "128", height "128" (numeric strings); provider options are spread into the body.
     const r = await withResponseBody(generateImage({
-      model: fireworks(env).image(IMAGE_MODEL_PATH), prompt: 'a red fox', size: '72x56', seed: 7,
-      providerOptions: { fireworks: { steps: 4, cfg_scale: 5 } },
+      model: fireworks(env).image(IMAGE_MODEL_PATH), prompt: 'a red fox', size: '128x128', seed: 7,
+      providerOptions: { fireworks: { cfg_scale: 5 } },
     }));
     return { images: r.images.map((i) => ({ mediaType: i.mediaType, base64: base64(i.uint8Array) })) };
   },

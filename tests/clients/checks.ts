@@ -119,7 +119,7 @@ export const clientChecks: { [N in CaseName]: (o: Observed<N>, ctx: CheckContext
   },
   'ai generateImage with size': (o) => {
     expect(o.images).toHaveLength(1);
-    expectPng(o.images[0], 72, 56);
+    expectPng(o.images[0], 128, 128);
   },
   'openai chat': (o) => {
     expect(typeof o.content).toBe('string');
