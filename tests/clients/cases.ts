@@ -9,6 +9,7 @@ import { createFireworks } from '@ai-sdk/fireworks';
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { APICallError, embedMany, generateImage, generateObject, generateText, jsonSchema, Output, stepCountIs, streamText, tool } from 'ai';
 import OpenAI from 'openai';
+import { encodeBase64 } from '../../src/util/base64';
 
 export const CHAT_MODEL = 'hearth/tiny-llama';
 /** The tiny Llama with a tool-calling chat template (hearth/tiny-llama has none). */
@@ -63,11 +64,6 @@ const chatOpenAI = (env: ClientEnv, model: string, capped = true) =>
   new ChatOpenAI({ model, apiKey: 'local', maxRetries: 0, maxTokens: capped ? MAX_TOKENS : undefined, configuration: { baseURL: env.baseURL, fetch: env.fetch } });
 const aiUsage = (u: { inputTokens?: number; outputTokens?: number; totalTokens?: number }): Usage =>
   ({ input: u.inputTokens, output: u.outputTokens, total: u.totalTokens });
-const base64 = (bytes: Uint8Array): string => {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-};
 /** The image provider's errors carry no message, only the response: put our status and body in the message. */
 async function withResponseBody<T>(call: Promise<T>): Promise<T> {
   try {
@@ -155,7 +151,7 @@ export const clientCases = {
   'ai generateImage': async (env: ClientEnv) => {
     // The call as a user writes it: no size, so the aliased model's own default resolution.
     const r = await withResponseBody(generateImage({ model: fireworks(env).image(IMAGE_MODEL_PATH), prompt: 'a red fox in the snow', seed: 7 }));
-    return { images: r.images.map((i) => ({ mediaType: i.mediaType, base64: base64(i.uint8Array) })) };
+    return { images: r.images.map((i) => ({ mediaType: i.mediaType, base64: encodeBase64(i.uint8Array) })) };
   },
   'ai generateImage with size': async (env: ClientEnv) => {
     // size '128x128' goes out as width "128", height "128" (numeric strings); provider options are spread into the body.
@@ -163,7 +159,7 @@ export const clientCases = {
       model: fireworks(env).image(IMAGE_MODEL_PATH), prompt: 'a red fox', size: '128x128', seed: 7,
       providerOptions: { fireworks: { cfg_scale: 5 } },
     }));
-    return { images: r.images.map((i) => ({ mediaType: i.mediaType, base64: base64(i.uint8Array) })) };
+    return { images: r.images.map((i) => ({ mediaType: i.mediaType, base64: encodeBase64(i.uint8Array) })) };
   },
 
   // ---- openai ----
