@@ -13,11 +13,17 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
+import ts from 'typescript';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.resolve(process.argv[2] ?? path.join(root, 'src/api/generated'));
 const spec = YAML.parse(readFileSync(path.join(root, 'spec/openapi3.yml'), 'utf8'));
 const components = spec.components.schemas;
+
+// The live API surface table (src/api/live-surface.ts; it imports nothing at run time): TypeScript → JS → module.
+const liveSource = readFileSync(path.join(root, 'src/api/live-surface.ts'), 'utf8');
+const liveJs = ts.transpileModule(liveSource, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+const { LIVE_SURFACE } = await import(`data:text/javascript;base64,${Buffer.from(liveJs).toString('base64')}`);
 
 // ---------------------------------------------------------------------------------------------------------------
 // 1. OpenAPI 3.0 schema → JSON Schema (draft-07 subset Ajv understands), $refs inlined.
@@ -311,16 +317,96 @@ function imagesControlNet() {
   return promptOrTextPrompts(fixImageBody(schema('CreateControlNetRequest'), 'CreateControlNetRequest'));
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// 2b. The live API surface (src/api/live-surface.ts): new top-level fields join each operation's body; entries that
+//     change a field the file already has are patched here by name, or at run time (src/api/live-fields.ts).
+
+/** `response_format`: also json_schema (OpenAI's structured output) and grammar (GBNF), told apart by `type`. */
+function responseFormatPatch(body) {
+  const rf = body.properties.response_format;
+  expect(rf?.properties?.type?.enum?.join() === 'text,json_object' && rf.properties.schema, 'response_format is {type, schema}');
+  const schemaObject = { type: ['object', 'null'] };
+  const branch = (type, props = {}, required = []) => ({
+    type: 'object', additionalProperties: false, required: ['type', ...required],
+    properties: { type: { type: 'string', enum: [type] }, ...props },
+  });
+  const formats = {
+    oneOf: [
+      branch('text'),
+      branch('json_object', { schema: schemaObject }),
+      branch('json_schema', {
+        json_schema: {
+          type: 'object', additionalProperties: false, required: ['name'],
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' },
+            description: { type: 'string' },
+            schema: { type: 'object' },
+            strict: { type: ['boolean', 'null'] },
+          },
+        },
+      }, ['json_schema']),
+      branch('grammar', { grammar: { type: 'string', minLength: 1 } }, ['grammar']),
+    ],
+  };
+  const union = discriminated(formats, 'type', {});
+  body.properties.response_format = { anyOf: [{ type: 'null' }, union] };
+  NOUNS.set(union, 'a response format object');
+}
+
+/** The `developer` role (OpenAI's newer name for system instructions): a system message. */
+function developerRolePatch(body) {
+  const message = body.properties.messages.items;
+  message.properties.role.enum.push('developer');
+  const textRoles = message.allOf.find((c) => c.if?.properties?.role?.enum?.includes('system'));
+  expect(textRoles, 'message allOf has the system/user content rule');
+  textRoles.if.properties.role.enum.push('developer');
+}
+
+/** `prompt` (the live shorthand) or `text_prompts`, on the JSON text-to-image body too. */
+function imagePromptPatch(body) {
+  expect(body.required?.includes('text_prompts'), 'images.generate requires text_prompts');
+  body.required = body.required.filter((r) => r !== 'text_prompts');
+  body.anyOf = [{ required: ['text_prompts'] }, { required: ['prompt'] }];
+}
+
+const LIVE_PATCHES = {
+  response_format: (body, op) => op === 'chat.completions' || op === 'completions' ? responseFormatPatch(body) : undefined,
+  'role "developer"': developerRolePatch,
+};
+/** Patch entries applied at run time by src/api/live-fields.ts (coercions the schema cannot express). */
+const RUNTIME_PATCHES = new Set(['numeric strings']);
+
+function withLiveSurface(op, body) {
+  for (const field of LIVE_SURFACE) {
+    if (!field.operations.includes(op)) continue;
+    if (field.patch) {
+      const patch = LIVE_PATCHES[field.name];
+      expect(patch || RUNTIME_PATCHES.has(field.name), `live-surface patch "${field.name}" has no implementation`);
+      patch?.(body, op);
+      continue;
+    }
+    expect(field.schema, `live-surface field "${field.name}" needs a schema or patch: true`);
+    if (field.name in body.properties) {
+      // Already in the file (e.g. `user` on chat): the file's schema stays; the table only says what it does here.
+      expect(field.kind === 'ignored', `live-surface field "${field.name}" is already in ${op}`);
+      continue;
+    }
+    body.properties[field.name] = structuredClone(field.schema);
+  }
+  if (op === 'images.generate') imagePromptPatch(body);
+  return body;
+}
+
 /** Operation name → [export identifier, body schema]. JSON bodies and multipart bodies compile separately. */
 const JSON_OPS = {
-  'chat.completions': ['chat_completions', chatCompletions()],
-  completions: ['completions', completions()],
-  embeddings: ['embeddings', embeddings()],
-  'images.generate': ['images_generate', imagesGenerate()],
+  'chat.completions': ['chat_completions', withLiveSurface('chat.completions', chatCompletions())],
+  completions: ['completions', withLiveSurface('completions', completions())],
+  embeddings: ['embeddings', withLiveSurface('embeddings', embeddings())],
+  'images.generate': ['images_generate', withLiveSurface('images.generate', imagesGenerate())],
 };
 const MULTIPART_OPS = {
-  'images.image_to_image': ['images_image_to_image', imagesImageToImage()],
-  'images.control_net': ['images_control_net', imagesControlNet()],
+  'images.image_to_image': ['images_image_to_image', withLiveSurface('images.image_to_image', imagesImageToImage())],
+  'images.control_net': ['images_control_net', withLiveSurface('images.control_net', imagesControlNet())],
 };
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -40,11 +40,12 @@ export function createApi(deps: ApiDeps): Handle {
       }
       let bodyPromise: Promise<unknown> | undefined;
       const ctx: RequestContext = {
-        request, url, path, pathParam: match.pathParam, deps,
+        request, url, path, pathParam: match.pathParam, deps, ignored: [],
         json: () => (bodyPromise ??= readBody(request, maxBody).then((bytes) => parseJsonBody(request, bytes))),
       };
       const response = await match.route.handler(ctx);
       response.headers.set('x-request-id', requestId);
+      if (ctx.ignored.length) response.headers.set('x-hearth-ignored', ctx.ignored.join(', '));
       return response;
     } catch (e) {
       const allow = (e as { allow?: string }).allow;

@@ -48,6 +48,8 @@ export interface RequestContext {
   deps: ApiDeps;
   /** Reads the body as JSON (size-limited, with spec-shaped errors). */
   json(): Promise<unknown>;
+  /** Accepted fields with no local effect this request carried (live API surface): the `x-hearth-ignored` header. */
+  ignored: string[];
 }
 
 export type Handler = (ctx: RequestContext) => Promise<Response>;

@@ -1,6 +1,8 @@
 /**
  * Resolves the names callers use (canonical ids, Fireworks ids, aliases) to catalog entries; users may register
- * their own entries next to the built-in catalog.
+ * their own entries next to the built-in catalog, and their own aliases (`startHearth({ aliases })`), which win over
+ * the catalog's: `{'accounts/fireworks/models/stable-diffusion-xl-1024-v1-0': 'hearth/tiny-sdxl'}` serves that path
+ * with the model they chose.
  */
 import { invalidRequest, notFound } from '../api/errors';
 import { CATALOG } from './catalog';
@@ -9,9 +11,33 @@ import type { CatalogEntry, ModelKind } from './types';
 export class ModelRegistry {
   private readonly byName = new Map<string, CatalogEntry>();
   private readonly entries: CatalogEntry[] = [];
+  /** User aliases: name → the id of the entry that serves it. */
+  private readonly userAliases = new Map<string, string>();
 
-  constructor(entries: readonly CatalogEntry[] = CATALOG) {
+  constructor(entries: readonly CatalogEntry[] = CATALOG, aliases: Readonly<Record<string, string>> = {}) {
     for (const e of entries) this.register(e);
+    for (const [name, target] of Object.entries(aliases)) this.alias(name, target);
+  }
+
+  /** Makes `name` resolve to the model `target` names (its id or any of its names), over any catalog meaning. */
+  alias(name: string, target: string): void {
+    if (!name || name === target) throw new Error(`Alias "${name}" → "${target}" is not an alias`);
+    const entry = this.find(target);
+    if (!entry) throw new Error(`Alias "${name}" names an unknown model "${target}"`);
+    if (entry.id === name) throw new Error(`Alias "${name}" would hide the model of that id`);
+    this.userAliases.set(name, entry.id);
+  }
+
+  /** The user aliases, name → model id. */
+  aliases(): Readonly<Record<string, string>> {
+    return Object.fromEntries(this.userAliases);
+  }
+
+  /** Every name that resolves to `entry`: its id, its catalog aliases not taken over by a user alias, user aliases to it. */
+  namesOf(entry: CatalogEntry): string[] {
+    const own = entry.aliases.filter((a) => !this.userAliases.has(a));
+    const user = [...this.userAliases].filter(([, id]) => id === entry.id).map(([name]) => name);
+    return [...new Set([...own, ...user])];
   }
 
   register(entry: CatalogEntry): void {
@@ -30,12 +56,13 @@ export class ModelRegistry {
   }
 
   find(name: string): CatalogEntry | undefined {
-    return this.byName.get(name);
+    const aliased = this.userAliases.get(name);
+    return aliased !== undefined ? this.byName.get(aliased) : this.byName.get(name);
   }
 
   /** The entry for `name`, which must be of `kind`; 404 for unknown names, 400 for a model of another kind. */
   resolve(name: string, kind: ModelKind, param = 'model'): CatalogEntry {
-    const entry = this.byName.get(name);
+    const entry = this.find(name);
     if (!entry) {
       const known = this.entries.filter((e) => e.kind === kind).map((e) => e.id).join(', ');
       throw notFound(`Model "${name}" not found. ${kind} models: ${known || 'none'}`, param, 'model_not_found');

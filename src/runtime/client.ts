@@ -18,6 +18,11 @@ export interface HearthOptions {
   devices?: OrtDevice[];
   /** Extra catalog entries (your own models). */
   models?: CatalogEntry[];
+  /**
+   * Your own model names: name → the model that serves it (its id or any name), winning over the catalog's, e.g.
+   * `{ 'accounts/fireworks/models/stable-diffusion-xl-1024-v1-0': 'hearth/tiny-sdxl' }`. Listed in `GET /models`.
+   */
+  aliases?: Record<string, string>;
   /** Require `Authorization: Bearer <apiKey>` on API requests. */
   apiKey?: string;
   /** Mounts the test-only stream routes (`/_hearth/stream`). */
@@ -48,6 +53,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   const modelBase = new URL(BASE_URL, origin).href;
   const registry = new ModelRegistry();
   for (const entry of options.models ?? []) registry.register(entry);
+  for (const [name, target] of Object.entries(options.aliases ?? {})) registry.alias(name, target);
   const store = new ArtifactStore(modelBase);
   const engines = createEnginePool({
     devices: options.devices ?? ['webgpu', 'wasm'],

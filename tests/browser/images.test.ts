@@ -94,6 +94,18 @@ describe('on wasm', () => {
     expect(mismatches(await decode(host.page, r.b64), bytes(ref.seeded.txt2img.samples_1.image))).toBeLessThanOrEqual(3);
   });
 
+  it('the live API\'s shorthand (as the AI SDK sends it): prompt, numeric strings, no Accept → PNG equal torch; aspect_ratio; both forms 400', async () => {
+    const r = await post(host.page, PATH, { json: { model: 'hearth/tiny-sdxl', prompt: ref.seeded.prompt, seed: '42', steps: '10', cfg_scale: '7', width: '64', height: '64', samples: 1 } });
+    expect(r.status, r.text).toBe(200);
+    expect([r.headers['content-type'], r.headers.seed]).toEqual(['image/png', '42']);
+    expect(mismatches(await decode(host.page, r.b64), bytes(ref.seeded.txt2img.samples_1.image))).toBeLessThanOrEqual(3);
+    const wide = await post(host.page, PATH, { json: { model: 'hearth/tiny-sdxl', prompt: 'x', steps: 10, aspect_ratio: '4:3' }, accept: '*/*' });
+    expect(wide.status, wide.text).toBe(200);
+    expect((await decode(host.page, wide.b64)).length).toBe(72 * 56 * 4); // the listed size nearest 4:3
+    const both = await post(host.page, PATH, { json: { model: 'hearth/tiny-sdxl', prompt: 'x', text_prompts: [{ text: 'y' }] } });
+    expect([both.status, JSON.parse(both.text).error.param]).toEqual([400, 'prompt']);
+  });
+
   it('samples 2 as application/json: one entry per image, seeds 42 and 43, both equal torch', async () => {
     const r = await post(host.page, PATH, { json: t2i({ samples: 2 }), accept: 'application/json' });
     expect(r.status, r.text).toBe(200);

@@ -39,7 +39,7 @@ const entry: CatalogEntry = {
 function params(over: Partial<GenerationParams> = {}, sampling: Partial<SamplingParams> = {}): GenerationParams {
   return {
     maxTokens: 64, stop: [], seed: 1234, n: 1, logprobs: null, echo: false, responseFormat: { type: 'text' },
-    contextLengthExceeded: 'truncate',
+    contextLengthExceeded: 'truncate', echoLast: null, returnTokenIds: false, rawOutput: false,
     ...over,
     sampling: { temperature: 0.7, topP: 0.9, topK: null, frequencyPenalty: 0.1, presencePenalty: -0.2, ...sampling },
   };
@@ -211,6 +211,13 @@ describe('toWebLlmChatRequest', () => {
     expect([bad.status, bad.param]).toEqual([400, 'response_format.schema']);
   });
 
+  it('a grammar (response_format type "grammar") goes to web-llm as its own grammar format', () => {
+    const grammar = 'root ::= "yes" | "no"';
+    const r = toWebLlmChatRequest(chatJob({}, { responseFormat: { type: 'grammar', grammar } }), LLAMA);
+    expect(r.response_format).toEqual({ type: 'grammar', grammar });
+    webLlmAcceptsChat(r, LLAMA);
+  });
+
   it('xgrammar 0.1.27 (web-llm\'s too) rejects web-llm\'s schema-less json_object and compiles what we send instead', async () => {
     const xg = await loadXGrammar();
     const info = await xg.TokenizerInfo.createTokenizerInfo(['{', '}', '"', 'a', ':', '1', ' ', '</s>'], 'raw', false, 8, [7]);
@@ -371,6 +378,11 @@ describe('refusals: each WEBLLM_UNSUPPORTED entry is a 400 unsupported_parameter
       run: () => toWebLlmChatRequest(chatJob({ tools: [WEATHER], messages: [{ role: 'system', content: 's' }, user('a')] }), HERMES) },
     { key: 'tools_response_format', param: 'response_format',
       run: () => toWebLlmChatRequest(chatJob({ tools: [WEATHER] }, { responseFormat: { type: 'json_object' } }), HERMES) },
+    { key: 'chat_logprobs', param: 'logprobs', run: () => toWebLlmChatRequest(chatJob({}, { logprobs: 1 }), LLAMA) },
+    { key: 'return_token_ids', param: 'return_token_ids', run: () => toWebLlmChatRequest(chatJob({}, { returnTokenIds: true }), LLAMA) },
+    { key: 'return_token_ids', param: 'return_token_ids', run: () => toWebLlmCompletionRequest(completionJob({}, { returnTokenIds: true }), LLAMA) },
+    { key: 'raw_output', param: 'raw_output', run: () => toWebLlmCompletionRequest(completionJob({}, { rawOutput: true }), LLAMA) },
+    { key: 'echo_last', param: 'echo_last', run: () => toWebLlmCompletionRequest(completionJob({}, { echo: true, echoLast: 2 }), LLAMA) },
     { key: 'tool_choice', param: 'tool_choice', run: () => toWebLlmChatRequest(chatJob({ tools: [WEATHER], toolChoice: 'required' }), HERMES) },
     { key: 'tool_choice', param: 'tool_choice',
       run: () => toWebLlmChatRequest(chatJob({ tools: [WEATHER], toolChoice: { type: 'function', function: { name: 'get_weather' } } }), HERMES) },

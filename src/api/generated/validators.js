@@ -2,9 +2,11 @@
 // Source: spec/openapi3.yml with the decisions of spec/NOTES.md. Regenerate: node scripts/build-validators.mjs
 /* eslint-disable */
 const json = (() => {
-const schema11 = {"type":"object","properties":{"model":{"type":"string"},"messages":{"type":"array","minItems":1,"items":{"type":"object","properties":{"role":{"type":"string","enum":["system","user","assistant","tool"]},"content":{"oneOf":[{"type":["string","null"]},{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","image_url"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{"text":{"type":"string"}},"required":["text"]}},{"if":{"properties":{"type":{"const":"image_url"}},"required":["type"]},"then":{"properties":{"image_url":{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}},"required":["image_url"]}}]}}]},"name":{"type":"string"},"tool_call_id":{"type":"string","minLength":1},"tool_calls":{"type":"array","items":{"type":"object","required":["id","type","function"],"additionalProperties":false,"properties":{"id":{"type":"string"},"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name","arguments"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"arguments":{"type":"string"}}}}}}},"required":["role"],"allOf":[{"if":{"properties":{"role":{"const":"tool"}},"required":["role"]},"then":{"required":["tool_call_id","content"]}},{"if":{"properties":{"role":{"enum":["system","user"]}},"required":["role"]},"then":{"required":["content"]}},{"if":{"properties":{"role":{"const":"assistant"}},"required":["role"],"not":{"required":["tool_calls"]}},"then":{"required":["content"]}}]}},"tools":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","properties":{"description":{"type":"string"},"name":{"type":"string"},"parameters":{"type":"object","properties":{"type":{"type":"string","enum":["object"]},"required":{"type":"array","items":{"type":"string"}},"properties":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string"},"description":{"type":"string"}}}}}}},"required":["name","parameters"]}},"required":["type","function"]}},"max_tokens":{"default":200,"type":"integer"},"prompt_truncate_len":{"default":1500,"type":["integer","null"]},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"type":["object","null"],"default":null,"properties":{"type":{"type":"string","enum":["text","json_object"],"default":"text"},"schema":{"type":["object","null"],"default":null}},"required":["type"]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"tool_choice":{"oneOf":[{"type":"string","enum":["auto","none","required","any"]},{"type":"object","required":["type","function"],"additionalProperties":false,"properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1}}}}}]},"seed":{"type":["integer","null"]}},"required":["model","messages"],"additionalProperties":false};
+const schema11 = {"type":"object","properties":{"model":{"type":"string"},"messages":{"type":"array","minItems":1,"items":{"type":"object","properties":{"role":{"type":"string","enum":["system","user","assistant","tool","developer"]},"content":{"oneOf":[{"type":["string","null"]},{"type":"array","items":{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","image_url"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{"text":{"type":"string"}},"required":["text"]}},{"if":{"properties":{"type":{"const":"image_url"}},"required":["type"]},"then":{"properties":{"image_url":{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}},"required":["image_url"]}}]}}]},"name":{"type":"string"},"tool_call_id":{"type":"string","minLength":1},"tool_calls":{"type":"array","items":{"type":"object","required":["id","type","function"],"additionalProperties":false,"properties":{"id":{"type":"string"},"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name","arguments"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"arguments":{"type":"string"}}}}}}},"required":["role"],"allOf":[{"if":{"properties":{"role":{"const":"tool"}},"required":["role"]},"then":{"required":["tool_call_id","content"]}},{"if":{"properties":{"role":{"enum":["system","user","developer"]}},"required":["role"]},"then":{"required":["content"]}},{"if":{"properties":{"role":{"const":"assistant"}},"required":["role"],"not":{"required":["tool_calls"]}},"then":{"required":["content"]}}]}},"tools":{"type":"array","items":{"type":"object","properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","properties":{"description":{"type":"string"},"name":{"type":"string"},"parameters":{"type":"object","properties":{"type":{"type":"string","enum":["object"]},"required":{"type":"array","items":{"type":"string"}},"properties":{"type":"object","additionalProperties":{"type":"object","properties":{"type":{"type":"string"},"description":{"type":"string"}}}}}}},"required":["name","parameters"]}},"required":["type","function"]}},"max_tokens":{"default":200,"type":"integer"},"prompt_truncate_len":{"default":1500,"type":["integer","null"]},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"anyOf":[{"type":"null"},{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","json_object","json_schema","grammar"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{}}},{"if":{"properties":{"type":{"const":"json_object"}},"required":["type"]},"then":{"properties":{"schema":{"type":["object","null"]}}}},{"if":{"properties":{"type":{"const":"json_schema"}},"required":["type"]},"then":{"properties":{"json_schema":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}},"required":["json_schema"]}},{"if":{"properties":{"type":{"const":"grammar"}},"required":["type"]},"then":{"properties":{"grammar":{"type":"string","minLength":1}},"required":["grammar"]}}]}]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"tool_choice":{"oneOf":[{"type":"string","enum":["auto","none","required","any"]},{"type":"object","required":["type","function"],"additionalProperties":false,"properties":{"type":{"type":"string","enum":["function"]},"function":{"type":"object","required":["name"],"additionalProperties":false,"properties":{"name":{"type":"string","minLength":1}}}}}]},"seed":{"type":["integer","null"]},"min_p":{"type":["number","null"],"minimum":0,"maximum":1},"typical_p":{"type":["number","null"],"minimum":0,"maximum":1},"repetition_penalty":{"type":["number","null"],"exclusiveMinimum":0,"maximum":10},"mirostat_target":{"type":["number","null"],"minimum":0,"maximum":100},"mirostat_lr":{"type":["number","null"],"exclusiveMinimum":0,"maximum":1},"logit_bias":{"type":["object","null"],"maxProperties":1024,"propertyNames":{"pattern":"^(0|[1-9][0-9]{0,8})$"},"additionalProperties":{"type":"number","minimum":-100,"maximum":100}},"ignore_eos":{"type":["boolean","null"]},"max_completion_tokens":{"type":["integer","null"],"minimum":0},"stream_options":{"type":["object","null"],"additionalProperties":false,"properties":{"include_usage":{"type":["boolean","null"]}}},"logprobs":{"type":["boolean","integer","null"],"minimum":0,"maximum":20},"top_logprobs":{"type":["integer","null"],"minimum":0,"maximum":20},"return_token_ids":{"type":["boolean","null"]},"raw_output":{"type":["boolean","null"]},"perf_metrics_in_response":{"type":["boolean","null"]},"parallel_tool_calls":{"type":["boolean","null"]},"service_tier":{"type":["string","null"]},"prompt_cache_key":{"type":["string","null"]},"prompt_cache_isolation_key":{"type":["string","null"]},"metadata":{"type":["object","null"],"maxProperties":64,"additionalProperties":{"type":"string"}},"store":{"type":["boolean","null"]},"safe_tokenization":{"type":["boolean","null"]},"speculation":{"type":["string","array","null"],"items":{"type":"integer"}},"prediction":{"type":["object","null"]},"reasoning_effort":{"type":["string","integer","boolean","null"]},"thinking":{"type":["object","null"]},"reasoning_history":{"type":["string","null"]}},"required":["model","messages"],"additionalProperties":false};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = ((s) => { let n = 0; for (const _c of s) n++; return n; });
+const pattern0 = new RegExp("^[A-Za-z0-9_-]+$", "u");
+const pattern1 = new RegExp("^(0|[1-9][0-9]{0,8})$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -165,7 +167,7 @@ errors++;
 else {
 if(data2.role !== undefined){
 let data4 = data2.role;
-if(!((data4 === "system") || (data4 === "user"))){
+if(!(((data4 === "system") || (data4 === "user")) || (data4 === "developer"))){
 const err11 = {};
 if(vErrors === null){
 vErrors = [err11];
@@ -344,7 +346,7 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(!((((data6 === "system") || (data6 === "user")) || (data6 === "assistant")) || (data6 === "tool"))){
+if(!(((((data6 === "system") || (data6 === "user")) || (data6 === "assistant")) || (data6 === "tool")) || (data6 === "developer"))){
 const err22 = {instancePath:instancePath+"/messages/" + i0+"/role",schemaPath:"#/properties/messages/items/properties/role/enum",keyword:"enum",params:{allowedValues: schema11.properties.messages.items.properties.role.enum}};
 if(vErrors === null){
 vErrors = [err22];
@@ -1498,8 +1500,11 @@ vErrors = null;
 }
 if(data.response_format !== undefined){
 let data48 = data.response_format;
-if((!(data48 && typeof data48 == "object" && !Array.isArray(data48))) && (data48 !== null)){
-const err109 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/type",keyword:"type",params:{type: schema11.properties.response_format.type}};
+const _errs127 = errors;
+let valid40 = false;
+const _errs128 = errors;
+if(data48 !== null){
+const err109 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/0/type",keyword:"type",params:{type: "null"}};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1508,9 +1513,17 @@ vErrors.push(err109);
 }
 errors++;
 }
+var _valid7 = _errs128 === errors;
+valid40 = valid40 || _valid7;
+if(!valid40){
+const _errs130 = errors;
+const _errs133 = errors;
+let valid42 = true;
+const _errs134 = errors;
 if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
-if(data48.type === undefined){
-const err110 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/required",keyword:"required",params:{missingProperty: "type"}};
+let missing6;
+if((data48.type === undefined) && (missing6 = "type")){
+const err110 = {};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1519,10 +1532,10 @@ vErrors.push(err110);
 }
 errors++;
 }
+else {
 if(data48.type !== undefined){
-let data49 = data48.type;
-if(typeof data49 !== "string"){
-const err111 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/type",keyword:"type",params:{type: "string"}};
+if("text" !== data48.type){
+const err111 = {};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1531,8 +1544,26 @@ vErrors.push(err111);
 }
 errors++;
 }
-if(!((data49 === "text") || (data49 === "json_object"))){
-const err112 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.response_format.properties.type.enum}};
+}
+}
+}
+var _valid8 = _errs134 === errors;
+errors = _errs133;
+if(vErrors !== null){
+if(_errs133){
+vErrors.length = _errs133;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid8){
+const _errs136 = errors;
+var _valid8 = _errs136 === errors;
+valid42 = _valid8;
+}
+if(!valid42){
+const err112 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/0/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1541,11 +1572,13 @@ vErrors.push(err112);
 }
 errors++;
 }
-}
-if(data48.schema !== undefined){
-let data50 = data48.schema;
-if((!(data50 && typeof data50 == "object" && !Array.isArray(data50))) && (data50 !== null)){
-const err113 = {instancePath:instancePath+"/response_format/schema",schemaPath:"#/properties/response_format/properties/schema/type",keyword:"type",params:{type: schema11.properties.response_format.properties.schema.type}};
+const _errs138 = errors;
+let valid44 = true;
+const _errs139 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+let missing7;
+if((data48.type === undefined) && (missing7 = "type")){
+const err113 = {};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1554,13 +1587,10 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-}
-}
-if(data.stream !== undefined){
-let data51 = data.stream;
-if((typeof data51 !== "boolean") && (data51 !== null)){
-const err114 = {instancePath:instancePath+"/stream",schemaPath:"#/properties/stream/type",keyword:"type",params:{type: schema11.properties.stream.type}};
+else {
+if(data48.type !== undefined){
+if("json_object" !== data48.type){
+const err114 = {};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1570,10 +1600,25 @@ vErrors.push(err114);
 errors++;
 }
 }
-if(data.context_length_exceeded_behavior !== undefined){
-let data52 = data.context_length_exceeded_behavior;
-if(typeof data52 !== "string"){
-const err115 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/type",keyword:"type",params:{type: "string"}};
+}
+}
+var _valid9 = _errs139 === errors;
+errors = _errs138;
+if(vErrors !== null){
+if(_errs138){
+vErrors.length = _errs138;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid9){
+const _errs141 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.schema !== undefined){
+let data51 = data48.schema;
+if((!(data51 && typeof data51 == "object" && !Array.isArray(data51))) && (data51 !== null)){
+const err115 = {instancePath:instancePath+"/response_format/schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/1/then/properties/schema/type",keyword:"type",params:{type: schema11.properties.response_format.anyOf[1].allOf[1].then.properties.schema.type}};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1582,8 +1627,13 @@ vErrors.push(err115);
 }
 errors++;
 }
-if(!((data52 === "truncate") || (data52 === "error"))){
-const err116 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/enum",keyword:"enum",params:{allowedValues: schema11.properties.context_length_exceeded_behavior.enum}};
+}
+}
+var _valid9 = _errs141 === errors;
+valid44 = _valid9;
+}
+if(!valid44){
+const err116 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/1/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1592,11 +1642,13 @@ vErrors.push(err116);
 }
 errors++;
 }
-}
-if(data.user !== undefined){
-let data53 = data.user;
-if((typeof data53 !== "string") && (data53 !== null)){
-const err117 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema11.properties.user.type}};
+const _errs145 = errors;
+let valid47 = true;
+const _errs146 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+let missing8;
+if((data48.type === undefined) && (missing8 = "type")){
+const err117 = {};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1605,15 +1657,10 @@ vErrors.push(err117);
 }
 errors++;
 }
-}
-if(data.tool_choice !== undefined){
-let data54 = data.tool_choice;
-const _errs139 = errors;
-let valid41 = false;
-let passing2 = null;
-const _errs140 = errors;
-if(typeof data54 !== "string"){
-const err118 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/0/type",keyword:"type",params:{type: "string"}};
+else {
+if(data48.type !== undefined){
+if("json_schema" !== data48.type){
+const err118 = {};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1622,8 +1669,24 @@ vErrors.push(err118);
 }
 errors++;
 }
-if(!((((data54 === "auto") || (data54 === "none")) || (data54 === "required")) || (data54 === "any"))){
-const err119 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema11.properties.tool_choice.oneOf[0].enum}};
+}
+}
+}
+var _valid10 = _errs146 === errors;
+errors = _errs145;
+if(vErrors !== null){
+if(_errs145){
+vErrors.length = _errs145;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid10){
+const _errs148 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.json_schema === undefined){
+const err119 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/required",keyword:"required",params:{missingProperty: "json_schema"}};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1632,15 +1695,11 @@ vErrors.push(err119);
 }
 errors++;
 }
-var _valid7 = _errs140 === errors;
-if(_valid7){
-valid41 = true;
-passing2 = 0;
-}
-const _errs142 = errors;
-if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
-if(data54.type === undefined){
-const err120 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/required",keyword:"required",params:{missingProperty: "type"}};
+if(data48.json_schema !== undefined){
+let data53 = data48.json_schema;
+if(data53 && typeof data53 == "object" && !Array.isArray(data53)){
+if(data53.name === undefined){
+const err120 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/required",keyword:"required",params:{missingProperty: "name"}};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1649,8 +1708,9 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data54.function === undefined){
-const err121 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/required",keyword:"required",params:{missingProperty: "function"}};
+for(const key4 in data53){
+if(!((((key4 === "name") || (key4 === "description")) || (key4 === "schema")) || (key4 === "strict"))){
+const err121 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4}};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1659,9 +1719,12 @@ vErrors.push(err121);
 }
 errors++;
 }
-for(const key4 in data54){
-if(!((key4 === "type") || (key4 === "function"))){
-const err122 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4}};
+}
+if(data53.name !== undefined){
+let data54 = data53.name;
+if(typeof data54 === "string"){
+if(func3(data54) > 64){
+const err122 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/maxLength",keyword:"maxLength",params:{limit: 64}};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1670,11 +1733,8 @@ vErrors.push(err122);
 }
 errors++;
 }
-}
-if(data54.type !== undefined){
-let data55 = data54.type;
-if(typeof data55 !== "string"){
-const err123 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/properties/tool_choice/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"}};
+if(func3(data54) < 1){
+const err123 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1683,8 +1743,8 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(!(data55 === "function")){
-const err124 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/properties/tool_choice/oneOf/1/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tool_choice.oneOf[1].properties.type.enum}};
+if(!pattern0.test(data54)){
+const err124 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+$"}};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1694,11 +1754,8 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data54.function !== undefined){
-let data56 = data54.function;
-if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
-if(data56.name === undefined){
-const err125 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/required",keyword:"required",params:{missingProperty: "name"}};
+else {
+const err125 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1707,9 +1764,10 @@ vErrors.push(err125);
 }
 errors++;
 }
-for(const key5 in data56){
-if(!(key5 === "name")){
-const err126 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5}};
+}
+if(data53.description !== undefined){
+if(typeof data53.description !== "string"){
+const err126 = {instancePath:instancePath+"/response_format/json_schema/description",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/description/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1719,11 +1777,10 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data56.name !== undefined){
-let data57 = data56.name;
-if(typeof data57 === "string"){
-if(func3(data57) < 1){
-const err127 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
+if(data53.schema !== undefined){
+let data56 = data53.schema;
+if(!(data56 && typeof data56 == "object" && !Array.isArray(data56))){
+const err127 = {instancePath:instancePath+"/response_format/json_schema/schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/schema/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1733,8 +1790,10 @@ vErrors.push(err127);
 errors++;
 }
 }
-else {
-const err128 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/properties/name/type",keyword:"type",params:{type: "string"}};
+if(data53.strict !== undefined){
+let data57 = data53.strict;
+if((typeof data57 !== "boolean") && (data57 !== null)){
+const err128 = {instancePath:instancePath+"/response_format/json_schema/strict",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/strict/type",keyword:"type",params:{type: schema11.properties.response_format.anyOf[1].allOf[2].then.properties.json_schema.properties.strict.type}};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1746,7 +1805,7 @@ errors++;
 }
 }
 else {
-const err129 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/type",keyword:"type",params:{type: "object"}};
+const err129 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1757,8 +1816,11 @@ errors++;
 }
 }
 }
-else {
-const err130 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/type",keyword:"type",params:{type: "object"}};
+var _valid10 = _errs148 === errors;
+valid47 = _valid10;
+}
+if(!valid47){
+const err130 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1767,19 +1829,13 @@ vErrors.push(err130);
 }
 errors++;
 }
-var _valid7 = _errs142 === errors;
-if(_valid7 && valid41){
-valid41 = false;
-passing2 = [passing2, 1];
-}
-else {
-if(_valid7){
-valid41 = true;
-passing2 = 1;
-}
-}
-if(!valid41){
-const err131 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf",keyword:"oneOf",params:{passingSchemas: passing2}};
+const _errs161 = errors;
+let valid51 = true;
+const _errs162 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+let missing9;
+if((data48.type === undefined) && (missing9 = "type")){
+const err131 = {};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1789,21 +1845,9 @@ vErrors.push(err131);
 errors++;
 }
 else {
-errors = _errs139;
-if(vErrors !== null){
-if(_errs139){
-vErrors.length = _errs139;
-}
-else {
-vErrors = null;
-}
-}
-}
-}
-if(data.seed !== undefined){
-let data58 = data.seed;
-if((!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))) && (data58 !== null)){
-const err132 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema11.properties.seed.type}};
+if(data48.type !== undefined){
+if("grammar" !== data48.type){
+const err132 = {};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1814,8 +1858,22 @@ errors++;
 }
 }
 }
+}
+var _valid11 = _errs162 === errors;
+errors = _errs161;
+if(vErrors !== null){
+if(_errs161){
+vErrors.length = _errs161;
+}
 else {
-const err133 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+vErrors = null;
+}
+}
+if(_valid11){
+const _errs164 = errors;
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.grammar === undefined){
+const err133 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/then/required",keyword:"required",params:{missingProperty: "grammar"}};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1824,12 +1882,1032 @@ vErrors.push(err133);
 }
 errors++;
 }
+if(data48.grammar !== undefined){
+let data59 = data48.grammar;
+if(typeof data59 === "string"){
+if(func3(data59) < 1){
+const err134 = {instancePath:instancePath+"/response_format/grammar",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/then/properties/grammar/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/response_format/grammar",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/then/properties/grammar/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+}
+}
+var _valid11 = _errs164 === errors;
+valid51 = _valid11;
+}
+if(!valid51){
+const err136 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/if",keyword:"if",params:{failingKeyword: "then"}};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.type === undefined){
+const err137 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/required",keyword:"required",params:{missingProperty: "type"}};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+if(data48.type !== undefined){
+let data60 = data48.type;
+if(typeof data60 !== "string"){
+const err138 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/anyOf/1/properties/type/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
+}
+if(!((((data60 === "text") || (data60 === "json_object")) || (data60 === "json_schema")) || (data60 === "grammar"))){
+const err139 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/anyOf/1/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.response_format.anyOf[1].properties.type.enum}};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+}
+}
+else {
+const err140 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+var _valid7 = _errs130 === errors;
+valid40 = valid40 || _valid7;
+}
+if(!valid40){
+const err141 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+else {
+errors = _errs127;
+if(vErrors !== null){
+if(_errs127){
+vErrors.length = _errs127;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.stream !== undefined){
+let data61 = data.stream;
+if((typeof data61 !== "boolean") && (data61 !== null)){
+const err142 = {instancePath:instancePath+"/stream",schemaPath:"#/properties/stream/type",keyword:"type",params:{type: schema11.properties.stream.type}};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+if(data.context_length_exceeded_behavior !== undefined){
+let data62 = data.context_length_exceeded_behavior;
+if(typeof data62 !== "string"){
+const err143 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err143];
+}
+else {
+vErrors.push(err143);
+}
+errors++;
+}
+if(!((data62 === "truncate") || (data62 === "error"))){
+const err144 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/enum",keyword:"enum",params:{allowedValues: schema11.properties.context_length_exceeded_behavior.enum}};
+if(vErrors === null){
+vErrors = [err144];
+}
+else {
+vErrors.push(err144);
+}
+errors++;
+}
+}
+if(data.user !== undefined){
+let data63 = data.user;
+if((typeof data63 !== "string") && (data63 !== null)){
+const err145 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema11.properties.user.type}};
+if(vErrors === null){
+vErrors = [err145];
+}
+else {
+vErrors.push(err145);
+}
+errors++;
+}
+}
+if(data.tool_choice !== undefined){
+let data64 = data.tool_choice;
+const _errs176 = errors;
+let valid55 = false;
+let passing2 = null;
+const _errs177 = errors;
+if(typeof data64 !== "string"){
+const err146 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/0/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err146];
+}
+else {
+vErrors.push(err146);
+}
+errors++;
+}
+if(!((((data64 === "auto") || (data64 === "none")) || (data64 === "required")) || (data64 === "any"))){
+const err147 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/0/enum",keyword:"enum",params:{allowedValues: schema11.properties.tool_choice.oneOf[0].enum}};
+if(vErrors === null){
+vErrors = [err147];
+}
+else {
+vErrors.push(err147);
+}
+errors++;
+}
+var _valid12 = _errs177 === errors;
+if(_valid12){
+valid55 = true;
+passing2 = 0;
+}
+const _errs179 = errors;
+if(data64 && typeof data64 == "object" && !Array.isArray(data64)){
+if(data64.type === undefined){
+const err148 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/required",keyword:"required",params:{missingProperty: "type"}};
+if(vErrors === null){
+vErrors = [err148];
+}
+else {
+vErrors.push(err148);
+}
+errors++;
+}
+if(data64.function === undefined){
+const err149 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/required",keyword:"required",params:{missingProperty: "function"}};
+if(vErrors === null){
+vErrors = [err149];
+}
+else {
+vErrors.push(err149);
+}
+errors++;
+}
+for(const key5 in data64){
+if(!((key5 === "type") || (key5 === "function"))){
+const err150 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5}};
+if(vErrors === null){
+vErrors = [err150];
+}
+else {
+vErrors.push(err150);
+}
+errors++;
+}
+}
+if(data64.type !== undefined){
+let data65 = data64.type;
+if(typeof data65 !== "string"){
+const err151 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/properties/tool_choice/oneOf/1/properties/type/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err151];
+}
+else {
+vErrors.push(err151);
+}
+errors++;
+}
+if(!(data65 === "function")){
+const err152 = {instancePath:instancePath+"/tool_choice/type",schemaPath:"#/properties/tool_choice/oneOf/1/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.tool_choice.oneOf[1].properties.type.enum}};
+if(vErrors === null){
+vErrors = [err152];
+}
+else {
+vErrors.push(err152);
+}
+errors++;
+}
+}
+if(data64.function !== undefined){
+let data66 = data64.function;
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+if(data66.name === undefined){
+const err153 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/required",keyword:"required",params:{missingProperty: "name"}};
+if(vErrors === null){
+vErrors = [err153];
+}
+else {
+vErrors.push(err153);
+}
+errors++;
+}
+for(const key6 in data66){
+if(!(key6 === "name")){
+const err154 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6}};
+if(vErrors === null){
+vErrors = [err154];
+}
+else {
+vErrors.push(err154);
+}
+errors++;
+}
+}
+if(data66.name !== undefined){
+let data67 = data66.name;
+if(typeof data67 === "string"){
+if(func3(data67) < 1){
+const err155 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err155];
+}
+else {
+vErrors.push(err155);
+}
+errors++;
+}
+}
+else {
+const err156 = {instancePath:instancePath+"/tool_choice/function/name",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/properties/name/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/tool_choice/function",schemaPath:"#/properties/tool_choice/oneOf/1/properties/function/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+var _valid12 = _errs179 === errors;
+if(_valid12 && valid55){
+valid55 = false;
+passing2 = [passing2, 1];
+}
+else {
+if(_valid12){
+valid55 = true;
+passing2 = 1;
+}
+}
+if(!valid55){
+const err159 = {instancePath:instancePath+"/tool_choice",schemaPath:"#/properties/tool_choice/oneOf",keyword:"oneOf",params:{passingSchemas: passing2}};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+else {
+errors = _errs176;
+if(vErrors !== null){
+if(_errs176){
+vErrors.length = _errs176;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.seed !== undefined){
+let data68 = data.seed;
+if((!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))) && (data68 !== null)){
+const err160 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema11.properties.seed.type}};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+}
+if(data.min_p !== undefined){
+let data69 = data.min_p;
+if((!((typeof data69 == "number") && (isFinite(data69)))) && (data69 !== null)){
+const err161 = {instancePath:instancePath+"/min_p",schemaPath:"#/properties/min_p/type",keyword:"type",params:{type: schema11.properties.min_p.type}};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 > 1 || isNaN(data69)){
+const err162 = {instancePath:instancePath+"/min_p",schemaPath:"#/properties/min_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
+}
+errors++;
+}
+if(data69 < 0 || isNaN(data69)){
+const err163 = {instancePath:instancePath+"/min_p",schemaPath:"#/properties/min_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+}
+}
+if(data.typical_p !== undefined){
+let data70 = data.typical_p;
+if((!((typeof data70 == "number") && (isFinite(data70)))) && (data70 !== null)){
+const err164 = {instancePath:instancePath+"/typical_p",schemaPath:"#/properties/typical_p/type",keyword:"type",params:{type: schema11.properties.typical_p.type}};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 1 || isNaN(data70)){
+const err165 = {instancePath:instancePath+"/typical_p",schemaPath:"#/properties/typical_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+if(data70 < 0 || isNaN(data70)){
+const err166 = {instancePath:instancePath+"/typical_p",schemaPath:"#/properties/typical_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+}
+if(data.repetition_penalty !== undefined){
+let data71 = data.repetition_penalty;
+if((!((typeof data71 == "number") && (isFinite(data71)))) && (data71 !== null)){
+const err167 = {instancePath:instancePath+"/repetition_penalty",schemaPath:"#/properties/repetition_penalty/type",keyword:"type",params:{type: schema11.properties.repetition_penalty.type}};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+if((typeof data71 == "number") && (isFinite(data71))){
+if(data71 > 10 || isNaN(data71)){
+const err168 = {instancePath:instancePath+"/repetition_penalty",schemaPath:"#/properties/repetition_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if(data71 <= 0 || isNaN(data71)){
+const err169 = {instancePath:instancePath+"/repetition_penalty",schemaPath:"#/properties/repetition_penalty/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0}};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+}
+}
+if(data.mirostat_target !== undefined){
+let data72 = data.mirostat_target;
+if((!((typeof data72 == "number") && (isFinite(data72)))) && (data72 !== null)){
+const err170 = {instancePath:instancePath+"/mirostat_target",schemaPath:"#/properties/mirostat_target/type",keyword:"type",params:{type: schema11.properties.mirostat_target.type}};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+if((typeof data72 == "number") && (isFinite(data72))){
+if(data72 > 100 || isNaN(data72)){
+const err171 = {instancePath:instancePath+"/mirostat_target",schemaPath:"#/properties/mirostat_target/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+if(data72 < 0 || isNaN(data72)){
+const err172 = {instancePath:instancePath+"/mirostat_target",schemaPath:"#/properties/mirostat_target/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+}
+}
+if(data.mirostat_lr !== undefined){
+let data73 = data.mirostat_lr;
+if((!((typeof data73 == "number") && (isFinite(data73)))) && (data73 !== null)){
+const err173 = {instancePath:instancePath+"/mirostat_lr",schemaPath:"#/properties/mirostat_lr/type",keyword:"type",params:{type: schema11.properties.mirostat_lr.type}};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+if((typeof data73 == "number") && (isFinite(data73))){
+if(data73 > 1 || isNaN(data73)){
+const err174 = {instancePath:instancePath+"/mirostat_lr",schemaPath:"#/properties/mirostat_lr/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
+}
+errors++;
+}
+if(data73 <= 0 || isNaN(data73)){
+const err175 = {instancePath:instancePath+"/mirostat_lr",schemaPath:"#/properties/mirostat_lr/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0}};
+if(vErrors === null){
+vErrors = [err175];
+}
+else {
+vErrors.push(err175);
+}
+errors++;
+}
+}
+}
+if(data.logit_bias !== undefined){
+let data74 = data.logit_bias;
+if((!(data74 && typeof data74 == "object" && !Array.isArray(data74))) && (data74 !== null)){
+const err176 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/type",keyword:"type",params:{type: schema11.properties.logit_bias.type}};
+if(vErrors === null){
+vErrors = [err176];
+}
+else {
+vErrors.push(err176);
+}
+errors++;
+}
+if(data74 && typeof data74 == "object" && !Array.isArray(data74)){
+if(Object.keys(data74).length > 1024){
+const err177 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/maxProperties",keyword:"maxProperties",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err177];
+}
+else {
+vErrors.push(err177);
+}
+errors++;
+}
+for(const key7 in data74){
+const _errs203 = errors;
+if(typeof key7 === "string"){
+if(!pattern1.test(key7)){
+const err178 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(0|[1-9][0-9]{0,8})$"},propertyName:key7};
+if(vErrors === null){
+vErrors = [err178];
+}
+else {
+vErrors.push(err178);
+}
+errors++;
+}
+}
+var valid58 = _errs203 === errors;
+if(!valid58){
+const err179 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/propertyNames",keyword:"propertyNames",params:{propertyName: key7}};
+if(vErrors === null){
+vErrors = [err179];
+}
+else {
+vErrors.push(err179);
+}
+errors++;
+}
+}
+for(const key8 in data74){
+let data75 = data74[key8];
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 > 100 || isNaN(data75)){
+const err180 = {instancePath:instancePath+"/logit_bias/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/logit_bias/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+if(vErrors === null){
+vErrors = [err180];
+}
+else {
+vErrors.push(err180);
+}
+errors++;
+}
+if(data75 < -100 || isNaN(data75)){
+const err181 = {instancePath:instancePath+"/logit_bias/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/logit_bias/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100}};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+else {
+const err182 = {instancePath:instancePath+"/logit_bias/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/logit_bias/additionalProperties/type",keyword:"type",params:{type: "number"}};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+}
+}
+if(data.ignore_eos !== undefined){
+let data76 = data.ignore_eos;
+if((typeof data76 !== "boolean") && (data76 !== null)){
+const err183 = {instancePath:instancePath+"/ignore_eos",schemaPath:"#/properties/ignore_eos/type",keyword:"type",params:{type: schema11.properties.ignore_eos.type}};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+if(data.max_completion_tokens !== undefined){
+let data77 = data.max_completion_tokens;
+if((!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))) && (data77 !== null)){
+const err184 = {instancePath:instancePath+"/max_completion_tokens",schemaPath:"#/properties/max_completion_tokens/type",keyword:"type",params:{type: schema11.properties.max_completion_tokens.type}};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 < 0 || isNaN(data77)){
+const err185 = {instancePath:instancePath+"/max_completion_tokens",schemaPath:"#/properties/max_completion_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
+}
+errors++;
+}
+}
+}
+if(data.stream_options !== undefined){
+let data78 = data.stream_options;
+if((!(data78 && typeof data78 == "object" && !Array.isArray(data78))) && (data78 !== null)){
+const err186 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/type",keyword:"type",params:{type: schema11.properties.stream_options.type}};
+if(vErrors === null){
+vErrors = [err186];
+}
+else {
+vErrors.push(err186);
+}
+errors++;
+}
+if(data78 && typeof data78 == "object" && !Array.isArray(data78)){
+for(const key9 in data78){
+if(!(key9 === "include_usage")){
+const err187 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9}};
+if(vErrors === null){
+vErrors = [err187];
+}
+else {
+vErrors.push(err187);
+}
+errors++;
+}
+}
+if(data78.include_usage !== undefined){
+let data79 = data78.include_usage;
+if((typeof data79 !== "boolean") && (data79 !== null)){
+const err188 = {instancePath:instancePath+"/stream_options/include_usage",schemaPath:"#/properties/stream_options/properties/include_usage/type",keyword:"type",params:{type: schema11.properties.stream_options.properties.include_usage.type}};
+if(vErrors === null){
+vErrors = [err188];
+}
+else {
+vErrors.push(err188);
+}
+errors++;
+}
+}
+}
+}
+if(data.logprobs !== undefined){
+let data80 = data.logprobs;
+if(((typeof data80 !== "boolean") && (!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80))))) && (data80 !== null)){
+const err189 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/type",keyword:"type",params:{type: schema11.properties.logprobs.type}};
+if(vErrors === null){
+vErrors = [err189];
+}
+else {
+vErrors.push(err189);
+}
+errors++;
+}
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 > 20 || isNaN(data80)){
+const err190 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20}};
+if(vErrors === null){
+vErrors = [err190];
+}
+else {
+vErrors.push(err190);
+}
+errors++;
+}
+if(data80 < 0 || isNaN(data80)){
+const err191 = {instancePath:instancePath+"/logprobs",schemaPath:"#/properties/logprobs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err191];
+}
+else {
+vErrors.push(err191);
+}
+errors++;
+}
+}
+}
+if(data.top_logprobs !== undefined){
+let data81 = data.top_logprobs;
+if((!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))) && (data81 !== null)){
+const err192 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/type",keyword:"type",params:{type: schema11.properties.top_logprobs.type}};
+if(vErrors === null){
+vErrors = [err192];
+}
+else {
+vErrors.push(err192);
+}
+errors++;
+}
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 > 20 || isNaN(data81)){
+const err193 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/maximum",keyword:"maximum",params:{comparison: "<=", limit: 20}};
+if(vErrors === null){
+vErrors = [err193];
+}
+else {
+vErrors.push(err193);
+}
+errors++;
+}
+if(data81 < 0 || isNaN(data81)){
+const err194 = {instancePath:instancePath+"/top_logprobs",schemaPath:"#/properties/top_logprobs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err194];
+}
+else {
+vErrors.push(err194);
+}
+errors++;
+}
+}
+}
+if(data.return_token_ids !== undefined){
+let data82 = data.return_token_ids;
+if((typeof data82 !== "boolean") && (data82 !== null)){
+const err195 = {instancePath:instancePath+"/return_token_ids",schemaPath:"#/properties/return_token_ids/type",keyword:"type",params:{type: schema11.properties.return_token_ids.type}};
+if(vErrors === null){
+vErrors = [err195];
+}
+else {
+vErrors.push(err195);
+}
+errors++;
+}
+}
+if(data.raw_output !== undefined){
+let data83 = data.raw_output;
+if((typeof data83 !== "boolean") && (data83 !== null)){
+const err196 = {instancePath:instancePath+"/raw_output",schemaPath:"#/properties/raw_output/type",keyword:"type",params:{type: schema11.properties.raw_output.type}};
+if(vErrors === null){
+vErrors = [err196];
+}
+else {
+vErrors.push(err196);
+}
+errors++;
+}
+}
+if(data.perf_metrics_in_response !== undefined){
+let data84 = data.perf_metrics_in_response;
+if((typeof data84 !== "boolean") && (data84 !== null)){
+const err197 = {instancePath:instancePath+"/perf_metrics_in_response",schemaPath:"#/properties/perf_metrics_in_response/type",keyword:"type",params:{type: schema11.properties.perf_metrics_in_response.type}};
+if(vErrors === null){
+vErrors = [err197];
+}
+else {
+vErrors.push(err197);
+}
+errors++;
+}
+}
+if(data.parallel_tool_calls !== undefined){
+let data85 = data.parallel_tool_calls;
+if((typeof data85 !== "boolean") && (data85 !== null)){
+const err198 = {instancePath:instancePath+"/parallel_tool_calls",schemaPath:"#/properties/parallel_tool_calls/type",keyword:"type",params:{type: schema11.properties.parallel_tool_calls.type}};
+if(vErrors === null){
+vErrors = [err198];
+}
+else {
+vErrors.push(err198);
+}
+errors++;
+}
+}
+if(data.service_tier !== undefined){
+let data86 = data.service_tier;
+if((typeof data86 !== "string") && (data86 !== null)){
+const err199 = {instancePath:instancePath+"/service_tier",schemaPath:"#/properties/service_tier/type",keyword:"type",params:{type: schema11.properties.service_tier.type}};
+if(vErrors === null){
+vErrors = [err199];
+}
+else {
+vErrors.push(err199);
+}
+errors++;
+}
+}
+if(data.prompt_cache_key !== undefined){
+let data87 = data.prompt_cache_key;
+if((typeof data87 !== "string") && (data87 !== null)){
+const err200 = {instancePath:instancePath+"/prompt_cache_key",schemaPath:"#/properties/prompt_cache_key/type",keyword:"type",params:{type: schema11.properties.prompt_cache_key.type}};
+if(vErrors === null){
+vErrors = [err200];
+}
+else {
+vErrors.push(err200);
+}
+errors++;
+}
+}
+if(data.prompt_cache_isolation_key !== undefined){
+let data88 = data.prompt_cache_isolation_key;
+if((typeof data88 !== "string") && (data88 !== null)){
+const err201 = {instancePath:instancePath+"/prompt_cache_isolation_key",schemaPath:"#/properties/prompt_cache_isolation_key/type",keyword:"type",params:{type: schema11.properties.prompt_cache_isolation_key.type}};
+if(vErrors === null){
+vErrors = [err201];
+}
+else {
+vErrors.push(err201);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+let data89 = data.metadata;
+if((!(data89 && typeof data89 == "object" && !Array.isArray(data89))) && (data89 !== null)){
+const err202 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: schema11.properties.metadata.type}};
+if(vErrors === null){
+vErrors = [err202];
+}
+else {
+vErrors.push(err202);
+}
+errors++;
+}
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+if(Object.keys(data89).length > 64){
+const err203 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/maxProperties",keyword:"maxProperties",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err203];
+}
+else {
+vErrors.push(err203);
+}
+errors++;
+}
+for(const key10 in data89){
+if(typeof data89[key10] !== "string"){
+const err204 = {instancePath:instancePath+"/metadata/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/metadata/additionalProperties/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err204];
+}
+else {
+vErrors.push(err204);
+}
+errors++;
+}
+}
+}
+}
+if(data.store !== undefined){
+let data91 = data.store;
+if((typeof data91 !== "boolean") && (data91 !== null)){
+const err205 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: schema11.properties.store.type}};
+if(vErrors === null){
+vErrors = [err205];
+}
+else {
+vErrors.push(err205);
+}
+errors++;
+}
+}
+if(data.safe_tokenization !== undefined){
+let data92 = data.safe_tokenization;
+if((typeof data92 !== "boolean") && (data92 !== null)){
+const err206 = {instancePath:instancePath+"/safe_tokenization",schemaPath:"#/properties/safe_tokenization/type",keyword:"type",params:{type: schema11.properties.safe_tokenization.type}};
+if(vErrors === null){
+vErrors = [err206];
+}
+else {
+vErrors.push(err206);
+}
+errors++;
+}
+}
+if(data.speculation !== undefined){
+let data93 = data.speculation;
+if(((typeof data93 !== "string") && (!(Array.isArray(data93)))) && (data93 !== null)){
+const err207 = {instancePath:instancePath+"/speculation",schemaPath:"#/properties/speculation/type",keyword:"type",params:{type: schema11.properties.speculation.type}};
+if(vErrors === null){
+vErrors = [err207];
+}
+else {
+vErrors.push(err207);
+}
+errors++;
+}
+if(Array.isArray(data93)){
+const len6 = data93.length;
+for(let i6=0; i6<len6; i6++){
+let data94 = data93[i6];
+if(!(((typeof data94 == "number") && (!(data94 % 1) && !isNaN(data94))) && (isFinite(data94)))){
+const err208 = {instancePath:instancePath+"/speculation/" + i6,schemaPath:"#/properties/speculation/items/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err208];
+}
+else {
+vErrors.push(err208);
+}
+errors++;
+}
+}
+}
+}
+if(data.prediction !== undefined){
+let data95 = data.prediction;
+if((!(data95 && typeof data95 == "object" && !Array.isArray(data95))) && (data95 !== null)){
+const err209 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/type",keyword:"type",params:{type: schema11.properties.prediction.type}};
+if(vErrors === null){
+vErrors = [err209];
+}
+else {
+vErrors.push(err209);
+}
+errors++;
+}
+}
+if(data.reasoning_effort !== undefined){
+let data96 = data.reasoning_effort;
+if((((typeof data96 !== "string") && (!(((typeof data96 == "number") && (!(data96 % 1) && !isNaN(data96))) && (isFinite(data96))))) && (typeof data96 !== "boolean")) && (data96 !== null)){
+const err210 = {instancePath:instancePath+"/reasoning_effort",schemaPath:"#/properties/reasoning_effort/type",keyword:"type",params:{type: schema11.properties.reasoning_effort.type}};
+if(vErrors === null){
+vErrors = [err210];
+}
+else {
+vErrors.push(err210);
+}
+errors++;
+}
+}
+if(data.thinking !== undefined){
+let data97 = data.thinking;
+if((!(data97 && typeof data97 == "object" && !Array.isArray(data97))) && (data97 !== null)){
+const err211 = {instancePath:instancePath+"/thinking",schemaPath:"#/properties/thinking/type",keyword:"type",params:{type: schema11.properties.thinking.type}};
+if(vErrors === null){
+vErrors = [err211];
+}
+else {
+vErrors.push(err211);
+}
+errors++;
+}
+}
+if(data.reasoning_history !== undefined){
+let data98 = data.reasoning_history;
+if((typeof data98 !== "string") && (data98 !== null)){
+const err212 = {instancePath:instancePath+"/reasoning_history",schemaPath:"#/properties/reasoning_history/type",keyword:"type",params:{type: schema11.properties.reasoning_history.type}};
+if(vErrors === null){
+vErrors = [err212];
+}
+else {
+vErrors.push(err212);
+}
+errors++;
+}
+}
+}
+else {
+const err213 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err213];
+}
+else {
+vErrors.push(err213);
+}
+errors++;
+}
 validate10.errors = vErrors;
 return errors === 0;
 }
 
 
-const schema12 = {"type":"object","properties":{"model":{"type":"string"},"prompt":{"oneOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"type":"string"}},{"type":"array","minItems":1,"items":{"type":"integer"}},{"type":"array","minItems":1,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"images":{"type":"array","items":{"type":"string"}},"max_tokens":{"type":["integer","null"],"minimum":0,"default":16},"logprobs":{"type":["integer","null"],"minimum":0,"maximum":5,"default":null},"echo":{"type":["boolean","null"],"default":false},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"type":["object","null"],"default":null,"properties":{"type":{"type":"string","enum":["text","json_object"],"default":"text"},"schema":{"type":["object","null"],"default":null}},"required":["type"]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"seed":{"type":["integer","null"]}},"required":["model","prompt"],"additionalProperties":false};
+const schema12 = {"type":"object","properties":{"model":{"type":"string"},"prompt":{"oneOf":[{"type":"string"},{"type":"array","minItems":1,"items":{"type":"string"}},{"type":"array","minItems":1,"items":{"type":"integer"}},{"type":"array","minItems":1,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"images":{"type":"array","items":{"type":"string"}},"max_tokens":{"type":["integer","null"],"minimum":0,"default":16},"logprobs":{"type":["integer","null"],"minimum":0,"maximum":5,"default":null},"echo":{"type":["boolean","null"],"default":false},"temperature":{"type":["number","null"],"minimum":0,"maximum":2,"default":1},"top_p":{"type":["number","null"],"minimum":0,"maximum":1,"default":1},"top_k":{"type":["integer","null"],"minimum":1,"maximum":128},"frequency_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"presence_penalty":{"type":["number","null"],"default":0,"minimum":-2,"maximum":2},"n":{"type":["integer","null"],"minimum":1,"maximum":128,"default":1},"stop":{"default":null,"oneOf":[{"type":["string","null"]},{"type":"array","minItems":1,"maxItems":4,"items":{"type":"string"}}]},"response_format":{"anyOf":[{"type":"null"},{"type":"object","required":["type"],"properties":{"type":{"type":"string","enum":["text","json_object","json_schema","grammar"]}},"allOf":[{"if":{"properties":{"type":{"const":"text"}},"required":["type"]},"then":{"properties":{}}},{"if":{"properties":{"type":{"const":"json_object"}},"required":["type"]},"then":{"properties":{"schema":{"type":["object","null"]}}}},{"if":{"properties":{"type":{"const":"json_schema"}},"required":["type"]},"then":{"properties":{"json_schema":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1,"maxLength":64,"pattern":"^[A-Za-z0-9_-]+$"},"description":{"type":"string"},"schema":{"type":"object"},"strict":{"type":["boolean","null"]}}}},"required":["json_schema"]}},{"if":{"properties":{"type":{"const":"grammar"}},"required":["type"]},"then":{"properties":{"grammar":{"type":"string","minLength":1}},"required":["grammar"]}}]}]},"stream":{"type":["boolean","null"],"default":false},"context_length_exceeded_behavior":{"type":"string","enum":["truncate","error"]},"user":{"type":["string","null"]},"seed":{"type":["integer","null"]},"min_p":{"type":["number","null"],"minimum":0,"maximum":1},"typical_p":{"type":["number","null"],"minimum":0,"maximum":1},"repetition_penalty":{"type":["number","null"],"exclusiveMinimum":0,"maximum":10},"mirostat_target":{"type":["number","null"],"minimum":0,"maximum":100},"mirostat_lr":{"type":["number","null"],"exclusiveMinimum":0,"maximum":1},"logit_bias":{"type":["object","null"],"maxProperties":1024,"propertyNames":{"pattern":"^(0|[1-9][0-9]{0,8})$"},"additionalProperties":{"type":"number","minimum":-100,"maximum":100}},"ignore_eos":{"type":["boolean","null"]},"max_completion_tokens":{"type":["integer","null"],"minimum":0},"stream_options":{"type":["object","null"],"additionalProperties":false,"properties":{"include_usage":{"type":["boolean","null"]}}},"echo_last":{"type":["integer","null"],"minimum":1},"return_token_ids":{"type":["boolean","null"]},"raw_output":{"type":["boolean","null"]},"perf_metrics_in_response":{"type":["boolean","null"]},"service_tier":{"type":["string","null"]},"prompt_cache_key":{"type":["string","null"]},"prompt_cache_isolation_key":{"type":["string","null"]},"metadata":{"type":["object","null"],"maxProperties":64,"additionalProperties":{"type":"string"}},"store":{"type":["boolean","null"]},"safe_tokenization":{"type":["boolean","null"]},"speculation":{"type":["string","array","null"],"items":{"type":"integer"}},"prediction":{"type":["object","null"]},"reasoning_effort":{"type":["string","integer","boolean","null"]},"thinking":{"type":["object","null"]},"reasoning_history":{"type":["string","null"]}},"required":["model","prompt"],"additionalProperties":false};
 
 function validate11(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2504,8 +3582,11 @@ vErrors = null;
 }
 if(data.response_format !== undefined){
 let data19 = data.response_format;
-if((!(data19 && typeof data19 == "object" && !Array.isArray(data19))) && (data19 !== null)){
-const err49 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/type",keyword:"type",params:{type: schema12.properties.response_format.type}};
+const _errs53 = errors;
+let valid15 = false;
+const _errs54 = errors;
+if(data19 !== null){
+const err49 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/0/type",keyword:"type",params:{type: "null"}};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -2514,9 +3595,17 @@ vErrors.push(err49);
 }
 errors++;
 }
+var _valid2 = _errs54 === errors;
+valid15 = valid15 || _valid2;
+if(!valid15){
+const _errs56 = errors;
+const _errs59 = errors;
+let valid17 = true;
+const _errs60 = errors;
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-if(data19.type === undefined){
-const err50 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/required",keyword:"required",params:{missingProperty: "type"}};
+let missing0;
+if((data19.type === undefined) && (missing0 = "type")){
+const err50 = {};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -2525,10 +3614,10 @@ vErrors.push(err50);
 }
 errors++;
 }
+else {
 if(data19.type !== undefined){
-let data20 = data19.type;
-if(typeof data20 !== "string"){
-const err51 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/type",keyword:"type",params:{type: "string"}};
+if("text" !== data19.type){
+const err51 = {};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -2537,8 +3626,26 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(!((data20 === "text") || (data20 === "json_object"))){
-const err52 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.response_format.properties.type.enum}};
+}
+}
+}
+var _valid3 = _errs60 === errors;
+errors = _errs59;
+if(vErrors !== null){
+if(_errs59){
+vErrors.length = _errs59;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid3){
+const _errs62 = errors;
+var _valid3 = _errs62 === errors;
+valid17 = _valid3;
+}
+if(!valid17){
+const err52 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/0/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -2547,11 +3654,13 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-if(data19.schema !== undefined){
-let data21 = data19.schema;
-if((!(data21 && typeof data21 == "object" && !Array.isArray(data21))) && (data21 !== null)){
-const err53 = {instancePath:instancePath+"/response_format/schema",schemaPath:"#/properties/response_format/properties/schema/type",keyword:"type",params:{type: schema12.properties.response_format.properties.schema.type}};
+const _errs64 = errors;
+let valid19 = true;
+const _errs65 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+let missing1;
+if((data19.type === undefined) && (missing1 = "type")){
+const err53 = {};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -2560,13 +3669,10 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-}
-}
-if(data.stream !== undefined){
-let data22 = data.stream;
-if((typeof data22 !== "boolean") && (data22 !== null)){
-const err54 = {instancePath:instancePath+"/stream",schemaPath:"#/properties/stream/type",keyword:"type",params:{type: schema12.properties.stream.type}};
+else {
+if(data19.type !== undefined){
+if("json_object" !== data19.type){
+const err54 = {};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -2576,10 +3682,25 @@ vErrors.push(err54);
 errors++;
 }
 }
-if(data.context_length_exceeded_behavior !== undefined){
-let data23 = data.context_length_exceeded_behavior;
-if(typeof data23 !== "string"){
-const err55 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/type",keyword:"type",params:{type: "string"}};
+}
+}
+var _valid4 = _errs65 === errors;
+errors = _errs64;
+if(vErrors !== null){
+if(_errs64){
+vErrors.length = _errs64;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid4){
+const _errs67 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.schema !== undefined){
+let data22 = data19.schema;
+if((!(data22 && typeof data22 == "object" && !Array.isArray(data22))) && (data22 !== null)){
+const err55 = {instancePath:instancePath+"/response_format/schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/1/then/properties/schema/type",keyword:"type",params:{type: schema12.properties.response_format.anyOf[1].allOf[1].then.properties.schema.type}};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2588,8 +3709,13 @@ vErrors.push(err55);
 }
 errors++;
 }
-if(!((data23 === "truncate") || (data23 === "error"))){
-const err56 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/enum",keyword:"enum",params:{allowedValues: schema12.properties.context_length_exceeded_behavior.enum}};
+}
+}
+var _valid4 = _errs67 === errors;
+valid19 = _valid4;
+}
+if(!valid19){
+const err56 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/1/if",keyword:"if",params:{failingKeyword: "then"}};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2598,11 +3724,13 @@ vErrors.push(err56);
 }
 errors++;
 }
-}
-if(data.user !== undefined){
-let data24 = data.user;
-if((typeof data24 !== "string") && (data24 !== null)){
-const err57 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema12.properties.user.type}};
+const _errs71 = errors;
+let valid22 = true;
+const _errs72 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+let missing2;
+if((data19.type === undefined) && (missing2 = "type")){
+const err57 = {};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2611,11 +3739,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-if(data.seed !== undefined){
-let data25 = data.seed;
-if((!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))) && (data25 !== null)){
-const err58 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema12.properties.seed.type}};
+else {
+if(data19.type !== undefined){
+if("json_schema" !== data19.type){
+const err58 = {};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2626,8 +3753,22 @@ errors++;
 }
 }
 }
+}
+var _valid5 = _errs72 === errors;
+errors = _errs71;
+if(vErrors !== null){
+if(_errs71){
+vErrors.length = _errs71;
+}
 else {
-const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+vErrors = null;
+}
+}
+if(_valid5){
+const _errs74 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.json_schema === undefined){
+const err59 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/required",keyword:"required",params:{missingProperty: "json_schema"}};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -2636,12 +3777,967 @@ vErrors.push(err59);
 }
 errors++;
 }
+if(data19.json_schema !== undefined){
+let data24 = data19.json_schema;
+if(data24 && typeof data24 == "object" && !Array.isArray(data24)){
+if(data24.name === undefined){
+const err60 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/required",keyword:"required",params:{missingProperty: "name"}};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
+}
+errors++;
+}
+for(const key1 in data24){
+if(!((((key1 === "name") || (key1 === "description")) || (key1 === "schema")) || (key1 === "strict"))){
+const err61 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1}};
+if(vErrors === null){
+vErrors = [err61];
+}
+else {
+vErrors.push(err61);
+}
+errors++;
+}
+}
+if(data24.name !== undefined){
+let data25 = data24.name;
+if(typeof data25 === "string"){
+if(func3(data25) > 64){
+const err62 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/maxLength",keyword:"maxLength",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
+}
+errors++;
+}
+if(func3(data25) < 1){
+const err63 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err63];
+}
+else {
+vErrors.push(err63);
+}
+errors++;
+}
+if(!pattern0.test(data25)){
+const err64 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]+$"}};
+if(vErrors === null){
+vErrors = [err64];
+}
+else {
+vErrors.push(err64);
+}
+errors++;
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/response_format/json_schema/name",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/name/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+if(data24.description !== undefined){
+if(typeof data24.description !== "string"){
+const err66 = {instancePath:instancePath+"/response_format/json_schema/description",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/description/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data24.schema !== undefined){
+let data27 = data24.schema;
+if(!(data27 && typeof data27 == "object" && !Array.isArray(data27))){
+const err67 = {instancePath:instancePath+"/response_format/json_schema/schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/schema/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+}
+if(data24.strict !== undefined){
+let data28 = data24.strict;
+if((typeof data28 !== "boolean") && (data28 !== null)){
+const err68 = {instancePath:instancePath+"/response_format/json_schema/strict",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/properties/strict/type",keyword:"type",params:{type: schema12.properties.response_format.anyOf[1].allOf[2].then.properties.json_schema.properties.strict.type}};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+}
+}
+else {
+const err69 = {instancePath:instancePath+"/response_format/json_schema",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/then/properties/json_schema/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+var _valid5 = _errs74 === errors;
+valid22 = _valid5;
+}
+if(!valid22){
+const err70 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/2/if",keyword:"if",params:{failingKeyword: "then"}};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+const _errs87 = errors;
+let valid26 = true;
+const _errs88 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+let missing3;
+if((data19.type === undefined) && (missing3 = "type")){
+const err71 = {};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+else {
+if(data19.type !== undefined){
+if("grammar" !== data19.type){
+const err72 = {};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+}
+}
+var _valid6 = _errs88 === errors;
+errors = _errs87;
+if(vErrors !== null){
+if(_errs87){
+vErrors.length = _errs87;
+}
+else {
+vErrors = null;
+}
+}
+if(_valid6){
+const _errs90 = errors;
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.grammar === undefined){
+const err73 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/then/required",keyword:"required",params:{missingProperty: "grammar"}};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+if(data19.grammar !== undefined){
+let data30 = data19.grammar;
+if(typeof data30 === "string"){
+if(func3(data30) < 1){
+const err74 = {instancePath:instancePath+"/response_format/grammar",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/then/properties/grammar/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/response_format/grammar",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/then/properties/grammar/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+}
+var _valid6 = _errs90 === errors;
+valid26 = _valid6;
+}
+if(!valid26){
+const err76 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/allOf/3/if",keyword:"if",params:{failingKeyword: "then"}};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
+if(data19.type === undefined){
+const err77 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/required",keyword:"required",params:{missingProperty: "type"}};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if(data19.type !== undefined){
+let data31 = data19.type;
+if(typeof data31 !== "string"){
+const err78 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/anyOf/1/properties/type/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+if(!((((data31 === "text") || (data31 === "json_object")) || (data31 === "json_schema")) || (data31 === "grammar"))){
+const err79 = {instancePath:instancePath+"/response_format/type",schemaPath:"#/properties/response_format/anyOf/1/properties/type/enum",keyword:"enum",params:{allowedValues: schema12.properties.response_format.anyOf[1].properties.type.enum}};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+}
+}
+else {
+const err80 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf/1/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+var _valid2 = _errs56 === errors;
+valid15 = valid15 || _valid2;
+}
+if(!valid15){
+const err81 = {instancePath:instancePath+"/response_format",schemaPath:"#/properties/response_format/anyOf",keyword:"anyOf",params:{}};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+else {
+errors = _errs53;
+if(vErrors !== null){
+if(_errs53){
+vErrors.length = _errs53;
+}
+else {
+vErrors = null;
+}
+}
+}
+}
+if(data.stream !== undefined){
+let data32 = data.stream;
+if((typeof data32 !== "boolean") && (data32 !== null)){
+const err82 = {instancePath:instancePath+"/stream",schemaPath:"#/properties/stream/type",keyword:"type",params:{type: schema12.properties.stream.type}};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+if(data.context_length_exceeded_behavior !== undefined){
+let data33 = data.context_length_exceeded_behavior;
+if(typeof data33 !== "string"){
+const err83 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+if(!((data33 === "truncate") || (data33 === "error"))){
+const err84 = {instancePath:instancePath+"/context_length_exceeded_behavior",schemaPath:"#/properties/context_length_exceeded_behavior/enum",keyword:"enum",params:{allowedValues: schema12.properties.context_length_exceeded_behavior.enum}};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+if(data.user !== undefined){
+let data34 = data.user;
+if((typeof data34 !== "string") && (data34 !== null)){
+const err85 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema12.properties.user.type}};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
+}
+errors++;
+}
+}
+if(data.seed !== undefined){
+let data35 = data.seed;
+if((!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))) && (data35 !== null)){
+const err86 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: schema12.properties.seed.type}};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
+}
+errors++;
+}
+}
+if(data.min_p !== undefined){
+let data36 = data.min_p;
+if((!((typeof data36 == "number") && (isFinite(data36)))) && (data36 !== null)){
+const err87 = {instancePath:instancePath+"/min_p",schemaPath:"#/properties/min_p/type",keyword:"type",params:{type: schema12.properties.min_p.type}};
+if(vErrors === null){
+vErrors = [err87];
+}
+else {
+vErrors.push(err87);
+}
+errors++;
+}
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 1 || isNaN(data36)){
+const err88 = {instancePath:instancePath+"/min_p",schemaPath:"#/properties/min_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err88];
+}
+else {
+vErrors.push(err88);
+}
+errors++;
+}
+if(data36 < 0 || isNaN(data36)){
+const err89 = {instancePath:instancePath+"/min_p",schemaPath:"#/properties/min_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err89];
+}
+else {
+vErrors.push(err89);
+}
+errors++;
+}
+}
+}
+if(data.typical_p !== undefined){
+let data37 = data.typical_p;
+if((!((typeof data37 == "number") && (isFinite(data37)))) && (data37 !== null)){
+const err90 = {instancePath:instancePath+"/typical_p",schemaPath:"#/properties/typical_p/type",keyword:"type",params:{type: schema12.properties.typical_p.type}};
+if(vErrors === null){
+vErrors = [err90];
+}
+else {
+vErrors.push(err90);
+}
+errors++;
+}
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 1 || isNaN(data37)){
+const err91 = {instancePath:instancePath+"/typical_p",schemaPath:"#/properties/typical_p/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err91];
+}
+else {
+vErrors.push(err91);
+}
+errors++;
+}
+if(data37 < 0 || isNaN(data37)){
+const err92 = {instancePath:instancePath+"/typical_p",schemaPath:"#/properties/typical_p/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err92];
+}
+else {
+vErrors.push(err92);
+}
+errors++;
+}
+}
+}
+if(data.repetition_penalty !== undefined){
+let data38 = data.repetition_penalty;
+if((!((typeof data38 == "number") && (isFinite(data38)))) && (data38 !== null)){
+const err93 = {instancePath:instancePath+"/repetition_penalty",schemaPath:"#/properties/repetition_penalty/type",keyword:"type",params:{type: schema12.properties.repetition_penalty.type}};
+if(vErrors === null){
+vErrors = [err93];
+}
+else {
+vErrors.push(err93);
+}
+errors++;
+}
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 > 10 || isNaN(data38)){
+const err94 = {instancePath:instancePath+"/repetition_penalty",schemaPath:"#/properties/repetition_penalty/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
+if(vErrors === null){
+vErrors = [err94];
+}
+else {
+vErrors.push(err94);
+}
+errors++;
+}
+if(data38 <= 0 || isNaN(data38)){
+const err95 = {instancePath:instancePath+"/repetition_penalty",schemaPath:"#/properties/repetition_penalty/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0}};
+if(vErrors === null){
+vErrors = [err95];
+}
+else {
+vErrors.push(err95);
+}
+errors++;
+}
+}
+}
+if(data.mirostat_target !== undefined){
+let data39 = data.mirostat_target;
+if((!((typeof data39 == "number") && (isFinite(data39)))) && (data39 !== null)){
+const err96 = {instancePath:instancePath+"/mirostat_target",schemaPath:"#/properties/mirostat_target/type",keyword:"type",params:{type: schema12.properties.mirostat_target.type}};
+if(vErrors === null){
+vErrors = [err96];
+}
+else {
+vErrors.push(err96);
+}
+errors++;
+}
+if((typeof data39 == "number") && (isFinite(data39))){
+if(data39 > 100 || isNaN(data39)){
+const err97 = {instancePath:instancePath+"/mirostat_target",schemaPath:"#/properties/mirostat_target/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+if(vErrors === null){
+vErrors = [err97];
+}
+else {
+vErrors.push(err97);
+}
+errors++;
+}
+if(data39 < 0 || isNaN(data39)){
+const err98 = {instancePath:instancePath+"/mirostat_target",schemaPath:"#/properties/mirostat_target/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err98];
+}
+else {
+vErrors.push(err98);
+}
+errors++;
+}
+}
+}
+if(data.mirostat_lr !== undefined){
+let data40 = data.mirostat_lr;
+if((!((typeof data40 == "number") && (isFinite(data40)))) && (data40 !== null)){
+const err99 = {instancePath:instancePath+"/mirostat_lr",schemaPath:"#/properties/mirostat_lr/type",keyword:"type",params:{type: schema12.properties.mirostat_lr.type}};
+if(vErrors === null){
+vErrors = [err99];
+}
+else {
+vErrors.push(err99);
+}
+errors++;
+}
+if((typeof data40 == "number") && (isFinite(data40))){
+if(data40 > 1 || isNaN(data40)){
+const err100 = {instancePath:instancePath+"/mirostat_lr",schemaPath:"#/properties/mirostat_lr/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1}};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(data40 <= 0 || isNaN(data40)){
+const err101 = {instancePath:instancePath+"/mirostat_lr",schemaPath:"#/properties/mirostat_lr/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0}};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+}
+if(data.logit_bias !== undefined){
+let data41 = data.logit_bias;
+if((!(data41 && typeof data41 == "object" && !Array.isArray(data41))) && (data41 !== null)){
+const err102 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/type",keyword:"type",params:{type: schema12.properties.logit_bias.type}};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(Object.keys(data41).length > 1024){
+const err103 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/maxProperties",keyword:"maxProperties",params:{limit: 1024}};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+for(const key2 in data41){
+const _errs115 = errors;
+if(typeof key2 === "string"){
+if(!pattern1.test(key2)){
+const err104 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/propertyNames/pattern",keyword:"pattern",params:{pattern: "^(0|[1-9][0-9]{0,8})$"},propertyName:key2};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+}
+var valid30 = _errs115 === errors;
+if(!valid30){
+const err105 = {instancePath:instancePath+"/logit_bias",schemaPath:"#/properties/logit_bias/propertyNames",keyword:"propertyNames",params:{propertyName: key2}};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
+}
+}
+for(const key3 in data41){
+let data42 = data41[key3];
+if((typeof data42 == "number") && (isFinite(data42))){
+if(data42 > 100 || isNaN(data42)){
+const err106 = {instancePath:instancePath+"/logit_bias/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/logit_bias/additionalProperties/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100}};
+if(vErrors === null){
+vErrors = [err106];
+}
+else {
+vErrors.push(err106);
+}
+errors++;
+}
+if(data42 < -100 || isNaN(data42)){
+const err107 = {instancePath:instancePath+"/logit_bias/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/logit_bias/additionalProperties/minimum",keyword:"minimum",params:{comparison: ">=", limit: -100}};
+if(vErrors === null){
+vErrors = [err107];
+}
+else {
+vErrors.push(err107);
+}
+errors++;
+}
+}
+else {
+const err108 = {instancePath:instancePath+"/logit_bias/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/logit_bias/additionalProperties/type",keyword:"type",params:{type: "number"}};
+if(vErrors === null){
+vErrors = [err108];
+}
+else {
+vErrors.push(err108);
+}
+errors++;
+}
+}
+}
+}
+if(data.ignore_eos !== undefined){
+let data43 = data.ignore_eos;
+if((typeof data43 !== "boolean") && (data43 !== null)){
+const err109 = {instancePath:instancePath+"/ignore_eos",schemaPath:"#/properties/ignore_eos/type",keyword:"type",params:{type: schema12.properties.ignore_eos.type}};
+if(vErrors === null){
+vErrors = [err109];
+}
+else {
+vErrors.push(err109);
+}
+errors++;
+}
+}
+if(data.max_completion_tokens !== undefined){
+let data44 = data.max_completion_tokens;
+if((!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))) && (data44 !== null)){
+const err110 = {instancePath:instancePath+"/max_completion_tokens",schemaPath:"#/properties/max_completion_tokens/type",keyword:"type",params:{type: schema12.properties.max_completion_tokens.type}};
+if(vErrors === null){
+vErrors = [err110];
+}
+else {
+vErrors.push(err110);
+}
+errors++;
+}
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 0 || isNaN(data44)){
+const err111 = {instancePath:instancePath+"/max_completion_tokens",schemaPath:"#/properties/max_completion_tokens/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+if(vErrors === null){
+vErrors = [err111];
+}
+else {
+vErrors.push(err111);
+}
+errors++;
+}
+}
+}
+if(data.stream_options !== undefined){
+let data45 = data.stream_options;
+if((!(data45 && typeof data45 == "object" && !Array.isArray(data45))) && (data45 !== null)){
+const err112 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/type",keyword:"type",params:{type: schema12.properties.stream_options.type}};
+if(vErrors === null){
+vErrors = [err112];
+}
+else {
+vErrors.push(err112);
+}
+errors++;
+}
+if(data45 && typeof data45 == "object" && !Array.isArray(data45)){
+for(const key4 in data45){
+if(!(key4 === "include_usage")){
+const err113 = {instancePath:instancePath+"/stream_options",schemaPath:"#/properties/stream_options/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4}};
+if(vErrors === null){
+vErrors = [err113];
+}
+else {
+vErrors.push(err113);
+}
+errors++;
+}
+}
+if(data45.include_usage !== undefined){
+let data46 = data45.include_usage;
+if((typeof data46 !== "boolean") && (data46 !== null)){
+const err114 = {instancePath:instancePath+"/stream_options/include_usage",schemaPath:"#/properties/stream_options/properties/include_usage/type",keyword:"type",params:{type: schema12.properties.stream_options.properties.include_usage.type}};
+if(vErrors === null){
+vErrors = [err114];
+}
+else {
+vErrors.push(err114);
+}
+errors++;
+}
+}
+}
+}
+if(data.echo_last !== undefined){
+let data47 = data.echo_last;
+if((!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))) && (data47 !== null)){
+const err115 = {instancePath:instancePath+"/echo_last",schemaPath:"#/properties/echo_last/type",keyword:"type",params:{type: schema12.properties.echo_last.type}};
+if(vErrors === null){
+vErrors = [err115];
+}
+else {
+vErrors.push(err115);
+}
+errors++;
+}
+if((typeof data47 == "number") && (isFinite(data47))){
+if(data47 < 1 || isNaN(data47)){
+const err116 = {instancePath:instancePath+"/echo_last",schemaPath:"#/properties/echo_last/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+if(vErrors === null){
+vErrors = [err116];
+}
+else {
+vErrors.push(err116);
+}
+errors++;
+}
+}
+}
+if(data.return_token_ids !== undefined){
+let data48 = data.return_token_ids;
+if((typeof data48 !== "boolean") && (data48 !== null)){
+const err117 = {instancePath:instancePath+"/return_token_ids",schemaPath:"#/properties/return_token_ids/type",keyword:"type",params:{type: schema12.properties.return_token_ids.type}};
+if(vErrors === null){
+vErrors = [err117];
+}
+else {
+vErrors.push(err117);
+}
+errors++;
+}
+}
+if(data.raw_output !== undefined){
+let data49 = data.raw_output;
+if((typeof data49 !== "boolean") && (data49 !== null)){
+const err118 = {instancePath:instancePath+"/raw_output",schemaPath:"#/properties/raw_output/type",keyword:"type",params:{type: schema12.properties.raw_output.type}};
+if(vErrors === null){
+vErrors = [err118];
+}
+else {
+vErrors.push(err118);
+}
+errors++;
+}
+}
+if(data.perf_metrics_in_response !== undefined){
+let data50 = data.perf_metrics_in_response;
+if((typeof data50 !== "boolean") && (data50 !== null)){
+const err119 = {instancePath:instancePath+"/perf_metrics_in_response",schemaPath:"#/properties/perf_metrics_in_response/type",keyword:"type",params:{type: schema12.properties.perf_metrics_in_response.type}};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+}
+if(data.service_tier !== undefined){
+let data51 = data.service_tier;
+if((typeof data51 !== "string") && (data51 !== null)){
+const err120 = {instancePath:instancePath+"/service_tier",schemaPath:"#/properties/service_tier/type",keyword:"type",params:{type: schema12.properties.service_tier.type}};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+}
+if(data.prompt_cache_key !== undefined){
+let data52 = data.prompt_cache_key;
+if((typeof data52 !== "string") && (data52 !== null)){
+const err121 = {instancePath:instancePath+"/prompt_cache_key",schemaPath:"#/properties/prompt_cache_key/type",keyword:"type",params:{type: schema12.properties.prompt_cache_key.type}};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+if(data.prompt_cache_isolation_key !== undefined){
+let data53 = data.prompt_cache_isolation_key;
+if((typeof data53 !== "string") && (data53 !== null)){
+const err122 = {instancePath:instancePath+"/prompt_cache_isolation_key",schemaPath:"#/properties/prompt_cache_isolation_key/type",keyword:"type",params:{type: schema12.properties.prompt_cache_isolation_key.type}};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
+}
+errors++;
+}
+}
+if(data.metadata !== undefined){
+let data54 = data.metadata;
+if((!(data54 && typeof data54 == "object" && !Array.isArray(data54))) && (data54 !== null)){
+const err123 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/type",keyword:"type",params:{type: schema12.properties.metadata.type}};
+if(vErrors === null){
+vErrors = [err123];
+}
+else {
+vErrors.push(err123);
+}
+errors++;
+}
+if(data54 && typeof data54 == "object" && !Array.isArray(data54)){
+if(Object.keys(data54).length > 64){
+const err124 = {instancePath:instancePath+"/metadata",schemaPath:"#/properties/metadata/maxProperties",keyword:"maxProperties",params:{limit: 64}};
+if(vErrors === null){
+vErrors = [err124];
+}
+else {
+vErrors.push(err124);
+}
+errors++;
+}
+for(const key5 in data54){
+if(typeof data54[key5] !== "string"){
+const err125 = {instancePath:instancePath+"/metadata/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/metadata/additionalProperties/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err125];
+}
+else {
+vErrors.push(err125);
+}
+errors++;
+}
+}
+}
+}
+if(data.store !== undefined){
+let data56 = data.store;
+if((typeof data56 !== "boolean") && (data56 !== null)){
+const err126 = {instancePath:instancePath+"/store",schemaPath:"#/properties/store/type",keyword:"type",params:{type: schema12.properties.store.type}};
+if(vErrors === null){
+vErrors = [err126];
+}
+else {
+vErrors.push(err126);
+}
+errors++;
+}
+}
+if(data.safe_tokenization !== undefined){
+let data57 = data.safe_tokenization;
+if((typeof data57 !== "boolean") && (data57 !== null)){
+const err127 = {instancePath:instancePath+"/safe_tokenization",schemaPath:"#/properties/safe_tokenization/type",keyword:"type",params:{type: schema12.properties.safe_tokenization.type}};
+if(vErrors === null){
+vErrors = [err127];
+}
+else {
+vErrors.push(err127);
+}
+errors++;
+}
+}
+if(data.speculation !== undefined){
+let data58 = data.speculation;
+if(((typeof data58 !== "string") && (!(Array.isArray(data58)))) && (data58 !== null)){
+const err128 = {instancePath:instancePath+"/speculation",schemaPath:"#/properties/speculation/type",keyword:"type",params:{type: schema12.properties.speculation.type}};
+if(vErrors === null){
+vErrors = [err128];
+}
+else {
+vErrors.push(err128);
+}
+errors++;
+}
+if(Array.isArray(data58)){
+const len6 = data58.length;
+for(let i6=0; i6<len6; i6++){
+let data59 = data58[i6];
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err129 = {instancePath:instancePath+"/speculation/" + i6,schemaPath:"#/properties/speculation/items/type",keyword:"type",params:{type: "integer"}};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+}
+if(data.prediction !== undefined){
+let data60 = data.prediction;
+if((!(data60 && typeof data60 == "object" && !Array.isArray(data60))) && (data60 !== null)){
+const err130 = {instancePath:instancePath+"/prediction",schemaPath:"#/properties/prediction/type",keyword:"type",params:{type: schema12.properties.prediction.type}};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+if(data.reasoning_effort !== undefined){
+let data61 = data.reasoning_effort;
+if((((typeof data61 !== "string") && (!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61))))) && (typeof data61 !== "boolean")) && (data61 !== null)){
+const err131 = {instancePath:instancePath+"/reasoning_effort",schemaPath:"#/properties/reasoning_effort/type",keyword:"type",params:{type: schema12.properties.reasoning_effort.type}};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+}
+if(data.thinking !== undefined){
+let data62 = data.thinking;
+if((!(data62 && typeof data62 == "object" && !Array.isArray(data62))) && (data62 !== null)){
+const err132 = {instancePath:instancePath+"/thinking",schemaPath:"#/properties/thinking/type",keyword:"type",params:{type: schema12.properties.thinking.type}};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+if(data.reasoning_history !== undefined){
+let data63 = data.reasoning_history;
+if((typeof data63 !== "string") && (data63 !== null)){
+const err133 = {instancePath:instancePath+"/reasoning_history",schemaPath:"#/properties/reasoning_history/type",keyword:"type",params:{type: schema12.properties.reasoning_history.type}};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+}
+else {
+const err134 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
 validate11.errors = vErrors;
 return errors === 0;
 }
 
 
-const schema13 = {"type":"object","additionalProperties":false,"properties":{"input":{"oneOf":[{"type":"string","minLength":1},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"string","minLength":1}},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"integer"}},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"model":{"type":"string"},"dimensions":{"type":"integer","minimum":1},"encoding_format":{"type":"string","enum":["float","base64"],"default":"float"}},"required":["model","input"]};
+const schema13 = {"type":"object","additionalProperties":false,"properties":{"input":{"oneOf":[{"type":"string","minLength":1},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"string","minLength":1}},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"integer"}},{"type":"array","minItems":1,"maxItems":2048,"items":{"type":"array","minItems":1,"items":{"type":"integer"}}}]},"model":{"type":"string"},"dimensions":{"type":"integer","minimum":1},"encoding_format":{"type":"string","enum":["float","base64"],"default":"float"},"user":{"type":["string","null"]}},"required":["model","input"]};
 
 function validate12(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -2668,7 +4764,7 @@ vErrors.push(err1);
 errors++;
 }
 for(const key0 in data){
-if(!((((key0 === "input") || (key0 === "model")) || (key0 === "dimensions")) || (key0 === "encoding_format"))){
+if(!(((((key0 === "input") || (key0 === "model")) || (key0 === "dimensions")) || (key0 === "encoding_format")) || (key0 === "user"))){
 const err2 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err2];
@@ -3006,9 +5102,10 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-else {
-const err26 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.user !== undefined){
+let data8 = data.user;
+if((typeof data8 !== "string") && (data8 !== null)){
+const err26 = {instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema13.properties.user.type}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3017,19 +5114,35 @@ vErrors.push(err26);
 }
 errors++;
 }
+}
+}
+else {
+const err27 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
 validate12.errors = vErrors;
 return errors === 0;
 }
 
 
-const schema14 = {"type":"object","properties":{"height":{"type":"integer","default":1024,"minimum":64,"maximum":1536,"multipleOf":8},"width":{"type":"integer","default":1024,"minimum":64,"maximum":1536,"multipleOf":8},"text_prompts":{"type":"array","items":{"type":"object","properties":{"text":{"type":"string","maxLength":2000},"weight":{"type":"number","default":1}},"required":["text"]},"minItems":1},"cfg_scale":{"type":"number","default":7},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"model":{"type":"string","minLength":1}},"required":["text_prompts"],"additionalProperties":false};
+const schema14 = {"type":"object","properties":{"height":{"type":"integer","default":1024,"minimum":64,"maximum":1536,"multipleOf":8},"width":{"type":"integer","default":1024,"minimum":64,"maximum":1536,"multipleOf":8},"text_prompts":{"type":"array","items":{"type":"object","properties":{"text":{"type":"string","maxLength":2000},"weight":{"type":"number","default":1}},"required":["text"]},"minItems":1},"cfg_scale":{"type":"number","default":7},"sampler":{"enum":["K_DPMPP_2M"],"type":"string"},"samples":{"type":"integer","default":1,"minimum":1,"maximum":10},"seed":{"type":"integer","default":0,"minimum":0,"maximum":4294967295},"steps":{"type":"integer","default":50,"minimum":10,"maximum":150},"safety_check":{"type":"boolean","default":false},"lora_adapter_name":{"type":["string","null"]},"lora_weight_filename":{"type":["string","null"]},"model":{"type":"string","minLength":1},"prompt":{"type":"string","minLength":1},"negative_prompt":{"type":"string"},"aspect_ratio":{"type":"string","pattern":"^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$"}},"required":[],"additionalProperties":false,"anyOf":[{"required":["text_prompts"]},{"required":["prompt"]}]};
+const pattern4 = new RegExp("^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$", "u");
 
 function validate13(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
+const _errs1 = errors;
+let valid0 = false;
+const _errs2 = errors;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.text_prompts === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "text_prompts"}};
+const err0 = {instancePath,schemaPath:"#/anyOf/0/required",keyword:"required",params:{missingProperty: "text_prompts"}};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -3038,9 +5151,14 @@ vErrors.push(err0);
 }
 errors++;
 }
-for(const key0 in data){
-if(!(func2.call(schema14.properties, key0))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
+}
+var _valid0 = _errs2 === errors;
+valid0 = valid0 || _valid0;
+if(!valid0){
+const _errs3 = errors;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.prompt === undefined){
+const err1 = {instancePath,schemaPath:"#/anyOf/1/required",keyword:"required",params:{missingProperty: "prompt"}};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -3050,10 +5168,11 @@ vErrors.push(err1);
 errors++;
 }
 }
-if(data.height !== undefined){
-let data0 = data.height;
-if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
-const err2 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/type",keyword:"type",params:{type: "integer"}};
+var _valid0 = _errs3 === errors;
+valid0 = valid0 || _valid0;
+}
+if(!valid0){
+const err2 = {instancePath,schemaPath:"#/anyOf",keyword:"anyOf",params:{}};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -3062,9 +5181,21 @@ vErrors.push(err2);
 }
 errors++;
 }
-if((typeof data0 == "number") && (isFinite(data0))){
-if(data0 > 1536 || isNaN(data0)){
-const err3 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
+else {
+errors = _errs1;
+if(vErrors !== null){
+if(_errs1){
+vErrors.length = _errs1;
+}
+else {
+vErrors = null;
+}
+}
+}
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if(!(func2.call(schema14.properties, key0))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0}};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -3073,8 +5204,11 @@ vErrors.push(err3);
 }
 errors++;
 }
-if(data0 < 64 || isNaN(data0)){
-const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64}};
+}
+if(data.height !== undefined){
+let data0 = data.height;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err4 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -3083,9 +5217,9 @@ vErrors.push(err4);
 }
 errors++;
 }
-let res0;
-if((8 === 0 || (res0 = data0/8, res0 !== parseInt(res0)))){
-const err5 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/multipleOf",keyword:"multipleOf",params:{multipleOf: 8}};
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 > 1536 || isNaN(data0)){
+const err5 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -3094,12 +5228,8 @@ vErrors.push(err5);
 }
 errors++;
 }
-}
-}
-if(data.width !== undefined){
-let data1 = data.width;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err6 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"}};
+if(data0 < 64 || isNaN(data0)){
+const err6 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64}};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -3108,9 +5238,9 @@ vErrors.push(err6);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 1536 || isNaN(data1)){
-const err7 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
+let res0;
+if((8 === 0 || (res0 = data0/8, res0 !== parseInt(res0)))){
+const err7 = {instancePath:instancePath+"/height",schemaPath:"#/properties/height/multipleOf",keyword:"multipleOf",params:{multipleOf: 8}};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -3119,8 +5249,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-if(data1 < 64 || isNaN(data1)){
-const err8 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64}};
+}
+}
+if(data.width !== undefined){
+let data1 = data.width;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err8 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -3129,14 +5263,35 @@ vErrors.push(err8);
 }
 errors++;
 }
-let res1;
-if((8 === 0 || (res1 = data1/8, res1 !== parseInt(res1)))){
-const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/multipleOf",keyword:"multipleOf",params:{multipleOf: 8}};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 1536 || isNaN(data1)){
+const err9 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1536}};
 if(vErrors === null){
 vErrors = [err9];
 }
 else {
 vErrors.push(err9);
+}
+errors++;
+}
+if(data1 < 64 || isNaN(data1)){
+const err10 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/minimum",keyword:"minimum",params:{comparison: ">=", limit: 64}};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+let res1;
+if((8 === 0 || (res1 = data1/8, res1 !== parseInt(res1)))){
+const err11 = {instancePath:instancePath+"/width",schemaPath:"#/properties/width/multipleOf",keyword:"multipleOf",params:{multipleOf: 8}};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
 }
 errors++;
 }
@@ -3146,34 +5301,7 @@ if(data.text_prompts !== undefined){
 let data2 = data.text_prompts;
 if(Array.isArray(data2)){
 if(data2.length < 1){
-const err10 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/minItems",keyword:"minItems",params:{limit: 1}};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-const len0 = data2.length;
-for(let i0=0; i0<len0; i0++){
-let data3 = data2[i0];
-if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
-if(data3.text === undefined){
-const err11 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/required",keyword:"required",params:{missingProperty: "text"}};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-if(data3.text !== undefined){
-let data4 = data3.text;
-if(typeof data4 === "string"){
-if(func3(data4) > 2000){
-const err12 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/maxLength",keyword:"maxLength",params:{limit: 2000}};
+const err12 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/minItems",keyword:"minItems",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -3182,9 +5310,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-}
-else {
-const err13 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/type",keyword:"type",params:{type: "string"}};
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
+if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
+if(data3.text === undefined){
+const err13 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/required",keyword:"required",params:{missingProperty: "text"}};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -3193,11 +5324,11 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-if(data3.weight !== undefined){
-let data5 = data3.weight;
-if(!((typeof data5 == "number") && (isFinite(data5)))){
-const err14 = {instancePath:instancePath+"/text_prompts/" + i0+"/weight",schemaPath:"#/properties/text_prompts/items/properties/weight/type",keyword:"type",params:{type: "number"}};
+if(data3.text !== undefined){
+let data4 = data3.text;
+if(typeof data4 === "string"){
+if(func3(data4) > 2000){
+const err14 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/maxLength",keyword:"maxLength",params:{limit: 2000}};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -3207,9 +5338,8 @@ vErrors.push(err14);
 errors++;
 }
 }
-}
 else {
-const err15 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/type",keyword:"type",params:{type: "object"}};
+const err15 = {instancePath:instancePath+"/text_prompts/" + i0+"/text",schemaPath:"#/properties/text_prompts/items/properties/text/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -3219,9 +5349,10 @@ vErrors.push(err15);
 errors++;
 }
 }
-}
-else {
-const err16 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "array"}};
+if(data3.weight !== undefined){
+let data5 = data3.weight;
+if(!((typeof data5 == "number") && (isFinite(data5)))){
+const err16 = {instancePath:instancePath+"/text_prompts/" + i0+"/weight",schemaPath:"#/properties/text_prompts/items/properties/weight/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -3231,10 +5362,9 @@ vErrors.push(err16);
 errors++;
 }
 }
-if(data.cfg_scale !== undefined){
-let data6 = data.cfg_scale;
-if(!((typeof data6 == "number") && (isFinite(data6)))){
-const err17 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
+}
+else {
+const err17 = {instancePath:instancePath+"/text_prompts/" + i0,schemaPath:"#/properties/text_prompts/items/type",keyword:"type",params:{type: "object"}};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -3244,10 +5374,9 @@ vErrors.push(err17);
 errors++;
 }
 }
-if(data.sampler !== undefined){
-let data7 = data.sampler;
-if(typeof data7 !== "string"){
-const err18 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
+}
+else {
+const err18 = {instancePath:instancePath+"/text_prompts",schemaPath:"#/properties/text_prompts/type",keyword:"type",params:{type: "array"}};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -3256,8 +5385,11 @@ vErrors.push(err18);
 }
 errors++;
 }
-if(!(data7 === "K_DPMPP_2M")){
-const err19 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema14.properties.sampler.enum}};
+}
+if(data.cfg_scale !== undefined){
+let data6 = data.cfg_scale;
+if(!((typeof data6 == "number") && (isFinite(data6)))){
+const err19 = {instancePath:instancePath+"/cfg_scale",schemaPath:"#/properties/cfg_scale/type",keyword:"type",params:{type: "number"}};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -3267,10 +5399,10 @@ vErrors.push(err19);
 errors++;
 }
 }
-if(data.samples !== undefined){
-let data8 = data.samples;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err20 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
+if(data.sampler !== undefined){
+let data7 = data.sampler;
+if(typeof data7 !== "string"){
+const err20 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/type",keyword:"type",params:{type: "string"}};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -3279,9 +5411,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 > 10 || isNaN(data8)){
-const err21 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
+if(!(data7 === "K_DPMPP_2M")){
+const err21 = {instancePath:instancePath+"/sampler",schemaPath:"#/properties/sampler/enum",keyword:"enum",params:{allowedValues: schema14.properties.sampler.enum}};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -3290,8 +5421,11 @@ vErrors.push(err21);
 }
 errors++;
 }
-if(data8 < 1 || isNaN(data8)){
-const err22 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
+}
+if(data.samples !== undefined){
+let data8 = data.samples;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err22 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -3300,12 +5434,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-}
-}
-if(data.seed !== undefined){
-let data9 = data.seed;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err23 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 10 || isNaN(data8)){
+const err23 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10}};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -3314,9 +5445,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 > 4294967295 || isNaN(data9)){
-const err24 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
+if(data8 < 1 || isNaN(data8)){
+const err24 = {instancePath:instancePath+"/samples",schemaPath:"#/properties/samples/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1}};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -3325,8 +5455,12 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data9 < 0 || isNaN(data9)){
-const err25 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
+}
+}
+if(data.seed !== undefined){
+let data9 = data.seed;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err25 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -3335,12 +5469,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-}
-if(data.steps !== undefined){
-let data10 = data.steps;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err26 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 4294967295 || isNaN(data9)){
+const err26 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/maximum",keyword:"maximum",params:{comparison: "<=", limit: 4294967295}};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -3349,9 +5480,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 > 150 || isNaN(data10)){
-const err27 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
+if(data9 < 0 || isNaN(data9)){
+const err27 = {instancePath:instancePath+"/seed",schemaPath:"#/properties/seed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0}};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -3360,8 +5490,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data10 < 10 || isNaN(data10)){
-const err28 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
+}
+}
+if(data.steps !== undefined){
+let data10 = data.steps;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err28 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/type",keyword:"type",params:{type: "integer"}};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -3370,11 +5504,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-}
-if(data.safety_check !== undefined){
-if(typeof data.safety_check !== "boolean"){
-const err29 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 150 || isNaN(data10)){
+const err29 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/maximum",keyword:"maximum",params:{comparison: "<=", limit: 150}};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -3383,11 +5515,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-if(data.lora_adapter_name !== undefined){
-let data12 = data.lora_adapter_name;
-if((typeof data12 !== "string") && (data12 !== null)){
-const err30 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema14.properties.lora_adapter_name.type}};
+if(data10 < 10 || isNaN(data10)){
+const err30 = {instancePath:instancePath+"/steps",schemaPath:"#/properties/steps/minimum",keyword:"minimum",params:{comparison: ">=", limit: 10}};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -3397,10 +5526,10 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.lora_weight_filename !== undefined){
-let data13 = data.lora_weight_filename;
-if((typeof data13 !== "string") && (data13 !== null)){
-const err31 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema14.properties.lora_weight_filename.type}};
+}
+if(data.safety_check !== undefined){
+if(typeof data.safety_check !== "boolean"){
+const err31 = {instancePath:instancePath+"/safety_check",schemaPath:"#/properties/safety_check/type",keyword:"type",params:{type: "boolean"}};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -3410,11 +5539,10 @@ vErrors.push(err31);
 errors++;
 }
 }
-if(data.model !== undefined){
-let data14 = data.model;
-if(typeof data14 === "string"){
-if(func3(data14) < 1){
-const err32 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1}};
+if(data.lora_adapter_name !== undefined){
+let data12 = data.lora_adapter_name;
+if((typeof data12 !== "string") && (data12 !== null)){
+const err32 = {instancePath:instancePath+"/lora_adapter_name",schemaPath:"#/properties/lora_adapter_name/type",keyword:"type",params:{type: schema14.properties.lora_adapter_name.type}};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -3424,8 +5552,10 @@ vErrors.push(err32);
 errors++;
 }
 }
-else {
-const err33 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"}};
+if(data.lora_weight_filename !== undefined){
+let data13 = data.lora_weight_filename;
+if((typeof data13 !== "string") && (data13 !== null)){
+const err33 = {instancePath:instancePath+"/lora_weight_filename",schemaPath:"#/properties/lora_weight_filename/type",keyword:"type",params:{type: schema14.properties.lora_weight_filename.type}};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -3435,14 +5565,101 @@ vErrors.push(err33);
 errors++;
 }
 }
-}
-else {
-const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(data.model !== undefined){
+let data14 = data.model;
+if(typeof data14 === "string"){
+if(func3(data14) < 1){
+const err34 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/minLength",keyword:"minLength",params:{limit: 1}};
 if(vErrors === null){
 vErrors = [err34];
 }
 else {
 vErrors.push(err34);
+}
+errors++;
+}
+}
+else {
+const err35 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err35];
+}
+else {
+vErrors.push(err35);
+}
+errors++;
+}
+}
+if(data.prompt !== undefined){
+let data15 = data.prompt;
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err36 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/minLength",keyword:"minLength",params:{limit: 1}};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/prompt",schemaPath:"#/properties/prompt/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+if(data.negative_prompt !== undefined){
+if(typeof data.negative_prompt !== "string"){
+const err38 = {instancePath:instancePath+"/negative_prompt",schemaPath:"#/properties/negative_prompt/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+if(data.aspect_ratio !== undefined){
+let data17 = data.aspect_ratio;
+if(typeof data17 === "string"){
+if(!pattern4.test(data17)){
+const err39 = {instancePath:instancePath+"/aspect_ratio",schemaPath:"#/properties/aspect_ratio/pattern",keyword:"pattern",params:{pattern: "^[1-9][0-9]{0,3}:[1-9][0-9]{0,3}$"}};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
+}
+}
+else {
+const err40 = {instancePath:instancePath+"/aspect_ratio",schemaPath:"#/properties/aspect_ratio/type",keyword:"type",params:{type: "string"}};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+}
+else {
+const err41 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"}};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
 }
 errors++;
 }
@@ -5103,11 +7320,13 @@ export const alternatives = {
   "chat.completions": {
     "#/properties/messages/items/properties/content/oneOf": "a string, null or an array of content parts",
     "#/properties/stop/oneOf": "a string, null or an array of strings",
+    "#/properties/response_format/anyOf": "null or a response format object",
     "#/properties/tool_choice/oneOf": "a string or an object"
   },
   "completions": {
     "#/properties/prompt/oneOf": "a string, an array of strings, an array of integers or an array of arrays of integers",
-    "#/properties/stop/oneOf": "a string, null or an array of strings"
+    "#/properties/stop/oneOf": "a string, null or an array of strings",
+    "#/properties/response_format/anyOf": "null or a response format object"
   },
   "embeddings": {
     "#/properties/input/oneOf": "a string, an array of strings, an array of integers or an array of arrays of integers"

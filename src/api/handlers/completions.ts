@@ -3,14 +3,15 @@
  * choices numbered prompt-major, optional logprobs (tokens, token_logprobs, top_logprobs, text_offset) and echo;
  * or with `stream: true` an SSE stream of completion chunks (usage in the last one, then [DONE]).
  */
-import type { TokenLogprob } from '../../engines/llm/types';
+import type { LlmEvent, TokenLogprob } from '../../engines/llm/types';
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler } from '../types';
-import { validateRequest } from '../validate';
+import { acceptRequest } from '../live-fields';
 import { collectEvents, splitStart, usageOf } from './llm-events';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
+import { outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
 
 interface CompletionBody extends GenerationFields {
   prompt: string | string[] | number[] | number[][];
@@ -19,10 +20,10 @@ interface CompletionBody extends GenerationFields {
 
 export const createCompletion: Handler = async (ctx) => {
   const body = await ctx.json();
-  validateRequest('completions', body);
+  acceptRequest(ctx, 'completions', body);
   const req = body as CompletionBody;
   const entry = resolveLlm(ctx, req);
-  const params = generationParams(req, 16);
+  const params = generationParams(req, 16, 'completion');
   if (req.images?.length && !entry.llm?.vision) {
     throw invalidRequest(`Model ${req.model} does not accept images`, 'images', 'unsupported_parameter');
   }
@@ -36,28 +37,46 @@ export const createCompletion: Handler = async (ctx) => {
   const headers = { 'x-hearth-seed': String(params.seed), 'x-hearth-backend': start.backend };
   const withLogprobs = params.logprobs !== null;
   const choiceCount = prompts.length * params.n;
+  const show = outputOptions(params, req);
+  const promptOf = (choice: number) => Math.floor(choice / params.n);
+  const promptIds = show.tokenIds ? { prompt_token_ids: promptTokenIds(start) } : {};
 
   if (req.stream) {
     let finished = 0;
-    let pending: { index: number; reason: string } | null = null;
-    const chunk = (choices: unknown[], extra: object = {}) => ({ id, object: 'text_completion', created, model: req.model, choices, ...extra });
+    let sentFirst = false;
+    const tokenIds = new Map<number, number[]>();
+    let pending: Extract<LlmEvent, { type: 'finish' }> | null = null;
+    const openAiUsage = req.stream_options?.include_usage === true;
+    const chunk = (choices: unknown[], extra: object = {}) => {
+      const first = sentFirst ? {} : promptIds;
+      sentFirst = true;
+      return { id, object: 'text_completion', created, model: req.model, choices, ...first, ...extra };
+    };
+    const finishChoice = (e: Extract<LlmEvent, { type: 'finish' }>) => ({
+      index: e.choice, text: '', logprobs: null, finish_reason: e.reason,
+      ...(show.raw && { raw_output: rawOutput(start, promptOf(e.choice), e.raw ?? '', tokenIds.get(e.choice) ?? []) }),
+    });
     return sseResponse(events, (e) => {
       if (e.type === 'delta') {
-        if (!e.text && !e.logprobs) return [];
-        return [chunk([{ index: e.choice, text: e.text ?? '', logprobs: withLogprobs ? shapeLogprobs(e.logprobs ?? []) : null, finish_reason: null }])];
+        if (e.tokenIds && show.raw) tokenIds.set(e.choice, [...(tokenIds.get(e.choice) ?? []), ...e.tokenIds]);
+        const ids = show.tokenIds && e.tokenIds ? { token_ids: e.tokenIds } : {};
+        if (!e.text && !e.logprobs && !('token_ids' in ids)) return [];
+        return [chunk([{ index: e.choice, text: e.text ?? '', logprobs: withLogprobs ? shapeLogprobs(e.logprobs ?? []) : null, finish_reason: null, ...ids }])];
       }
       if (e.type === 'finish') {
         finished++;
         if (finished === choiceCount) {
-          pending = { index: e.choice, reason: e.reason };
+          pending = e;
           return [];
         }
-        return [chunk([{ index: e.choice, text: '', logprobs: null, finish_reason: e.reason }])];
+        return [chunk([finishChoice(e)])];
       }
       if (e.type === 'done') {
         const usage = usageOf(e);
-        const last = pending as { index: number; reason: string } | null;
-        return [chunk(last ? [{ index: last.index, text: '', logprobs: null, finish_reason: last.reason }] : [], { usage })];
+        const perf = show.perf ? { perf_metrics: perfMetrics(start, e, choiceCount) } : {};
+        const last = pending as Extract<LlmEvent, { type: 'finish' }> | null;
+        if (openAiUsage) return [...(last ? [chunk([finishChoice(last)])] : []), chunk([], { usage, ...perf })];
+        return [chunk(last ? [finishChoice(last)] : [], { usage, ...perf })];
       }
       return [];
     }, headers);
@@ -66,13 +85,17 @@ export const createCompletion: Handler = async (ctx) => {
   const result = await collectEvents(events, choiceCount, ctx.request.signal);
   return jsonResponse({
     id, object: 'text_completion', created, model: req.model,
+    ...promptIds,
     choices: result.choices.map((c, index) => ({
       index,
       text: c.text,
       logprobs: withLogprobs ? shapeLogprobs(c.logprobs) : null,
       finish_reason: c.finishReason,
+      ...(show.tokenIds && { token_ids: c.tokenIds }),
+      ...(show.raw && { raw_output: rawOutput(start, promptOf(index), c.raw, c.tokenIds) }),
     })),
     usage: result.usage,
+    ...(show.perf && { perf_metrics: perfMetrics(start, result.done, choiceCount) }),
   }, { headers });
 };
 

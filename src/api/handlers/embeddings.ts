@@ -6,7 +6,7 @@ import { encodeVector, type EncodingFormat } from '../../engines/embeddings/enco
 import type { EmbeddingInput } from '../../engines/embeddings/types';
 import { jsonResponse } from '../http';
 import type { Handler } from '../types';
-import { validateRequest } from '../validate';
+import { acceptRequest } from '../live-fields';
 
 interface EmbeddingRequestBody {
   model: string;
@@ -17,7 +17,7 @@ interface EmbeddingRequestBody {
 
 export const createEmbedding: Handler = async (ctx) => {
   const body = await ctx.json();
-  validateRequest('embeddings', body);
+  acceptRequest(ctx, 'embeddings', body);
   const req = body as EmbeddingRequestBody;
   const entry = ctx.deps.registry.resolve(req.model, 'embeddings');
   const engine = await ctx.deps.engines.embeddings();

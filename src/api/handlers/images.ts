@@ -14,10 +14,11 @@ import { HearthError, invalidRequest } from '../errors';
 import { jsonResponse, readAll, readBody, tooLarge } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler, RequestContext } from '../types';
-import { validateRequest, type RequestOperation } from '../validate';
+import { acceptRequest } from '../live-fields';
+import type { RequestOperation } from '../validate';
 
-/** The model that serves the path when the body names none. */
-const DEFAULT_IMAGE_MODEL = 'stable-diffusion-xl-1024-v1-0';
+/** The model that serves the path when the body names none: the path's own Fireworks id (an alias may remap it). */
+const DEFAULT_IMAGE_MODEL = 'accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 /** Image uploads may be larger than JSON bodies. */
 const MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
 
@@ -35,7 +36,7 @@ const OPERATION: Record<ImageJob['mode'], RequestOperation> = {
 
 async function serveImages(ctx: RequestContext, mode: ImageJob['mode']): Promise<Response> {
   const body = mode === 'text_to_image' ? ((await ctx.json()) as Fields) : await multipartFields(ctx.request);
-  validateRequest(OPERATION[mode], body);
+  acceptRequest(ctx, OPERATION[mode], body);
   const job = await buildJob(ctx, mode, body);
   const format = responseFormat(ctx.request.headers.get('accept'), job.samples);
   job.output = { type: format.imageType };
@@ -127,6 +128,7 @@ function loraSource(ctx: RequestContext, body: Fields): LoraSource | undefined {
 
 function size(body: Fields, entry: CatalogEntry): [number, number] {
   const allowed = entry.image!.resolutions;
+  if (typeof body.aspect_ratio === 'string') return nearestAspect(body, allowed);
   const width = num(body.width, allowed[0][0]);
   const height = num(body.height, allowed[0][1]);
   if (!allowed.some(([w, h]) => w === width && h === height)) {
@@ -134,6 +136,21 @@ function size(body: Fields, entry: CatalogEntry): [number, number] {
       body.height !== undefined && body.width === undefined ? 'height' : 'width', 'unsupported_resolution');
   }
   return [width, height];
+}
+
+/**
+ * `aspect_ratio` ("16:9", the live API's): the model's listed resolution whose ratio is nearest (in log space, so
+ * 2:1 and 1:2 are equally far from 1:1); ties go to the earlier-listed size. Not together with width/height.
+ */
+function nearestAspect(body: Fields, allowed: readonly (readonly [number, number])[]): [number, number] {
+  if (body.width !== undefined || body.height !== undefined) {
+    throw invalidRequest('Give either "aspect_ratio" or "width"/"height", not both', 'aspect_ratio', 'invalid_value');
+  }
+  const [w, h] = String(body.aspect_ratio).split(':').map(Number);
+  const want = Math.log(w / h);
+  let best = allowed[0];
+  for (const r of allowed) if (Math.abs(Math.log(r[0] / r[1]) - want) < Math.abs(Math.log(best[0] / best[1]) - want) - 1e-12) best = r;
+  return [best[0], best[1]];
 }
 
 /** Weight +1 prompts form the prompt and weight −1 the negative prompt (the only weights the spec allows). */
@@ -152,6 +169,11 @@ function prompts(body: Fields): { prompt: string; negativePrompt: string } {
     list = body.text_prompts as { text: string; weight?: number }[];
   } else {
     list = [];
+  }
+  const shorthand = typeof body.prompt === 'string' ? 'prompt' : typeof body.negative_prompt === 'string' ? 'negative_prompt' : null;
+  if (shorthand && list.length) {
+    throw invalidRequest(`Give the prompt either as "prompt"/"negative_prompt" or as "text_prompts", not both ("${shorthand}" and "text_prompts" were given)`,
+      shorthand, 'invalid_value');
   }
   if (typeof body.prompt === 'string') list = [{ text: body.prompt, weight: 1 }, ...list];
   if (typeof body.negative_prompt === 'string' && body.negative_prompt) list.push({ text: body.negative_prompt, weight: -1 });

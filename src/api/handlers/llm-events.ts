@@ -10,6 +10,10 @@ export interface CollectedChoice {
   logprobs: TokenLogprob[];
   toolCalls: ToolCall[];
   finishReason: FinishReason;
+  /** Generated token ids (only when the job asked for them). */
+  tokenIds: number[];
+  /** The raw completion (only with raw output). */
+  raw: string;
 }
 
 export interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
@@ -21,24 +25,28 @@ export const usageOf = (e: Extract<LlmEvent, { type: 'done' }>): Usage => ({
 /** Folds the events after `start` into `choiceCount` choices; an aborted request cancels the generation (499). */
 export async function collectEvents(stream: ReadableStream<LlmEvent>, choiceCount: number, signal?: AbortSignal) {
   const choices: CollectedChoice[] = [];
-  const get = (i: number) => (choices[i] ??= { text: '', logprobs: [], toolCalls: [], finishReason: 'stop' });
+  const get = (i: number) => (choices[i] ??= { text: '', logprobs: [], toolCalls: [], finishReason: 'stop', tokenIds: [], raw: '' });
   for (let i = 0; i < choiceCount; i++) get(i);
   let usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  let done: Extract<LlmEvent, { type: 'done' }> = { type: 'done', promptTokens: 0, completionTokens: 0 };
   await readAll(stream, signal, (e) => {
     if (e.type === 'delta') {
       const c = get(e.choice);
       if (e.text) c.text += e.text;
       if (e.logprobs) c.logprobs.push(...e.logprobs);
+      if (e.tokenIds) c.tokenIds.push(...e.tokenIds);
       for (const t of e.toolCalls ?? []) {
         c.toolCalls[t.index] = { id: t.id ?? '', type: 'function', function: { name: t.function.name ?? '', arguments: t.function.arguments ?? '' } };
       }
     } else if (e.type === 'finish') {
       get(e.choice).finishReason = e.reason;
+      if (e.raw !== undefined) get(e.choice).raw = e.raw;
     } else if (e.type === 'done') {
       usage = usageOf(e);
+      done = e;
     }
   });
-  return { choices, usage };
+  return { choices, usage, done };
 }
 
 /**

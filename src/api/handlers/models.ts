@@ -12,7 +12,7 @@ import type { CatalogEntry } from '../../models/types';
 export const listModels: Handler = async (ctx) => {
   const loaded = await ctx.deps.engines.loaded();
   const data = await Promise.all(ctx.deps.registry.list().map((e) => describe(ctx.deps, e, loaded)));
-  return jsonResponse({ object: 'list', data });
+  return jsonResponse({ object: 'list', data, aliases: ctx.deps.registry.aliases() });
 };
 
 export const getModel: Handler = async (ctx) => {
@@ -32,7 +32,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     created: entry.created,
     owned_by: entry.ownedBy,
     kind: entry.kind,
-    aliases: entry.aliases,
+    aliases: deps.registry.namesOf(entry),
     description: entry.description,
     backend: entry.backend,
     built_in: entry.builtIn,

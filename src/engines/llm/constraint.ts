@@ -187,6 +187,32 @@ export class ConstraintFactory {
     return this.fromSchema(schema, unenforced, param);
   }
 
+  /**
+   * A GBNF / xgrammar EBNF grammar (root rule `root`; `response_format: {type: "grammar"}`), compiled once per
+   * request: returns a maker of one constraint per choice. A grammar that does not parse is a 400 naming `param`.
+   */
+  async grammar(ebnf: string, options: { param?: string } = {}): Promise<() => TokenConstraint> {
+    if (this.disposed) throw new Error('ConstraintFactory is disposed');
+    const param = options.param ?? 'response_format.grammar';
+    const key = `grammar:${ebnf}`;
+    let compiled = this.cache.get(key);
+    if (!compiled) {
+      const failed = this.failures.get(key);
+      if (failed !== undefined) throw invalidRequest(failed, param, 'invalid_grammar');
+      try {
+        compiled = await native(() => this.compiler.compileGrammar(ebnf));
+      } catch (e) {
+        const message = `The grammar cannot be compiled: ${e instanceof Error ? e.message : String(e)}`;
+        if (this.failures.size > 64) this.failures.clear();
+        this.failures.set(key, message);
+        throw invalidRequest(message, param, 'invalid_grammar');
+      }
+      this.remember(key, compiled);
+    }
+    const grammar = compiled;
+    return () => this.matcher(grammar, []);
+  }
+
   /** Frees the tokenizer info, the compiler and the cached grammars (live constraints keep working). */
   dispose(): void {
     if (this.disposed) return;
@@ -220,14 +246,19 @@ export class ConstraintFactory {
         this.failures.set(text, message);
         throw invalidRequest(message, param);
       }
-      this.cache.set(text, compiled);
-      while (this.cache.size > this.cacheSize) {
-        const [oldKey, old] = this.cache.entries().next().value as [string, XG.CompiledGrammar];
-        this.cache.delete(oldKey);
-        old.dispose(); // matchers hold their own reference to the compiled grammar
-      }
+      this.remember(text, compiled);
     }
     return this.matcher(compiled, unenforced);
+  }
+
+  /** Keeps a compiled grammar, most recently used last, disposing the oldest past the cache size. */
+  private remember(key: string, compiled: XG.CompiledGrammar): void {
+    this.cache.set(key, compiled);
+    while (this.cache.size > this.cacheSize) {
+      const [oldKey, old] = this.cache.entries().next().value as [string, XG.CompiledGrammar];
+      this.cache.delete(oldKey);
+      old.dispose(); // matchers hold their own reference to the compiled grammar
+    }
   }
 
   private matcher(compiled: XG.CompiledGrammar, unenforced: string[]): TokenConstraint {

@@ -31,7 +31,14 @@ export interface OnnxLlm {
   constraints(): Promise<ConstraintFactory>;
 }
 
-interface Prompt { ids: number[]; text: string; maxTokens: number }
+interface Prompt {
+  ids: number[];
+  /** The prompt as text (decoded, special tokens skipped): what echo shows. */
+  text: string;
+  /** The prompt as the model saw it (the rendered chat template, special tokens included): what raw_output shows. */
+  rendered: string;
+  maxTokens: number;
+}
 
 class Choice {
   readonly generated: number[] = [];
@@ -44,6 +51,8 @@ class Choice {
   toolMode = false;
   /** A stop string ended the choice (the matcher already cut the text). */
   stopMatched = false;
+  /** The job asked for raw output (the finish event then carries the raw completion). */
+  wantRaw = false;
 
   constructor(
     readonly index: number,
@@ -74,13 +83,20 @@ export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): Readabl
 async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
   const { params } = job;
   const prompts = job.kind === 'chat' ? [chatPrompt(model, job)] : completionPrompts(model, job);
-  yield { type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: `onnx/${model.decoder.device}`, model: model.id };
+  const wantIds = params.returnTokenIds || params.rawOutput;
+  yield {
+    type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: `onnx/${model.decoder.device}`, model: model.id,
+    ...(wantIds && { promptIds: prompts.map((p) => p.ids) }),
+    ...(params.rawOutput && { promptTexts: prompts.map((p) => p.rendered) }),
+  };
 
   const tools = job.kind === 'chat' && job.toolChoice !== 'none' ? selectTools(job) : [];
   const forceTool = job.kind === 'chat' && tools.length > 0 && job.toolChoice !== 'auto';
-  const factory = params.responseFormat.type === 'json_object' || tools.length ? await model.constraints() : null;
+  const factory = params.responseFormat.type !== 'text' || tools.length ? await model.constraints() : null;
+  const grammar = params.responseFormat.type === 'grammar' ? await factory!.grammar(params.responseFormat.grammar) : null;
   const newConstraint = (): TokenConstraint | null => {
     if (forceTool) return factory!.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
+    if (grammar) return grammar();
     if (params.responseFormat.type === 'json_object') {
       try {
         return factory!.jsonObject(params.responseFormat.schema);
@@ -93,20 +109,18 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
 
   const choices: Choice[] = [];
   prompts.forEach((prompt, p) => {
-    const echoText = job.kind === 'completion' && params.echo ? prompt.text : '';
+    const echoText = job.kind === 'completion' && params.echo ? echoOf(model, prompt, params.echoLast) : '';
     for (let j = 0; j < params.n; j++) {
       const index = p * params.n + j;
       const choice = new Choice(index, prompt, createRng((params.seed + index * 0x9e3779b1) >>> 0), model.tokenizer,
         params.stop, newConstraint(), echoText.length);
       choice.toolMode = forceTool;
+      choice.wantRaw = params.rawOutput;
       choices.push(choice);
     }
   });
 
   try {
-    if (job.kind === 'completion' && params.echo) {
-      for (const c of choices) if (c.prompt.text) yield { type: 'delta', choice: c.index, text: c.prompt.text };
-    }
     const decoder = model.decoder;
     decoder.reset();
     const width = Math.max(...prompts.map((p) => p.ids.length));
@@ -139,7 +153,14 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
       }
       last = choices.map((_, b) => row(b, tokens - 1).slice());
     }
-    if (wantPromptLogprobs) yield* emitPromptLogprobs(model, choices, promptLogprobs);
+    // The echo goes out once the prompt has run, so the first event after `start` marks the end of prefill (timings).
+    if (job.kind === 'completion' && params.echo) {
+      for (const c of choices) {
+        const text = echoOf(model, c.prompt, params.echoLast);
+        if (text) yield { type: 'delta', choice: c.index, text };
+      }
+    }
+    if (wantPromptLogprobs) yield* emitPromptLogprobs(model, choices, promptLogprobs, params.echoLast);
 
     let stepPositions = choices.map((c) => c.prompt.ids.length);
     for (;;) {
@@ -180,8 +201,8 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
   if (params.sampling.frequencyPenalty || params.sampling.presencePenalty) {
     applyPenalties(logits, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
   }
-  const topLogprobs = job.kind === 'completion' && params.logprobs !== null ? params.logprobs : 0;
-  const logprob = job.kind === 'completion' && params.logprobs !== null;
+  const topLogprobs = params.logprobs ?? 0;
+  const logprob = params.logprobs !== null;
   let pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs, logprob });
 
   // tool_choice "auto": the model opens a tool call with "{" as its first token; from then on the call is grammar-bound,
@@ -202,8 +223,10 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
   if (c.constraint && !c.constraint.accept(pick.id)) throw new Error(`Grammar refused token ${pick.id} that its own mask allowed`);
   const piece = c.detok.push(pick.id);
 
+  const tokenIds = job.params.returnTokenIds || job.params.rawOutput ? [pick.id] : undefined;
   if (c.toolMode) {
     c.text += piece;
+    if (tokenIds) events.push({ type: 'delta', choice: c.index, tokenIds });
     if (c.constraint?.isTerminated()) return finishToolCall(c, events);
     if (c.generated.length >= c.prompt.maxTokens) return finish(c, 'length', events);
     return events;
@@ -216,7 +239,7 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
     ? [{ token: model.tokenizer.tokenText(pick.id), logprob: pick.logprob, textOffset: offset,
       top: pick.top.map((t) => ({ token: model.tokenizer.tokenText(t.id), logprob: t.logprob })) }]
     : undefined;
-  if (emit || logprobs) events.push({ type: 'delta', choice: c.index, text: emit, logprobs });
+  if (emit || logprobs || tokenIds) events.push({ type: 'delta', choice: c.index, text: emit, logprobs, ...(tokenIds && { tokenIds }) });
   if (stopped) {
     c.stopMatched = true;
     return finish(c, 'stop', events);
@@ -238,8 +261,13 @@ function finish(c: Choice, reason: FinishReason, events: LlmEvent[]): LlmEvent[]
     }
   }
   c.finished = reason;
-  events.push({ type: 'finish', choice: c.index, reason, completionTokens: c.generated.length });
+  events.push({ type: 'finish', choice: c.index, reason, completionTokens: c.generated.length, ...rawOf(c) });
   return events;
+}
+
+/** With raw output: every generated token, special tokens and stop strings included. */
+function rawOf(c: Choice): { raw?: string } {
+  return c.wantRaw ? { raw: c.tokenizer.decodeRaw(c.generated) } : {};
 }
 
 function finishToolCall(c: Choice, events: LlmEvent[]): LlmEvent[] {
@@ -248,10 +276,10 @@ function finishToolCall(c: Choice, events: LlmEvent[]): LlmEvent[] {
   c.finished = 'tool_calls';
   if (call) {
     events.push({ type: 'delta', choice: c.index, toolCalls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] });
-    events.push({ type: 'finish', choice: c.index, reason: 'tool_calls', completionTokens: c.generated.length });
+    events.push({ type: 'finish', choice: c.index, reason: 'tool_calls', completionTokens: c.generated.length, ...rawOf(c) });
   } else {
     // Unreachable with a grammar-bound call; kept so a malformed call ends the choice instead of leaking as text.
-    events.push({ type: 'finish', choice: c.index, reason: 'stop', completionTokens: c.generated.length });
+    events.push({ type: 'finish', choice: c.index, reason: 'stop', completionTokens: c.generated.length, ...rawOf(c) });
   }
   return events;
 }
@@ -295,7 +323,7 @@ function topIds(lp: Float32Array, k: number): number[] {
 }
 
 /** Echo with logprobs: the prompt's tokens, the first with a null logprob as OpenAI reports it. */
-function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][]): Generator<LlmEvent> {
+function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][], echoLast: number | null): Generator<LlmEvent> {
   for (let b = 0; b < choices.length; b++) {
     const c = choices[b];
     let offset = 0;
@@ -306,8 +334,17 @@ function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: Token
       entries.push({ ...e, textOffset: offset });
       offset += model.tokenizer.decode([c.prompt.ids[i + 1]]).length;
     });
-    yield { type: 'delta', choice: c.index, logprobs: entries };
+    // echo_last n: the last n prompt tokens, offsets counted from the start of the echoed text.
+    const kept = echoLast === null ? entries : entries.slice(Math.max(0, entries.length - echoLast));
+    const base = echoLast === null || kept.length === entries.length ? 0 : kept[0].textOffset;
+    yield { type: 'delta', choice: c.index, logprobs: kept.map((e) => ({ ...e, textOffset: e.textOffset - base })) };
   }
+}
+
+/** The echoed prompt text: the whole prompt, or with `echo_last` n its last n tokens decoded. */
+function echoOf(model: OnnxLlm, prompt: Prompt, echoLast: number | null): string {
+  if (echoLast === null || echoLast >= prompt.ids.length) return prompt.text;
+  return model.tokenizer.decode(prompt.ids.slice(prompt.ids.length - echoLast));
 }
 
 function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
@@ -316,18 +353,20 @@ function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
     throw invalidRequest(`Model ${job.entry.id} does not support tools`, 'tools', 'unsupported_parameter');
   }
   let messages = job.messages;
-  let ids = model.tokenizer.encodeChat(model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools));
+  let rendered = model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools);
+  let ids = model.tokenizer.encodeChat(rendered);
   if (job.promptTruncateLen !== null) {
     // Evict the earliest non-system messages (never the last one) until the prompt fits.
     while (ids.length > job.promptTruncateLen) {
       const victim = messages.findIndex((m, i) => m.role !== 'system' && i < messages.length - 1);
       if (victim < 0) break;
       messages = messages.filter((_, i) => i !== victim);
-      ids = model.tokenizer.encodeChat(model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools));
+      rendered = model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools);
+      ids = model.tokenizer.encodeChat(rendered);
     }
   }
   const text = model.tokenizer.decode(ids);
-  return { ids, text, maxTokens: budget(model, ids.length, job.params, 'messages') };
+  return { ids, text, rendered, maxTokens: budget(model, ids.length, job.params, 'messages') };
 }
 
 function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
@@ -336,7 +375,7 @@ function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
     const ids = typeof p === 'string' ? model.tokenizer.encode(p) : model.tokenizer.checkIds(p, param);
     if (!ids.length) throw invalidRequest('The prompt is empty', param);
     const text = typeof p === 'string' ? p : model.tokenizer.decode(ids);
-    return { ids, text, maxTokens: budget(model, ids.length, job.params, param) };
+    return { ids, text, rendered: model.tokenizer.decodeRaw(ids), maxTokens: budget(model, ids.length, job.params, param) };
   });
 }
 

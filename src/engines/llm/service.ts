@@ -61,6 +61,7 @@ export class LlmService implements LlmEngine {
 
   /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
   async generate(job: LlmJob): Promise<ReadableStream<LlmEvent>> {
+    const queued = performance.now();
     const model = await this.model(job.entry);
     const previous = this.queues.get(job.entry.id) ?? Promise.resolve();
     let release!: () => void;
@@ -77,6 +78,7 @@ export class LlmService implements LlmEngine {
     const unload = () => this.unload(job.entry.id);
     const stats = model.info.stats;
     stats.requests++;
+    const clock = jobClock(queued);
     return new ReadableStream<LlmEvent>({
       async pull(controller) {
         try {
@@ -85,7 +87,7 @@ export class LlmService implements LlmEngine {
             release();
             controller.close();
           } else {
-            controller.enqueue(value);
+            controller.enqueue(clock.stamp(value));
           }
         } catch (e) {
           release();
@@ -149,6 +151,24 @@ export class LlmService implements LlmEngine {
     resolved.value.info.skipped = resolved.skipped;
     return resolved.value;
   }
+}
+
+/**
+ * Timings of one job around any backend: queue (and load) until the backend starts, prefill until its first event
+ * after `start`, decode until `done` — which gets them as `timings` (perf_metrics_in_response).
+ */
+function jobClock(queued: number) {
+  const started = performance.now();
+  let firstToken: number | null = null;
+  return {
+    stamp(e: LlmEvent): LlmEvent {
+      const now = performance.now();
+      if (e.type !== 'start' && firstToken === null) firstToken = now;
+      if (e.type !== 'done') return e;
+      const first = firstToken ?? now;
+      return { ...e, timings: { queueMs: started - queued, prefillMs: first - started, decodeMs: now - first } };
+    },
+  };
 }
 
 function onnxRunnable(model: Awaited<ReturnType<typeof loadOnnxLlm>>, variant: string, device: OrtDevice): RunnableLlm {

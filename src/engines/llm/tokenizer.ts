@@ -42,6 +42,11 @@ export class LlmTokenizer {
     return this.tokenizer.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 
+  /** Token ids as text, special tokens included: what raw_output reports. */
+  decodeRaw(ids: number[]): string {
+    return this.tokenizer.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
   /** One token as text, special tokens included: what logprobs report as `token`. */
   tokenText(id: number): string {
     return this.tokenizer.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });

@@ -32,7 +32,11 @@ export interface ToolDefinition {
 /** `tool_choice` (an extension the live service accepts): let the model decide, forbid, require, or name one. */
 export type ToolChoice = 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
 
-export type ResponseFormat = { type: 'text' } | { type: 'json_object'; schema?: object };
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object'; schema?: object }
+  /** A GBNF / xgrammar EBNF grammar (root rule `root`) the output must match. */
+  | { type: 'grammar'; grammar: string };
 
 export interface GenerationParams {
   /** Tokens to generate at most per choice (defaults already applied: 200 chat, 16 completions). */
@@ -43,10 +47,16 @@ export interface GenerationParams {
   seed: number;
   /** Choices per prompt. */
   n: number;
-  /** Completions only: how many top alternatives to report per token (0–5), or null for no logprobs. */
+  /** How many top alternatives to report per token (completions 0–5, chat 0–20), or null for no logprobs. */
   logprobs: number | null;
   /** Completions only: prepend the prompt to the text (and its logprobs when asked). */
   echo: boolean;
+  /** Completions only, with `echo`: echo only the last this many prompt tokens (null: the whole prompt). */
+  echoLast: number | null;
+  /** Report token ids: the prompt's on `start` (`promptIds`), the generated ones on deltas (`tokenIds`). */
+  returnTokenIds: boolean;
+  /** Report the raw exchange: the templated prompt text on `start` (`promptTexts`), the raw completion on `finish`. */
+  rawOutput: boolean;
   responseFormat: ResponseFormat;
   contextLengthExceeded: 'truncate' | 'error';
 }
@@ -93,10 +103,30 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export type LlmEvent =
   /** First event: the real prompt length per prompt (after templating and truncation) and the backend used. */
-  | { type: 'start'; promptTokens: number[]; backend: string; model: string }
-  | { type: 'delta'; choice: number; text?: string; logprobs?: TokenLogprob[]; toolCalls?: ToolCallDelta[] }
-  | { type: 'finish'; choice: number; reason: FinishReason; completionTokens: number }
-  | { type: 'done'; promptTokens: number; completionTokens: number };
+  | {
+    type: 'start'; promptTokens: number[]; backend: string; model: string;
+    /** With `returnTokenIds` or `rawOutput`: each prompt's token ids (after templating and truncation). */
+    promptIds?: number[][];
+    /** With `rawOutput`: each prompt as the model saw it (the rendered chat template, special tokens included). */
+    promptTexts?: string[];
+  }
+  | { type: 'delta'; choice: number; text?: string; logprobs?: TokenLogprob[]; toolCalls?: ToolCallDelta[]; tokenIds?: number[] }
+  | {
+    type: 'finish'; choice: number; reason: FinishReason; completionTokens: number;
+    /** With `rawOutput`: every generated token decoded, special tokens and stop strings included. */
+    raw?: string;
+  }
+  | { type: 'done'; promptTokens: number; completionTokens: number; timings?: LlmTimings };
+
+/** Where a job's time went, measured by the engine around the backend (any backend), in milliseconds. */
+export interface LlmTimings {
+  /** Waiting for the model's earlier jobs (and loading it). */
+  queueMs: number;
+  /** From the job's start to its first generated token: templating, tokenising, prefill, the first step. */
+  prefillMs: number;
+  /** From the first generated token to the end. */
+  decodeMs: number;
+}
 
 /** Counters per loaded model: how many jobs ran, how many the caller cancelled, tokens generated. */
 export interface LlmStats {

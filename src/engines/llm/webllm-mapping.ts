@@ -151,6 +151,23 @@ export const WEBLLM_UNSUPPORTED = {
     field: 'response_format', when: 'set together with tools',
     reason: 'web-llm constrains tool calls with its own JSON schema (its CustomResponseFormatError)',
   },
+  chat_logprobs: {
+    field: 'logprobs', when: 'set on /chat/completions',
+    reason: "web-llm's chat log-probabilities are those of the temperature-scaled distribution it samples from, and " +
+      'it reports them only on whole answers; Hearth does not map them yet (our ONNX backend honours them)',
+  },
+  return_token_ids: {
+    field: 'return_token_ids', when: 'true',
+    reason: 'web-llm does not expose the token ids it reads or generates',
+  },
+  raw_output: {
+    field: 'raw_output', when: 'true',
+    reason: 'web-llm does not expose its templated prompt or token ids',
+  },
+  echo_last: {
+    field: 'echo_last', when: 'set',
+    reason: 'web-llm does not expose its tokenizer, so the last n prompt tokens cannot be told apart',
+  },
   tool_choice: {
     field: 'tool_choice', when: '"required" (or "any") or a named function',
     reason: 'web-llm ignores tool_choice: its tool-call grammar allows an empty list of calls and any function ' +
@@ -442,12 +459,21 @@ export const JSON_OBJECT_GRAMMAR = JSON_OBJECT_EBNF;
 function toWebLlmResponseFormat(params: GenerationParams): WebLlmResponseFormat | undefined {
   const format = params.responseFormat;
   if (format.type === 'text') return undefined;
+  if (format.type === 'grammar') return { type: 'grammar', grammar: format.grammar };
   if (!format.schema) return { type: 'grammar', grammar: JSON_OBJECT_GRAMMAR };
   return { type: 'json_object', schema: JSON.stringify(normalizeSchema(format.schema, 'response_format.schema').schema) };
 }
 
+/** Fields web-llm cannot honour on any request. */
+function checkOutputFields(params: GenerationParams) {
+  if (params.returnTokenIds) throw refuse('return_token_ids');
+  if (params.rawOutput) throw refuse('raw_output');
+  if (params.echoLast !== null) throw refuse('echo_last');
+}
+
 function checkChatOnlyFields(job: ChatJob) {
-  if (job.params.logprobs !== null) throw invalidRequest('"logprobs" is only available on /completions', 'logprobs');
+  checkOutputFields(job.params);
+  if (job.params.logprobs !== null) throw refuse('chat_logprobs');
   if (job.params.echo) throw invalidRequest('"echo" is only available on /completions', 'echo');
 }
 
@@ -511,6 +537,7 @@ export function toWebLlmCompletionRequest(job: CompletionJob, target: WebLlmTarg
   const { params } = job;
   checkMaxTokens(params);
   const sampling = toWebLlmSampling(params);
+  checkOutputFields(params);
   if (job.images.length) throw refuse('completion_images');
   if (params.responseFormat.type !== 'text') throw refuse('completion_response_format');
   if (params.logprobs !== null && params.echo) throw refuse('echo_logprobs');
