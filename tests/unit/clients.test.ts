@@ -3,7 +3,8 @@
 // through the service worker in tests/browser/clients.test.ts. The image cases use the tiny SDXL on wasm, reached
 // through the model alias the AI SDK's Fireworks provider needs.
 import { describe, it } from 'vitest';
-import type { ApiDeps } from '../../src/api/types';
+import { CATALOG } from '../../src/models/catalog';
+import { ModelRegistry } from '../../src/models/registry';
 import { CASE_NAMES, clientCases, IMAGE_ALIASES, type CaseName, type ClientEnv } from '../clients/cases';
 import { clientChecks, type CheckContext } from '../clients/checks';
 import { nodeApi, nodeImage, readJson } from './node-api';
@@ -11,10 +12,9 @@ import { nodeApi, nodeImage, readJson } from './node-api';
 const ref = readJson<Record<string, { cases: { text: string; embedding: number[] }[] }>>('tests/fixtures/embeddings/reference.json');
 const embedCases = ref['hearth-tiny-embed'].cases.slice(0, 3);
 
-// `aliases` (model id → catalog id) is the API setting issue 9 adds to ApiDeps / startHearth.
-const settings: Partial<ApiDeps> & { aliases: Record<string, string> } = { aliases: IMAGE_ALIASES };
+// The user aliases startHearth({ aliases }) registers, here given to the registry directly.
 const image = nodeImage();
-const { handle } = nodeApi(settings, { image: async () => image });
+const { handle } = nodeApi({ registry: new ModelRegistry(CATALOG, IMAGE_ALIASES) }, { image: async () => image });
 
 const env: ClientEnv = {
   baseURL: 'http://localhost/inference/v1',
