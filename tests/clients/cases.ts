@@ -121,12 +121,15 @@ export const clientCases = {
     const executed: unknown[] = [];
     const sent = recording(env);
     const r = await generateText({
-      // No token cap: a tool call cut short is no call (xgrammar lets the noise model add whitespace inside it).
+      // No token cap on the call: one cut short is none (xgrammar lets the noise model add whitespace inside it).
       model: fireworks(sent.env)(TOOLS_MODEL), prompt: 'What is the weather in Paris?',
       tools: { [TOOL_NAME]: weatherTool(executed) },
       stopWhen: stepCountIs(2),
-      // The random-weight model calls the tool only when made to; the second step sends the result back.
-      prepareStep: ({ stepNumber }) => ({ toolChoice: stepNumber === 0 ? { type: 'tool', toolName: TOOL_NAME } : 'none' }),
+      // The random-weight model calls the tool only when made to; the second step sends the result back and gets a
+      // short text answer.
+      prepareStep: ({ stepNumber }) => (stepNumber === 0
+        ? { toolChoice: { type: 'tool', toolName: TOOL_NAME } }
+        : { toolChoice: 'none', maxOutputTokens: MAX_TOKENS }),
     });
     return {
       executed,
@@ -135,6 +138,7 @@ export const clientCases = {
         toolResults: s.toolResults.map((t) => t.output as unknown),
         text: s.text,
         finishReason: s.finishReason,
+        usage: aiUsage(s.usage),
       })),
       // What the requests carried (the second one: the assistant's call and the tool's answer).
       requests: sent.bodies,

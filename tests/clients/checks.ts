@@ -102,6 +102,7 @@ export const clientChecks: { [N in CaseName]: (o: Observed<N>, ctx: CheckContext
     expect(JSON.parse(String(messages[2].content))).toEqual(TOOL_RESULT);
     expect(answer.toolCalls).toHaveLength(0);
     expect(finishReasons).toContain(answer.finishReason);
+    expectUsage(answer.usage);
   },
   'ai completion model': (o) => {
     expect(typeof o.text).toBe('string');
