@@ -1,7 +1,7 @@
 // Chromium for benches: the flags and host-page opening of tests/browser/browser.ts, in plain ESM (keep them in step).
-import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
+import { locateChromium } from '../scripts/find-chromium.mjs';
 import { ROOT } from './build.mjs';
 
 export const CHROMIUM_FLAGS = [
@@ -14,12 +14,10 @@ export const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 
-export function chromiumPath() {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined;
-}
+/** Found by the rules of scripts/find-chromium.mjs (CHROMIUM_PATH, /usr/bin/chromium, Playwright's own). */
+export const chromiumPath = () => locateChromium();
 
-export const launch = () => chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_FLAGS });
+export const launch = async () => chromium.launch({ executablePath: await chromiumPath(), headless: true, args: CHROMIUM_FLAGS });
 
 /** `vite preview` (with the project's COOP/COEP headers) of `outDir` on a free port. */
 export async function serve(outDir) {

@@ -1,9 +1,10 @@
 /**
- * Launching Debian Chromium (headless, WebGPU through SwiftShader) with playwright-core, and opening the Hearth
- * demo page as host. Set CHROMIUM_PATH to use another Chromium build (e.g. one from `npx playwright install`).
+ * Launching Chromium (headless, WebGPU through SwiftShader) with playwright-core, and opening the Hearth demo page as
+ * host. The binary is found by scripts/find-chromium.mjs's rules (CHROMIUM_PATH, /usr/bin/chromium, Playwright's
+ * own), which `npm test`'s pretest step also uses to install one where none is found.
  */
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { locateChromium } from '../../scripts/find-chromium.mjs';
 
 export const CHROMIUM_FLAGS = [
   '--enable-unsafe-webgpu',
@@ -15,13 +16,15 @@ export const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 
-export function chromiumPath(): string | undefined {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  return existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined; // else playwright's own browser, if installed
+/** The Chromium to drive; throws one line saying how to get one when there is none. */
+export async function chromiumPath(): Promise<string> {
+  const path = await locateChromium();
+  if (!path) throw new Error('No Chromium for the browser tests: run `node scripts/find-chromium.mjs` (npm test runs it first) or set CHROMIUM_PATH');
+  return path;
 }
 
 export async function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_FLAGS });
+  return chromium.launch({ executablePath: await chromiumPath(), headless: true, args: CHROMIUM_FLAGS });
 }
 
 export interface HostPage {

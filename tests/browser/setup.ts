@@ -1,6 +1,6 @@
 /**
  * Global setup for browser tests: builds the app once (unless HEARTH_SKIP_BUILD=1 and dist/ exists), bundles the
- * OpenAI SDK for in-page use (dist/test-sdk/openai.js), builds the library into dist-lib/ for the consumer app of
+ * clients for in-page use (dist/test-sdk/openai.js, dist/test-sdk/clients.js), builds the library into dist-lib/ for the consumer app of
  * library.test.ts (unless HEARTH_SKIP_BUILD=1 and dist-lib/ exists; the consumer itself is static), and serves
  * dist/ with `vite preview` (COOP/COEP headers included) on a free port; tests read the URL with inject('baseUrl').
  */
@@ -19,12 +19,16 @@ export default async function setup(project: TestProject) {
     process.env.NODE_ENV = 'production';
     try {
       await build({ logLevel: 'warn', mode: 'production' });
-      // The OpenAI SDK as one ES module the page can import: tests use it unchanged against /inference/v1.
+      // The clients as ES modules the page can import, used unchanged against /inference/v1: the OpenAI SDK
+      // (openai.js) and the client conformance cases with the AI SDK and LangChain (clients.js).
       await build({
-        configFile: false, logLevel: 'warn', mode: 'production',
+        configFile: false, logLevel: 'warn', mode: 'production', publicDir: false,
         build: {
           outDir: 'dist/test-sdk', emptyOutDir: true, minify: false,
-          lib: { entry: 'tests/browser/sdk-entry.ts', formats: ['es'], fileName: () => 'openai.js' },
+          lib: {
+            entry: { openai: 'tests/browser/sdk-entry.ts', clients: 'tests/browser/clients-entry.ts' },
+            formats: ['es'], fileName: (_format, name) => `${name}.js`,
+          },
         },
       });
     } finally {
