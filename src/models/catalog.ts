@@ -147,6 +147,18 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     llm: { contextLength: 256, variants: [onnx('q4', false)], tools: false, vision: false },
   },
   {
+    id: 'hearth/tiny-llama-q4f16',
+    aliases: ['accounts/hearth/models/tiny-llama-q4f16'],
+    kind: 'llm',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'The tiny Llama in the I/O layout of onnx-community q4f16 exports: float16 past_key_values, present and logits (4-bit weights, fp16 embedding). Its arithmetic stays fp32, so it also runs on wasm; on WebGPU its float16 tensors need shader-f16.',
+    builtIn: true,
+    created: 1764115200,
+    files: onnxLlmFiles('models/hearth-tiny-llama', { q4f16: 'model_q4f16.onnx' }),
+    llm: { contextLength: 256, variants: [{ backend: 'onnx', name: 'q4f16', requiresF16: true, wasm: true }], tools: false, vision: false },
+  },
+  {
     id: 'hearth/tiny-llama-tools',
     aliases: ['accounts/hearth/models/tiny-llama-tools'],
     kind: 'llm',

@@ -42,9 +42,9 @@ export type LlmVariant =
     backend: 'onnx';
     /** Names the files of this variant (ModelFile.variant) and says what it is: 'q4f16', 'q4', 'fp32'. */
     name: string;
-    /** Needs the WebGPU `shader-f16` feature (fp16 activations); skipped on adapters without it and on wasm. */
+    /** On WebGPU, needs the `shader-f16` feature (fp16 activations or fp16 tensors on the GPU); skipped on adapters without it. */
     requiresF16: boolean;
-    /** Runs on the wasm backend too (no WebGPU-only ops). */
+    /** Runs on the wasm backend too (no WebGPU-only ops; real fp16-arithmetic exports do not). */
     wasm: boolean;
   }
   | {
