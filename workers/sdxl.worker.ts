@@ -14,6 +14,7 @@ import { SdxlService, type CannyFn } from '../src/engines/sdxl/service';
 import type { SchedulerConfig } from '../src/engines/sdxl/scheduler';
 import { LORA_CACHE } from '../src/models/lora-cache';
 import { ArtifactStore } from '../src/models/store';
+import type { ExternalDataFile } from '../src/models/types';
 import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
 import { exposeEngine } from '../src/runtime/worker-protocol';
 import { readWorkerConfig } from '../src/runtime/worker-config';
@@ -70,14 +71,12 @@ function startEngine() {
     loadFiles: async (entry) => {
       const has = (role: string) => entry.files.some((f) => f.role === role);
       const models: Record<string, Uint8Array> = {};
-      const externalData: Record<string, { path: string; data: Uint8Array }[]> = {};
+      const externalData: Record<string, ExternalDataFile[]> = {};
       for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet']) {
         if (!has(part)) continue;
         models[part] = await store.read(entry, part);
-        const data = entry.files.find((f) => f.role === `${part}_data`);
-        if (data) {
-          externalData[part] = [{ path: new URL(data.url, config.modelBase).pathname.split('/').pop()!, data: await store.read(entry, `${part}_data`) }];
-        }
+        const data = await store.readExternalData(entry, part);
+        if (data.length) externalData[part] = data;
       }
       return {
         models, externalData,

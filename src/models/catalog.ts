@@ -243,8 +243,8 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     created: 1690502400,
     files: [
       ...sdxlFiles(`${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main`),
-      { role: 'unet_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/unet/model.onnx_data` },
-      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/text_encoder_2/model.onnx_data` },
+      { role: 'unet_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/unet/model.onnx_data`, externalDataOf: 'unet' },
+      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/text_encoder_2/model.onnx_data`, externalDataOf: 'text_encoder_2' },
       ...REAL_SAFETY_CHECKER,
     ],
     image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 50 },
@@ -260,8 +260,8 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     created: 1700697600,
     files: [
       ...sdxlFiles(`${HF}/stabilityai/sdxl-turbo/resolve/main`),
-      { role: 'unet_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/unet/model.onnx_data` },
-      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/text_encoder_2/model.onnx_data` },
+      { role: 'unet_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/unet/model.onnx_data`, externalDataOf: 'unet' },
+      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/text_encoder_2/model.onnx_data`, externalDataOf: 'text_encoder_2' },
       ...REAL_SAFETY_CHECKER,
     ],
     image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 4 },

@@ -18,7 +18,18 @@ export interface ModelFile {
   variant?: string;
   /** Fetched only when a request needs it (the safety checker): not part of a model's download or its state. */
   optional?: boolean;
+  /**
+   * This file holds the external data (weights) of the graph file with this role (`unet_data` → `unet`): exports over
+   * 2 GB, whatever the file is called (`model.onnx_data` from Optimum, `model.onnx.data`, `weights.pb`). It is handed
+   * to onnxruntime-web as its own file, never concatenated with the graph.
+   */
+  externalDataOf?: string;
+  /** The name the graph's tensors give this external data file (their `location`); the URL's last segment by default. */
+  dataPath?: string;
 }
+
+/** One external data file for onnxruntime-web, named as its graph refers to it: bytes, or a blob: URL it streams. */
+export interface ExternalDataFile { path: string; data: Uint8Array | string }
 
 export type Pooling = 'mean' | 'cls';
 

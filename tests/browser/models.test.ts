@@ -84,6 +84,21 @@ describe('artifact store', () => {
     expect(r.body).toMatchObject({ error: { code: 'integrity_check_failed' } });
   });
 
+  it('refuses a model that cannot fit before downloading it: 503 naming the file, its size and the device limits', async () => {
+    const big = entry('test/too-big', 'too-big');
+    big.files.push({ role: 'model_data', url: 'models/hearth-tiny-embed/model.onnx_data?v=too-big', size: 5_000_000_000, externalDataOf: 'model' });
+    await register(big);
+    const r = await embed('test/too-big');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({ error: { type: 'service_unavailable', code: 'model_too_large' } });
+    const message = (r.body as { error: { message: string } }).error.message;
+    expect(message).toContain('hearth-tiny-embed/model.onnx_data?v=too-big is 5.00 GB');
+    expect(message).toMatch(/maxBufferSize \d/); // SwiftShader's adapter limits
+    const cached = await host.page.evaluate(async () => (await (await caches.open('hearth-models-v1')).keys()).map((k) => k.url).filter((u) => u.includes('v=too-big')));
+    expect(cached).toEqual([]); // not even the small files were fetched
+    expect((await embed('hearth/tiny-embed')).status).toBe(200);
+  });
+
   it('reports a missing file clearly, and succeeds once it is fixed', async () => {
     await register(entry('test/missing', 'missing', [{ role: 'model', url: 'models/nowhere/model.onnx', sha256: undefined, size: undefined }]));
     const r = await embed('test/missing');

@@ -7,7 +7,7 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
-import type { CatalogEntry } from '../../models/types';
+import type { CatalogEntry, ExternalDataFile } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
@@ -27,7 +27,7 @@ type Ort = typeof OrtModule;
 export interface SdxlFiles {
   models: Record<string, Uint8Array>;
   /** External weights by part (`unet` → [{path, data}]) for exports over 2 GB. */
-  externalData: Record<string, { path: string; data: Uint8Array }[]>;
+  externalData: Record<string, ExternalDataFile[]>;
   tokenizer: object; tokenizerConfig: object; tokenizer2: object; tokenizer2Config: object;
   schedulerConfig: SchedulerConfig;
 }
