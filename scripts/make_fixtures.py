@@ -662,6 +662,7 @@ def main():
     fixtures_sdxl.build()
     __import__("fixtures_sdxl_lora").build()  # LoRA adapters (public/hub/hearth/tiny-sdxl-lora/), lora-reference.json
     __import__("fixtures_safety").build()  # safety checker (hearth-tiny-sdxl/safety_checker/), safety-reference.json
+    __import__("fixtures_turbo").build()  # SDXL-Turbo / SD-Turbo export layouts (hearth-tiny-*-turbo/), turbo-reference.json
     return 0
 
 

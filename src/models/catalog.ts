@@ -49,6 +49,19 @@ const sdxlFiles = (base: string, parts: { unet?: string; controlnet?: boolean } 
   ] : []),
 ];
 
+/** A graph file, with its external data file when it has one (`data`: the data file's name in the same folder). */
+const graph = (role: string, url: string, data?: string): ModelFile[] => [
+  { role, url },
+  ...(data ? [{ role: `${role}_data`, url: `${url.slice(0, url.lastIndexOf('/') + 1)}${data}`, externalDataOf: role }] : []),
+];
+
+/** A CLIP tokenizer folder that has no tokenizer.json (vocab.json + merges.txt: clip-files.ts builds one). */
+const slowTokenizer = (role: string, dir: string): ModelFile[] => [
+  { role: `${role}_vocab`, url: `${dir}/vocab.json` },
+  { role: `${role}_merges`, url: `${dir}/merges.txt` },
+  { role: `${role}_config`, url: `${dir}/tokenizer_config.json` },
+];
+
 /**
  * The safety checker behind `safety_check: true`, fetched only when a request asks for it. SDXL ships none; the real
  * entries use diffusers' ONNX export of CompVis' StableDiffusionSafetyChecker (any image size: it sees a 224 crop).
@@ -229,7 +242,52 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     ],
     image: {
       resolutions: [[64, 64], [72, 56], [56, 72], [128, 128]],
-      scalingFactor: 0.13025, zerosForEmptyPrompt: false, int64Timestep: false, controlnet: true, defaultSteps: 10,
+      scalingFactor: 0.13025, zerosForEmptyPrompt: false, controlnet: true, defaultSteps: 10,
+    },
+  },
+  {
+    id: 'hearth/tiny-sdxl-turbo',
+    aliases: ['accounts/hearth/models/tiny-sdxl-turbo'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'Built-in tiny SDXL-Turbo in the layout of microsoft/sdxl-turbo-webnn (int32 ids, one hidden state per text encoder, model.onnx.data external data, float32 [1] timestep) with stabilityai/sdxl-turbo\'s tokenizer folders (vocab.json + merges.txt only) and a VAE encoder emitting latent_sample. Random weights: for tests.',
+    builtIn: true,
+    created: 1764115200,
+    files: [
+      ...graph('text_encoder', 'models/hearth-tiny-sdxl-turbo/text_encoder/model.onnx', 'model.onnx.data'),
+      ...graph('text_encoder_2', 'models/hearth-tiny-sdxl-turbo/text_encoder_2/model.onnx', 'model.onnx.data'),
+      ...graph('unet', 'models/hearth-tiny-sdxl-turbo/unet/model.onnx'),
+      ...graph('vae_decoder', 'models/hearth-tiny-sdxl-turbo/vae_decoder/model.onnx', 'model.onnx.data'),
+      ...graph('vae_encoder', 'models/hearth-tiny-sdxl-turbo/vae_encoder/model.onnx'),
+      ...slowTokenizer('tokenizer', 'models/hearth-tiny-sdxl-turbo/tokenizer'),
+      ...slowTokenizer('tokenizer_2', 'models/hearth-tiny-sdxl-turbo/tokenizer_2'),
+      { role: 'scheduler_config', url: 'models/hearth-tiny-sdxl-turbo/scheduler/scheduler_config.json' },
+    ],
+    image: {
+      resolutions: [[64, 64], [128, 128]], scalingFactor: 0.13025, zerosForEmptyPrompt: true, controlnet: false, defaultSteps: 1, minSteps: 1,
+      sampler: 'euler_trailing', defaultCfgScale: 0, guidanceOffAtOrBelowOne: true,
+    },
+  },
+  {
+    id: 'hearth/tiny-sd-turbo',
+    aliases: ['accounts/hearth/models/tiny-sd-turbo'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'Built-in tiny SD-Turbo (SD 2.1 pipeline: one text encoder, no added time ids, int64 timestep) in the layout of schmuell/sd-turbo-ort-web, tokenizer from vocab.json + merges.txt, UNet weights in weights.pb. Random weights: for tests.',
+    builtIn: true,
+    created: 1764115200,
+    files: [
+      ...graph('text_encoder', 'models/hearth-tiny-sd-turbo/text_encoder/model.onnx'),
+      ...graph('unet', 'models/hearth-tiny-sd-turbo/unet/model.onnx', 'weights.pb'),
+      ...graph('vae_decoder', 'models/hearth-tiny-sd-turbo/vae_decoder/model.onnx'),
+      ...slowTokenizer('tokenizer', 'models/hearth-tiny-sd-turbo/tokenizer'),
+      { role: 'scheduler_config', url: 'models/hearth-tiny-sd-turbo/scheduler/scheduler_config.json' },
+    ],
+    image: {
+      resolutions: [[64, 64], [128, 128]], scalingFactor: 0.18215, zerosForEmptyPrompt: false, controlnet: false, defaultSteps: 1, minSteps: 1,
+      family: 'sd', sampler: 'euler_trailing', defaultCfgScale: 0, guidanceOffAtOrBelowOne: true,
     },
   },
   {
@@ -247,7 +305,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
       { role: 'text_encoder_2_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/text_encoder_2/model.onnx_data`, externalDataOf: 'text_encoder_2' },
       ...REAL_SAFETY_CHECKER,
     ],
-    image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 50 },
+    image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, controlnet: false, defaultSteps: 50 },
   },
   {
     id: 'stabilityai/sdxl-turbo',
@@ -264,6 +322,6 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
       { role: 'text_encoder_2_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/text_encoder_2/model.onnx_data`, externalDataOf: 'text_encoder_2' },
       ...REAL_SAFETY_CHECKER,
     ],
-    image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 4 },
+    image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, controlnet: false, defaultSteps: 4 },
   },
 ] satisfies CatalogEntry[]));

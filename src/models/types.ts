@@ -81,20 +81,29 @@ export interface LlmSpec {
   onnx?: { layers: number; kvHeads: number; headDim: number; vocabSize: number };
 }
 
-/** An SDXL-family pipeline: Optimum ONNX export parts, plus what the pipeline must know about them. */
+/** An SDXL- or SD-family pipeline: ONNX export parts, plus what the pipeline must know about them. */
 export interface ImageSpec {
   /** Supported (width, height) pairs; the first is the default. */
   resolutions: [number, number][];
-  /** VAE latent scaling (0.13025 for SDXL). */
+  /** VAE latent scaling (0.13025 for SDXL, 0.18215 for SD 1.x/2.x). */
   scalingFactor: number;
   /** SDXL base uses zero embeddings for an empty negative prompt; exports without that flag encode "". */
   zerosForEmptyPrompt: boolean;
-  /** Whether the UNet's `timestep` input is int64 [1] (older exports) rather than a float32 scalar. */
-  int64Timestep: boolean;
+  /** 'sdxl' (default): two text encoders, pooled `text_embeds` and `time_ids`. 'sd': SD 1.x/2.x, one text encoder
+   * whose last_hidden_state conditions a UNet without added inputs. (The UNet's timestep dtype is read from it.) */
+  family?: 'sdxl' | 'sd';
+  /** 'dpmpp_2m_karras' (default, K_DPMPP_2M) or 'euler_trailing' (diffusers' Euler with trailing spacing: Turbo). */
+  sampler?: 'dpmpp_2m_karras' | 'euler_trailing';
+  /** cfg_scale when a request gives none (7 otherwise; Turbo models are meant for 0). */
+  defaultCfgScale?: number;
+  /** A cfg_scale ≤ 1 runs the UNet on the prompt alone, with no negative batch (diffusers' guidance_scale ≤ 1). */
+  guidanceOffAtOrBelowOne?: boolean;
   /** A ControlNet (canny) ships with the model (files `controlnet` and `unet_controlnet`). */
   controlnet: boolean;
   /** Default steps when the request gives none (the spec's default is 50; turbo models want 1–4). */
   defaultSteps: number;
+  /** The fewest `steps` a request may ask for, when below the spec's minimum of 10 (Turbo models: 1). */
+  minSteps?: number;
 }
 
 export interface CatalogEntry {

@@ -28,7 +28,9 @@ export interface SdxlFiles {
   models: Record<string, Uint8Array>;
   /** External weights by part (`unet` → [{path, data}]) for exports over 2 GB. */
   externalData: Record<string, ExternalDataFile[]>;
-  tokenizer: object; tokenizerConfig: object; tokenizer2: object; tokenizer2Config: object;
+  tokenizer: object; tokenizerConfig: object;
+  /** SDXL's second tokenizer (absent for SD 1.x/2.x). */
+  tokenizer2?: object; tokenizer2Config?: object;
   schedulerConfig: SchedulerConfig;
 }
 
@@ -280,13 +282,14 @@ export class SdxlService implements ImageEngine {
       },
     })));
     const s = resolved.value;
-    if (!s.text_encoder || !s.text_encoder_2 || !s.unet || !s.vae_decoder) throw new Error(`Model ${entry.id} lacks a required part`);
+    const sdxl = (spec.family ?? 'sdxl') === 'sdxl';
+    if (!s.text_encoder || (sdxl && !s.text_encoder_2) || !s.unet || !s.vae_decoder) throw new Error(`Model ${entry.id} lacks a required part`);
     const model: SdxlModel = {
       ort, device: resolved.name as OrtDevice, spec,
       schedule: new KarrasSchedule(files.schedulerConfig),
       tokenizers: {
         one: new ClipTokenizer(files.tokenizer, files.tokenizerConfig),
-        two: new ClipTokenizer(files.tokenizer2, files.tokenizer2Config),
+        ...(sdxl && files.tokenizer2 && { two: new ClipTokenizer(files.tokenizer2, files.tokenizer2Config ?? {}) }),
       },
       sessions: {
         textEncoder: s.text_encoder, textEncoder2: s.text_encoder_2, unet: s.unet, vaeDecoder: s.vae_decoder,
