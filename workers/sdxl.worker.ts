@@ -68,6 +68,7 @@ function startEngine() {
       preprocessor: entry.files.some((f) => f.role === 'safety_checker_config') ? await store.readJson(entry, 'safety_checker_config') : undefined,
     }),
     loadFiles: (entry) => loadImageFiles(entry, store),
+    hasShaderF16: async () => Boolean((await navigator.gpu?.requestAdapter())?.features.has('shader-f16')),
   });
   exposeEngine(service);
 }

@@ -34,7 +34,9 @@ export async function browserLimits(): Promise<DeviceLimits> {
 }
 
 const fileName = (file: ModelFile) => file.url.split('/').slice(-2).join('/');
-const bytes = (n: number) => `${(n / 1e9).toFixed(2)} GB (${n.toLocaleString('en-US')} bytes)`;
+const bytes = (n: number, listed = false) => (listed
+  ? `about ${(n / 1e9).toFixed(2)} GB (as its listing shows)`
+  : `${(n / 1e9).toFixed(2)} GB (${n.toLocaleString('en-US')} bytes)`);
 const gib = (n: number) => `${+(n / GiB).toFixed(2)} GiB`;
 
 export const tooLarge = (message: string) => new HearthError({ status: 503, type: 'service_unavailable', message, code: 'model_too_large' });
@@ -49,21 +51,25 @@ export function checkFits(entry: CatalogEntry, files: readonly ModelFile[], limi
   const refuse = (why: string) => {
     throw tooLarge(`Model ${entry.id} cannot load in this browser: ${why} (${device}). ${fits}`);
   };
+  /** The exact size, else the size a listing shows (rounded): enough to tell what cannot fit. */
+  const sizeOf = (f: ModelFile) => f.size ?? f.listedSize;
   for (const file of files) {
-    if (file.size === undefined) continue;
-    if (!file.externalDataOf && file.size > limits.maxArrayBufferBytes) {
-      refuse(`${fileName(file)} is ${bytes(file.size)}, over the ${gib(limits.maxArrayBufferBytes)} one ArrayBuffer can hold`);
+    const size = sizeOf(file);
+    if (size === undefined) continue;
+    if (!file.externalDataOf && size > limits.maxArrayBufferBytes) {
+      refuse(`${fileName(file)} is ${bytes(size, file.size === undefined)}, over the ${gib(limits.maxArrayBufferBytes)} one ArrayBuffer can hold`);
     }
-    if (file.externalDataOf && file.size > limits.wasmMemoryBytes) {
-      refuse(`${fileName(file)} is ${bytes(file.size)}, over the ${gib(limits.wasmMemoryBytes)} of a WebAssembly heap`);
+    if (file.externalDataOf && size > limits.wasmMemoryBytes) {
+      refuse(`${fileName(file)} is ${bytes(size, file.size === undefined)}, over the ${gib(limits.wasmMemoryBytes)} of a WebAssembly heap`);
     }
   }
   for (const graph of files.filter((f) => !f.externalDataOf)) {
     const data = files.filter((f) => f.externalDataOf === graph.role && (f.variant === undefined || f.variant === graph.variant));
-    if (!data.length || graph.size === undefined || data.some((d) => d.size === undefined)) continue;
-    const total = data.reduce((sum, d) => sum + d.size!, graph.size);
+    if (!data.length || sizeOf(graph) === undefined || data.some((d) => sizeOf(d) === undefined)) continue;
+    const total = data.reduce((sum, d) => sum + sizeOf(d)!, sizeOf(graph)!);
     if (total > limits.wasmMemoryBytes) {
-      refuse(`${fileName(graph)} with its external data (${data.map(fileName).join(', ')}) is ${bytes(total)}, over the `
+      const listed = [graph, ...data].some((f) => f.size === undefined);
+      refuse(`${fileName(graph)} with its external data (${data.map(fileName).join(', ')}) is ${bytes(total, listed)}, over the `
         + `${gib(limits.wasmMemoryBytes)} WebAssembly heap onnxruntime-web loads it into`);
     }
   }

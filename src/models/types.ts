@@ -12,6 +12,11 @@ export interface ModelFile {
   url: string;
   /** Size in bytes when known; downloads check it. */
   size?: number;
+  /**
+   * The size a listing shows rounded (Hugging Face's "10.3 GB") when the exact one is not known: used to refuse a model
+   * that cannot fit before downloading it, never to verify a download.
+   */
+  listedSize?: number;
   /** Lower-case hex sha256 when known; downloads verify it before the file is stored. */
   sha256?: string;
   /** Files of one variant only (e.g. 'q4f16'); files without a variant are shared by all. */
@@ -98,6 +103,8 @@ export interface ImageSpec {
   defaultCfgScale?: number;
   /** A cfg_scale ≤ 1 runs the UNet on the prompt alone, with no negative batch (diffusers' guidance_scale ≤ 1). */
   guidanceOffAtOrBelowOne?: boolean;
+  /** An fp16 export: runs only on WebGPU adapters with `shader-f16` (not on wasm). */
+  requiresF16?: boolean;
   /** A ControlNet (canny) ships with the model (files `controlnet` and `unet_controlnet`). */
   controlnet: boolean;
   /** Default steps when the request gives none (the spec's default is 50; turbo models want 1–4). */

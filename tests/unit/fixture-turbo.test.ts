@@ -178,3 +178,12 @@ describe('steps below the spec\'s minimum of 10, for Turbo entries only', () => 
     expect(sdxl.body.error).toMatchObject({ param: 'steps' });
   });
 });
+
+describe('fp16 image exports (requiresF16)', () => {
+  it('are refused on wasm, saying they need WebGPU with shader-f16', async () => {
+    const base = entry('hearth/tiny-sd-turbo');
+    const f16 = { ...base, id: 'test/f16-sd-turbo', image: { ...base.image!, requiresF16: true } };
+    const c = ref.sd_turbo.cases[0];
+    await expect(generate(service(), f16, c)).rejects.toThrow(/shader-f16/);
+  });
+});

@@ -56,6 +56,18 @@ describe('checkFits', () => {
     expect(() => checkFits(entry(files), files, GPU)).not.toThrow();
   });
 
+  it('the real catalog: SDXL 1.0 (fp32, 10.3 GB UNet weights) is refused and says a remote is needed; the Turbo and LLM entries fit', () => {
+    const sdxl = CATALOG.find((e) => e.id === 'stable-diffusion-xl-1024-v1-0')!;
+    const e = (() => { try { checkFits(sdxl, filesFor(sdxl), GPU); } catch (x) { return x as HearthError; } throw new Error('not refused'); })();
+    expect(e.code).toBe('model_too_large');
+    expect(e.message).toContain('unet/model.onnx_data is about 10.30 GB (as its listing shows)');
+    expect(e.message).toContain('remote backend');
+    for (const id of ['stabilityai/sdxl-turbo', 'stabilityai/sd-turbo', 'meta-llama/Llama-3.2-1B-Instruct', 'Qwen/Qwen2.5-0.5B-Instruct']) {
+      const entry = CATALOG.find((x) => x.id === id)!;
+      expect(() => checkFits(entry, filesFor(entry), GPU), id).not.toThrow();
+    }
+  });
+
   it('every built-in model fits (their sizes come from the manifest)', () => {
     for (const e of CATALOG.filter((x) => x.builtIn)) expect(() => checkFits(e, filesFor(e), GPU), e.id).not.toThrow();
   });

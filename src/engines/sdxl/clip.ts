@@ -7,6 +7,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
+import { float16ToFloat32 } from '../../util/float16';
 
 export const CLIP_LENGTH = 77;
 
@@ -66,7 +67,9 @@ async function conditioning(ort: typeof OrtModule, session: OrtModule.InferenceS
   }
   const tensor = out[name];
   if (!tensor) throw internal(`The text encoder exports no ${name}`, 'bad_model_output');
-  return { hidden: (await tensor.getData()) as Float32Array, width: tensor.dims[2], outputs: out };
+  const data = await tensor.getData();
+  const hidden = tensor.type === 'float16' ? float16ToFloat32(data as Uint16Array) : data as Float32Array;
+  return { hidden, width: tensor.dims[2], outputs: out };
 }
 
 export async function encodePrompt(

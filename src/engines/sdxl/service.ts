@@ -47,6 +47,8 @@ export interface SdxlServiceOptions {
   fetchLora?: (source: LoraSource) => Promise<{ bytes: Uint8Array; filename: string }>;
   /** The merger for adapter weights: WebGPU where the model runs on it, else the CPU. */
   loraMerger?: (device: OrtDevice) => Promise<WeightMerger>;
+  /** Whether the WebGPU adapter has `shader-f16` (fp16 exports need it); unset: it has not. */
+  hasShaderF16?: () => Promise<boolean>;
   /** The safety checker's ONNX bytes and preprocessor config (downloaded on first use); unset: none available. */
   loadSafetyChecker?: (entry: CatalogEntry) => Promise<{ model: Uint8Array; preprocessor?: object }>;
 }
@@ -260,6 +262,8 @@ export class SdxlService implements ImageEngine {
       name: device,
       create: async () => {
         if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+        if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
+        if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
         const sessions: Partial<Record<(typeof PARTS)[number], OrtModule.InferenceSession>> = {};
         try {
           for (const part of PARTS) {
