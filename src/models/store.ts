@@ -141,13 +141,15 @@ export class ArtifactStore {
    * IN_MEMORY_EXTERNAL_DATA_BYTES, larger ones as a blob: URL of the stored file, which onnxruntime-web streams into
    * its heap without one JavaScript ArrayBuffer of the whole file (the URL lives as long as this worker).
    */
-  async readExternalData(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<ExternalDataFile[]> {
+  async readExternalData(entry: CatalogEntry, role: string,
+    options: EnsureOptions & { inMemoryBytes?: number } = {}): Promise<ExternalDataFile[]> {
+    const inMemory = options.inMemoryBytes ?? IN_MEMORY_EXTERNAL_DATA_BYTES;
     const out: ExternalDataFile[] = [];
     for (const file of externalDataFiles(entry, role, options.variant)) {
       const blob = await this.readBlob(entry, file.role, options);
       out.push({
         path: dataPathOf(file),
-        data: blob.size > IN_MEMORY_EXTERNAL_DATA_BYTES ? URL.createObjectURL(blob) : new Uint8Array(await blob.arrayBuffer()),
+        data: blob.size > inMemory ? URL.createObjectURL(blob) : new Uint8Array(await blob.arrayBuffer()),
       });
     }
     return out;

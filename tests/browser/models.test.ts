@@ -99,6 +99,24 @@ describe('artifact store', () => {
     expect((await embed('hearth/tiny-embed')).status).toBe(200);
   });
 
+  it('hands external data over by the name the catalog declares: bytes, or over the limit a blob: URL with its length', async () => {
+    const out = await host.page.evaluate(async () => {
+      const hearth = window.hearth!;
+      const entry = hearth.registry.find('hearth/tiny-sd-turbo')!;
+      const small = await hearth.store.readExternalData(entry, 'unet');
+      const big = await hearth.store.readExternalData(entry, 'unet', { inMemoryBytes: 0 });
+      const url = big[0].data as string;
+      const res = await fetch(url);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const same = small[0].data instanceof Uint8Array && bytes.length === small[0].data.length && bytes.every((b, i) => b === (small[0].data as Uint8Array)[i]);
+      return { paths: [small[0].path, big[0].path], kind: typeof url, scheme: url.slice(0, 5), length: res.headers.get('content-length'), size: bytes.length, same };
+    });
+    expect(out.paths).toEqual(['weights.pb', 'weights.pb']);
+    expect(out.scheme).toBe('blob:');
+    expect(out.same).toBe(true);
+    expect(Number(out.length)).toBe(out.size); // onnxruntime-web streams files over 1 GiB by this header
+  });
+
   it('reports a missing file clearly, and succeeds once it is fixed', async () => {
     await register(entry('test/missing', 'missing', [{ role: 'model', url: 'models/nowhere/model.onnx', sha256: undefined, size: undefined }]));
     const r = await embed('test/missing');
