@@ -151,6 +151,9 @@ f32 = fx.f32
 
 
 def save_external(om, path, location):
+    data_path = os.path.join(os.path.dirname(path), location)
+    if os.path.exists(data_path):
+        os.remove(data_path)  # onnx appends to an existing data file
     onnx.save(om, path, save_as_external_data=True, all_tensors_to_one_file=True, location=location, size_threshold=0)
     reloaded = onnx.load(path, load_external_data=False)
     onnx.checker.check_model(path)
