@@ -656,11 +656,13 @@ def main():
 
     import fixtures_llama  # noqa: PLC0415  (scripts/ is on sys.path when this file runs as a script)
     fixtures_llama.build()
+    __import__("fixtures_llama_f16").build()  # q4f16-style float16 KV/logits I/O (model_q4f16.onnx), reference-q4f16.json
 
     import fixtures_sdxl  # noqa: PLC0415  (tiny SDXL parts: public/models/hearth-tiny-sdxl/, tests/fixtures/sdxl/)
     fixtures_sdxl.build()
     __import__("fixtures_sdxl_lora").build()  # LoRA adapters (public/hub/hearth/tiny-sdxl-lora/), lora-reference.json
     __import__("fixtures_safety").build()  # safety checker (hearth-tiny-sdxl/safety_checker/), safety-reference.json
+    __import__("fixtures_turbo").build()  # SDXL-Turbo / SD-Turbo export layouts (hearth-tiny-*-turbo/), turbo-reference.json
     return 0
 
 

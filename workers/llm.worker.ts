@@ -28,12 +28,10 @@ function startEngine() {
     loadFiles: async (entry, variant) => {
       const opts = { variant };
       const has = (role: string) => entry.files.some((f) => f.role === role && (!f.variant || f.variant === variant));
-      const dataFile = entry.files.find((f) => f.role === 'model_data' && f.variant === variant);
+      const externalData = await store.readExternalData(entry, 'model', opts);
       return {
         model: await store.read(entry, 'model', opts),
-        externalData: dataFile
-          ? [{ path: new URL(dataFile.url, config.modelBase).pathname.split('/').pop()!, data: await store.read(entry, 'model_data', opts) }]
-          : undefined,
+        externalData: externalData.length ? externalData : undefined,
         tokenizer: await store.readJson(entry, 'tokenizer', opts),
         tokenizerConfig: await store.readJson(entry, 'tokenizer_config', opts),
         config: await store.readJson(entry, 'config', opts),

@@ -11,7 +11,7 @@ import { fetchLoraAdapter } from '../src/engines/sdxl/lora/fetch';
 import { GpuLoraMerger } from '../src/engines/sdxl/lora/gpu-merge';
 import { cpuMerger, type WeightMerger } from '../src/engines/sdxl/lora/merge';
 import { SdxlService, type CannyFn } from '../src/engines/sdxl/service';
-import type { SchedulerConfig } from '../src/engines/sdxl/scheduler';
+import { loadImageFiles } from '../src/engines/sdxl/files';
 import { LORA_CACHE } from '../src/models/lora-cache';
 import { ArtifactStore } from '../src/models/store';
 import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
@@ -67,27 +67,8 @@ function startEngine() {
       model: await store.read(entry, 'safety_checker'),
       preprocessor: entry.files.some((f) => f.role === 'safety_checker_config') ? await store.readJson(entry, 'safety_checker_config') : undefined,
     }),
-    loadFiles: async (entry) => {
-      const has = (role: string) => entry.files.some((f) => f.role === role);
-      const models: Record<string, Uint8Array> = {};
-      const externalData: Record<string, { path: string; data: Uint8Array }[]> = {};
-      for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet']) {
-        if (!has(part)) continue;
-        models[part] = await store.read(entry, part);
-        const data = entry.files.find((f) => f.role === `${part}_data`);
-        if (data) {
-          externalData[part] = [{ path: new URL(data.url, config.modelBase).pathname.split('/').pop()!, data: await store.read(entry, `${part}_data`) }];
-        }
-      }
-      return {
-        models, externalData,
-        tokenizer: await store.readJson(entry, 'tokenizer'),
-        tokenizerConfig: await store.readJson(entry, 'tokenizer_config'),
-        tokenizer2: await store.readJson(entry, 'tokenizer_2'),
-        tokenizer2Config: await store.readJson(entry, 'tokenizer_2_config'),
-        schedulerConfig: (await store.readJson(entry, 'scheduler_config')) as SchedulerConfig,
-      };
-    },
+    loadFiles: (entry) => loadImageFiles(entry, store),
+    hasShaderF16: async () => Boolean((await navigator.gpu?.requestAdapter())?.features.has('shader-f16')),
   });
   exposeEngine(service);
 }

@@ -8,6 +8,27 @@ import type { CatalogEntry, EmbeddingsSpec, LlmVariant, ModelFile } from './type
 
 const HF = 'https://huggingface.co';
 
+/*
+ * Where the facts about real repositories come from (no network here: read through the search index of public
+ * sources; anything not listed is unverified and said so next to the file):
+ * [A] microsoft/onnxruntime-inference-examples js/sd-turbo/index.js: schmuell/sd-turbo-ort-web's parts
+ *     (text_encoder, unet, vae_decoder model.onnx), input_ids int32, timestep int64 [1], out_sample, latent_sample →
+ *     sample, sigma 14.6146 at timestep 999, VAE scaling 0.18215, and that it needs shader-f16.
+ * [B] A public image-model catalog pinned to schmuell/sd-turbo-ort-web@ace89b7d2cd849f9a73914cdbb8a3ea60c853dd1 with
+ *     exact byte sizes (its hashes are Blake3, not sha256, so none is given here).
+ * [C] webmachinelearning/webnn-developer-preview demos/sdxl-turbo: microsoft/sdxl-turbo-webnn's parts, both text
+ *     encoders and the VAE decoder with external data named model.onnx.data, the UNet in one 1.83 GB file, input_ids
+ *     int32 (encoder 1) / int64 (encoder 2), outputs hidden_states.11 / hidden_states.31 + text_embeds, timestep
+ *     float32 [1], out_sample; sizes as the demo lists them (rounded).
+ * [D] Hugging Face file pages (rounded sizes, exact LFS sha256).
+ * [E] Issue 12's reading of the repository listings (rounded sizes, names).
+ * [F] onnx-community/Llama-3.2-1B-Instruct's onnx/ listing at c5b77c42b9a13105f54d55be507e1a65b5b8149b (rounded sizes).
+ */
+const SDXL_BASE = `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main`;
+const SDXL_TURBO = `${HF}/stabilityai/sdxl-turbo/resolve/main`;
+const SDXL_TURBO_WEBNN = `${HF}/microsoft/sdxl-turbo-webnn/resolve/main`;
+const SD_TURBO_ORT = `${HF}/schmuell/sd-turbo-ort-web/resolve/ace89b7d2cd849f9a73914cdbb8a3ea60c853dd1`;
+
 const BERT_IO: Pick<EmbeddingsSpec, 'inputs' | 'output'> = {
   inputs: { inputIds: 'input_ids', attentionMask: 'attention_mask', tokenTypeIds: 'token_type_ids' },
   output: 'last_hidden_state',
@@ -32,21 +53,36 @@ const onnx = (name: string, requiresF16: boolean): LlmVariant => ({ backend: 'on
 const mlc = (name: string, mlcModelId: string, requiresF16: boolean): LlmVariant => ({ backend: 'web-llm', name, mlcModelId, requiresF16 });
 
 /** The files of an Optimum SDXL ONNX export (one folder per part). */
-const sdxlFiles = (base: string, parts: { unet?: string; controlnet?: boolean } = {}): ModelFile[] => [
+const sdxlFiles = (base: string, parts: { unet?: string; controlnet?: boolean; slowTokenizers?: boolean } = {}): ModelFile[] => [
   { role: 'text_encoder', url: `${base}/text_encoder/model.onnx` },
   { role: 'text_encoder_2', url: `${base}/text_encoder_2/model.onnx` },
   { role: 'unet', url: `${base}/${parts.unet ?? 'unet/model.onnx'}` },
   { role: 'vae_decoder', url: `${base}/vae_decoder/model.onnx` },
   { role: 'vae_encoder', url: `${base}/vae_encoder/model.onnx` },
-  { role: 'tokenizer', url: `${base}/tokenizer/tokenizer.json` },
-  { role: 'tokenizer_config', url: `${base}/tokenizer/tokenizer_config.json` },
-  { role: 'tokenizer_2', url: `${base}/tokenizer_2/tokenizer.json` },
-  { role: 'tokenizer_2_config', url: `${base}/tokenizer_2/tokenizer_config.json` },
+  ...(parts.slowTokenizers ? [...slowTokenizer('tokenizer', `${base}/tokenizer`), ...slowTokenizer('tokenizer_2', `${base}/tokenizer_2`)] : [
+    { role: 'tokenizer', url: `${base}/tokenizer/tokenizer.json` },
+    { role: 'tokenizer_config', url: `${base}/tokenizer/tokenizer_config.json` },
+    { role: 'tokenizer_2', url: `${base}/tokenizer_2/tokenizer.json` },
+    { role: 'tokenizer_2_config', url: `${base}/tokenizer_2/tokenizer_config.json` },
+  ]),
   { role: 'scheduler_config', url: `${base}/scheduler/scheduler_config.json` },
   ...(parts.controlnet ? [
     { role: 'controlnet', url: `${base}/controlnet/model.onnx` },
     { role: 'unet_controlnet', url: `${base}/unet/model_controlnet.onnx` },
   ] : []),
+];
+
+/** A graph file, with its external data file when it has one (`data`: the data file's name in the same folder). */
+const graph = (role: string, url: string, data?: string): ModelFile[] => [
+  { role, url },
+  ...(data ? [{ role: `${role}_data`, url: `${url.slice(0, url.lastIndexOf('/') + 1)}${data}`, externalDataOf: role }] : []),
+];
+
+/** A CLIP tokenizer folder that has no tokenizer.json (vocab.json + merges.txt: clip-files.ts builds one). */
+const slowTokenizer = (role: string, dir: string): ModelFile[] => [
+  { role: `${role}_vocab`, url: `${dir}/vocab.json` },
+  { role: `${role}_merges`, url: `${dir}/merges.txt` },
+  { role: `${role}_config`, url: `${dir}/tokenizer_config.json` },
 ];
 
 /**
@@ -151,6 +187,18 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     llm: { contextLength: 256, variants: [onnx('q4', false)], tools: false, vision: false },
   },
   {
+    id: 'hearth/tiny-llama-q4f16',
+    aliases: ['accounts/hearth/models/tiny-llama-q4f16'],
+    kind: 'llm',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'The tiny Llama in the I/O layout of onnx-community q4f16 exports: float16 past_key_values, present and logits (4-bit weights, fp16 embedding). Its arithmetic stays fp32, so it also runs on wasm; on WebGPU its float16 tensors need shader-f16.',
+    builtIn: true,
+    created: 1764115200,
+    files: onnxLlmFiles('models/hearth-tiny-llama', { q4f16: 'model_q4f16.onnx' }),
+    llm: { contextLength: 256, variants: [{ backend: 'onnx', name: 'q4f16', requiresF16: true, wasm: true }], tools: false, vision: false },
+  },
+  {
     id: 'hearth/tiny-llama-tools',
     aliases: ['accounts/hearth/models/tiny-llama-tools'],
     kind: 'llm',
@@ -196,7 +244,9 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     description: 'Llama 3.2 1B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export (q4f16 with shader-f16, q4 otherwise, also on wasm).',
     builtIn: false,
     created: 1727222400,
-    files: onnxLlmFiles(`${HF}/onnx-community/Llama-3.2-1B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' }),
+    // [F] model_q4f16.onnx 1.07 GB and model_q4.onnx 1.66 GB, one file each (rounded); other sizes not verified.
+    files: onnxLlmFiles(`${HF}/onnx-community/Llama-3.2-1B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' })
+      .map((f) => (f.variant ? { ...f, listedSize: f.variant === 'q4f16' ? 1_070_000_000 : 1_660_000_000 } : f)),
     llm: {
       contextLength: 4096,
       variants: [
@@ -218,6 +268,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     description: 'Qwen2.5 0.5B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export.',
     builtIn: false,
     created: 1726531200,
+    // File names as onnx-community's layout; sizes not verified.
     files: onnxLlmFiles(`${HF}/onnx-community/Qwen2.5-0.5B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' }),
     llm: {
       contextLength: 4096,
@@ -247,7 +298,52 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     ],
     image: {
       resolutions: [[64, 64], [72, 56], [56, 72], [128, 128]],
-      scalingFactor: 0.13025, zerosForEmptyPrompt: false, int64Timestep: false, controlnet: true, defaultSteps: 10,
+      scalingFactor: 0.13025, zerosForEmptyPrompt: false, controlnet: true, defaultSteps: 10,
+    },
+  },
+  {
+    id: 'hearth/tiny-sdxl-turbo',
+    aliases: ['accounts/hearth/models/tiny-sdxl-turbo'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'Built-in tiny SDXL-Turbo in the layout of microsoft/sdxl-turbo-webnn (int32 ids, one hidden state per text encoder, model.onnx.data external data, float32 [1] timestep) with stabilityai/sdxl-turbo\'s tokenizer folders (vocab.json + merges.txt only) and a VAE encoder emitting latent_sample. Random weights: for tests.',
+    builtIn: true,
+    created: 1764115200,
+    files: [
+      ...graph('text_encoder', 'models/hearth-tiny-sdxl-turbo/text_encoder/model.onnx', 'model.onnx.data'),
+      ...graph('text_encoder_2', 'models/hearth-tiny-sdxl-turbo/text_encoder_2/model.onnx', 'model.onnx.data'),
+      ...graph('unet', 'models/hearth-tiny-sdxl-turbo/unet/model.onnx'),
+      ...graph('vae_decoder', 'models/hearth-tiny-sdxl-turbo/vae_decoder/model.onnx', 'model.onnx.data'),
+      ...graph('vae_encoder', 'models/hearth-tiny-sdxl-turbo/vae_encoder/model.onnx'),
+      ...slowTokenizer('tokenizer', 'models/hearth-tiny-sdxl-turbo/tokenizer'),
+      ...slowTokenizer('tokenizer_2', 'models/hearth-tiny-sdxl-turbo/tokenizer_2'),
+      { role: 'scheduler_config', url: 'models/hearth-tiny-sdxl-turbo/scheduler/scheduler_config.json' },
+    ],
+    image: {
+      resolutions: [[64, 64], [128, 128]], scalingFactor: 0.13025, zerosForEmptyPrompt: true, controlnet: false, defaultSteps: 1, minSteps: 1,
+      sampler: 'euler_trailing', defaultCfgScale: 0, guidanceOffAtOrBelowOne: true,
+    },
+  },
+  {
+    id: 'hearth/tiny-sd-turbo',
+    aliases: ['accounts/hearth/models/tiny-sd-turbo'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'hearth',
+    description: 'Built-in tiny SD-Turbo (SD 2.1 pipeline: one text encoder, no added time ids, int64 timestep) in the layout of schmuell/sd-turbo-ort-web, tokenizer from vocab.json + merges.txt, UNet weights in weights.pb. Random weights: for tests.',
+    builtIn: true,
+    created: 1764115200,
+    files: [
+      ...graph('text_encoder', 'models/hearth-tiny-sd-turbo/text_encoder/model.onnx'),
+      ...graph('unet', 'models/hearth-tiny-sd-turbo/unet/model.onnx', 'weights.pb'),
+      ...graph('vae_decoder', 'models/hearth-tiny-sd-turbo/vae_decoder/model.onnx'),
+      ...slowTokenizer('tokenizer', 'models/hearth-tiny-sd-turbo/tokenizer'),
+      { role: 'scheduler_config', url: 'models/hearth-tiny-sd-turbo/scheduler/scheduler_config.json' },
+    ],
+    image: {
+      resolutions: [[64, 64], [128, 128]], scalingFactor: 0.18215, zerosForEmptyPrompt: false, controlnet: false, defaultSteps: 1, minSteps: 1,
+      family: 'sd', sampler: 'euler_trailing', defaultCfgScale: 0, guidanceOffAtOrBelowOne: true,
     },
   },
   {
@@ -256,16 +352,21 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     kind: 'image',
     backend: 'onnx',
     ownedBy: 'stabilityai',
-    description: 'SDXL base 1.0, the Optimum ONNX export in its Hugging Face repository (fp32, ~13.9 GB; the UNet alone ~10 GB with external data). Needs a GPU whose maxBufferSize and maxStorageBufferBindingSize exceed 2 GB; most consumer adapters cap bindings at 128 MiB–1 GiB, so prefer the Turbo entry. Not verified here.',
+    description: 'SDXL base 1.0 (Fireworks\' default image model). Its only ONNX export in the Stability repository is fp32: the UNet\'s weights alone are 10.3 GB, over the 4 GiB a browser\'s WebAssembly heap can load, so it is refused before download here and needs a remote backend; no fp16/int4 SDXL 1.0 export that fits has been verified. For local images use SDXL-Turbo or SD-Turbo.',
     builtIn: false,
     created: 1690502400,
     files: [
-      ...sdxlFiles(`${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main`),
-      { role: 'unet_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/unet/model.onnx_data` },
-      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/text_encoder_2/model.onnx_data` },
+      // [E] tokenizer folders hold vocab.json + merges.txt, no tokenizer.json.
+      ...sdxlFiles(SDXL_BASE, { slowTokenizers: true }).map((f) => (f.role === 'unet'
+        ? { ...f, listedSize: 7_290_000, sha256: '6f001c090fb13c0d0f8b0a5916da814712a94400b99471fabe77c1c4a51ecaaf' } : f)),
+      // [D] 10.3 GB, LFS sha256 from the file page of a "Duplicate from stabilityai/stable-diffusion-xl-base-1.0" repo.
+      { role: 'unet_data', url: `${SDXL_BASE}/unet/model.onnx_data`, externalDataOf: 'unet', listedSize: 10_300_000_000,
+        sha256: '7905b71f0044c5ea8fea8ca0451bd73cad53492ad50f964c49c3ff9250afa350' },
+      // [E] 2.78 GB, as issue 12 read it from the repository listing.
+      { role: 'text_encoder_2_data', url: `${SDXL_BASE}/text_encoder_2/model.onnx_data`, externalDataOf: 'text_encoder_2', listedSize: 2_780_000_000 },
       ...REAL_SAFETY_CHECKER,
     ],
-    image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 50 },
+    image: { resolutions: SDXL_RESOLUTIONS, scalingFactor: 0.13025, zerosForEmptyPrompt: true, controlnet: false, defaultSteps: 50 },
   },
   {
     id: 'stabilityai/sdxl-turbo',
@@ -273,15 +374,55 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     kind: 'image',
     backend: 'onnx',
     ownedBy: 'stabilityai',
-    description: 'SDXL-Turbo (1–4 steps, 512×512 native) from its Hugging Face repository\'s ONNX export; smaller activations than SDXL base at 512 px. Not verified here.',
+    description: 'SDXL-Turbo (1–4 steps, 512×512, guidance off at cfg_scale ≤ 1) from microsoft/sdxl-turbo-webnn, the fp16 export the WebNN developer preview runs (~2.5 GB: UNet 1.83 GB in one file), with stabilityai/sdxl-turbo\'s tokenizers, VAE encoder and scheduler. Needs WebGPU with shader-f16. Verified here only through a fixture of its layout (hearth/tiny-sdxl-turbo).',
     builtIn: false,
     created: 1700697600,
     files: [
-      ...sdxlFiles(`${HF}/stabilityai/sdxl-turbo/resolve/main`),
-      { role: 'unet_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/unet/model.onnx_data` },
-      { role: 'text_encoder_2_data', url: `${HF}/stabilityai/sdxl-turbo/resolve/main/text_encoder_2/model.onnx_data` },
+      // [C] parts, names and external data names; sizes as the demo lists them (model + data together).
+      { role: 'text_encoder', url: `${SDXL_TURBO_WEBNN}/text_encoder/model.onnx` },
+      { role: 'text_encoder_data', url: `${SDXL_TURBO_WEBNN}/text_encoder/model.onnx.data`, externalDataOf: 'text_encoder', listedSize: 118_000_000 },
+      { role: 'text_encoder_2', url: `${SDXL_TURBO_WEBNN}/text_encoder_2/model.onnx` },
+      { role: 'text_encoder_2_data', url: `${SDXL_TURBO_WEBNN}/text_encoder_2/model.onnx.data`, externalDataOf: 'text_encoder_2', listedSize: 461_000_000 },
+      { role: 'unet', url: `${SDXL_TURBO_WEBNN}/unet/model.onnx`, listedSize: 1_830_000_000 },
+      { role: 'vae_decoder', url: `${SDXL_TURBO_WEBNN}/vae_decoder/model.onnx` },
+      { role: 'vae_decoder_data', url: `${SDXL_TURBO_WEBNN}/vae_decoder/model.onnx.data`, externalDataOf: 'vae_decoder', listedSize: 96_200_000 },
+      // [E] the Optimum fp32 VAE encoder of stabilityai/sdxl-turbo (2023: its output is latent_sample); size not verified.
+      { role: 'vae_encoder', url: `${SDXL_TURBO}/vae_encoder/model.onnx` },
+      // [E] tokenizer folders hold vocab.json + merges.txt (no tokenizer.json); sizes not verified.
+      ...slowTokenizer('tokenizer', `${SDXL_TURBO}/tokenizer`),
+      ...slowTokenizer('tokenizer_2', `${SDXL_TURBO}/tokenizer_2`),
+      { role: 'scheduler_config', url: `${SDXL_TURBO}/scheduler/scheduler_config.json` },
       ...REAL_SAFETY_CHECKER,
     ],
-    image: { resolutions: [[512, 512], ...SDXL_RESOLUTIONS], scalingFactor: 0.13025, zerosForEmptyPrompt: true, int64Timestep: true, controlnet: false, defaultSteps: 4 },
+    image: {
+      resolutions: [[512, 512]], scalingFactor: 0.13025, zerosForEmptyPrompt: true, controlnet: false, defaultSteps: 1, minSteps: 1,
+      sampler: 'euler_trailing', defaultCfgScale: 0, guidanceOffAtOrBelowOne: true, requiresF16: true,
+    },
+  },
+  {
+    id: 'stabilityai/sd-turbo',
+    aliases: ['sd-turbo'],
+    kind: 'image',
+    backend: 'onnx',
+    ownedBy: 'stabilityai',
+    description: 'SD-Turbo (SD 2.1 distilled: 1–4 steps, 512×512, one text encoder, guidance off at cfg_scale ≤ 1) from schmuell/sd-turbo-ort-web, the fp16 export behind onnxruntime-web\'s own SD-Turbo example (2.51 GB, every file under 2 GB, no external data). Needs WebGPU with shader-f16. Verified here only through a fixture of its layout (hearth/tiny-sd-turbo).',
+    builtIn: false,
+    created: 1701129600,
+    files: [
+      // [B] exact sizes at the pinned revision; [A] the parts and their I/O.
+      { role: 'text_encoder', url: `${SD_TURBO_ORT}/text_encoder/model.onnx`, size: 681_393_168 },
+      { role: 'unet', url: `${SD_TURBO_ORT}/unet/model.onnx`, size: 1_733_430_199 },
+      { role: 'vae_decoder', url: `${SD_TURBO_ORT}/vae_decoder/model.onnx`, size: 99_094_314 },
+      { role: 'tokenizer_vocab', url: `${SD_TURBO_ORT}/tokenizer/vocab.json`, size: 1_059_962 },
+      { role: 'tokenizer_merges', url: `${SD_TURBO_ORT}/tokenizer/merges.txt`, size: 524_619 },
+      { role: 'tokenizer_config', url: `${SD_TURBO_ORT}/tokenizer/tokenizer_config.json`, size: 855 },
+      // The ORT repository has no scheduler folder: stabilityai/sd-turbo's config (trailing Euler); size not verified.
+      { role: 'scheduler_config', url: `${HF}/stabilityai/sd-turbo/resolve/main/scheduler/scheduler_config.json` },
+      ...REAL_SAFETY_CHECKER,
+    ],
+    image: {
+      resolutions: [[512, 512]], scalingFactor: 0.18215, zerosForEmptyPrompt: false, controlnet: false, defaultSteps: 1, minSteps: 1,
+      family: 'sd', sampler: 'euler_trailing', defaultCfgScale: 0, guidanceOffAtOrBelowOne: true, requiresF16: true,
+    },
   },
 ] satisfies CatalogEntry[]));

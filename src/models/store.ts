@@ -6,7 +6,8 @@
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 import { HearthError } from '../api/errors';
 import { concatBytes } from '../util/bytes';
-import type { CatalogEntry, ModelFile } from './types';
+import { browserLimits, checkFits, IN_MEMORY_EXTERNAL_DATA_BYTES, tooLarge, type DeviceLimits } from './fit';
+import type { CatalogEntry, ExternalDataFile, ModelFile } from './types';
 
 export interface DownloadProgress {
   modelId: string;
@@ -35,6 +36,14 @@ export function filesFor(entry: CatalogEntry, variant?: string): ModelFile[] {
   return entry.files.filter((f) => !f.optional && (variant === undefined || f.variant === undefined || f.variant === variant));
 }
 
+/** The external data files of the graph with `role` (within `variant`), as the catalog declares them. */
+export function externalDataFiles(entry: CatalogEntry, role: string, variant?: string): ModelFile[] {
+  return filesFor(entry, variant).filter((f) => f.externalDataOf === role);
+}
+
+/** The name a graph refers to its external data file by: the catalog's `dataPath`, else the URL's last segment. */
+export const dataPathOf = (file: ModelFile): string => file.dataPath ?? new URL(file.url, 'https://x/').pathname.split('/').pop()!;
+
 interface StoredFile {
   url: string;
   size: number;
@@ -51,8 +60,16 @@ export class ArtifactStore {
   private readonly meta: UseStore;
   private readonly inflight = new Map<string, Promise<void>>();
 
-  constructor(private readonly baseUrl: string, private readonly fetchImpl: typeof fetch = (...a) => fetch(...a)) {
+  private limits?: Promise<DeviceLimits>;
+
+  constructor(private readonly baseUrl: string, private readonly fetchImpl: typeof fetch = (...a) => fetch(...a),
+    private readonly deviceLimits: () => Promise<DeviceLimits> = browserLimits) {
     this.meta = createStore('hearth-models', 'files');
+  }
+
+  /** Throws a 503 `model_too_large` (before any download) when the entry's files cannot load in this browser. */
+  async checkFits(entry: CatalogEntry, files: readonly ModelFile[] = filesFor(entry)): Promise<void> {
+    checkFits(entry, files, await (this.limits ??= this.deviceLimits()));
   }
 
   resolveUrl(file: ModelFile): string {
@@ -98,6 +115,14 @@ export class ArtifactStore {
 
   /** The bytes of one file (by role, within `variant` when given), downloading the model first if needed. */
   async read(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<Uint8Array> {
+    const blob = await this.readBlob(entry, role, options);
+    const limit = (await (this.limits ??= this.deviceLimits())).maxArrayBufferBytes;
+    if (blob.size > limit) throw tooLarge(`Model ${entry.id} file "${role}" is ${blob.size} bytes, over the ${limit} one ArrayBuffer can hold`);
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+
+  /** A stored file as a Blob (disk-backed: nothing is read into memory), downloading the model first if needed. */
+  async readBlob(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<Blob> {
     const file = filesFor(entry, options.variant).find((f) => f.role === role) ?? entry.files.find((f) => f.optional && f.role === role);
     if (!file) throw storeError(`Model ${entry.id} has no "${role}" file${options.variant ? ` in variant ${options.variant}` : ''}`, 'bad_catalog_entry');
     const url = this.resolveUrl(file);
@@ -105,10 +130,29 @@ export class ArtifactStore {
       if (file.optional) await this.ensureOptional(entry, file, options);
       else await this.ensure(entry, options);
       const cached = await (await caches.open(CACHE_NAME)).match(url);
-      if (cached) return new Uint8Array(await cached.arrayBuffer());
+      if (cached) return cached.blob();
       await del(url, this.meta); // evicted by the browser: forget it and fetch again
     }
     throw storeError(`Model file ${url} vanished from storage right after it was stored`, 'storage_evicted');
+  }
+
+  /**
+   * The external data files of the graph with `role`, named as the graph refers to them: bytes up to
+   * IN_MEMORY_EXTERNAL_DATA_BYTES, larger ones as a blob: URL of the stored file, which onnxruntime-web streams into
+   * its heap without one JavaScript ArrayBuffer of the whole file (the URL lives as long as this worker).
+   */
+  async readExternalData(entry: CatalogEntry, role: string,
+    options: EnsureOptions & { inMemoryBytes?: number } = {}): Promise<ExternalDataFile[]> {
+    const inMemory = options.inMemoryBytes ?? IN_MEMORY_EXTERNAL_DATA_BYTES;
+    const out: ExternalDataFile[] = [];
+    for (const file of externalDataFiles(entry, role, options.variant)) {
+      const blob = await this.readBlob(entry, file.role, options);
+      out.push({
+        path: dataPathOf(file),
+        data: blob.size > inMemory ? URL.createObjectURL(blob) : new Uint8Array(await blob.arrayBuffer()),
+      });
+    }
+    return out;
   }
 
   async readJson(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<object> {
@@ -137,6 +181,7 @@ export class ArtifactStore {
   }
 
   private async download(entry: CatalogEntry, files: ModelFile[], onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
+    if (!files.every((f) => f.optional)) await this.checkFits(entry, files);
     const missing: ModelFile[] = [];
     for (const file of files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) missing.push(file);
     if (missing.length === 0) return;

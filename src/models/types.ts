@@ -12,13 +12,29 @@ export interface ModelFile {
   url: string;
   /** Size in bytes when known; downloads check it. */
   size?: number;
+  /**
+   * The size a listing shows rounded (Hugging Face's "10.3 GB") when the exact one is not known: used to refuse a model
+   * that cannot fit before downloading it, never to verify a download.
+   */
+  listedSize?: number;
   /** Lower-case hex sha256 when known; downloads verify it before the file is stored. */
   sha256?: string;
   /** Files of one variant only (e.g. 'q4f16'); files without a variant are shared by all. */
   variant?: string;
   /** Fetched only when a request needs it (the safety checker): not part of a model's download or its state. */
   optional?: boolean;
+  /**
+   * This file holds the external data (weights) of the graph file with this role (`unet_data` → `unet`): exports over
+   * 2 GB, whatever the file is called (`model.onnx_data` from Optimum, `model.onnx.data`, `weights.pb`). It is handed
+   * to onnxruntime-web as its own file, never concatenated with the graph.
+   */
+  externalDataOf?: string;
+  /** The name the graph's tensors give this external data file (their `location`); the URL's last segment by default. */
+  dataPath?: string;
 }
+
+/** One external data file for onnxruntime-web, named as its graph refers to it: bytes, or a blob: URL it streams. */
+export interface ExternalDataFile { path: string; data: Uint8Array | string }
 
 export type Pooling = 'mean' | 'cls';
 
@@ -42,9 +58,9 @@ export type LlmVariant =
     backend: 'onnx';
     /** Names the files of this variant (ModelFile.variant) and says what it is: 'q4f16', 'q4', 'fp32'. */
     name: string;
-    /** Needs the WebGPU `shader-f16` feature (fp16 activations); skipped on adapters without it and on wasm. */
+    /** On WebGPU, needs the `shader-f16` feature (fp16 activations or fp16 tensors on the GPU); skipped on adapters without it. */
     requiresF16: boolean;
-    /** Runs on the wasm backend too (no WebGPU-only ops). */
+    /** Runs on the wasm backend too (no WebGPU-only ops; real fp16-arithmetic exports do not). */
     wasm: boolean;
   }
   | {
@@ -70,20 +86,31 @@ export interface LlmSpec {
   onnx?: { layers: number; kvHeads: number; headDim: number; vocabSize: number };
 }
 
-/** An SDXL-family pipeline: Optimum ONNX export parts, plus what the pipeline must know about them. */
+/** An SDXL- or SD-family pipeline: ONNX export parts, plus what the pipeline must know about them. */
 export interface ImageSpec {
   /** Supported (width, height) pairs; the first is the default. */
   resolutions: [number, number][];
-  /** VAE latent scaling (0.13025 for SDXL). */
+  /** VAE latent scaling (0.13025 for SDXL, 0.18215 for SD 1.x/2.x). */
   scalingFactor: number;
   /** SDXL base uses zero embeddings for an empty negative prompt; exports without that flag encode "". */
   zerosForEmptyPrompt: boolean;
-  /** Whether the UNet's `timestep` input is int64 [1] (older exports) rather than a float32 scalar. */
-  int64Timestep: boolean;
+  /** 'sdxl' (default): two text encoders, pooled `text_embeds` and `time_ids`. 'sd': SD 1.x/2.x, one text encoder
+   * whose last_hidden_state conditions a UNet without added inputs. (The UNet's timestep dtype is read from it.) */
+  family?: 'sdxl' | 'sd';
+  /** 'dpmpp_2m_karras' (default, K_DPMPP_2M) or 'euler_trailing' (diffusers' Euler with trailing spacing: Turbo). */
+  sampler?: 'dpmpp_2m_karras' | 'euler_trailing';
+  /** cfg_scale when a request gives none (7 otherwise; Turbo models are meant for 0). */
+  defaultCfgScale?: number;
+  /** A cfg_scale ≤ 1 runs the UNet on the prompt alone, with no negative batch (diffusers' guidance_scale ≤ 1). */
+  guidanceOffAtOrBelowOne?: boolean;
+  /** An fp16 export: runs only on WebGPU adapters with `shader-f16` (not on wasm). */
+  requiresF16?: boolean;
   /** A ControlNet (canny) ships with the model (files `controlnet` and `unet_controlnet`). */
   controlnet: boolean;
   /** Default steps when the request gives none (the spec's default is 50; turbo models want 1–4). */
   defaultSteps: number;
+  /** The fewest `steps` a request may ask for, when below the spec's minimum of 10 (Turbo models: 1). */
+  minSteps?: number;
 }
 
 export interface CatalogEntry {

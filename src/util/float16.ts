@@ -1,5 +1,5 @@
 /**
- * Fast float16 reads for bulk data (LoRA merges, safetensors): a 65,536-entry table of every half-precision value,
+ * Fast float16 reads for bulk data (LoRA merges, safetensors, float16 logits): a 65,536-entry table of every half-precision value,
  * built once with @petamoriken/float16's exact conversion, because its per-call accessors cost ~1 µs an element.
  */
 import { getFloat16 } from '@petamoriken/float16';
@@ -17,4 +17,18 @@ export function halfTable(): Float32Array {
     }
   }
   return table;
+}
+
+/**
+ * Widens float16 data to a new Float32Array: raw bit patterns (Uint16Array, what onnxruntime-web returns where the
+ * platform has no Float16Array) or a native Float16Array (Chrome 135+), whose elements are already numbers.
+ */
+export function float16ToFloat32(data: Uint16Array | ArrayLike<number>): Float32Array {
+  if (data instanceof Uint16Array) {
+    const half = halfTable();
+    const out = new Float32Array(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = half[data[i]];
+    return out;
+  }
+  return Float32Array.from(data);
 }

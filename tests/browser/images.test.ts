@@ -1,6 +1,8 @@
 // The three SDXL paths through the service worker on the built-in tiny SDXL: pixels equal the torch reference
 // (seeded noise reproduced bit for bit), PNG/JPEG/JSON/SSE answers with their headers, image-to-image in both
 // modes, ControlNet with canny edges equal to the CPU reference, determinism, and 400s that leave the engine serving.
+// The Turbo layouts (hearth/tiny-sdxl-turbo, hearth/tiny-sd-turbo) equal their torch references on wasm, and
+// SD-Turbo on WebGPU too.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { cannyReference } from '../../src/engines/sdxl/canny-reference';
@@ -18,6 +20,9 @@ interface Ref {
   };
 }
 const ref = readJson<Ref>('tests/fixtures/sdxl/reference.json');
+interface TurboCase { name: string; prompt: string; seed: number; steps: number; cfg_scale: number; image: U8; image_strength?: number; init_image?: U8 }
+const turboRef = readJson<Record<'sdxl_turbo' | 'sd_turbo', { cases: TurboCase[] }>>('tests/fixtures/sdxl/turbo-reference.json');
+const turbo = (model: string, c: TurboCase, extra: object = {}) => ({ model, text_prompts: [{ text: c.prompt }], seed: c.seed, steps: c.steps, width: 64, height: 64, ...extra });
 const loraRef = readJson<{ adapters: Record<'peft' | 'kohya', { file: string; cases: { txt2img: { image: U8 } } }> }>('tests/fixtures/sdxl/lora-reference.json');
 const LORA_REPO = 'hearth/tiny-sdxl-lora';
 const bytes = (t: U8) => new Uint8Array(Buffer.from(t.b64, 'base64'));
@@ -149,6 +154,31 @@ describe('on wasm', () => {
     }
   });
 
+  it('Turbo layouts equal torch: SDXL-Turbo (WebNN export layout, tokenizers from vocab/merges) and SD-Turbo (SD 2.1)', async () => {
+    const [oneStep, twoSteps, withCfg, img2img] = turboRef.sdxl_turbo.cases;
+    const cases: [string, object, TurboCase][] = [
+      [PATH, turbo('hearth/tiny-sdxl-turbo', oneStep), oneStep], // cfg_scale omitted: the entry's default is 0
+      [PATH, turbo('hearth/tiny-sdxl-turbo', twoSteps, { cfg_scale: 1 }), twoSteps], // ≤ 1: no negative batch
+      [PATH, turbo('hearth/tiny-sdxl-turbo', withCfg, { cfg_scale: 2 }), withCfg],
+      ...turboRef.sd_turbo.cases.map((c) => [PATH, turbo('hearth/tiny-sd-turbo', c, { cfg_scale: 0 }), c] as [string, object, TurboCase]),
+    ];
+    for (const [path, json, c] of cases) {
+      const r = await post(host.page, path, { json, accept: 'image/png' });
+      expect(r.status, r.text).toBe(200);
+      expect(mismatches(await decode(host.page, r.b64), bytes(c.image)), `${(json as { model: string }).model} ${c.name}`).toBeLessThanOrEqual(3);
+    }
+    const form: Record<string, string | number[]> = {
+      model: 'hearth/tiny-sdxl-turbo', prompt: img2img.prompt, seed: String(img2img.seed), steps: String(img2img.steps),
+      init_image: Array.from(bytes(img2img.init_image!)), init_image_mode: 'IMAGE_STRENGTH', image_strength: String(img2img.image_strength),
+    };
+    const r = await post(host.page, `${PATH}/image_to_image`, { form, accept: 'image/png' });
+    expect(r.status, r.text).toBe(200);
+    expect(mismatches(await decode(host.page, r.b64), bytes(img2img.image)), 'image_to_image (latent_sample encoder)').toBeLessThanOrEqual(3);
+    const noEncoder = await post(host.page, `${PATH}/image_to_image`, { form: { ...form, model: 'hearth/tiny-sd-turbo' } });
+    expect(noEncoder.status).toBe(400);
+    expect(noEncoder.text).toContain('no VAE encoder');
+  });
+
   it('control_net: canny edges equal the CPU reference, and the image is deterministic', async () => {
     const init = bytes(ref.images.init_image);
     const rgba = new Uint8Array(64 * 64 * 4);
@@ -263,6 +293,19 @@ describe('on WebGPU', () => {
       expect(r.status, r.text).toBe(200);
       expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu+lora');
       expect(mismatches(await decode(host.page, r.b64), bytes(adapter.cases.txt2img.image))).toBeLessThanOrEqual(30);
+    } finally {
+      await host.context.close();
+    }
+  }, 300_000);
+
+  it('SD-Turbo (one encoder, trailing Euler, no guidance, weights.pb external data) equals torch', async () => {
+    const host = await openHost(browser, baseUrl, 'devices=webgpu');
+    try {
+      const c = turboRef.sd_turbo.cases[0];
+      const r = await post(host.page, PATH, { json: turbo('hearth/tiny-sd-turbo', c), accept: 'image/png' });
+      expect(r.status, r.text).toBe(200);
+      expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
+      expect(mismatches(await decode(host.page, r.b64), bytes(c.image))).toBeLessThanOrEqual(30);
     } finally {
       await host.context.close();
     }

@@ -9,6 +9,7 @@ import { launch, openHost, pageFetch, type HostPage } from './browser';
 
 interface Ref { prompts: { name: string; input_ids: number[] }[]; greedy: { prompt: string; new_tokens: number[] }[] }
 const ref = readJson<Ref>('tests/fixtures/llm/reference.json');
+const refQ4f16 = readJson<Pick<Ref, 'greedy'>>('tests/fixtures/llm/reference-q4f16.json');
 const tokenizer = new LlmTokenizer(readJson('public/models/hearth-tiny-llama/tokenizer.json'), readJson('public/models/hearth-tiny-llama/tokenizer_config.json'));
 const ids = (name: string) => ref.prompts.find((p) => p.name === name)!.input_ids;
 const greedyText = (name: string) => tokenizer.decode(ref.greedy.find((g) => g.prompt === name)!.new_tokens);
@@ -29,6 +30,12 @@ describe('on WebGPU', () => {
     expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
     expect((r.body as { choices: { text: string }[] }).choices[0].text).toBe(greedyText('text'));
   }, 240_000);
+
+  it('the q4f16 layout is refused on an adapter without shader-f16, saying so (SwiftShader has none)', async () => {
+    const r = await pageFetch(host.page, '/inference/v1/completions', { body: { model: 'hearth/tiny-llama-q4f16', prompt: ids('text'), max_tokens: 4, temperature: 0 } });
+    expect(r.status, r.text).toBe(503);
+    expect(r.text).toContain('shader-f16');
+  });
 });
 
 describe('on wasm', () => {
@@ -43,6 +50,14 @@ describe('on wasm', () => {
     expect(r.status, r.text).toBe(200);
     expect(r.headers['x-hearth-backend']).toBe('onnx/wasm');
     expect((r.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(greedyText('chat'));
+  });
+
+  it('the q4f16 layout (float16 KV cache and logits) equals torch through the service worker', async () => {
+    const want = refQ4f16.greedy.find((g) => g.prompt === 'ids20')!.new_tokens;
+    const r = await pageFetch(host.page, '/inference/v1/completions', { body: { model: 'hearth/tiny-llama-q4f16', prompt: ids('ids20'), max_tokens: want.length, temperature: 0 } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('onnx/wasm');
+    expect((r.body as { choices: { text: string }[] }).choices[0].text).toBe(tokenizer.decode(want));
   });
 
   it('SSE chunks arrive one by one and join to the non-streamed answer', async () => {

@@ -84,6 +84,39 @@ describe('artifact store', () => {
     expect(r.body).toMatchObject({ error: { code: 'integrity_check_failed' } });
   });
 
+  it('refuses a model that cannot fit before downloading it: 503 naming the file, its size and the device limits', async () => {
+    const big = entry('test/too-big', 'too-big');
+    big.files.push({ role: 'model_data', url: 'models/hearth-tiny-embed/model.onnx_data?v=too-big', size: 5_000_000_000, externalDataOf: 'model' });
+    await register(big);
+    const r = await embed('test/too-big');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({ error: { type: 'service_unavailable', code: 'model_too_large' } });
+    const message = (r.body as { error: { message: string } }).error.message;
+    expect(message).toContain('hearth-tiny-embed/model.onnx_data?v=too-big is 5.00 GB');
+    expect(message).toMatch(/maxBufferSize \d/); // SwiftShader's adapter limits
+    const cached = await host.page.evaluate(async () => (await (await caches.open('hearth-models-v1')).keys()).map((k) => k.url).filter((u) => u.includes('v=too-big')));
+    expect(cached).toEqual([]); // not even the small files were fetched
+    expect((await embed('hearth/tiny-embed')).status).toBe(200);
+  });
+
+  it('hands external data over by the name the catalog declares: bytes, or over the limit a blob: URL with its length', async () => {
+    const out = await host.page.evaluate(async () => {
+      const hearth = window.hearth!;
+      const entry = hearth.registry.find('hearth/tiny-sd-turbo')!;
+      const small = await hearth.store.readExternalData(entry, 'unet');
+      const big = await hearth.store.readExternalData(entry, 'unet', { inMemoryBytes: 0 });
+      const url = big[0].data as string;
+      const res = await fetch(url);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const same = small[0].data instanceof Uint8Array && bytes.length === small[0].data.length && bytes.every((b, i) => b === (small[0].data as Uint8Array)[i]);
+      return { paths: [small[0].path, big[0].path], kind: typeof url, scheme: url.slice(0, 5), length: res.headers.get('content-length'), size: bytes.length, same };
+    });
+    expect(out.paths).toEqual(['weights.pb', 'weights.pb']);
+    expect(out.scheme).toBe('blob:');
+    expect(out.same).toBe(true);
+    expect(Number(out.length)).toBe(out.size); // onnxruntime-web streams files over 1 GiB by this header
+  });
+
   it('reports a missing file clearly, and succeeds once it is fixed', async () => {
     await register(entry('test/missing', 'missing', [{ role: 'model', url: 'models/nowhere/model.onnx', sha256: undefined, size: undefined }]));
     const r = await embed('test/missing');

@@ -45,8 +45,13 @@ describe('ModelRegistry', () => {
         expect(roles).toEqual(['model', 'tokenizer', 'tokenizer_config']);
         expect(e.embeddings).toBeDefined();
       } else if (e.kind === 'image') {
-        for (const role of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'tokenizer', 'tokenizer_2', 'scheduler_config']) {
+        const sdxl = (e.image!.family ?? 'sdxl') === 'sdxl';
+        for (const role of ['text_encoder', 'unet', 'vae_decoder', 'scheduler_config', 'tokenizer_config', ...(sdxl ? ['text_encoder_2', 'tokenizer_2_config'] : [])]) {
           expect(roles, `${e.id} ${role}`).toContain(role);
+        }
+        // Each tokenizer: tokenizer.json, or vocab.json + merges.txt.
+        for (const tok of sdxl ? ['tokenizer', 'tokenizer_2'] : ['tokenizer']) {
+          expect(roles.includes(tok) || (roles.includes(`${tok}_vocab`) && roles.includes(`${tok}_merges`)), `${e.id} ${tok}`).toBe(true);
         }
         expect(e.image!.resolutions.length).toBeGreaterThan(0);
       } else if (e.kind === 'llm') {
@@ -57,6 +62,8 @@ describe('ModelRegistry', () => {
         }
       }
       if (!e.builtIn) expect(e.files.every((f) => f.url.startsWith('https://huggingface.co/'))).toBe(true);
+      // External data belongs to a graph file of the entry.
+      for (const f of e.files) if (f.externalDataOf) expect(roles, `${e.id} ${f.role}`).toContain(f.externalDataOf);
     }
   });
 });

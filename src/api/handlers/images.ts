@@ -36,7 +36,7 @@ const OPERATION: Record<ImageJob['mode'], RequestOperation> = {
 
 async function serveImages(ctx: RequestContext, mode: ImageJob['mode']): Promise<Response> {
   const body = mode === 'text_to_image' ? ((await ctx.json()) as Fields) : await multipartFields(ctx.request);
-  acceptRequest(ctx, OPERATION[mode], body);
+  validateWithStepFloor(ctx, OPERATION[mode], body);
   const job = await buildJob(ctx, mode, body);
   const format = responseFormat(ctx.request.headers.get('accept'), job.samples);
   job.output = { type: format.imageType };
@@ -71,7 +71,7 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
   const job: ImageJob = {
     entry, mode, prompt, negativePrompt, width, height,
     steps: num(body.steps, spec.defaultSteps),
-    cfgScale: num(body.cfg_scale, 7),
+    cfgScale: num(body.cfg_scale, spec.defaultCfgScale ?? 7),
     samples: num(body.samples, 1),
     seed,
     schedule: { start: 1, end: 0 },
@@ -80,6 +80,9 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
     safetyCheck: body.safety_check === true,
   };
   if (mode === 'image_to_image') {
+    if (!entry.files.some((f) => f.role === 'vae_encoder')) {
+      throw invalidRequest(`Model ${entry.id} has no VAE encoder, so it cannot do image-to-image`, 'model', 'unsupported_parameter');
+    }
     job.init = await encoded(body.init_image, 'init_image');
     job.schedule = body.init_image_mode === 'STEP_SCHEDULE'
       ? { start: num(body.step_schedule_start, 0.65), end: num(body.step_schedule_end, 0) }
@@ -95,6 +98,27 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
     };
   }
   return job;
+}
+
+/** The spec's minimum `steps` (10, written for SDXL 1.0). */
+const SPEC_MIN_STEPS = 10;
+
+/**
+ * Validates against the spec, except that a model whose entry sets `minSteps` (Turbo models, meant for 1–4 steps)
+ * accepts `steps` from that floor up: such a body is validated with steps at the spec's minimum, then keeps its own.
+ */
+function validateWithStepFloor(ctx: RequestContext, operation: RequestOperation, body: Fields): void {
+  const entry = ctx.deps.registry.find(typeof body.model === 'string' ? body.model : DEFAULT_IMAGE_MODEL);
+  const floor = entry?.image?.minSteps;
+  const steps = typeof body.steps === 'string' && /^\d+$/.test(body.steps) ? Number(body.steps) : body.steps;
+  if (floor === undefined || typeof steps !== 'number' || !Number.isInteger(steps) || steps >= SPEC_MIN_STEPS) {
+    acceptRequest(ctx, operation, body);
+    return;
+  }
+  if (steps < floor) throw invalidRequest(`"steps" must be >= ${floor} for ${entry!.id} (got ${steps})`, 'steps', 'invalid_value');
+  const checked: Fields = { ...body, steps: typeof body.steps === 'string' ? String(SPEC_MIN_STEPS) : SPEC_MIN_STEPS };
+  acceptRequest(ctx, operation, checked); // coerces multipart fields in place: keep its coerced values
+  Object.assign(body, checked, { steps });
 }
 
 /** Fields the spec has that this runtime cannot honour are refused by name, never ignored. */

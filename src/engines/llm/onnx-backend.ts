@@ -4,7 +4,7 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
-import type { CatalogEntry, LlmVariant } from '../../models/types';
+import type { CatalogEntry, ExternalDataFile, LlmVariant } from '../../models/types';
 import { ChatTemplate, type TemplateConfig } from './chat-template';
 import { ConstraintFactory } from './constraint';
 import type { OnnxLlm } from './generate';
@@ -14,8 +14,8 @@ import { detectToolFormat } from './tool-calls';
 
 export interface OnnxLlmFiles {
   model: Uint8Array;
-  /** External weights (`model.onnx_data`), named as the graph refers to them. */
-  externalData?: { path: string; data: Uint8Array }[];
+  /** External weights (`model.onnx_data`, `model.onnx.data`, …), named as the graph refers to them. */
+  externalData?: ExternalDataFile[];
   tokenizer: object;
   tokenizerConfig: object;
   config: object;

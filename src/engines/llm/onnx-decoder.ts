@@ -2,9 +2,13 @@
  * One step of a causal LM in the transformers.js / onnx-community ONNX layout: `input_ids`, `attention_mask`,
  * `position_ids`, `past_key_values.{i}.key|value` → `logits`, `present.{i}.key|value`. On WebGPU the KV cache stays on
  * the GPU between steps (`preferredOutputLocation: 'gpu-buffer'`); only logits are read back.
+ * The KV cache and logits dtypes come from the session's metadata: fp32 exports and q4f16 ones (float16
+ * `past_key_values`/`present`/`logits`, as onnx-community's `model_q4f16.onnx`) both work. The float16 cache is fed
+ * back as it came out (on the GPU when kept there); only the logits are widened to float32, on the way out.
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
+import { float16ToFloat32 } from '../../util/float16';
 
 export type Ort = typeof OrtModule;
 
@@ -30,15 +34,36 @@ export interface StepOutput {
   tokens: number;
 }
 
+/** The element types a decoder's KV cache and logits may have. */
+export type DecoderFloat = 'float32' | 'float16';
+
+/** The declared element type of a session input or output, when it is a float tensor we can feed or read. */
+export function floatTypeOf(metadata: readonly OrtModule.InferenceSession.ValueMetadata[], name: string): DecoderFloat {
+  const value = metadata.find((m) => m.name === name);
+  if (!value) throw internal(`The decoder has no "${name}" input or output`, 'bad_model_io');
+  const type = value.isTensor ? value.type : 'not a tensor';
+  if (type !== 'float32' && type !== 'float16') {
+    throw internal(`The decoder's "${name}" is ${type}; only float32 and float16 KV caches and logits are supported`, 'bad_model_io');
+  }
+  return type;
+}
+
 export class OnnxDecoder {
   private past: Record<string, OrtModule.Tensor> | null = null;
+  /** Element type of `past_key_values.*` (and so of the empty first-step tensors). */
+  readonly kvType: DecoderFloat;
+  /** Element type of `logits` as the graph returns it (read back as float32 either way). */
+  readonly logitsType: DecoderFloat;
 
   constructor(
     private readonly ort: Ort,
     private readonly session: OrtModule.InferenceSession,
     readonly shape: DecoderShape,
     readonly device: 'webgpu' | 'wasm',
-  ) {}
+  ) {
+    this.kvType = shape.layers > 0 ? floatTypeOf(session.inputMetadata, 'past_key_values.0.key') : 'float32';
+    this.logitsType = floatTypeOf(session.outputMetadata, 'logits');
+  }
 
   static sessionOptions(device: 'webgpu' | 'wasm', shape: DecoderShape): OrtModule.InferenceSession.SessionOptions {
     const options: OrtModule.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all' };
@@ -82,16 +107,19 @@ export class OnnxDecoder {
     const { layers, kvHeads, headDim } = this.shape;
     for (let i = 0; i < layers; i++) {
       for (const kind of ['key', 'value'] as const) {
-        feeds[`past_key_values.${i}.${kind}`] = this.past?.[`present.${i}.${kind}`]
-          ?? new Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]);
+        feeds[`past_key_values.${i}.${kind}`] = this.past?.[`present.${i}.${kind}`] ?? (this.kvType === 'float16'
+          ? new Tensor('float16', new Uint16Array(0), [batch, kvHeads, 0, headDim])
+          : new Tensor('float32', new Float32Array(0), [batch, kvHeads, 0, headDim]));
       }
     }
     if (!this.session.inputNames.includes('position_ids')) delete feeds.position_ids;
     const out = await this.session.run(feeds);
     const logitsTensor = out.logits;
     if (!logitsTensor) throw internal('The decoder produced no "logits" output', 'bad_model_output');
-    const logits = (await logitsTensor.getData()) as Float32Array;
+    const data = await logitsTensor.getData();
     logitsTensor.dispose();
+    const logits = logitsTensor.type === 'float16' ? float16ToFloat32(data as Uint16Array | ArrayLike<number>) : data as Float32Array;
+    if (!(logits instanceof Float32Array)) throw internal(`The decoder's logits are ${logitsTensor.type}, not float32 or float16`, 'bad_model_output');
     const old = this.past;
     this.past = {};
     for (const [name, tensor] of Object.entries(out)) if (name.startsWith('present.')) this.past[name] = tensor;

@@ -137,10 +137,12 @@ export class LlmService implements LlmEngine {
           name: `onnx:${variant.name}:${device}`,
           create: async () => {
             if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
-            if (variant.requiresF16 && (device !== 'webgpu' || !(await this.options.hasShaderF16()))) {
-              throw new Error(device === 'webgpu' ? 'the adapter lacks shader-f16' : 'f16 variants need WebGPU');
+            if (device === 'webgpu' && variant.requiresF16 && !(await this.options.hasShaderF16())) {
+              throw new Error('the adapter lacks shader-f16');
             }
-            if (device === 'wasm' && !variant.wasm) throw new Error('this variant does not run on wasm');
+            if (device === 'wasm' && !variant.wasm) {
+              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
+            }
             const files = await this.options.loadFiles(entry, variant.name);
             return onnxRunnable(await loadOnnxLlm(this.options.ort, entry, variant, device, files), variant.name, device);
           },

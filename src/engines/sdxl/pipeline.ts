@@ -3,11 +3,16 @@
  * cond rows in one UNet run), the K_DPMPP_2M sampler over a window of the Karras schedule (text-to-image runs all of
  * it; image-to-image starts from the VAE-encoded init image part-way), ControlNet residuals within their step window,
  * and VAE decoding to RGBA. Pixel I/O is raw (RGB in, RGBA out) so this runs in workers and in Node alike.
+ * Turbo models (spec.sampler 'euler_trailing') take diffusers' trailing Euler schedule instead, and with
+ * spec.guidanceOffAtOrBelowOne a cfg_scale ≤ 1 runs the prompt alone (no negative batch); SD 1.x/2.x models
+ * (spec.family 'sd') have one text encoder and a UNet without SDXL's added text/time inputs. Input dtypes and the
+ * parts' optional outputs are read from the sessions, so exports that differ there load as they are.
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
 import type { ImageSpec } from '../../models/types';
 import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
+import { eulerStep, trailingSchedule } from './euler';
 import { GpuDenoiser } from './gpu-loop';
 import { gaussianNoise } from './noise';
 import { dpmpp2mStep, type KarrasSchedule } from './scheduler';
@@ -20,9 +25,10 @@ export interface SdxlModel {
   device: 'webgpu' | 'wasm';
   spec: ImageSpec;
   schedule: KarrasSchedule;
-  tokenizers: { one: ClipTokenizer; two: ClipTokenizer };
+  /** `two` and `textEncoder2` for SDXL only. */
+  tokenizers: { one: ClipTokenizer; two?: ClipTokenizer };
   sessions: {
-    textEncoder: Session; textEncoder2: Session; unet: Session; vaeDecoder: Session;
+    textEncoder: Session; textEncoder2?: Session; unet: Session; vaeDecoder: Session;
     vaeEncoder?: Session; controlnet?: Session; unetControlnet?: Session;
   };
 }
@@ -70,10 +76,14 @@ export class SdxlPipeline {
     const h = req.height / 8;
     const w = req.width / 8;
     const size = 4 * h * w;
+    const euler = spec.sampler === 'euler_trailing';
+    const guided = !(spec.guidanceOffAtOrBelowOne && req.cfgScale <= 1);
     const cond = await this.text(req.prompt);
-    const uncond = req.negativePrompt === '' && spec.zerosForEmptyPrompt ? zeroConditioning(cond) : await this.text(req.negativePrompt);
+    const uncond = !guided ? undefined
+      : req.negativePrompt === '' && spec.zerosForEmptyPrompt ? zeroConditioning(cond) : await this.text(req.negativePrompt);
 
-    const sigmas = schedule.sigmas(req.steps);
+    const trailing = euler ? trailingSchedule(schedule, req.steps) : undefined;
+    const sigmas = trailing?.sigmas ?? schedule.sigmas(req.steps);
     const [first, last] = scheduleWindow(req.steps, req.schedule.start, req.schedule.end);
     const noise = gaussianNoise(req.seed, size);
     let x: Float32Array;
@@ -84,13 +94,16 @@ export class SdxlPipeline {
       x = noise.map((v) => v * sigmas[first]);
     }
 
-    const hidden = concat(uncond.hidden, cond.hidden);
-    const pooled = concat(uncond.pooled, cond.pooled);
-    const timeIds = Float32Array.from([req.height, req.width, 0, 0, req.height, req.width, req.height, req.width, 0, 0, req.height, req.width]);
+    const rows = uncond ? 2 : 1;
+    const hidden = uncond ? concat(uncond.hidden, cond.hidden) : cond.hidden;
+    const pooled = uncond ? concat(uncond.pooled, cond.pooled) : cond.pooled;
+    const timeIds = repeatRows(Float32Array.from([req.height, req.width, 0, 0, req.height, req.width]), rows);
     const window = Array.from(sigmas.subarray(first, last + 1));
+    /** The UNet's timestep at window step i: trailing integer timesteps, or the Karras sigma's fractional one. */
+    const timestepAt = (i: number) => (trailing ? trailing.timesteps[first + i] : schedule.sigmaToT(window[i]));
     // The ControlNet's `controlnet_cond` [2, 3, H, W] (the image for both CFG rows), built once per sample.
-    const controlCond = req.control ? repeatRows(req.control.chw, 2) : undefined;
-    if (this.model.device === 'webgpu') {
+    const controlCond = req.control ? repeatRows(req.control.chw, rows) : undefined;
+    if (this.model.device === 'webgpu' && !euler && uncond) {
       // Latents stay on the GPU for the whole loop (src/engines/sdxl/gpu-loop.ts); only the final ones come back.
       // The text conditioning (and, with ControlNet, the control image) is uploaded once per sample, and the
       // residuals go from the ControlNet's outputs straight into the UNet's inputs as GPU buffers.
@@ -105,13 +118,13 @@ export class SdxlPipeline {
       try {
         x = await denoiser.denoise({
           ort, x, sigmas: window, cfgScale: req.cfgScale, sampleDims: [2, 4, h, w], onStep,
-          runUnet: (sample, i) => this.unetOutputs({
+          runUnet: (sample, i) => this.unetOutputs(this.unetFeeds({
             sample,
-            timestep: this.timestep(schedule.sigmaToT(window[i])),
+            timestep: this.timestep(timestepAt(i)),
             encoder_hidden_states: text.encoder_hidden_states.tensor(),
             text_embeds: text.text_embeds.tensor(),
             time_ids: text.time_ids.tensor(),
-          }, req, first + i, () => control!.tensor()),
+          }), req, first + i, () => control!.tensor()),
         });
       } finally {
         // Their last reads are already submitted: WebGPU keeps the buffers alive until they run.
@@ -124,44 +137,58 @@ export class SdxlPipeline {
     for (let i = 0; i < total; i++) {
       const sigma = window[i];
       const cIn = 1 / Math.sqrt(sigma * sigma + 1);
-      const scaled = new Float32Array(2 * size);
-      for (let k = 0; k < size; k++) scaled[k] = scaled[k + size] = x[k] * cIn;
-      const feeds: Record<string, OrtModule.Tensor> = {
-        sample: new ort.Tensor('float32', scaled, [2, 4, h, w]),
-        timestep: this.timestep(schedule.sigmaToT(sigma)),
-        encoder_hidden_states: new ort.Tensor('float32', hidden, [2, 77, hidden.length / 2 / 77]),
-        text_embeds: new ort.Tensor('float32', pooled, [2, pooled.length / 2]),
-        time_ids: new ort.Tensor('float32', timeIds, [2, 6]),
-      };
-      const eps = await this.unet(feeds, req, first + i, controlCond && (() => new ort.Tensor('float32', controlCond, [2, 3, req.height, req.width])));
-      const denoised = new Float32Array(size);
-      for (let k = 0; k < size; k++) {
-        const guided = Math.fround(eps[k] + req.cfgScale * (eps[k + size] - eps[k]));
-        denoised[k] = x[k] - sigma * guided;
+      const scaled = new Float32Array(rows * size);
+      for (let k = 0; k < size; k++) for (let r = 0; r < rows; r++) scaled[k + r * size] = x[k] * cIn;
+      const feeds = this.unetFeeds({
+        sample: new ort.Tensor('float32', scaled, [rows, 4, h, w]),
+        timestep: this.timestep(timestepAt(i)),
+        encoder_hidden_states: new ort.Tensor('float32', hidden, [rows, 77, hidden.length / rows / 77]),
+        text_embeds: new ort.Tensor('float32', pooled, [rows, pooled.length / rows]),
+        time_ids: new ort.Tensor('float32', timeIds, [rows, 6]),
+      });
+      const out = await this.unet(feeds, req, first + i, controlCond && (() => new ort.Tensor('float32', controlCond, [rows, 3, req.height, req.width])));
+      const eps = uncond ? new Float32Array(size) : out;
+      if (uncond) for (let k = 0; k < size; k++) eps[k] = Math.fround(out[k] + req.cfgScale * (out[k + size] - out[k]));
+      if (euler) {
+        eulerStep(x, eps, window, i);
+      } else {
+        const denoised = new Float32Array(size);
+        for (let k = 0; k < size; k++) denoised[k] = x[k] - sigma * eps[k];
+        dpmpp2mStep(x, denoised, old, window, i);
+        old = denoised;
       }
-      dpmpp2mStep(x, denoised, old, window, i);
-      old = denoised;
       onStep(i + 1, total);
     }
     return this.decode(x, h, w);
   }
 
+  /** The feeds the UNet declares: SD 1.x/2.x UNets take no `text_embeds` / `time_ids`. */
+  private unetFeeds(feeds: Record<string, OrtModule.Tensor>): Record<string, OrtModule.Tensor> {
+    const names = this.model.sessions.unet.inputNames;
+    for (const name of Object.keys(feeds)) if (!names.includes(name)) delete feeds[name];
+    return feeds;
+  }
+
   private async text(prompt: string): Promise<TextConditioning> {
     let c = this.textCache.get(prompt);
     if (!c) {
-      const { ort, sessions, tokenizers } = this.model;
-      c = await encodePrompt(ort, { one: sessions.textEncoder, two: sessions.textEncoder2 }, tokenizers, prompt);
+      const { ort, sessions, tokenizers, spec } = this.model;
+      c = await encodePrompt(ort, { one: sessions.textEncoder, two: sessions.textEncoder2 }, tokenizers, prompt, spec.family ?? 'sdxl');
       if (this.textCache.size > 16) this.textCache.clear();
       this.textCache.set(prompt, c);
     }
     return c;
   }
 
+  /** The UNet's `timestep` as it declares it: int64 [1] (older exports: the nearest integer), float32 [] or [1]. */
   private timestep(t: number): OrtModule.Tensor {
-    const { ort, spec } = this.model;
-    // Older exports take int64 [1]: they get the nearest integer timestep.
-    return spec.int64Timestep ? new ort.Tensor('int64', BigInt64Array.from([BigInt(Math.round(t))]), [1])
-      : new ort.Tensor('float32', Float32Array.from([t]), []);
+    const { ort, sessions } = this.model;
+    const meta = sessions.unet.inputMetadata.find((m) => m.name === 'timestep');
+    const type = meta?.isTensor ? meta.type : 'float32';
+    const dims = meta?.isTensor && meta.shape.length === 0 ? [] : [1];
+    if (type === 'int64') return new ort.Tensor('int64', BigInt64Array.from([BigInt(Math.round(t))]), [1]);
+    if (type !== 'float32') throw internal(`The UNet's timestep is ${type}; float32 and int64 are supported`, 'bad_model_io');
+    return new ort.Tensor('float32', Float32Array.from([t]), dims);
   }
 
   private gpuLoop(size: number): Promise<GpuDenoiser> {
@@ -179,7 +206,7 @@ export class SdxlPipeline {
 
   /** Epsilon for [uncond; cond], with ControlNet residuals when this step is inside the control window. */
   private async unet(feeds: Record<string, OrtModule.Tensor>, req: SampleRequest, step: number, controlCond?: () => OrtModule.Tensor): Promise<Float32Array> {
-    return takeData(await this.unetOutputs(feeds, req, step, controlCond), 'out_sample');
+    return readData(await this.unetOutputs(feeds, req, step, controlCond), 'out_sample');
   }
 
   /**
@@ -215,7 +242,12 @@ export class SdxlPipeline {
     if (!sessions.vaeEncoder) throw internal('This model has no VAE encoder', 'no_vae_encoder');
     const pixels = new Float32Array(3 * width * height);
     for (let p = 0; p < width * height; p++) for (let c = 0; c < 3; c++) pixels[c * width * height + p] = rgb[p * 3 + c] / 127.5 - 1;
-    const params = takeData(await sessions.vaeEncoder.run({ sample: new ort.Tensor('float32', pixels, [1, 3, height, width]) }), 'latent_parameters');
+    const outputs = await sessions.vaeEncoder.run({ sample: new ort.Tensor('float32', pixels, [1, 3, height, width]) });
+    if (!outputs.latent_parameters && outputs.latent_sample) {
+      // 2023 exports sample the posterior inside the graph: their latent only needs the scaling factor.
+      return takeData(outputs, 'latent_sample').map((v) => v * spec.scalingFactor);
+    }
+    const params = takeData(outputs, 'latent_parameters');
     const size = params.length / 2;
     const latents = new Float32Array(size);
     for (let k = 0; k < size; k++) {
@@ -281,6 +313,15 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   out.set(a, 0);
   out.set(b, a.length);
   return out;
+}
+
+/** Reads an output (on the CPU or, with 'gpu-buffer' outputs, on the GPU) and frees every output tensor. */
+async function readData(out: Record<string, OrtModule.Tensor>, name: string): Promise<Float32Array> {
+  const t = out[name];
+  if (!t) throw internal(`The model produced no "${name}" output`, 'bad_model_output');
+  const data = (t.location === 'cpu' ? (t.data as Float32Array).slice() : ((await t.getData()) as Float32Array).slice());
+  for (const v of Object.values(out)) v.dispose();
+  return data;
 }
 
 /** Copies an output out of ORT and frees every output tensor. */

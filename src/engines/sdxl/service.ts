@@ -7,7 +7,7 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
-import type { CatalogEntry } from '../../models/types';
+import type { CatalogEntry, ExternalDataFile } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
@@ -27,8 +27,10 @@ type Ort = typeof OrtModule;
 export interface SdxlFiles {
   models: Record<string, Uint8Array>;
   /** External weights by part (`unet` → [{path, data}]) for exports over 2 GB. */
-  externalData: Record<string, { path: string; data: Uint8Array }[]>;
-  tokenizer: object; tokenizerConfig: object; tokenizer2: object; tokenizer2Config: object;
+  externalData: Record<string, ExternalDataFile[]>;
+  tokenizer: object; tokenizerConfig: object;
+  /** SDXL's second tokenizer (absent for SD 1.x/2.x). */
+  tokenizer2?: object; tokenizer2Config?: object;
   schedulerConfig: SchedulerConfig;
 }
 
@@ -45,6 +47,8 @@ export interface SdxlServiceOptions {
   fetchLora?: (source: LoraSource) => Promise<{ bytes: Uint8Array; filename: string }>;
   /** The merger for adapter weights: WebGPU where the model runs on it, else the CPU. */
   loraMerger?: (device: OrtDevice) => Promise<WeightMerger>;
+  /** Whether the WebGPU adapter has `shader-f16` (fp16 exports need it); unset: it has not. */
+  hasShaderF16?: () => Promise<boolean>;
   /** The safety checker's ONNX bytes and preprocessor config (downloaded on first use); unset: none available. */
   loadSafetyChecker?: (entry: CatalogEntry) => Promise<{ model: Uint8Array; preprocessor?: object }>;
 }
@@ -258,6 +262,8 @@ export class SdxlService implements ImageEngine {
       name: device,
       create: async () => {
         if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+        if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
+        if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
         const sessions: Partial<Record<(typeof PARTS)[number], OrtModule.InferenceSession>> = {};
         try {
           for (const part of PARTS) {
@@ -280,13 +286,14 @@ export class SdxlService implements ImageEngine {
       },
     })));
     const s = resolved.value;
-    if (!s.text_encoder || !s.text_encoder_2 || !s.unet || !s.vae_decoder) throw new Error(`Model ${entry.id} lacks a required part`);
+    const sdxl = (spec.family ?? 'sdxl') === 'sdxl';
+    if (!s.text_encoder || (sdxl && !s.text_encoder_2) || !s.unet || !s.vae_decoder) throw new Error(`Model ${entry.id} lacks a required part`);
     const model: SdxlModel = {
       ort, device: resolved.name as OrtDevice, spec,
       schedule: new KarrasSchedule(files.schedulerConfig),
       tokenizers: {
         one: new ClipTokenizer(files.tokenizer, files.tokenizerConfig),
-        two: new ClipTokenizer(files.tokenizer2, files.tokenizer2Config),
+        ...(sdxl && files.tokenizer2 && { two: new ClipTokenizer(files.tokenizer2, files.tokenizer2Config ?? {}) }),
       },
       sessions: {
         textEncoder: s.text_encoder, textEncoder2: s.text_encoder_2, unet: s.unet, vaeDecoder: s.vae_decoder,

@@ -12,10 +12,10 @@ import { indexOnnxWeights } from './onnx-weights';
 import { readSafetensors } from './safetensors';
 import { resolveTargets, type MergeTarget } from './targets';
 
-/** One graph's bytes, and its external data files (exports over 2 GB). */
+/** One graph's bytes, and its external data files (exports over 2 GB; those over 1 GiB come as blob: URLs). */
 export interface GraphWeights {
   model: Uint8Array;
-  externalData?: { path: string; data: Uint8Array }[];
+  externalData?: { path: string; data: Uint8Array | string }[];
 }
 
 export interface LoraMergeReport {
@@ -79,6 +79,9 @@ export async function mergeLora(
 function weightBytes(graph: GraphWeights, target: MergeTarget, name: string): Uint8Array {
   const { file, offset, length, name: weight } = target.initializer;
   const source = file === null ? graph.model : graph.externalData?.find((d) => d.path === file || d.path.endsWith(`/${file}`))?.data;
+  if (typeof source === 'string') {
+    throw invalidRequest(`LoRA adapters cannot be merged into ${name}: its external data (${file}) is too large to hold in memory`, 'lora_adapter_name', 'lora_unsupported_model');
+  }
   if (!source || offset + length > source.byteLength) {
     throw invalidRequest(`The weight "${weight}" of ${name} lies outside its data (${file ?? 'model'} @ ${offset}+${length})`, 'lora_adapter_name', 'lora_mismatch');
   }
