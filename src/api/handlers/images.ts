@@ -17,9 +17,9 @@ import type { Handler, RequestContext } from '../types';
 import { validateRequest, type RequestOperation } from '../validate';
 
 /** The model that serves the path when the body names none. */
-const DEFAULT_IMAGE_MODEL = 'stable-diffusion-xl-1024-v1-0';
+export const DEFAULT_IMAGE_MODEL = 'stable-diffusion-xl-1024-v1-0';
 /** Image uploads may be larger than JSON bodies. */
-const MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
+export const MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
 
 type Fields = Record<string, unknown>;
 
@@ -186,7 +186,7 @@ async function collectImages(stream: ReadableStream<ImageEvent>, signal: AbortSi
   return images;
 }
 
-async function multipartFields(request: Request): Promise<Fields> {
+export async function multipartFields(request: Request): Promise<Fields> {
   const type = request.headers.get('content-type') ?? '';
   if (!type.toLowerCase().startsWith('multipart/form-data')) {
     throw invalidRequest(`This path takes multipart/form-data (got ${type || 'no content type'})`, null, 'unsupported_content_type');

@@ -1,0 +1,100 @@
+/**
+ * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on
+ * onnxruntime-web's wasm backend (single-threaded), reading model files from a directory (model-files.ts) and
+ * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
+ */
+import * as ort from 'onnxruntime-web';
+import type { ApiDeps } from '../api/types';
+import { EmbeddingsService } from '../engines/embeddings/service';
+import { loadedModels } from '../engines/loaded';
+import { LlmService } from '../engines/llm/service';
+import { cannyReference } from '../engines/sdxl/canny-reference';
+import type { SchedulerConfig } from '../engines/sdxl/scheduler';
+import { SdxlService } from '../engines/sdxl/service';
+import type { CatalogEntry } from '../models/types';
+import { nodeCodec } from './image-codec';
+import type { ModelFiles } from './model-files';
+
+ort.env.wasm.numThreads = 1;
+
+const SDXL_PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet'];
+
+export interface NodeEngines {
+  embeddings: EmbeddingsService;
+  llm: LlmService;
+  /** Created on first use (it is the heaviest). */
+  image(): SdxlService;
+  /** What ApiDeps needs: the engines and whether a model's files are present. */
+  deps: Pick<ApiDeps, 'engines' | 'isDownloaded'>;
+}
+
+export function createNodeEngines(files: ModelFiles): NodeEngines {
+  const embeddings = new EmbeddingsService(ort, async (entry) => ({
+    model: await files.read(entry, 'model'),
+    tokenizer: await files.readJson(entry, 'tokenizer'),
+    tokenizerConfig: await files.readJson(entry, 'tokenizer_config'),
+  }), ['wasm']);
+
+  const llm = new LlmService({
+    ort,
+    devices: ['wasm'],
+    hasShaderF16: async () => false,
+    loadFiles: async (entry, variant) => ({
+      model: await files.read(entry, 'model', variant),
+      externalData: files.has(entry, 'model_data', variant)
+        ? [{ path: files.fileName(entry, 'model_data', variant), data: await files.read(entry, 'model_data', variant) }]
+        : undefined,
+      tokenizer: await files.readJson(entry, 'tokenizer', variant),
+      tokenizerConfig: await files.readJson(entry, 'tokenizer_config', variant),
+      config: await files.readJson(entry, 'config', variant),
+      generationConfig: files.has(entry, 'generation_config', variant) ? await files.readJson(entry, 'generation_config', variant) : undefined,
+    }),
+  });
+
+  let sdxl: SdxlService | undefined;
+  const image = () => (sdxl ??= new SdxlService({
+    ort,
+    devices: ['wasm'],
+    codec: nodeCodec,
+    canny: async (rgba, width, height, low, high) => {
+      const ref = cannyReference(rgba, width, height, { low, high });
+      return { chw: ref.chw, rgba: ref.edges };
+    },
+    loadSafetyChecker: async (entry) => ({
+      model: await files.read(entry, 'safety_checker'),
+      preprocessor: files.has(entry, 'safety_checker_config') ? await files.readJson(entry, 'safety_checker_config') : undefined,
+    }),
+    loadFiles: async (entry: CatalogEntry) => {
+      const models: Record<string, Uint8Array> = {};
+      const externalData: Record<string, { path: string; data: Uint8Array }[]> = {};
+      for (const part of SDXL_PARTS) {
+        if (!files.has(entry, part)) continue;
+        models[part] = await files.read(entry, part);
+        if (files.has(entry, `${part}_data`)) {
+          externalData[part] = [{ path: files.fileName(entry, `${part}_data`), data: await files.read(entry, `${part}_data`) }];
+        }
+      }
+      return {
+        models, externalData,
+        tokenizer: await files.readJson(entry, 'tokenizer'),
+        tokenizerConfig: await files.readJson(entry, 'tokenizer_config'),
+        tokenizer2: await files.readJson(entry, 'tokenizer_2'),
+        tokenizer2Config: await files.readJson(entry, 'tokenizer_2_config'),
+        schedulerConfig: await files.readJson<SchedulerConfig>(entry, 'scheduler_config'),
+      };
+    },
+  }));
+
+  return {
+    embeddings, llm, image,
+    deps: {
+      engines: {
+        embeddings: async () => embeddings,
+        llm: async () => llm,
+        image: async () => image(),
+        loaded: () => loadedModels(embeddings, llm, sdxl),
+      },
+      isDownloaded: (entry) => files.isPresent(entry),
+    },
+  };
+}
