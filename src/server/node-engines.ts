@@ -28,6 +28,32 @@ export interface NodeEngines {
   deps: Pick<ApiDeps, 'engines' | 'isDownloaded'>;
 }
 
+/**
+ * In Node the engines run on the server's own thread and their loops never wait for I/O, so a client's disconnect
+ * would only be noticed after the whole job. Each event of a generation is therefore handed out after one turn of
+ * the event loop: other requests progress between tokens or steps, and a cancel arrives while the job still runs.
+ */
+function yielding<E extends { generate(job: never): Promise<ReadableStream<unknown>> }>(engine: E): E {
+  return new Proxy(engine, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop !== 'generate') return typeof value === 'function' ? value.bind(target) : value;
+      return async (job: never) => {
+        const reader = (await target.generate(job)).getReader();
+        return new ReadableStream({
+          async pull(controller) {
+            await new Promise((resolve) => setImmediate(resolve));
+            const { value: event, done } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(event);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        }, { highWaterMark: 0 });
+      };
+    },
+  });
+}
+
 export function createNodeEngines(files: ModelFiles): NodeEngines {
   const embeddings = new EmbeddingsService(ort, async (entry) => ({
     model: await files.read(entry, 'model'),
@@ -90,8 +116,8 @@ export function createNodeEngines(files: ModelFiles): NodeEngines {
     deps: {
       engines: {
         embeddings: async () => embeddings,
-        llm: async () => llm,
-        image: async () => image(),
+        llm: async () => yielding(llm),
+        image: async () => yielding(image()),
         loaded: () => loadedModels(embeddings, llm, sdxl),
       },
       isDownloaded: (entry) => files.isPresent(entry),
