@@ -5,6 +5,7 @@
  * before the first byte. GET /models lists the remotes' models beside the local ones, saying where each runs.
  */
 import { DEFAULT_IMAGE_MODEL, MAX_MULTIPART_BYTES, multipartFields } from '../handlers/images';
+import { toHearthError } from '../errors';
 import { parseJsonBody, readBody } from '../http';
 import type { RequestContext } from '../types';
 import { validateRequest, type RequestOperation } from '../validate';
@@ -59,11 +60,12 @@ export async function dispatch(ctx: RequestContext, local: Local, options: Dispa
   const localCanServe = options.localEngines && entry !== undefined && entry.kind === route.kind &&
     (entry.builtIn || await ctx.deps.isDownloaded(entry).catch(() => false));
   if (!localCanServe) return forward();
-  const answer = await local(localCtx);
-  if (answer.status !== 503) return answer;
-  // The local engine cannot serve it now (no backend works, files missing, restarting): nothing was generated yet.
-  await answer.body?.cancel().catch(() => undefined);
-  return forward();
+  const answer = await local(localCtx).catch((e: unknown) => {
+    // The local engine cannot serve it now (no backend works, files missing, restarting): nothing was generated yet.
+    if (toHearthError(e).status === 503) return null;
+    throw e;
+  });
+  return answer ?? forward();
 }
 
 interface ModelObject { id: string; [field: string]: unknown }
@@ -111,10 +113,11 @@ async function remoteModels(remote: RemoteBackend, signal: AbortSignal): Promise
 }
 
 async function modelWithRemotes(ctx: RequestContext, local: Local, remotes: Remotes): Promise<Response> {
-  const answer = await local(ctx);
-  if (answer.status !== 404) return answer;
   const remote = remotes.forModel([ctx.pathParam ?? '']);
-  if (!remote) return answer;
-  await answer.body?.cancel().catch(() => undefined);
+  const answer = await local(ctx).catch((e: unknown) => {
+    if (remote && toHearthError(e).status === 404) return null;
+    throw e;
+  });
+  if (answer || !remote) return answer!;
   return remote.forward({ method: 'GET', path: ctx.path, headers: ctx.request.headers, body: null, signal: ctx.request.signal });
 }
