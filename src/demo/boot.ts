@@ -1,16 +1,24 @@
 /**
  * Starts Hearth for the demo page before any component is defined, so every component finds `window.hearth`.
- * Query parameters: `devices=wasm` (or `webgpu,wasm`) picks engine devices, `diagnostics=1` mounts the test routes,
- * `sw=0` skips the service worker (the page then answers only through `hearth.fetch`).
+ * Query parameters: `devices=wasm` (or `webgpu,wasm`) picks engine devices (`devices=none`: no local engine),
+ * `remote=NAME=BASEURL` (repeatable) adds a remote backend for every model, local-first (keys are set in the model
+ * manager, never in the URL), `diagnostics=1` mounts the test routes, `sw=0` skips the service worker (the page then
+ * answers only through `hearth.fetch`).
  */
 import { startHearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
+import type { RemoteConfig } from '../api/remote/types';
 
 const params = new URLSearchParams(location.search);
 const devices = params.get('devices')?.split(',').filter((d): d is OrtDevice => d === 'webgpu' || d === 'wasm');
+const remotes: RemoteConfig[] = params.getAll('remote').flatMap((spec) => {
+  const at = spec.indexOf('=');
+  return at > 0 && URL.canParse(spec.slice(at + 1)) ? [{ name: spec.slice(0, at), baseURL: spec.slice(at + 1), policy: 'local-first' as const }] : [];
+});
 
 export const hearth = startHearth({
-  devices: devices?.length ? devices : undefined,
+  devices: params.get('devices') === 'none' ? [] : devices?.length ? devices : undefined,
+  remotes,
   diagnostics: params.has('diagnostics'),
   serviceWorker: params.get('sw') !== '0',
 });
