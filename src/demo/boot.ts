@@ -2,12 +2,13 @@
  * Starts Hearth for the demo page before any component is defined, so every component finds `window.hearth`.
  * Query parameters: `devices=wasm` (or `webgpu,wasm`) picks engine devices (`devices=none`: no local engine),
  * `remote=NAME=BASEURL` (repeatable) adds a remote backend for every model, local-first (keys are set in the model
- * manager, never in the URL), `diagnostics=1` mounts the test routes, `sw=0` skips the service worker (the page then
+ * manager, never in the URL; remotes saved there are added too), `diagnostics=1` mounts the test routes, `sw=0` skips the service worker (the page then
  * answers only through `hearth.fetch`).
  */
 import { startHearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
 import type { RemoteConfig } from '../api/remote/types';
+import { savedRemotes } from '../components/remote-store';
 
 const params = new URLSearchParams(location.search);
 const devices = params.get('devices')?.split(',').filter((d): d is OrtDevice => d === 'webgpu' || d === 'wasm');
@@ -18,7 +19,8 @@ const remotes: RemoteConfig[] = params.getAll('remote').flatMap((spec) => {
 
 export const hearth = startHearth({
   devices: params.get('devices') === 'none' ? [] : devices?.length ? devices : undefined,
-  remotes,
+  // URL remotes first (they win for the models both match), then the ones saved in the model manager.
+  remotes: [...remotes, ...savedRemotes().filter((r) => !remotes.some((u) => u.name === r.name))],
   diagnostics: params.has('diagnostics'),
   serviceWorker: params.get('sw') !== '0',
 });

@@ -57,7 +57,9 @@ export async function dispatch(ctx: RequestContext, local: Local, options: Dispa
     return remote.forward({ method: 'POST', path: ctx.path + ctx.url.search, headers: ctx.request.headers, body: bytes, signal: ctx.request.signal });
   };
   if (remote.config.policy === 'remote') return forward();
-  const localCanServe = options.localEngines && entry !== undefined && entry.kind === route.kind &&
+  // A model this runtime knows as another kind is a local 400, not a reason to ask the remote.
+  if (options.localEngines && entry && entry.kind !== route.kind) return local(localCtx);
+  const localCanServe = options.localEngines && entry !== undefined &&
     (entry.builtIn || await ctx.deps.isDownloaded(entry).catch(() => false));
   if (!localCanServe) return forward();
   const answer = await local(localCtx).catch((e: unknown) => {
