@@ -149,6 +149,55 @@ describe('keys', () => {
   });
 });
 
+describe('the remotes in the model manager', () => {
+  let keyed: RunningServer;
+  beforeAll(async () => { keyed = await startServer({ port: 0, modelDir: 'public', apiKey: 'right', cors: [baseUrl], models: ['hearth/tiny-embed'] }); });
+  afterAll(async () => { await keyed?.close(); });
+
+  it('adds a remote with a key that is kept for the visit only, unless "remember" is ticked', async () => {
+    const host = await openHost(browser, baseUrl, 'devices=none#models');
+    try {
+      const add = async (remember: boolean) => {
+        const form = host.page.locator('hearth-remotes form');
+        await form.locator('input[name=name]').fill('keyed');
+        await form.locator('input[name=baseURL]').fill(keyed.baseURL);
+        await form.locator('select[name=policy]').selectOption('remote');
+        await form.locator('input[name=apiKey]').fill('right');
+        if (remember) await form.locator('input[name=remember]').check();
+        await form.locator('button[type=submit]').click();
+        await host.page.locator('hearth-remotes tr[data-remote=keyed]').waitFor();
+      };
+      const reload = async () => {
+        await host.page.reload();
+        await host.page.waitForFunction(() => window.hearth?.remotes.get('keyed') !== undefined);
+        await host.page.evaluate(() => window.hearth!.host?.elected);
+        await host.page.waitForFunction(() => Boolean(navigator.serviceWorker.controller));
+      };
+      const embed = () => pageFetch(host.page, '/inference/v1/embeddings', { body: { model: 'hearth/tiny-embed', input: 'x' } });
+      await add(false);
+      expect((await embed()).headers['x-hearth-backend']).toBe('remote/keyed');
+      expect((await embed()).status).toBe(200);
+      const stored = () => host.page.evaluate(() => localStorage.getItem('hearth:remotes') ?? '');
+      expect(await stored()).toContain(keyed.baseURL);
+      expect(await stored()).not.toContain('right');
+      expect(await host.page.locator('hearth-remotes').textContent()).not.toContain('right');
+
+      // After a reload the remote is back, without its key: the remote refuses.
+      await reload();
+      expect((await embed()).status).toBe(401);
+
+      await add(true);
+      expect(await stored()).toContain('right');
+      await reload();
+      expect((await embed()).status).toBe(200);
+      await host.page.locator('hearth-remotes tr[data-remote=keyed] button.remove').click();
+      expect(await stored()).not.toContain('keyed');
+    } finally {
+      await host.context.close();
+    }
+  });
+});
+
 describe('the remote dies', () => {
   it("killed mid-stream, the page's stream errors within a second", async () => {
     const host = await openHost(browser, baseUrl, `devices=none&remote=${encodeURIComponent(`srv=${remoteURL}`)}`);
