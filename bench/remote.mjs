@@ -4,7 +4,7 @@
 // kind: median and p90 latency both ways (time to the first SSE event for streams) and the paired median overhead.
 // Nothing passes or fails; results go to bench/results/remote.json.
 //
-//   node bench/remote.mjs [--rounds=30] [--warmup=3]
+//   node bench/remote.mjs [--rounds=30] [--warmup=10]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { build } from 'vite';
@@ -14,7 +14,7 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = `${ROOT}bench/.build/remote`;
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
 const rounds = Number(args.rounds ?? 30);
-const warmup = Number(args.warmup ?? 3);
+const warmup = Number(args.warmup ?? 10);
 
 await build({
   root: ROOT, configFile: false, publicDir: false, logLevel: 'warn', mode: 'production',

@@ -58,6 +58,8 @@ describe('a remote answers as if called directly', () => {
     expect(a.status).toBe(200);
     expect(a.headers.get('x-hearth-backend')).toBe('remote/srv');
     expect(a.headers.get('x-hearth-remote-backend')).toBe(b.headers.get('x-hearth-backend'));
+    expect(a.headers.get('x-remote-request-id')).toMatch(/^req_/);
+    expect(a.headers.get('x-request-id')).not.toBe(a.headers.get('x-remote-request-id'));
     expect(await a.text()).toBe(await b.text());
   });
 

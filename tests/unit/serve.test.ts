@@ -3,6 +3,7 @@
 // preflights for allowed origins only; `models` limits the catalog; an API key is required when set; a client that
 // disconnects mid-stream, or before a whole-body answer, cancels the engine job.
 import { decode as decodePng } from 'fast-png';
+import jpeg from 'jpeg-js';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/serve';
@@ -41,6 +42,27 @@ describe('hearth serve', () => {
     let far = 0;
     for (let p = 0; p < rgb.length / 3; p++) for (let c = 0; c < 3; c++) if (Math.abs(png.data[p * 4 + c] - rgb[p * 3 + c]) > 1) far++;
     expect(far).toBe(0);
+  });
+
+  it('sends JPEG when asked, and decodes an uploaded JPEG for image_to_image', async () => {
+    const body = { model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'a hearth' }], seed: 5, steps: 10 };
+    const res = await fetch(`${server.baseURL}${SDXL}`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'image/jpeg' }, body: JSON.stringify(body) });
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const image = jpeg.decode(bytes, { useTArray: true });
+    expect([image.width, image.height]).toEqual([64, 64]);
+    const form = new FormData();
+    form.set('model', 'hearth/tiny-sdxl');
+    form.set('text_prompts', JSON.stringify([{ text: 'again' }]));
+    form.set('init_image', new Blob([bytes], { type: 'image/jpeg' }), 'init.jpg');
+    form.set('steps', '10');
+    const again = await fetch(`${server.baseURL}${SDXL}/image_to_image`, { method: 'POST', headers: { accept: 'image/png' }, body: form });
+    expect(again.status, await again.clone().text()).toBe(200);
+    expect(decodePng(new Uint8Array(await again.arrayBuffer())).width).toBe(64);
+    form.set('init_image', new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' }), 'broken.png');
+    const broken = await fetch(`${server.baseURL}${SDXL}/image_to_image`, { method: 'POST', headers: { accept: 'image/png' }, body: form });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { param: string } }).error.param).toBe('init_image');
   });
 
   it('answers a CORS preflight for an allowed origin and refuses others', async () => {

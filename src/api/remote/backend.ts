@@ -130,7 +130,9 @@ export class RemoteBackend {
     const headers = new Headers();
     upstream.headers.forEach((value, name) => {
       if (HOP_HEADERS.has(name) || name.startsWith('access-control-')) return;
+      // The remote's own backend and request id are kept under names of their own (this runtime sets both).
       if (name === 'x-hearth-backend') headers.set('x-hearth-remote-backend', value);
+      else if (name === 'x-request-id') headers.set('x-remote-request-id', value);
       else headers.set(name, value);
     });
     headers.set('x-hearth-backend', this.tag);
