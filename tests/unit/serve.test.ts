@@ -103,7 +103,7 @@ describe('hearth serve', () => {
     } finally {
       await small.close();
     }
-    expect(() => startServer({ port: 0, modelDir: '.', models: ['no/such-model'] })).rejects.toThrow(/no\/such-model/);
+    await expect(startServer({ port: 0, modelDir: '.', models: ['no/such-model'] })).rejects.toThrow(/no\/such-model/);
   });
 
   it('cancels the engine job when the client disconnects mid-stream', async () => {
