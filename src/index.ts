@@ -3,6 +3,8 @@ export { createHearth, startHearth, type Hearth, type HearthOptions } from './ru
 export { installServiceWorker } from './runtime/install';
 export { createApi, DEFAULT_BASE_PATH, type Handle } from './api/handle';
 export type { ApiDeps } from './api/types';
+export { Remotes, type RemoteSummary } from './api/remote/remotes';
+export type { RemoteConfig, RemotePolicy } from './api/remote/types';
 export { ModelRegistry } from './models/registry';
 export { ArtifactStore, type DownloadProgress, type ProgressListener } from './models/store';
 export { CATALOG } from './models/catalog';

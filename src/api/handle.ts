@@ -5,6 +5,7 @@
  */
 import { errorResponse, HearthError, notFound } from './errors';
 import { parseJsonBody, readBody } from './http';
+import { dispatch } from './remote/dispatch';
 import { matchRoute, ROUTES } from './routes';
 import type { ApiDeps, RequestContext } from './types';
 
@@ -43,14 +44,19 @@ export function createApi(deps: ApiDeps): Handle {
         request, url, path, pathParam: match.pathParam, deps, ignored: [],
         json: () => (bodyPromise ??= readBody(request, maxBody).then((bytes) => parseJsonBody(request, bytes))),
       };
-      const response = await match.route.handler(ctx);
+      const local = match.route.handler;
+      const response = deps.remotes?.size
+        ? await dispatch(ctx, local, { remotes: deps.remotes, localEngines: deps.localEngines !== false, maxBodyBytes: maxBody })
+        : await local(ctx);
       response.headers.set('x-request-id', requestId);
       if (ctx.ignored.length) response.headers.set('x-hearth-ignored', ctx.ignored.join(', '));
       return response;
     } catch (e) {
       const allow = (e as { allow?: string }).allow;
       if (!(e instanceof HearthError) || e.status === 500) console.error(`[hearth] ${request.method} ${request.url}`, e);
-      return errorResponse(e, allow ? { ...headers, allow } : headers);
+      // Errors may carry answer headers of their own (a remote's name, Retry-After).
+      const own = (e as { headers?: Record<string, string> }).headers;
+      return errorResponse(e, { ...headers, ...(allow && { allow }), ...own });
     }
   };
 }

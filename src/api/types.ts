@@ -8,6 +8,7 @@ import type { ImageEngine } from '../engines/sdxl/types';
 import type { LoadedModelState } from '../engines/loaded';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
+import type { Remotes } from './remote/remotes';
 
 /** A test-only streaming source living in an engine worker: proves streams and aborts cross every hop. */
 export interface DiagnosticsEngine {
@@ -36,6 +37,10 @@ export interface ApiDeps {
   apiKey?: string;
   /** Mount point of the API (default `/inference/v1`). */
   basePath?: string;
+  /** Remote backends (src/api/remote/): requests for the models they match may be served there, per their policy. */
+  remotes?: Remotes;
+  /** False when this runtime has no local engine (`devices: []`): `local-first` models go to their remote. */
+  localEngines?: boolean;
 }
 
 export interface RequestContext {

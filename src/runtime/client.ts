@@ -5,6 +5,8 @@
  * tab of the origin.
  */
 import { createApi, DEFAULT_BASE_PATH, type Handle } from '../api/handle';
+import { Remotes } from '../api/remote/remotes';
+import type { RemoteConfig } from '../api/remote/types';
 import type { OrtDevice } from '../engines/embeddings/types';
 import { ModelRegistry } from '../models/registry';
 import { ArtifactStore } from '../models/store';
@@ -14,8 +16,10 @@ import { serveAsHost, type HostHandle } from './host';
 import { installServiceWorker } from './install';
 
 export interface HearthOptions {
-  /** Devices engines try, in order (default WebGPU, then wasm). */
+  /** Devices engines try, in order (default WebGPU, then wasm); `[]`: no local engine (remotes serve everything). */
   devices?: OrtDevice[];
+  /** Remote backends (Fireworks, vLLM, Ollama, another `hearth serve`…) for the models their patterns match. */
+  remotes?: RemoteConfig[];
   /** Extra catalog entries (your own models). */
   models?: CatalogEntry[];
   /**
@@ -40,6 +44,8 @@ export interface Hearth {
   registry: ModelRegistry;
   store: ArtifactStore;
   engines: EnginePool;
+  /** The remote backends, editable at run time (`hearth.remotes.set({...})`, `.remove(name)`). */
+  remotes: Remotes;
   /** Present after `startHearth()`: this page's host role. */
   host?: HostHandle;
   /** Present after `startHearth()`: settles once the service worker controls the page (null if it could not be installed). */
@@ -55,8 +61,10 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   for (const entry of options.models ?? []) registry.register(entry);
   for (const [name, target] of Object.entries(options.aliases ?? {})) registry.alias(name, target);
   const store = new ArtifactStore(modelBase);
+  const devices = options.devices ?? ['webgpu', 'wasm'];
+  const remotes = new Remotes(options.remotes ?? []);
   const engines = createEnginePool({
-    devices: options.devices ?? ['webgpu', 'wasm'],
+    devices,
     ortWasmBase: options.ortWasmBase,
     modelBase,
     hubEndpoint: options.hubEndpoint,
@@ -68,10 +76,12 @@ export function createHearth(options: HearthOptions = {}): Hearth {
     isDownloaded: (entry) => store.isDownloaded(entry),
     apiKey: options.apiKey,
     basePath,
+    remotes,
+    localEngines: devices.length > 0,
   });
 
   const hearth: Hearth = {
-    handle, registry, store, engines,
+    handle, registry, store, engines, remotes,
     async fetch(input, init) {
       const request = new Request(input instanceof URL ? input.href : input, init);
       const path = new URL(request.url).pathname;

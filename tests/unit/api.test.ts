@@ -60,10 +60,11 @@ describe('routing and errors', () => {
     expect(r.res.status).toBe(400);
   });
 
-  it('answers 503 when an engine cannot run (the image engine needs a browser)', async () => {
-    const { res, body } = await call(post(SDXL, { model: 'hearth/tiny-sdxl', text_prompts: [{ text: 'a hearth' }] }));
+  it('answers 503 when an engine cannot run (a model whose files are not on this machine)', async () => {
+    const { res, body } = await call(post(SDXL, { text_prompts: [{ text: 'a hearth' }] }));
     expect(res.status).toBe(503);
     expectError(body, 'service_unavailable', null);
+    expect(body.error.code).toBe('model_not_downloaded');
   });
 
   it('refuses image requests it cannot honour, naming the field', async () => {

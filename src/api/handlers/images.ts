@@ -18,9 +18,9 @@ import { acceptRequest } from '../live-fields';
 import type { RequestOperation } from '../validate';
 
 /** The model that serves the path when the body names none: the path's own Fireworks id (an alias may remap it). */
-const DEFAULT_IMAGE_MODEL = 'accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
+export const DEFAULT_IMAGE_MODEL = 'accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 /** Image uploads may be larger than JSON bodies. */
-const MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
+export const MAX_MULTIPART_BYTES = 32 * 1024 * 1024;
 
 type Fields = Record<string, unknown>;
 
@@ -232,7 +232,7 @@ async function collectImages(stream: ReadableStream<ImageEvent>, signal: AbortSi
   return images;
 }
 
-async function multipartFields(request: Request): Promise<Fields> {
+export async function multipartFields(request: Request): Promise<Fields> {
   const type = request.headers.get('content-type') ?? '';
   if (!type.toLowerCase().startsWith('multipart/form-data')) {
     throw invalidRequest(`This path takes multipart/form-data (got ${type || 'no content type'})`, null, 'unsupported_content_type');

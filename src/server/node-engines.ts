@@ -1,0 +1,108 @@
+/**
+ * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on
+ * onnxruntime-web's wasm backend (single-threaded), reading model files from a directory (model-files.ts) and
+ * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
+ */
+import * as ort from 'onnxruntime-web';
+import type { ApiDeps } from '../api/types';
+import { EmbeddingsService } from '../engines/embeddings/service';
+import { loadedModels } from '../engines/loaded';
+import { LlmService } from '../engines/llm/service';
+import { cannyReference } from '../engines/sdxl/canny-reference';
+import { loadImageFiles } from '../engines/sdxl/files';
+import { SdxlService } from '../engines/sdxl/service';
+import type { CatalogEntry } from '../models/types';
+import { nodeCodec } from './image-codec';
+import type { ModelFiles } from './model-files';
+
+ort.env.wasm.numThreads = 1;
+
+export interface NodeEngines {
+  embeddings: EmbeddingsService;
+  llm: LlmService;
+  /** Created on first use (it is the heaviest). */
+  image(): SdxlService;
+  /** What ApiDeps needs: the engines and whether a model's files are present. */
+  deps: Pick<ApiDeps, 'engines' | 'isDownloaded'>;
+}
+
+/**
+ * In Node the engines run on the server's own thread and their loops never wait for I/O, so a client's disconnect
+ * would only be noticed after the whole job. Each event of a generation is therefore handed out after one turn of
+ * the event loop: other requests progress between tokens or steps, and a cancel arrives while the job still runs.
+ */
+function yielding<E extends { generate(job: never): Promise<ReadableStream<unknown>> }>(engine: E): E {
+  return new Proxy(engine, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop !== 'generate') return typeof value === 'function' ? value.bind(target) : value;
+      return async (job: never) => {
+        const reader = (await target.generate(job)).getReader();
+        return new ReadableStream({
+          async pull(controller) {
+            await new Promise((resolve) => setImmediate(resolve));
+            const { value: event, done } = await reader.read();
+            if (done) controller.close();
+            else controller.enqueue(event);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        }, { highWaterMark: 0 });
+      };
+    },
+  });
+}
+
+export function createNodeEngines(files: ModelFiles): NodeEngines {
+  const embeddings = new EmbeddingsService(ort, async (entry) => ({
+    model: await files.read(entry, 'model'),
+    tokenizer: await files.readJson(entry, 'tokenizer'),
+    tokenizerConfig: await files.readJson(entry, 'tokenizer_config'),
+  }), ['wasm']);
+
+  const llm = new LlmService({
+    ort,
+    devices: ['wasm'],
+    hasShaderF16: async () => false,
+    loadFiles: async (entry, variant) => ({
+      model: await files.read(entry, 'model', variant),
+      externalData: await files.readExternalData(entry, 'model', variant).then((d) => (d.length ? d : undefined)),
+      tokenizer: await files.readJson(entry, 'tokenizer', variant),
+      tokenizerConfig: await files.readJson(entry, 'tokenizer_config', variant),
+      config: await files.readJson(entry, 'config', variant),
+      generationConfig: files.has(entry, 'generation_config', variant) ? await files.readJson(entry, 'generation_config', variant) : undefined,
+    }),
+  });
+
+  let sdxl: SdxlService | undefined;
+  const image = () => (sdxl ??= new SdxlService({
+    ort,
+    devices: ['wasm'],
+    codec: nodeCodec,
+    canny: async (rgba, width, height, low, high) => {
+      const ref = cannyReference(rgba, width, height, { low, high });
+      return { chw: ref.chw, rgba: ref.edges };
+    },
+    loadSafetyChecker: async (entry) => ({
+      model: await files.read(entry, 'safety_checker'),
+      preprocessor: files.has(entry, 'safety_checker_config') ? await files.readJson(entry, 'safety_checker_config') : undefined,
+    }),
+    loadFiles: (entry: CatalogEntry) => loadImageFiles(entry, {
+      read: (e, role) => files.read(e, role),
+      readJson: (e, role) => files.readJson(e, role),
+      readExternalData: (e, role) => files.readExternalData(e, role),
+    }),
+  }));
+
+  return {
+    embeddings, llm, image,
+    deps: {
+      engines: {
+        embeddings: async () => embeddings,
+        llm: async () => yielding(llm),
+        image: async () => yielding(image()),
+        loaded: () => loadedModels(embeddings, llm, sdxl),
+      },
+      isDownloaded: (entry) => files.isPresent(entry),
+    },
+  };
+}
