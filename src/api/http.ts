@@ -38,9 +38,10 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 }
 
 export function parseJsonBody(request: Request, bytes: Uint8Array): unknown {
+  // application/json only: text/plain (or no type) is what another site's <form> or a no-cors fetch can send.
   const type = request.headers.get('content-type') ?? '';
-  if (type && !/^application\/(.+\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
-    throw invalidRequest(`Content-Type must be application/json (got ${type})`, null, 'unsupported_content_type');
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    throw invalidRequest(`Content-Type must be application/json (got ${type || 'none'})`, null, 'unsupported_content_type');
   }
   if (bytes.length === 0) throw invalidRequest('Request body is empty; expected a JSON object', null, 'invalid_json');
   try {

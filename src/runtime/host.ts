@@ -6,7 +6,7 @@
 import { errorResponse } from '../api/errors';
 import type { Handle } from '../api/handle';
 import { readAhead } from './read-ahead';
-import { HOST_LOCK, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
+import { HOST_LOCK, hostProofLock, type ChallengeReply, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
 
 export interface HostHandle {
   /** Resolves once this page holds the host lock. */
@@ -52,9 +52,21 @@ export function serveAsHost(handle: Handle): HostHandle {
     }
   };
 
+  /** Proof locks taken for the service worker's challenges, released with the role (see relay-protocol.ts). */
+  const proofs: (() => void)[] = [];
+  const prove = (challenge: string, reply: MessagePort) => {
+    if (!host || !navigator.locks) return reply.postMessage({ holding: false } satisfies ChallengeReply);
+    void navigator.locks.request(hostProofLock(challenge), { ifAvailable: true }, (lock) => {
+      reply.postMessage({ holding: Boolean(lock) } satisfies ChallengeReply);
+      return lock ? new Promise<void>((resolve) => proofs.push(resolve)) : undefined;
+    });
+  };
+
   sw?.addEventListener('message', (event: MessageEvent<SwToPage>) => {
     const reply = event.ports[0];
-    if (!reply || event.data?.type !== 'hearth:host-query') return;
+    if (!reply) return;
+    if (event.data?.type === 'hearth:host-challenge') return prove(event.data.challenge, reply);
+    if (event.data?.type !== 'hearth:host-query') return;
     if (host) reply.postMessage({ isHost: true } satisfies HostQueryReply, [openPort()]);
     else reply.postMessage({ isHost: false } satisfies HostQueryReply);
   });
@@ -84,6 +96,7 @@ export function serveAsHost(handle: Handle): HostHandle {
       sw?.controller?.postMessage({ type: 'hearth:host-leaving' } satisfies PageToSw);
       port?.close();
       port = null;
+      for (const free of proofs.splice(0)) free();
       releaseLock();
     },
   };
