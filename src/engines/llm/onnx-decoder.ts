@@ -4,7 +4,7 @@
  * the GPU between steps (`preferredOutputLocation: 'gpu-buffer'`); only logits are read back.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal } from '../../api/errors';
+import { internal, unavailable } from '../../api/errors';
 
 export type Ort = typeof OrtModule;
 
@@ -32,6 +32,9 @@ export interface StepOutput {
 
 export class OnnxDecoder {
   private past: Record<string, OrtModule.Tensor> | null = null;
+  /** The step in flight, if any: steps run one at a time, and release() waits for it (never a release mid-run). */
+  private running: Promise<unknown> | null = null;
+  private released = false;
 
   constructor(
     private readonly ort: Ort,
@@ -59,7 +62,23 @@ export class OnnxDecoder {
     this.past = null;
   }
 
+  /** Runs one step after any step in flight; a released decoder refuses (503) instead of touching a freed session. */
   async step(input: StepInput): Promise<StepOutput> {
+    const previous = this.running;
+    const mine = (async () => {
+      await previous?.catch(() => undefined);
+      if (this.released) throw unavailable('The model was unloaded while this request waited; retry', 'model_unloaded');
+      return this.run(input);
+    })();
+    this.running = mine;
+    try {
+      return await mine;
+    } finally {
+      if (this.running === mine) this.running = null;
+    }
+  }
+
+  private async run(input: StepInput): Promise<StepOutput> {
     const { Tensor } = this.ort;
     const batch = input.ids.length;
     const tokens = input.ids[0].length;
@@ -100,6 +119,9 @@ export class OnnxDecoder {
   }
 
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.running?.catch(() => undefined);
     this.reset();
     await this.session.release();
   }

@@ -77,17 +77,21 @@ export class LlmService implements LlmEngine {
     const unload = () => this.unload(job.entry.id);
     const stats = model.info.stats;
     stats.requests++;
+    // The next job starts only once this one's source has settled. A cancel ends a pending read at once (done), while
+    // the source may still be in a session.run: then only the cancel, which waits for that run, lets the next job in.
+    let cancelled = false;
     return new ReadableStream<LlmEvent>({
       async pull(controller) {
         try {
           const { value, done } = await source.read();
           if (done) {
-            release();
+            if (!cancelled) release();
             controller.close();
           } else {
             controller.enqueue(value);
           }
         } catch (e) {
+          if (cancelled) return;
           release();
           const err = toHearthError(e);
           if (err.status >= 500) await unload(); // a device or runtime failure: load afresh next time
@@ -95,6 +99,7 @@ export class LlmService implements LlmEngine {
         }
       },
       async cancel(reason) {
+        cancelled = true;
         stats.cancelled++;
         await source.cancel(reason).catch(() => undefined);
         release();
