@@ -6,6 +6,8 @@
 export const LIMITS = Object.freeze({
   /** Request bodies (JSON or multipart), enforced by the service worker before relaying and again by the API. */
   maxBodyBytes: 8 * 1024 * 1024,
+  /** Nesting of a whole JSON body (a JSON Schema inside a request included). */
+  maxBodyDepth: 64,
   /** Chat: messages in one request. */
   maxMessages: 2048,
   /** Chat: parts of one message's array content. */

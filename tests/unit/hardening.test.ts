@@ -1,6 +1,7 @@
 // Hardening checks that need no browser: the service worker's door check (refuseForeign), JSON bodies only as
 // application/json, and the cheap limits that answer before any engine work.
 import { describe, expect, it } from 'vitest';
+import { fitMessages } from '../../src/engines/llm/prompt-fit';
 import { refuseForeign } from '../../src/runtime/sw-guard';
 import { nodeApi, post } from './node-api';
 
@@ -48,5 +49,96 @@ describe('JSON bodies need application/json', () => {
       const res = await handle(post('/embeddings', body, { 'content-type': type }));
       expect(res.status, type).toBe(200);
     }
+  });
+});
+
+describe('cheap checks before heavy work', () => {
+  const { handle } = nodeApi();
+  const chat = (extra: object) => post('/chat/completions', { model: 'hearth/tiny-llama', max_tokens: 2, temperature: 0, ...extra });
+  const user = (content: string) => ({ role: 'user', content });
+  const timed = async (req: Request) => {
+    const t0 = performance.now();
+    const res = await handle(req);
+    return { status: res.status, body: await res.json(), ms: performance.now() - t0 };
+  };
+  const nest = (depth: number) => {
+    let schema: object = { type: 'string' };
+    for (let i = 0; i < depth; i++) schema = { type: 'object', properties: { a: schema } };
+    return schema;
+  };
+
+  it('refuses what cannot be served with a 400 naming the field, each in well under a second', async () => {
+    const cases: [string, Request, string][] = [
+      ['too many messages', chat({ messages: Array.from({ length: 10_000 }, (_, i) => user(`m${i}`)) }), 'messages'],
+      ['user content null', chat({ messages: [{ role: 'user', content: null }] }), 'messages[0].content'],
+      ['system content null', chat({ messages: [{ role: 'system', content: null }, user('x')] }), 'messages[0].content'],
+      ['prompt_truncate_len -1', chat({ messages: [user('x')], prompt_truncate_len: -1 }), 'prompt_truncate_len'],
+      ['prompt_truncate_len 0', chat({ messages: [user('x')], prompt_truncate_len: 0 }), 'prompt_truncate_len'],
+      ['schema 1,000 deep', chat({ messages: [user('x')], response_format: { type: 'json_object', schema: nest(1000) } }), null as unknown as string],
+      ['schema 20 levels of properties (41 deep)', chat({ messages: [user('x')], response_format: { type: 'json_object', schema: nest(20) } }), 'response_format.schema'],
+      ['schema with 20,000 values', chat({ messages: [user('x')], response_format: { type: 'json_object', schema: { enum: Array.from({ length: 20_000 }, (_, i) => i) } } }), 'response_format.schema'],
+      ['too many tools', chat({ messages: [user('x')], tools: Array.from({ length: 200 }, (_, i) => ({ type: 'function', function: { name: `f${i}`, parameters: { type: 'object' } } })) }), 'tools'],
+      ['a long stop sequence', chat({ messages: [user('x')], stop: ['x'.repeat(1000)] }), 'stop[0]'],
+      ['a 1 MB message', chat({ messages: [user('word '.repeat(200_000))] }), 'messages[0].content'],
+      ['2,049 prompts', post('/completions', { model: 'hearth/tiny-llama', prompt: Array.from({ length: 2049 }, () => 'x'), max_tokens: 1 }), 'prompt'],
+      ['prompts × n', post('/completions', { model: 'hearth/tiny-llama', prompt: Array.from({ length: 100 }, () => 'x'), n: 8, max_tokens: 1 }), 'n'],
+      ['a 1 MB prompt', post('/completions', { model: 'hearth/tiny-llama', prompt: 'word '.repeat(200_000), max_tokens: 1 }), 'prompt'],
+    ];
+    await handle(chat({ messages: [user('warm')] })); // the model loads once, outside the timings
+    for (const [what, req, param] of cases) {
+      const r = await timed(req);
+      expect(r.status, `${what}: ${JSON.stringify(r.body)}`).toBe(400);
+      expect(r.body.error.type, what).toBe('invalid_request_error');
+      if (param !== null) expect(r.body.error.param, what).toBe(param);
+      expect(r.ms, what).toBeLessThan(1000);
+    }
+  });
+
+  it('a schema 100,000 deep is a 400, not a stack overflow', async () => {
+    const text = `{"model":"hearth/tiny-llama","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object","schema":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}}`;
+    const r = await timed(post('/chat/completions', text));
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe('limit_exceeded');
+  });
+
+  it('GET /models/%ZZ is a 400, not a 500', async () => {
+    const res = await handle(new Request('http://localhost/inference/v1/models/%ZZ'));
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_path' });
+  });
+
+  it('prompt_truncate_len evicts whole earlier messages (system and newest kept) without tokenizing each prefix', async () => {
+    const messages = [{ role: 'system', content: 'You are terse.' }];
+    for (let i = 0; i < 1000; i++) messages.push(user(`Message number ${i} says hello.`), { role: 'assistant', content: `Reply ${i}.` });
+    messages.push(user('The last question?'));
+    const r = await timed(chat({ messages, prompt_truncate_len: 100 }));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.usage.prompt_tokens).toBeLessThanOrEqual(100);
+    expect(r.body.usage.prompt_tokens).toBeGreaterThan(50);
+    expect(r.ms).toBeLessThan(3000);
+  });
+});
+
+describe('fitMessages', () => {
+  const words = (text: string) => text.split(' ').length;
+  const m = (role: 'system' | 'user' | 'assistant', content: string) => ({ role, content });
+  const convo = [m('system', 'be brief'), m('user', 'one two three'), m('assistant', 'four five'), m('user', 'six seven eight nine'), m('assistant', 'ten'), m('user', 'last one')];
+
+  it('keeps the system message and the newest ones that fit, evicting whole earlier messages', () => {
+    const fit = (truncateLen: number | null) => fitMessages(convo, { truncateLen, contextLength: 100, longestPiece: 10, countTokens: words });
+    expect(fit(null)).toEqual(convo);
+    expect(fit(100)).toEqual(convo);
+    expect(fit(9)).toEqual([convo[0], convo[3], convo[4], convo[5]]);
+    expect(fit(8)).toEqual([convo[0], convo[4], convo[5]]);
+    expect(fit(1)).toEqual([convo[0], convo[5]]);
+  });
+
+  it('refuses a message longer than context × longest piece before counting its tokens', () => {
+    let counted = 0;
+    const options = { truncateLen: 50, contextLength: 4, longestPiece: 2, countTokens: (t: string) => (counted++, words(t)) };
+    expect(() => fitMessages([m('user', 'x'.repeat(9))], options)).toThrow(/more than the model's 4-token context/);
+    expect(() => fitMessages([m('system', 'x'.repeat(9)), m('user', 'hi')], options)).toThrow(/Message 0/);
+    expect(counted).toBe(0);
+    expect(() => fitMessages([m('user', 'abcde'), m('user', 'efgh')], { ...options, truncateLen: null })).toThrow(/conversation is 9/);
   });
 });

@@ -7,6 +7,7 @@ import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler } from '../types';
+import { precheckChat } from '../precheck';
 import { validateRequest } from '../validate';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
 import { collectEvents, splitStart, usageOf } from './llm-events';
@@ -21,6 +22,7 @@ interface ChatBody extends GenerationFields {
 export const createChatCompletion: Handler = async (ctx) => {
   const body = await ctx.json();
   validateRequest('chat.completions', body);
+  precheckChat(body);
   const req = body as ChatBody;
   const entry = resolveLlm(ctx, req);
   const params = generationParams(req, 200);

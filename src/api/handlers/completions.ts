@@ -8,6 +8,7 @@ import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler } from '../types';
+import { precheckCompletion } from '../precheck';
 import { validateRequest } from '../validate';
 import { collectEvents, splitStart, usageOf } from './llm-events';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
@@ -20,6 +21,7 @@ interface CompletionBody extends GenerationFields {
 export const createCompletion: Handler = async (ctx) => {
   const body = await ctx.json();
   validateRequest('completions', body);
+  precheckCompletion(body);
   const req = body as CompletionBody;
   const entry = resolveLlm(ctx, req);
   const params = generationParams(req, 16);
