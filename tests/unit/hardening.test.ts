@@ -1,6 +1,8 @@
 // Hardening checks that need no browser: the service worker's door check (refuseForeign), JSON bodies only as
 // application/json, and the cheap limits that answer before any engine work.
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { readImageSize } from '../../src/api/image-header';
 import { fitMessages } from '../../src/engines/llm/prompt-fit';
 import { refuseForeign } from '../../src/runtime/sw-guard';
 import { nodeApi, post } from './node-api';
@@ -140,5 +142,66 @@ describe('fitMessages', () => {
     expect(() => fitMessages([m('system', 'x'.repeat(9)), m('user', 'hi')], options)).toThrow(/Message 0/);
     expect(counted).toBe(0);
     expect(() => fitMessages([m('user', 'abcde'), m('user', 'efgh')], { ...options, truncateLen: null })).toThrow(/conversation is 9/);
+  });
+});
+
+describe('image uploads: size from the header, before decoding', () => {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (bytes: Uint8Array) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  /** A real greyscale PNG of width × height (zero pixels, deflated: 20000² compresses to ~400 KB, a bomb). */
+  const png = (width: number, height: number) => {
+    const ihdr = new Uint8Array(13);
+    new DataView(ihdr.buffer).setUint32(0, width);
+    new DataView(ihdr.buffer).setUint32(4, height);
+    ihdr.set([8, 0, 0, 0, 0], 8);
+    const raw = new Uint8Array((width + 1) * Math.min(height, 64)); // the rows a test needs; the header says the rest
+    const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))];
+    return new Blob(parts.map((p) => p.slice().buffer), { type: 'image/png' });
+  };
+  const jpegHeader = (width: number, height: number) => new Uint8Array([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+    0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+  ]);
+
+  it('reads PNG and JPEG sizes from their headers', async () => {
+    expect(readImageSize(new Uint8Array(await png(640, 480).arrayBuffer()))).toEqual({ format: 'png', width: 640, height: 480 });
+    expect(readImageSize(jpegHeader(1024, 768))).toEqual({ format: 'jpeg', width: 1024, height: 768 });
+    expect(readImageSize(new TextEncoder().encode('not an image at all'))).toBeNull();
+  });
+
+  it('image_to_image refuses a 20000×20000 PNG (400) before any decoding; a fitting one passes the check', async () => {
+    const { handle } = nodeApi();
+    const send = (image: Blob) => {
+      const form = new FormData();
+      form.set('model', 'hearth/tiny-sdxl');
+      form.set('text_prompts', JSON.stringify([{ text: 'x' }]));
+      form.set('init_image', image, 'init.png');
+      return handle(new Request('http://localhost/inference/v1/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0/image_to_image', { method: 'POST', body: form }));
+    };
+    const bomb = await send(png(20000, 20000));
+    const bombBody = await bomb.clone().json();
+    expect(bomb.status, JSON.stringify(bombBody)).toBe(400);
+    expect(bombBody.error).toMatchObject({ param: 'init_image', code: 'image_too_large' });
+    const text = await send(new Blob(['hello'], { type: 'image/png' }));
+    expect((await text.json()).error).toMatchObject({ param: 'init_image', code: 'invalid_image' });
+    // Node has no image engine: a 503 here means the upload got past every check.
+    expect((await send(png(64, 64))).status).toBe(503);
   });
 });
