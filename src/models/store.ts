@@ -104,11 +104,20 @@ export class ArtifactStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (file.optional) await this.ensureOptional(entry, file, options);
       else await this.ensure(entry, options);
-      const cached = await (await caches.open(CACHE_NAME)).match(url);
-      if (cached) return new Uint8Array(await cached.arrayBuffer());
-      await del(url, this.meta); // evicted by the browser: forget it and fetch again
+      const cache = await caches.open(CACHE_NAME);
+      const cached = await cache.match(url);
+      if (cached) {
+        const bytes = new Uint8Array(await cached.arrayBuffer());
+        // Checked on every read: the size against what was stored (and the catalog), the sha256 where the catalog
+        // knows it. A file cut short or changed since is deleted and fetched again.
+        const stored = await get<StoredFile>(url, this.meta);
+        const sizeOk = bytes.length === (file.size ?? stored?.size ?? bytes.length) && (!stored || stored.size === bytes.length);
+        if (sizeOk && (!file.sha256 || (await sha256Hex(bytes)) === file.sha256)) return bytes;
+        await cache.delete(url);
+      }
+      await del(url, this.meta); // evicted, cut short or changed: forget it and fetch again
     }
-    throw storeError(`Model file ${url} vanished from storage right after it was stored`, 'storage_evicted');
+    throw storeError(`Model file ${url} is missing or corrupt in storage even after fetching it again`, 'storage_evicted');
   }
 
   async readJson(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<object> {

@@ -21,15 +21,16 @@ export function serveAsHost(handle: Handle): HostHandle {
   let host = false;
   let releaseLock!: () => void;
   const held = new Promise<void>((resolve) => (releaseLock = resolve));
-  /** The port the service worker relays requests on, and the requests in flight on it (for cancels). */
-  let port: MessagePort | null = null;
-  const inFlight = new Map<number, AbortController>();
-
-  /** A fresh host port, listening; the other end goes to the service worker. */
+  /**
+   * A fresh host port, listening, with the requests in flight on it (for cancels); the other end goes to the service
+   * worker. Earlier ports stay open until the role ends: the service worker may have sent requests on one just before
+   * it adopted the new one.
+   */
+  const ports: MessagePort[] = [];
   const openPort = (): MessagePort => {
-    port?.close();
     const channel = new MessageChannel();
     const mine = channel.port1;
+    const inFlight = new Map<number, AbortController>();
     mine.onmessage = (e: MessageEvent<SwToHost>) => {
       const msg = e.data;
       if (msg?.type === 'cancel') inFlight.get(msg.id)?.abort();
@@ -40,7 +41,7 @@ export function serveAsHost(handle: Handle): HostHandle {
         void answer(handle, msg, mine, abort.signal).finally(() => inFlight.delete(msg.id));
       }
     };
-    port = mine;
+    ports.push(mine);
     return channel.port2;
   };
 
@@ -94,8 +95,7 @@ export function serveAsHost(handle: Handle): HostHandle {
     release: () => {
       host = false;
       sw?.controller?.postMessage({ type: 'hearth:host-leaving' } satisfies PageToSw);
-      port?.close();
-      port = null;
+      for (const open of ports.splice(0)) open.close();
       for (const free of proofs.splice(0)) free();
       releaseLock();
     },

@@ -93,8 +93,9 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
     if (typeof proof === 'string') void locks!.request(proof, () => hostGone(record, 'closed'));
     const previous = host;
     host = record;
-    if (previous && previous !== record) {
-      // Requests sent on the old port will not be answered there; its open streams keep flowing until it goes.
+    if (previous && previous !== record && previous.client.id !== client.id) {
+      // Another page holds the lock now: what was sent to the old one will not be answered; its open streams keep
+      // flowing until it goes. (The same page offering a new port keeps answering on its old ones.)
       previous.port.close();
       const reason = unavailable('The Hearth host changed while handling this request; retry', 'host_changed');
       for (const waiter of previous.pending.values()) waiter.reject(reason);

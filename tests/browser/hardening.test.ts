@@ -133,6 +133,29 @@ describe('only the Web Lock holder hosts', () => {
   });
 });
 
+describe('the host offering a new port', () => {
+  it('requests in flight on its old port are still answered (no 503 host_changed, no hang)', async () => {
+    const host = await openHost(browser, baseUrl, 'devices=wasm');
+    try {
+      const statuses = await host.page.evaluate(async () => {
+        const post = () => fetch('/inference/v1/chat/completions', {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 8, temperature: 0 }),
+        }).then((r) => r.status);
+        await post(); // loaded
+        const pending = [post(), post(), post()];
+        // What a new service worker taking control makes the host do: announce itself again, on a fresh port.
+        await new Promise((r) => setTimeout(r, 20));
+        navigator.serviceWorker.dispatchEvent(new Event('controllerchange'));
+        return Promise.race([Promise.all(pending), new Promise<string>((r) => setTimeout(() => r('hang'), 20_000))]);
+      });
+      expect(statuses).toEqual([200, 200, 200]);
+    } finally {
+      await host.context.close();
+    }
+  });
+});
+
 describe('streams that always end', () => {
   it('a stream relayed for another tab errors within a second of the host tab closing; the next request succeeds', async () => {
     const host = await openHost(browser, baseUrl, 'devices=wasm&diagnostics=1');
@@ -168,6 +191,36 @@ describe('streams that always end', () => {
       await other.waitForFunction(() => window.hearth!.host!.isHost(), undefined, { timeout: 10_000 });
       const next = await pageFetch(other, '/inference/v1/embeddings', { body: { model: 'hearth/tiny-embed', input: 'after the host closed' } });
       expect(next.status).toBe(200);
+    } finally {
+      await host.context.close();
+    }
+  });
+});
+
+describe('storage', () => {
+  it('a cached model file changed since it was stored is detected at load and fetched again', async () => {
+    const host = await openHost(browser, baseUrl, 'devices=wasm');
+    try {
+      const body = { model: 'hearth/tiny-embed', input: 'a stored file changed under us' };
+      const first = await pageFetch(host.page, '/inference/v1/embeddings', { body });
+      expect(first.status).toBe(200);
+      const poisoned = await host.page.evaluate(async () => {
+        const cache = await caches.open('hearth-models-v1');
+        const key = (await cache.keys()).find((r) => r.url.endsWith('hearth-tiny-embed/tokenizer.json'))!;
+        await cache.put(key, new Response('{"model": {"type": "nonsense"}}'));
+        return key.url;
+      });
+      await host.page.reload();
+      await host.page.waitForFunction(() => window.hearth !== undefined);
+      await host.page.evaluate(() => window.hearth!.host?.elected);
+      const again = await pageFetch(host.page, '/inference/v1/embeddings', { body });
+      expect(again.status, again.text).toBe(200);
+      expect(again.body).toEqual(first.body);
+      const restored = await host.page.evaluate(async (url) => {
+        const cached = await (await caches.open('hearth-models-v1')).match(url);
+        return (await cached!.text()) === (await (await fetch(url, { cache: 'no-store' })).text());
+      }, poisoned);
+      expect(restored).toBe(true);
     } finally {
       await host.context.close();
     }
