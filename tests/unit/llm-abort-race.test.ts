@@ -74,3 +74,18 @@ describe('abort then request', () => {
     expect((await handle(chat({ max_tokens: 2 }))).status).toBe(200);
   });
 });
+
+describe('queue depth', () => {
+  it('GET /models/{id} shows the jobs waiting for the model', async () => {
+    const first = await handle(chat({ stream: true, max_tokens: 50 }));
+    const reader = first.body!.getReader();
+    await reader.read(); // the first job holds the model while its stream is open
+    const waiting = [handle(chat({ max_tokens: 1 })), handle(chat({ max_tokens: 1 }))];
+    const queued = async () => ((await (await handle(new Request('http://localhost/inference/v1/models/hearth/tiny-llama'))).json()) as { stats: { queued: number } }).stats.queued;
+    for (let i = 0; i < 50 && (await queued()) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await queued()).toBe(2);
+    await reader.cancel();
+    expect((await Promise.all(waiting)).map((r) => r.status)).toEqual([200, 200]);
+    expect(await queued()).toBe(0);
+  });
+});

@@ -66,7 +66,10 @@ export class LlmService implements LlmEngine {
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
     this.queues.set(job.entry.id, previous.then(() => mine));
+    const stats = model.info.stats;
+    stats.queued = (stats.queued ?? 0) + 1;
     await previous.catch(() => undefined);
+    stats.queued--;
     let source: ReadableStreamDefaultReader<LlmEvent>;
     try {
       source = model.generate(job).getReader();
@@ -75,7 +78,6 @@ export class LlmService implements LlmEngine {
       throw e;
     }
     const unload = () => this.unload(job.entry.id);
-    const stats = model.info.stats;
     stats.requests++;
     // The next job starts only once this one's source has settled. A cancel ends a pending read at once (done), while
     // the source may still be in a session.run: then only the cancel, which waits for that run, lets the next job in.
