@@ -127,7 +127,7 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
       if (refusal) throw refusal;
       // Answered here without the relay: the baseline the benchmark compares the relay's cost against.
       if (url.pathname === `${apiPath}/_hearth/sw-ping`) return new Response(null, { status: 204 });
-      return relay(event.request, (p) => event.waitUntil(p));
+      return relay(event.request);
     })().catch((e) => errorResponse(e)));
   });
 
@@ -159,7 +159,7 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
     return host;
   }
 
-  async function relay(request: Request, keepAlive: (p: Promise<unknown>) => void): Promise<Response> {
+  async function relay(request: Request): Promise<Response> {
     // Capped here, before anything is relayed: Content-Length first, then while reading (413 at the first byte over).
     const bytes = request.method === 'GET' || request.method === 'HEAD' ? null : await readBody(request, maxBody);
     const target = await findHost();
@@ -176,7 +176,7 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
 
     const answer = await reply;
     if (answer.type === 'error') throw HearthError.fromBody(answer.status, answer.body);
-    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body, keepAlive) : answer.body;
+    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body) : answer.body;
     return new Response(relayed, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
   }
 
@@ -185,17 +185,15 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
    * closed, the stream from it may simply stop), the copy errors at once. A cancel from the page still reaches the
    * host through the pipe.
    */
-  function guardStream(record: HostRecord, source: ReadableStream<Uint8Array>, keepAlive: (p: Promise<unknown>) => void): ReadableStream<Uint8Array> {
+  function guardStream(record: HostRecord, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
     const stop = new AbortController();
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     record.streams.add(stop);
     watchAlive(record);
-    const piped = source.pipeTo(writable, { signal: stop.signal })
+    // Not held with event.waitUntil: Chromium ends a worker whose event outlives 5 minutes, and a stream may.
+    void source.pipeTo(writable, { signal: stop.signal })
       .catch(() => undefined)
       .finally(() => record.streams.delete(stop));
-    try {
-      keepAlive(piped);
-    } catch { /* the event is no longer active: the stream still flows */ }
     if (record.gone) stop.abort(unavailable('The Hearth host page closed while handling this request; retry', 'host_gone'));
     return readable;
   }
