@@ -7,6 +7,7 @@
 export type ErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'permission_denied'
   | 'not_found_error'
   | 'method_not_allowed'
   | 'request_too_large'
@@ -58,6 +59,10 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 
 export const notFound = (message: string, param: string | null = null, code: string | null = 'not_found') =>
   new HearthError({ status: 404, type: 'not_found_error', message, param, code });
+
+/** 403: the request came from somewhere that may not use this API (another site, a navigation, a rogue host). */
+export const forbidden = (message: string, code: string | null = 'forbidden') =>
+  new HearthError({ status: 403, type: 'permission_denied', message, param: null, code });
 
 export const unavailable = (message: string, code: string | null = 'service_unavailable', cause?: unknown) =>
   new HearthError({ status: 503, type: 'service_unavailable', message, code, cause });

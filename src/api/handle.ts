@@ -6,11 +6,12 @@
 import { errorResponse, HearthError, notFound } from './errors';
 import { parseJsonBody, readBody } from './http';
 import { dispatch } from './remote/dispatch';
+import { LIMITS } from './limits';
 import { matchRoute, ROUTES } from './routes';
 import type { ApiDeps, RequestContext } from './types';
 
 export const DEFAULT_BASE_PATH = '/inference/v1';
-export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = LIMITS.maxBodyBytes;
 
 export type Handle = (request: Request) => Promise<Response>;
 

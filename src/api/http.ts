@@ -3,6 +3,8 @@
  */
 import { concatBytes } from '../util/bytes';
 import { HearthError, invalidRequest } from './errors';
+import { LIMITS } from './limits';
+import { measureJson } from './precheck';
 
 export function jsonResponse(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -38,16 +40,23 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 }
 
 export function parseJsonBody(request: Request, bytes: Uint8Array): unknown {
+  // application/json only: text/plain (or no type) is what another site's <form> or a no-cors fetch can send.
   const type = request.headers.get('content-type') ?? '';
-  if (type && !/^application\/(.+\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
-    throw invalidRequest(`Content-Type must be application/json (got ${type})`, null, 'unsupported_content_type');
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    throw invalidRequest(`Content-Type must be application/json (got ${type || 'none'})`, null, 'unsupported_content_type');
   }
   if (bytes.length === 0) throw invalidRequest('Request body is empty; expected a JSON object', null, 'invalid_json');
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
     throw invalidRequest(`Request body is not valid JSON: ${(e as Error).message}`, null, 'invalid_json');
   }
+  // Nothing later walks a value nested past this (no recursion can overflow); per-field limits are in precheck.ts.
+  if (measureJson(value, LIMITS.maxBodyDepth, Infinity).depth > LIMITS.maxBodyDepth) {
+    throw invalidRequest(`The request body nests deeper than ${LIMITS.maxBodyDepth} levels`, null, 'limit_exceeded');
+  }
+  return value;
 }
 
 /** The client gave up on the request (status 499, as nginx logs it: nobody receives this answer). */

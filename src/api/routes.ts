@@ -8,6 +8,7 @@ import { createEmbedding } from './handlers/embeddings';
 import { startTickStream, tickRunState } from './handlers/diagnostics';
 import { getModel, listModels } from './handlers/models';
 import { controlNet, imageToImage, textToImage } from './handlers/images';
+import { invalidRequest } from './errors';
 import type { Handler } from './types';
 
 export interface Route {
@@ -41,13 +42,22 @@ export interface RouteMatch {
   allowed: string[];
 }
 
+/** The path's parameter, decoded; malformed percent-encoding (`%ZZ`) is the caller's error, not ours. */
+function decodePathParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalidRequest(`The path holds malformed percent-encoding: ${raw.slice(0, 200)}`, null, 'invalid_path');
+  }
+}
+
 export function matchRoute(path: string, method: string, routes: readonly Route[] = ROUTES): RouteMatch {
   const allowed: string[] = [];
   for (const route of routes) {
     let param: string | undefined;
     if (route.path.endsWith('/')) {
       if (!path.startsWith(route.path) || path.length === route.path.length) continue;
-      param = decodeURIComponent(path.slice(route.path.length));
+      param = decodePathParam(path.slice(route.path.length));
     } else if (path !== route.path && path !== `${route.path}/`) {
       continue;
     }

@@ -129,11 +129,21 @@ export class ArtifactStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (file.optional) await this.ensureOptional(entry, file, options);
       else await this.ensure(entry, options);
-      const cached = await (await caches.open(CACHE_NAME)).match(url);
-      if (cached) return cached.blob();
-      await del(url, this.meta); // evicted by the browser: forget it and fetch again
+      const cache = await caches.open(CACHE_NAME);
+      const cached = await cache.match(url);
+      if (cached) {
+        const blob = await cached.blob();
+        // Checked on every read: the size against what was stored (and the catalog), the sha256 where the catalog
+        // knows it and the file fits in memory. A file cut short or changed since is deleted and fetched again.
+        const stored = await get<StoredFile>(url, this.meta);
+        const sizeOk = blob.size === (file.size ?? stored?.size ?? blob.size) && (!stored || stored.size === blob.size);
+        const hashable = file.sha256 && blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES;
+        if (sizeOk && (!hashable || (await sha256Hex(new Uint8Array(await blob.arrayBuffer()))) === file.sha256)) return blob;
+        await cache.delete(url);
+      }
+      await del(url, this.meta); // evicted, cut short or changed: forget it and fetch again
     }
-    throw storeError(`Model file ${url} vanished from storage right after it was stored`, 'storage_evicted');
+    throw storeError(`Model file ${url} is missing or corrupt in storage even after fetching it again`, 'storage_evicted');
   }
 
   /**

@@ -6,7 +6,7 @@
 import { errorResponse } from '../api/errors';
 import type { Handle } from '../api/handle';
 import { readAhead } from './read-ahead';
-import { HOST_LOCK, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
+import { HOST_LOCK, hostProofLock, type ChallengeReply, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
 
 export interface HostHandle {
   /** Resolves once this page holds the host lock. */
@@ -21,15 +21,16 @@ export function serveAsHost(handle: Handle): HostHandle {
   let host = false;
   let releaseLock!: () => void;
   const held = new Promise<void>((resolve) => (releaseLock = resolve));
-  /** The port the service worker relays requests on, and the requests in flight on it (for cancels). */
-  let port: MessagePort | null = null;
-  const inFlight = new Map<number, AbortController>();
-
-  /** A fresh host port, listening; the other end goes to the service worker. */
+  /**
+   * A fresh host port, listening, with the requests in flight on it (for cancels); the other end goes to the service
+   * worker. Earlier ports stay open until the role ends: the service worker may have sent requests on one just before
+   * it adopted the new one.
+   */
+  const ports: MessagePort[] = [];
   const openPort = (): MessagePort => {
-    port?.close();
     const channel = new MessageChannel();
     const mine = channel.port1;
+    const inFlight = new Map<number, AbortController>();
     mine.onmessage = (e: MessageEvent<SwToHost>) => {
       const msg = e.data;
       if (msg?.type === 'cancel') inFlight.get(msg.id)?.abort();
@@ -40,7 +41,7 @@ export function serveAsHost(handle: Handle): HostHandle {
         void answer(handle, msg, mine, abort.signal).finally(() => inFlight.delete(msg.id));
       }
     };
-    port = mine;
+    ports.push(mine);
     return channel.port2;
   };
 
@@ -52,9 +53,21 @@ export function serveAsHost(handle: Handle): HostHandle {
     }
   };
 
+  /** Proof locks taken for the service worker's challenges, released with the role (see relay-protocol.ts). */
+  const proofs: (() => void)[] = [];
+  const prove = (challenge: string, reply: MessagePort) => {
+    if (!host || !navigator.locks) return reply.postMessage({ holding: false } satisfies ChallengeReply);
+    void navigator.locks.request(hostProofLock(challenge), { ifAvailable: true }, (lock) => {
+      reply.postMessage({ holding: Boolean(lock) } satisfies ChallengeReply);
+      return lock ? new Promise<void>((resolve) => proofs.push(resolve)) : undefined;
+    });
+  };
+
   sw?.addEventListener('message', (event: MessageEvent<SwToPage>) => {
     const reply = event.ports[0];
-    if (!reply || event.data?.type !== 'hearth:host-query') return;
+    if (!reply) return;
+    if (event.data?.type === 'hearth:host-challenge') return prove(event.data.challenge, reply);
+    if (event.data?.type !== 'hearth:host-query') return;
     if (host) reply.postMessage({ isHost: true } satisfies HostQueryReply, [openPort()]);
     else reply.postMessage({ isHost: false } satisfies HostQueryReply);
   });
@@ -82,8 +95,8 @@ export function serveAsHost(handle: Handle): HostHandle {
     release: () => {
       host = false;
       sw?.controller?.postMessage({ type: 'hearth:host-leaving' } satisfies PageToSw);
-      port?.close();
-      port = null;
+      for (const open of ports.splice(0)) open.close();
+      for (const free of proofs.splice(0)) free();
       releaseLock();
     },
   };

@@ -6,8 +6,18 @@
  */
 import type { ErrorBody } from '../api/errors';
 
-/** Service worker → page, on the page's Client: "are you the host?" (answered on the message's port). */
-export type SwToPage = { type: 'hearth:host-query' };
+/**
+ * Service worker → page, on the page's Client, answered on the message's port: "are you the host?", and "prove it":
+ * the page that holds the host lock takes the lock named `hostProofLock(challenge)` and keeps it while it is host, so
+ * the service worker can check (navigator.locks.query) that the same client holds both, and learns at once when that
+ * client goes away (its own request for the proof lock is granted).
+ */
+export type SwToPage = { type: 'hearth:host-query' } | { type: 'hearth:host-challenge'; challenge: string };
+
+/** Page → service worker reply to a challenge: whether it now holds the proof lock. */
+export type ChallengeReply = { holding: boolean };
+
+export const hostProofLock = (challenge: string) => `hearth-host-proof:${challenge}`;
 
 /** Page → service worker. `host-ready` carries the host port as its first transferred port. */
 export type PageToSw = { type: 'hearth:host-ready' } | { type: 'hearth:host-leaving' };

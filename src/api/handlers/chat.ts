@@ -8,6 +8,7 @@ import { jsonResponse } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
+import { precheckChat } from '../precheck';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
 import { collectEvents, splitStart, usageOf } from './llm-events';
 import { chatLogprobs, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
@@ -24,6 +25,7 @@ interface ChatBody extends GenerationFields {
 export const createChatCompletion: Handler = async (ctx) => {
   const body = await ctx.json();
   acceptRequest(ctx, 'chat.completions', body);
+  precheckChat(body);
   const req = body as ChatBody;
   const entry = resolveLlm(ctx, req);
   const params = generationParams(req, 200, 'chat');

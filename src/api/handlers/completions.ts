@@ -9,6 +9,7 @@ import { jsonResponse } from '../http';
 import { sseResponse } from '../sse';
 import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
+import { precheckCompletion } from '../precheck';
 import { collectEvents, splitStart, usageOf } from './llm-events';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
 import { outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
@@ -21,6 +22,7 @@ interface CompletionBody extends GenerationFields {
 export const createCompletion: Handler = async (ctx) => {
   const body = await ctx.json();
   acceptRequest(ctx, 'completions', body);
+  precheckCompletion(body);
   const req = body as CompletionBody;
   const entry = resolveLlm(ctx, req);
   const params = generationParams(req, 16, 'completion');

@@ -10,6 +10,7 @@ import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/type
 import { randomSeed } from '../../util/rng';
 import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
+import { checkImageUpload } from '../image-header';
 import { HearthError, invalidRequest } from '../errors';
 import { jsonResponse, readAll, readBody, tooLarge } from '../http';
 import { sseResponse } from '../sse';
@@ -83,7 +84,7 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
     if (!entry.files.some((f) => f.role === 'vae_encoder')) {
       throw invalidRequest(`Model ${entry.id} has no VAE encoder, so it cannot do image-to-image`, 'model', 'unsupported_parameter');
     }
-    job.init = await encoded(body.init_image, 'init_image');
+    job.init = checked(await encoded(body.init_image, 'init_image'), 'init_image', spec.resolutions);
     job.schedule = body.init_image_mode === 'STEP_SCHEDULE'
       ? { start: num(body.step_schedule_start, 0.65), end: num(body.step_schedule_end, 0) }
       : { start: 1 - num(body.image_strength, 0.1), end: 0 };
@@ -93,7 +94,7 @@ async function buildJob(ctx: RequestContext, mode: ImageJob['mode'], body: Field
     const end = num(body.step_schedule_end, 1);
     if (start > end) throw invalidRequest('"step_schedule_start" must not exceed "step_schedule_end"', 'step_schedule_start');
     job.control = {
-      image: await encoded(body.control_image, 'control_image'),
+      image: checked(await encoded(body.control_image, 'control_image'), 'control_image', spec.resolutions),
       scale: num(body.conditioning_scale, 0.5), start, end, lowThreshold: 100, highThreshold: 200,
     };
   }
@@ -259,5 +260,7 @@ async function encoded(value: unknown, param: string): Promise<EncodedImage> {
   if (!value.size) throw invalidRequest(`"${param}" is empty`, param, 'invalid_image');
   return { bytes: await value.arrayBuffer(), type: value.type };
 }
+
+const checked = (image: EncodedImage, param: string, resolutions: [number, number][]) => (checkImageUpload(image.bytes, param, resolutions), image);
 
 const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallback);

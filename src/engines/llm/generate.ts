@@ -20,6 +20,7 @@ import { parseToolCall, type ToolFormat } from './tool-calls';
 import type { ChatJob, CompletionJob, FinishReason, LlmEvent, LlmJob, LlmStats, TokenLogprob, ToolDefinition } from './types';
 import type { ChatTemplate } from './chat-template';
 import { pullStream } from '../../util/pull-stream';
+import { fitMessages } from './prompt-fit';
 
 /** Floats of logits one prefill chunk may produce (batch × tokens × vocab): bounds memory on long prompts. */
 const PREFILL_LOGIT_BUDGET = 16 * 1024 * 1024;
@@ -375,7 +376,10 @@ function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
   if (job.tools.length && !job.entry.llm?.tools) {
     throw invalidRequest(`Model ${job.entry.id} does not support tools`, 'tools', 'unsupported_parameter');
   }
-  let messages = job.messages;
+  let messages = fitMessages(job.messages, {
+    truncateLen: job.promptTruncateLen, contextLength: model.contextLength, longestPiece: model.tokenizer.longestPiece,
+    countTokens: (text) => model.tokenizer.encodeChat(text).length,
+  });
   let rendered = model.template.render(messages, job.toolChoice === 'none' ? [] : job.tools);
   let ids = model.tokenizer.encodeChat(rendered);
   if (job.promptTruncateLen !== null) {
@@ -395,6 +399,10 @@ function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
 function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
   return job.prompts.map((p, i) => {
     const param = job.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
+    if (typeof p === 'string' && p.length > model.contextLength * model.tokenizer.longestPiece) {
+      throw invalidRequest(`The prompt is ${p.length} characters, more than the model's ${model.contextLength}-token context can hold`,
+        param, 'context_length_exceeded');
+    }
     const ids = typeof p === 'string' ? model.tokenizer.encode(p) : model.tokenizer.checkIds(p, param);
     if (!ids.length) throw invalidRequest('The prompt is empty', param);
     const text = typeof p === 'string' ? p : model.tokenizer.decode(ids);

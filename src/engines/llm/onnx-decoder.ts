@@ -7,7 +7,7 @@
  * back as it came out (on the GPU when kept there); only the logits are widened to float32, on the way out.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal } from '../../api/errors';
+import { internal, unavailable } from '../../api/errors';
 import { float16ToFloat32 } from '../../util/float16';
 
 export type Ort = typeof OrtModule;
@@ -54,6 +54,9 @@ export class OnnxDecoder {
   readonly kvType: DecoderFloat;
   /** Element type of `logits` as the graph returns it (read back as float32 either way). */
   readonly logitsType: DecoderFloat;
+  /** The step in flight, if any: steps run one at a time, and release() waits for it (never a release mid-run). */
+  private running: Promise<unknown> | null = null;
+  private released = false;
 
   constructor(
     private readonly ort: Ort,
@@ -84,7 +87,23 @@ export class OnnxDecoder {
     this.past = null;
   }
 
+  /** Runs one step after any step in flight; a released decoder refuses (503) instead of touching a freed session. */
   async step(input: StepInput): Promise<StepOutput> {
+    const previous = this.running;
+    const mine = (async () => {
+      await previous?.catch(() => undefined);
+      if (this.released) throw unavailable('The model was unloaded while this request waited; retry', 'model_unloaded');
+      return this.run(input);
+    })();
+    this.running = mine;
+    try {
+      return await mine;
+    } finally {
+      if (this.running === mine) this.running = null;
+    }
+  }
+
+  private async run(input: StepInput): Promise<StepOutput> {
     const { Tensor } = this.ort;
     const batch = input.ids.length;
     const tokens = input.ids[0].length;
@@ -128,6 +147,9 @@ export class OnnxDecoder {
   }
 
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.running?.catch(() => undefined);
     this.reset();
     await this.session.release();
   }

@@ -67,7 +67,10 @@ export class LlmService implements LlmEngine {
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
     this.queues.set(job.entry.id, previous.then(() => mine));
+    const stats = model.info.stats;
+    stats.queued = (stats.queued ?? 0) + 1;
     await previous.catch(() => undefined);
+    stats.queued--;
     let source: ReadableStreamDefaultReader<LlmEvent>;
     try {
       source = model.generate(job).getReader();
@@ -76,20 +79,23 @@ export class LlmService implements LlmEngine {
       throw e;
     }
     const unload = () => this.unload(job.entry.id);
-    const stats = model.info.stats;
     stats.requests++;
     const clock = jobClock(queued);
+    // The next job starts only once this one's source has settled. A cancel ends a pending read at once (done), while
+    // the source may still be in a session.run: then only the cancel, which waits for that run, lets the next job in.
+    let cancelled = false;
     return new ReadableStream<LlmEvent>({
       async pull(controller) {
         try {
           const { value, done } = await source.read();
           if (done) {
-            release();
+            if (!cancelled) release();
             controller.close();
           } else {
             controller.enqueue(clock.stamp(value));
           }
         } catch (e) {
+          if (cancelled) return;
           release();
           const err = toHearthError(e);
           if (err.status >= 500) await unload(); // a device or runtime failure: load afresh next time
@@ -97,6 +103,7 @@ export class LlmService implements LlmEngine {
         }
       },
       async cancel(reason) {
+        cancelled = true;
         stats.cancelled++;
         await source.cancel(reason).catch(() => undefined);
         release();

@@ -31,7 +31,20 @@ export class LlmTokenizer {
     for (const id of Object.values(json.model?.vocab ?? {})) max = Math.max(max, id);
     for (const t of json.added_tokens ?? []) max = Math.max(max, t.id);
     this.vocabSize = max + 1;
+    // Unigram vocabularies are [piece, score] pairs; BPE and WordPiece ones map piece → id.
+    const vocab = (json.model as { vocab?: Record<string, number> | [string, number][] } | undefined)?.vocab;
+    const pieces = Array.isArray(vocab) ? vocab.map((v) => v[0]) : Object.keys(vocab ?? {});
+    let longest = 0;
+    for (const piece of pieces) longest = Math.max(longest, piece.length);
+    for (const t of (json.added_tokens ?? []) as { content?: string }[]) longest = Math.max(longest, t.content?.length ?? 0);
+    this.longestPiece = longest || Infinity;
   }
+
+  /**
+   * Characters of the longest vocabulary piece (as stored: byte-level pieces are at least as long as their text), so
+   * a text longer than `tokens × longestPiece` characters cannot encode to `tokens` tokens: checked before encoding.
+   */
+  readonly longestPiece: number;
 
   /** A completion prompt, starting with BOS when the model has one (as the model saw text in training). */
   encode(text: string): number[] {

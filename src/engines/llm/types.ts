@@ -133,6 +133,8 @@ export interface LlmStats {
   requests: number;
   cancelled: number;
   generatedTokens: number;
+  /** Jobs waiting for the model's current job to end. */
+  queued?: number;
 }
 
 export interface LoadedLlmInfo {
