@@ -7,9 +7,9 @@
 import { invalidRequest } from '../../api/errors';
 import type { ConstraintFactory, TokenConstraint } from './constraint';
 import { IncrementalDecoder } from './detokenize';
-import type { OnnxDecoder } from './onnx-decoder';
+import type { LlmDecoder } from './decoder';
 import { createRng, type Rng } from '../../util/rng';
-import { applyPenalties, logSoftmax, sampleToken } from './sampling';
+import { applyPenalties, isGreedy, logSoftmax, sampleToken, type SampleResult } from './sampling';
 import { StopMatcher } from './stop';
 import type { LlmTokenizer } from './tokenizer';
 import { parseToolCall, type ToolFormat } from './tool-calls';
@@ -20,9 +20,10 @@ import { pullStream } from '../../util/pull-stream';
 /** Floats of logits one prefill chunk may produce (batch × tokens × vocab): bounds memory on long prompts. */
 const PREFILL_LOGIT_BUDGET = 16 * 1024 * 1024;
 
-export interface OnnxLlm {
+/** A loaded model as the decoding loop sees it, whichever backend's decoder runs it. */
+export interface LlmModel {
   id: string;
-  decoder: OnnxDecoder;
+  decoder: LlmDecoder;
   tokenizer: LlmTokenizer;
   template: ChatTemplate | null;
   eosIds: number[];
@@ -30,6 +31,9 @@ export interface OnnxLlm {
   toolFormat: ToolFormat | null;
   constraints(): Promise<ConstraintFactory>;
 }
+
+/** The former name of LlmModel (from when only the ONNX decoder existed). */
+export type OnnxLlm = LlmModel;
 
 interface Prompt { ids: number[]; text: string; maxTokens: number }
 
@@ -60,7 +64,7 @@ class Choice {
   }
 }
 
-export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): ReadableStream<LlmEvent> {
+export function generate(model: LlmModel, job: LlmJob, stats?: LlmStats): ReadableStream<LlmEvent> {
   let cancelled = false;
   const events = run(model, job, () => cancelled, stats);
   return pullStream(events, {
@@ -71,10 +75,10 @@ export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): Readabl
   });
 }
 
-async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
+async function* run(model: LlmModel, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
   const { params } = job;
   const prompts = job.kind === 'chat' ? [chatPrompt(model, job)] : completionPrompts(model, job);
-  yield { type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: `onnx/${model.decoder.device}`, model: model.id };
+  yield { type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: model.decoder.backend, model: model.id };
 
   const tools = job.kind === 'chat' && job.toolChoice !== 'none' ? selectTools(job) : [];
   const forceTool = job.kind === 'chat' && tools.length > 0 && job.toolChoice !== 'auto';
@@ -124,9 +128,10 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
         ids: padded.map((r) => r.slice(start, end)),
         mask: mask.map((r) => r.slice(0, end)),
         positions: positions.map((r) => r.slice(start, end)),
-      });
+      }, { allPositions: wantPromptLogprobs });
       if (isCancelled()) return;
-      const tokens = end - start;
+      // Without prompt logprobs a decoder may return only each row's last position (out.tokens = 1).
+      const tokens = out.tokens;
       const row = (b: number, t: number) => out.logits.subarray((b * tokens + t) * vocab, (b * tokens + t + 1) * vocab);
       if (wantPromptLogprobs) {
         // Logits at position t predict the token at t + 1.
@@ -142,6 +147,11 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
     if (wantPromptLogprobs) yield* emitPromptLogprobs(model, choices, promptLogprobs);
 
     let stepPositions = choices.map((c) => c.prompt.ids.length);
+    // Greedy with nothing that needs the logits (penalties, grammar, logprobs, tools): a decoder that can pick the
+    // argmax itself (the WGSL one, on the GPU) returns only token ids.
+    const greedyOnDevice = decoder.stepGreedy !== undefined && !factory && params.logprobs === null
+      && !params.sampling.frequencyPenalty && !params.sampling.presencePenalty && isGreedy(params.sampling, vocab);
+    let picked: number[] | null = null;
     for (;;) {
       const next: number[] = [];
       for (let b = 0; b < choices.length; b++) {
@@ -151,14 +161,21 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
           continue;
         }
         const before = c.generated.length;
-        const events = decideToken(model, c, last[b], job, tools, factory);
+        const events = decideToken(model, c, picked ? picked[b] : last[b], job, tools, factory);
         if (stats) stats.generatedTokens += c.generated.length - before;
         for (const e of events) yield e;
         next.push(c.generated.at(-1) ?? model.eosIds[0]);
       }
       if (choices.every((c) => c.finished) || isCancelled()) break;
       for (const row of mask) row.push(1);
-      const out = await decoder.step({ ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) });
+      const input = { ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) };
+      if (greedyOnDevice) {
+        picked = await decoder.stepGreedy!(input);
+        if (isCancelled()) return;
+        stepPositions = stepPositions.map((p) => p + 1);
+        continue;
+      }
+      const out = await decoder.step(input);
       if (isCancelled()) return;
       stepPositions = stepPositions.map((p) => p + 1);
       // Views, not copies (a copy was 0.5 MB per token at a 128k vocabulary): each step's logits array is fresh and
@@ -174,15 +191,24 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
 }
 
 /** Chooses one choice's next token and returns the events it produces (text, logprobs, tool calls, finish). */
-function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJob, tools: ToolDefinition[],
+/**
+ * Chooses one choice's next token — from its logits, or as already picked on the device (`next` a token id, greedy
+ * with no penalties, grammar or logprobs) — and returns the events it produces (text, logprobs, tool calls, finish).
+ */
+function decideToken(model: LlmModel, c: Choice, next: Float32Array | number, job: LlmJob, tools: ToolDefinition[],
   factory: ConstraintFactory | null): LlmEvent[] {
   const { params } = job;
-  if (params.sampling.frequencyPenalty || params.sampling.presencePenalty) {
-    applyPenalties(logits, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
-  }
   const topLogprobs = job.kind === 'completion' && params.logprobs !== null ? params.logprobs : 0;
   const logprob = job.kind === 'completion' && params.logprobs !== null;
-  let pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs, logprob });
+  let pick: SampleResult;
+  if (typeof next === 'number') pick = { id: next, logprob: Number.NaN, top: [] };
+  else {
+    if (params.sampling.frequencyPenalty || params.sampling.presencePenalty) {
+      applyPenalties(next, c.counts, params.sampling.frequencyPenalty, params.sampling.presencePenalty);
+    }
+    pick = sampleToken(next, params.sampling, c.rng, { allowed: c.constraint?.nextTokenMask(), topLogprobs, logprob });
+  }
+  const logits = next;
 
   // tool_choice "auto": the model opens a tool call with "{" as its first token; from then on the call is grammar-bound,
   // so a malformed call can never come out as content.
@@ -190,6 +216,7 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
     c.constraint?.dispose();
     c.constraint = factory.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
     c.toolMode = true;
+    if (typeof logits === 'number') throw new Error('decideToken: a tool call needs logits');
     pick = sampleToken(logits, params.sampling, c.rng, { allowed: c.constraint.nextTokenMask(), topLogprobs, logprob });
   }
 
@@ -256,7 +283,7 @@ function finishToolCall(c: Choice, events: LlmEvent[]): LlmEvent[] {
   return events;
 }
 
-function opensToolCall(model: OnnxLlm, id: number): boolean {
+function opensToolCall(model: LlmModel, id: number): boolean {
   if (!model.toolFormat) return false;
   return model.tokenizer.decode([id]).trimStart().startsWith('{');
 }
@@ -271,7 +298,7 @@ function selectTools(job: ChatJob): ToolDefinition[] {
   return job.tools;
 }
 
-function tokenLogprob(model: OnnxLlm, logits: Float32Array, id: number, top: number): TokenLogprob {
+function tokenLogprob(model: LlmModel, logits: Float32Array, id: number, top: number): TokenLogprob {
   const lp = logSoftmax(logits);
   const best = topIds(lp, top);
   return {
@@ -295,7 +322,7 @@ function topIds(lp: Float32Array, k: number): number[] {
 }
 
 /** Echo with logprobs: the prompt's tokens, the first with a null logprob as OpenAI reports it. */
-function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][]): Generator<LlmEvent> {
+function* emitPromptLogprobs(model: LlmModel, choices: Choice[], perChoice: TokenLogprob[][]): Generator<LlmEvent> {
   for (let b = 0; b < choices.length; b++) {
     const c = choices[b];
     let offset = 0;
@@ -310,7 +337,7 @@ function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: Token
   }
 }
 
-function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
+function chatPrompt(model: LlmModel, job: ChatJob): Prompt {
   if (!model.template) throw invalidRequest(`Model ${job.entry.id} has no chat template; use /completions`, 'model', 'no_chat_template');
   if (job.tools.length && !job.entry.llm?.tools) {
     throw invalidRequest(`Model ${job.entry.id} does not support tools`, 'tools', 'unsupported_parameter');
@@ -330,7 +357,7 @@ function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
   return { ids, text, maxTokens: budget(model, ids.length, job.params, 'messages') };
 }
 
-function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
+function completionPrompts(model: LlmModel, job: CompletionJob): Prompt[] {
   return job.prompts.map((p, i) => {
     const param = job.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
     const ids = typeof p === 'string' ? model.tokenizer.encode(p) : model.tokenizer.checkIds(p, param);
@@ -341,7 +368,7 @@ function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
 }
 
 /** max_tokens after the context check: lowered to fit (truncate) or refused (error). */
-function budget(model: OnnxLlm, promptLength: number, params: LlmJob['params'], param: string): number {
+function budget(model: LlmModel, promptLength: number, params: LlmJob['params'], param: string): number {
   const room = model.contextLength - promptLength;
   if (room <= 0) {
     throw invalidRequest(`The prompt is ${promptLength} tokens, which does not fit the model's ${model.contextLength}-token context`,

@@ -5,32 +5,13 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
+import type { DecoderShape, LlmDecoder, StepInput, StepOutput } from './decoder';
 
 export type Ort = typeof OrtModule;
 
-export interface DecoderShape {
-  layers: number;
-  kvHeads: number;
-  headDim: number;
-  vocabSize: number;
-}
+export type { DecoderShape, StepInput, StepOutput } from './decoder';
 
-export interface StepInput {
-  /** [batch][tokens] of this step. */
-  ids: number[][];
-  /** [batch][past + tokens]: 1 for real tokens, 0 for left padding. */
-  mask: number[][];
-  /** [batch][tokens]. */
-  positions: number[][];
-}
-
-export interface StepOutput {
-  /** Logits of every position of this step, row-major [batch, tokens, vocab]: a new array each step, the caller's to modify. */
-  logits: Float32Array;
-  tokens: number;
-}
-
-export class OnnxDecoder {
+export class OnnxDecoder implements LlmDecoder {
   private past: Record<string, OrtModule.Tensor> | null = null;
 
   constructor(
@@ -39,6 +20,10 @@ export class OnnxDecoder {
     readonly shape: DecoderShape,
     readonly device: 'webgpu' | 'wasm',
   ) {}
+
+  get backend(): string {
+    return `onnx/${this.device}`;
+  }
 
   static sessionOptions(device: 'webgpu' | 'wasm', shape: DecoderShape): OrtModule.InferenceSession.SessionOptions {
     const options: OrtModule.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all' };
