@@ -2,6 +2,8 @@
 // accumulating: the residual add fused into the projection that feeds it).
 // gemv_nk: W stored [n, k] row-major (torch / safetensors layout, and an embedding used as a tied lm_head): one
 //   32-lane row group per output, lanes stride over k, reduced in workgroup memory.
+// gemv_nk_thread: the same, one invocation per output and no barrier: for short rows (k ≤ 256), where a 32-lane
+//   reduction would idle most lanes (and workgroup barriers are what a CPU adapter such as SwiftShader runs slowest).
 // gemv_kn: W stored [k, n] (ONNX MatMul initializers): one invocation per output, reading across n (coalesced).
 // CPU reference: gemvReference in src/engines/llm/wgsl/reference.ts.
 
@@ -54,5 +56,15 @@ fn gemv_kn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   if (n >= p.n) { return; }
   var acc = 0.0;
   for (var k = 0u; k < p.k; k++) { acc += x[k] * w[k * p.n + n]; }
+  store(n, acc);
+}
+
+@compute @workgroup_size(64)
+fn gemv_nk_thread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n = (wg.x + wg.y * p.stride) * 64u + lid;
+  if (n >= p.n) { return; }
+  let base = n * p.k;
+  var acc = 0.0;
+  for (var k = 0u; k < p.k; k++) { acc += w[base + k] * x[k]; }
   store(n, acc);
 }

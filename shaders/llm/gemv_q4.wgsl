@@ -3,7 +3,7 @@
 // q: [n, blocks, bs / 2] bytes, element 2j in the low nibble of byte j; zero points (optional): [n, ceil(blocks / 2)]
 // bytes, block 2i in the low nibble; without them the zero point is 8. One 32-lane row group per output, each lane
 // reading whole blocks (bs / 8 words), reduced in workgroup memory. Elements past k (the last block's padding) are
-// skipped. embed_q4: one row of the same matrix dequantised (a quantised embedding table).
+// skipped. main_thread: one invocation per output and no barrier, for short rows (k ≤ 256). embed_q4 (embed.wgsl): one row of the same matrix dequantised (a quantised embedding table).
 // CPU reference: gemvQ4Reference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
@@ -90,4 +90,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if ((p.flags & 2u) != 0u) { v += out[n]; }
     out[n] = v;
   }
+}
+
+@compute @workgroup_size(64)
+fn main_thread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n = (wg.x + wg.y * p.stride) * 64u + lid;
+  if (n >= p.n) { return; }
+  var v = 0.0;
+  for (var b = 0u; b < p.blocks; b++) { v += block_dot(n, b); }
+  if ((p.flags & 1u) != 0u) { v += bias[n]; }
+  if ((p.flags & 2u) != 0u) { v += out[n]; }
+  out[n] = v;
 }

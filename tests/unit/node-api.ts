@@ -9,7 +9,7 @@ import { unavailable } from '../../src/api/errors';
 import { createApi, type Handle } from '../../src/api/handle';
 import type { ApiDeps } from '../../src/api/types';
 import { EmbeddingsService } from '../../src/engines/embeddings/service';
-import { LlmService } from '../../src/engines/llm/service';
+import { LlmService, type LlmServiceOptions } from '../../src/engines/llm/service';
 import { loadedModels } from '../../src/engines/loaded';
 import { filesFor } from '../../src/models/store';
 import { ModelRegistry } from '../../src/models/registry';
@@ -29,29 +29,26 @@ function readFile(entry: CatalogEntry, role: string, variant?: string): Uint8Arr
 const readJsonFile = (entry: CatalogEntry, role: string, variant?: string): object =>
   JSON.parse(new TextDecoder().decode(readFile(entry, role, variant))) as object;
 
-/** The LLM engine on wasm in Node, reading built-in model files from public/. */
-export function nodeLlm(): LlmService {
-  return new LlmService({
-    ort,
-    devices: ['wasm'],
-    hasShaderF16: async () => false,
-    loadFiles: async (entry, variant) => ({
-      model: readFile(entry, 'model', variant),
-      tokenizer: readJsonFile(entry, 'tokenizer', variant),
-      tokenizerConfig: readJsonFile(entry, 'tokenizer_config', variant),
-      config: readJsonFile(entry, 'config', variant),
-      generationConfig: readJsonFile(entry, 'generation_config', variant),
-    }),
-  });
+/** A built-in LLM's files, read from public/. */
+export const nodeLlmFiles: LlmServiceOptions['loadFiles'] = async (entry, variant) => ({
+  model: readFile(entry, 'model', variant),
+  tokenizer: readJsonFile(entry, 'tokenizer', variant),
+  tokenizerConfig: readJsonFile(entry, 'tokenizer_config', variant),
+  config: readJsonFile(entry, 'config', variant),
+  generationConfig: readJsonFile(entry, 'generation_config', variant),
+});
+
+/** The LLM engine on wasm in Node (or as `options` say), reading built-in model files from public/. */
+export function nodeLlm(options: Partial<LlmServiceOptions> = {}): LlmService {
+  return new LlmService({ ort, devices: ['wasm'], hasShaderF16: async () => false, loadFiles: nodeLlmFiles, ...options });
 }
 
-export function nodeApi(overrides: Partial<ApiDeps> = {}): { handle: Handle; service: EmbeddingsService; llm: LlmService } {
+export function nodeApi(overrides: Partial<ApiDeps> = {}, llm: LlmService = nodeLlm()): { handle: Handle; service: EmbeddingsService; llm: LlmService } {
   const service = new EmbeddingsService(ort, async (entry) => ({
     model: readFile(entry, 'model'),
     tokenizer: JSON.parse(new TextDecoder().decode(readFile(entry, 'tokenizer'))) as object,
     tokenizerConfig: JSON.parse(new TextDecoder().decode(readFile(entry, 'tokenizer_config'))) as object,
   }), ['wasm']);
-  const llm = nodeLlm();
   const handle = createApi({
     registry: new ModelRegistry(),
     engines: {

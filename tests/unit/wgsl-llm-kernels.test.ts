@@ -84,37 +84,39 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
     expect(worst).toBeLessThanOrEqual(tol);
   };
 
-  it('gemv_nk and gemv_kn (f32, bias, residual, a 2-D dispatch)', async () => {
-    for (const layout of ['nk', 'kn'] as const) {
+  it('gemv_nk, gemv_nk_thread and gemv_kn (f32, bias, residual, a 2-D dispatch)', async () => {
+    for (const [layout, entry] of [['nk', 'gemv_nk'], ['nk', 'gemv_nk_thread'], ['kn', 'gemv_kn']] as const) {
       const [n, k] = [37, 53];
       const w = randn(n * k);
       const weight: LinearWeight = { kind: 'f32', layout, n, k, bytes: new Uint8Array(f32Bytes(w)) };
       const x = randn(k);
       const bias = randn(n);
       const residual = randn(n);
-      const perGroup = layout === 'nk' ? 4 : 64;
+      const perGroup = entry === 'gemv_nk' ? 4 : 64;
       const groups = Math.ceil(n / perGroup);
       // stride 2 workgroups per row of the dispatch: exercises the y dimension.
       const stride = Math.min(groups, 2);
-      const got = await run('gemv', `gemv_${layout}`, [k, n, 3, stride], { 1: x, 2: w, 3: bias, 4: residual }, [stride, Math.ceil(groups / stride)], [4]);
+      const got = await run('gemv', entry, [k, n, 3, stride], { 1: x, 2: w, 3: bias, 4: residual }, [stride, Math.ceil(groups / stride)], [4]);
       close(f32(got.get(4)!, n), gemvReference(weight, x, bias, residual), 1e-5);
-      const plain = await run('gemv', `gemv_${layout}`, [k, n, 0, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
+      const plain = await run('gemv', entry, [k, n, 0, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
       close(f32(plain.get(4)!, n), gemvReference(weight, x), 1e-5);
     }
   });
 
-  it('gemv_q4 (MatMulNBits blocks: zero points or 8, a partial last block, bias + residual)', async () => {
+  it('gemv_q4 main and main_thread (MatMulNBits blocks: zero points or 8, a partial last block, bias + residual)', async () => {
     for (const [n, k, bs, zp] of [[19, 72, 16, true], [23, 96, 32, false], [5, 40, 16, false]] as const) {
       const w = q4Weight(n, k, bs, zp) as Extract<LinearWeight, { kind: 'q4' }>;
       const blocks = Math.ceil(k / bs);
       const x = randn(k);
       const bias = randn(n);
       const residual = randn(n);
-      const groups = Math.ceil(n / 4);
-      const flags = 1 | 2 | (zp ? 4 : 0);
-      const got = await run('gemv_q4', 'main', [k, n, flags, groups, blocks, bs, Math.ceil(blocks / 2), 0],
-        { 1: x, 2: w.q, 3: w.scales, 4: w.zeroPoints ?? new Uint8Array(4), 5: bias, 6: residual }, [groups], [6]);
-      close(f32(got.get(6)!, n), gemvReference(w, x, bias, residual), 1e-5);
+      for (const [entry, perGroup] of [['main', 4], ['main_thread', 64]] as const) {
+        const groups = Math.ceil(n / perGroup);
+        const flags = 1 | 2 | (zp ? 4 : 0);
+        const got = await run('gemv_q4', entry, [k, n, flags, groups, blocks, bs, Math.ceil(blocks / 2), 0],
+          { 1: x, 2: w.q, 3: w.scales, 4: w.zeroPoints ?? new Uint8Array(4), 5: bias, 6: residual }, [groups], [6]);
+        close(f32(got.get(6)!, n), gemvReference(w, x, bias, residual), 1e-5);
+      }
     }
   });
 

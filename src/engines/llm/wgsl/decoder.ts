@@ -37,6 +37,8 @@ const MAP_MODE_READ = 0x0001;
 const MAX_GROUPS = 65535;
 /** Rows per workgroup of the GEMV kernels (ROWS in gemv.wgsl / gemv_q4.wgsl). */
 const GEMV_ROWS = 4;
+/** Rows up to this long get one invocation per output (no lane reduction). */
+const SHORT_ROW = 256;
 const PARAM_SLOT = 256;
 const STATE_BYTES = 16;
 
@@ -48,7 +50,7 @@ interface Dispatch {
   y: number;
 }
 
-type PipelineName = 'gemv_nk' | 'gemv_kn' | 'gemv_q4' | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attention' | 'swiglu' | 'argmax';
+type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attention' | 'swiglu' | 'argmax';
 
 /** A linear weight on the GPU. */
 type GpuLinear =
@@ -73,6 +75,9 @@ export class WgslDecoder implements LlmDecoder {
   readonly shape: DecoderShape;
   /** Bytes of weights a decode step reads (for the roofline in the bench). */
   readonly weightBytes: number;
+  private readonly arch: LlamaWeights['arch'];
+  /** Until record() has uploaded them. */
+  private weights: LlamaWeights | null;
 
   private readonly buffers: GPUBuffer[] = [];
   private readonly params: number[] = [];
@@ -93,12 +98,13 @@ export class WgslDecoder implements LlmDecoder {
 
   private constructor(
     private readonly device: GPUDevice,
-    private readonly weights: LlamaWeights,
+    weights: LlamaWeights,
     private readonly pipelines: Record<PipelineName, GPUComputePipeline>,
     readonly capacity: number,
     private readonly ownsDevice: boolean,
   ) {
-    const a = weights.arch;
+    this.weights = weights;
+    const a = (this.arch = weights.arch);
     this.shape = { layers: a.layers, kvHeads: a.kvHeads, headDim: a.headDim, vocabSize: a.vocab };
     const f = (n: number) => this.buffer(4 * Math.max(n, 4), Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST);
     this.act = {
@@ -128,7 +134,8 @@ export class WgslDecoder implements LlmDecoder {
       const modules = Object.fromEntries(WGSL_LLM_SHADER_NAMES.map((n) => [n, gpu.createShaderModule({ code: shaders[n] })])) as Record<keyof WgslLlmShaderSources, GPUShaderModule>;
       const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: modules[module], entryPoint } });
       const list: [PipelineName, Promise<GPUComputePipeline>][] = [
-        ['gemv_nk', make('gemv', 'gemv_nk')], ['gemv_kn', make('gemv', 'gemv_kn')], ['gemv_q4', make('gemv_q4', 'main')],
+        ['gemv_nk', make('gemv', 'gemv_nk')], ['gemv_nk_thread', make('gemv', 'gemv_nk_thread')], ['gemv_kn', make('gemv', 'gemv_kn')],
+        ['gemv_q4', make('gemv_q4', 'main')], ['gemv_q4_thread', make('gemv_q4', 'main_thread')],
         ['embed_f32', make('embed', 'embed_f32')], ['embed_q4', make('embed', 'embed_q4')], ['rmsnorm', make('rmsnorm', 'main')],
         ['rope_kv', make('rope_kv', 'main')], ['attention', make('attention', 'main')], ['swiglu', make('swiglu', 'main')],
         ['argmax', make('argmax', 'main')],
@@ -344,18 +351,20 @@ export class WgslDecoder implements LlmDecoder {
   /** A deferred dispatch: its uniform slot is reserved now, its bind group made once the uniform buffer exists. */
   private gemv(w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, n = w.n): () => Dispatch {
     const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | (w.kind === 'q4' && w.zp ? 4 : 0);
-    const groups = w.kind === 'f32' && w.layout === 'kn' ? Math.ceil(n / 64) : Math.ceil(n / GEMV_ROWS);
+    const perThread = w.k <= SHORT_ROW || (w.kind === 'f32' && w.layout === 'kn');
+    const groups = Math.ceil(n / (perThread ? 64 : GEMV_ROWS));
     const stride = Math.min(groups, MAX_GROUPS);
     if (w.kind === 'f32') {
       const slot = this.param([w.k, n, flags, stride]);
-      return () => this.dispatch(w.layout === 'nk' ? 'gemv_nk' : 'gemv_kn', slot, [x, w.w, bias ?? this.act.dummy, out], groups);
+      const name = w.layout === 'kn' ? 'gemv_kn' : perThread ? 'gemv_nk_thread' : 'gemv_nk';
+      return () => this.dispatch(name, slot, [x, w.w, bias ?? this.act.dummy, out], groups);
     }
     const slot = this.param([w.k, n, flags, stride, w.blocks, w.blockSize, w.zpStride, 0]);
-    return () => this.dispatch('gemv_q4', slot, [x, w.q, w.scales, w.zp ?? this.act.dummy, bias ?? this.act.dummy, out], groups);
+    return () => this.dispatch(perThread ? 'gemv_q4_thread' : 'gemv_q4', slot, [x, w.q, w.scales, w.zp ?? this.act.dummy, bias ?? this.act.dummy, out], groups);
   }
 
   private newRow(): Row {
-    const a = this.weights.arch;
+    const a = this.arch;
     const kvFloats = this.capacity * a.kvHeads * a.headDim;
     const state = this.buffer(STATE_BYTES, Usage.STORAGE | Usage.COPY_DST);
     const kCache: GPUBuffer[] = [];
@@ -376,7 +385,8 @@ export class WgslDecoder implements LlmDecoder {
 
   /** Uploads the weights and records the dispatches of one token (shared parts once, per-row parts per row). */
   private record(): void {
-    const a = this.weights.arch;
+    const weights = this.weights!;
+    const a = this.arch;
     const act = this.act;
     const qSize = a.heads * a.headDim;
     const kvSize = a.kvHeads * a.headDim;
@@ -387,7 +397,7 @@ export class WgslDecoder implements LlmDecoder {
       return () => value as T;
     };
 
-    const embed = this.linear(this.weights.embed);
+    const embed = this.linear(weights.embed);
     const embedSlot = embed.kind === 'q4'
       ? this.param([a.hidden, embed.zp ? 4 : 0, embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
       : this.param([a.hidden, 0, 0, 0, 0, a.vocab]);
@@ -403,7 +413,7 @@ export class WgslDecoder implements LlmDecoder {
     const swigluSlot = this.param([a.intermediate]);
     const argmaxSlot = this.param([a.vocab]);
 
-    const layerMakers = this.weights.layers.map((l) => {
+    const layerMakers = weights.layers.map((l) => {
       const attnNorm = this.vector(l.attnNorm);
       const mlpNorm = this.vector(l.mlpNorm);
       const bias = (v: Float32Array | null) => (v ? this.vector(v) : null);
@@ -428,10 +438,10 @@ export class WgslDecoder implements LlmDecoder {
         ...after.map((f) => f()),
       ];
     });
-    const finalNorm = this.vector(this.weights.finalNorm);
+    const finalNorm = this.vector(weights.finalNorm);
     const tail = [
       later(() => this.dispatch('rmsnorm', normSlot, [act.x, finalNorm, act.xn], 1)),
-      later(this.gemv(this.linear(this.weights.lmHead), act.xn, act.logits, null, false, a.vocab)),
+      later(this.gemv(this.linear(weights.lmHead), act.xn, act.logits, null, false, a.vocab)),
     ];
     const argmax = later(() => this.dispatch('argmax', argmaxSlot, [act.logits, act.result], 1));
 
@@ -441,6 +451,10 @@ export class WgslDecoder implements LlmDecoder {
     this.argmax = argmax();
     this.rowRecipe = { embed: makeEmbed, layer: layerMakers, tail: tail.map((f) => f()) };
     this.rows.push(this.newRow());
+    // The file's bytes are on the GPU now: drop every reference to them.
+    this.weights = null;
+    this.linears.clear();
+    this.vectors.clear();
   }
 
   private dispatchEmbedF32(slot: number, state: GPUBuffer, table: GPUBuffer, groups: number): Dispatch {
