@@ -32,6 +32,9 @@ export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
   };
 }
 
+/** Compiled pipelines per device and shader source: a model loaded again on the same device compiles nothing. */
+const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
 const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
 const MAP_MODE_READ = 0x0001;
 const MAX_GROUPS = 65535;
@@ -131,8 +134,18 @@ export class WgslDecoder implements LlmDecoder {
     const gpu = device ?? await requestDevice();
     try {
       const shaders = options.shaders ?? await bundledLlmShaders();
-      const modules = Object.fromEntries(WGSL_LLM_SHADER_NAMES.map((n) => [n, gpu.createShaderModule({ code: shaders[n] })])) as Record<keyof WgslLlmShaderSources, GPUShaderModule>;
-      const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: modules[module], entryPoint } });
+      let cache = pipelineCache.get(gpu);
+      if (!cache) pipelineCache.set(gpu, (cache = new Map()));
+      const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
+        const key = `${entryPoint}\n${shaders[module]}`;
+        let p = cache.get(key);
+        if (!p) {
+          p = gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: shaders[module] }), entryPoint } });
+          p.catch(() => cache.delete(key));
+          cache.set(key, p);
+        }
+        return p;
+      };
       const list: [PipelineName, Promise<GPUComputePipeline>][] = [
         ['gemv_nk', make('gemv', 'gemv_nk')], ['gemv_nk_thread', make('gemv', 'gemv_nk_thread')], ['gemv_kn', make('gemv', 'gemv_kn')],
         ['gemv_q4', make('gemv_q4', 'main')], ['gemv_q4_thread', make('gemv_q4', 'main_thread')],
