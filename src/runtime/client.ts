@@ -16,6 +16,8 @@ import { installServiceWorker } from './install';
 export interface HearthOptions {
   /** Devices engines try, in order (default WebGPU, then wasm). */
   devices?: OrtDevice[];
+  /** Try Hearth's own WGSL decoder before onnxruntime-web for Llama-family LLMs on WebGPU (default true). */
+  wgslLlm?: boolean;
   /** Extra catalog entries (your own models). */
   models?: CatalogEntry[];
   /** Require `Authorization: Bearer <apiKey>` on API requests. */
@@ -51,6 +53,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   const store = new ArtifactStore(modelBase);
   const engines = createEnginePool({
     devices: options.devices ?? ['webgpu', 'wasm'],
+    wgslLlm: options.wgslLlm ?? true,
     ortWasmBase: options.ortWasmBase,
     modelBase,
     hubEndpoint: options.hubEndpoint,
