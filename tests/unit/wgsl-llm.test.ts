@@ -3,6 +3,7 @@
 //    weights read from the ONNX initializers: the first step's top-10 logits within 1e-3 of torch and 24 greedy
 //    tokens (argmax on the GPU) equal to tests/fixtures/llm/reference.json, and the left-padded batch equal too
 //    (every prompt and all 24 batch steps with HEARTH_WGSL_FULL=1: `npm run test:wgsl`);
+//  - the same weights saved as model.safetensors (torch names, [out, in]) give the same greedy tokens;
 //  - through the API (LlmService with WebGPU first): completions answer with `x-hearth-backend: wgsl/webgpu` and
 //    torch's greedy text, logprobs within 1e-3 of torch's, GET /models reports the wgsl variant; a model the WGSL
 //    decoder cannot read falls back to onnxruntime-web with the reason recorded;
@@ -16,6 +17,8 @@ import { get, nodeApi, nodeLlm, nodeLlmFiles, post, readJson, ROOT } from './nod
 import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
 import { llamaWeightsFromOnnx } from '../../src/engines/llm/wgsl/onnx-weights';
+import { dequantize } from '../../src/engines/llm/wgsl/reference';
+import { llamaWeightsFromSafetensors } from '../../src/engines/llm/wgsl/safetensors-weights';
 import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
 
 interface FirstStep { prompt: string; top10: [number, number][]; greedy_logprobs: number[] }
@@ -99,6 +102,50 @@ describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch',
       }
     }, 120_000);
   }
+});
+
+/** A model.safetensors (F32, torch's names and [out, in] layout) holding the fp32 fixture's weights. */
+function fixtureSafetensors(): Uint8Array {
+  const w = llamaWeightsFromOnnx(new Uint8Array(readFileSync(`${dir}model.onnx`)), [], llamaArchitecture(config));
+  const tensors: [string, number[], Float32Array][] = [['model.embed_tokens.weight', [w.embed.n, w.embed.k], dequantize(w.embed)]];
+  w.layers.forEach((l, i) => {
+    const p = `model.layers.${i}`;
+    tensors.push([`${p}.input_layernorm.weight`, [l.attnNorm.length], l.attnNorm], [`${p}.post_attention_layernorm.weight`, [l.mlpNorm.length], l.mlpNorm]);
+    for (const [name, m] of [['self_attn.q_proj', l.q], ['self_attn.k_proj', l.k], ['self_attn.v_proj', l.v], ['self_attn.o_proj', l.o], ['mlp.gate_proj', l.gate], ['mlp.up_proj', l.up], ['mlp.down_proj', l.down]] as const) {
+      tensors.push([`${p}.${name}.weight`, [m.n, m.k], dequantize(m)]);
+    }
+  });
+  tensors.push(['model.norm.weight', [w.finalNorm.length], w.finalNorm]);
+  const header: Record<string, object> = {};
+  let offset = 0;
+  for (const [name, shape, values] of tensors) {
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + values.byteLength] };
+    offset += values.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const [, , values] of tensors) {
+    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    at += values.byteLength;
+  }
+  return out;
+}
+
+describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
+  it('the fp32 fixture saved as safetensors (tied head) gives torch\'s greedy tokens', async () => {
+    const weights = llamaWeightsFromSafetensors([fixtureSafetensors()], llamaArchitecture(config), true);
+    expect(weights.lmHead).toBe(weights.embed);
+    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await getDevice('wgsl-llm tests'));
+    try {
+      const { tokens } = await greedyRun(decoder, prompt('text'), 6);
+      expect(tokens).toEqual(ref.greedy.find((g) => g.prompt === 'text')!.new_tokens.slice(0, 6));
+    } finally {
+      await decoder.release();
+    }
+  }, 60_000);
 });
 
 describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
