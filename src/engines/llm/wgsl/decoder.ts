@@ -90,7 +90,7 @@ export class WgslDecoder implements LlmDecoder {
   private stateUpload: GPUBuffer | null = null;
   private stateScratch = new Uint32Array(64);
   private logitsRead: GPUBuffer | null = null;
-  private readonly idsRead: GPUBuffer;
+  private idsRead: GPUBuffer;
   private lost: string | null = null;
   /** Rows of the last encoded step that were all padding (no token ran; their outputs are zero). */
   private readonly paddingRows = new Set<number>();
@@ -190,14 +190,18 @@ export class WgslDecoder implements LlmDecoder {
 
   async stepGreedy(input: StepInput): Promise<number[]> {
     const { batch } = this.check(input);
-    if (batch > 64) throw internal(`The WGSL decoder runs at most 64 greedy rows at once (${batch} asked)`, 'batch_too_large');
+    if (this.idsRead.size < batch * 4) {
+      this.idsRead.destroy();
+      this.idsRead = this.buffer(batch * 4, Usage.MAP_READ | Usage.COPY_DST);
+    }
+    const read = this.idsRead;
     const encoder = this.encode(input, (enc, b, _t, isLast) => {
-      if (isLast) enc.copyBufferToBuffer(this.act.result, 0, this.idsRead, b * 4, 4);
+      if (isLast) enc.copyBufferToBuffer(this.act.result, 0, read, b * 4, 4);
     }, true);
     this.device.queue.submit([encoder.finish()]);
-    await this.map(this.idsRead);
-    const ids = Array.from(new Uint32Array(this.idsRead.getMappedRange(0, batch * 4)));
-    this.idsRead.unmap();
+    await this.map(read);
+    const ids = Array.from(new Uint32Array(read.getMappedRange(0, batch * 4)));
+    read.unmap();
     for (const b of this.paddingRows) ids[b] = 0;
     return ids;
   }
