@@ -1,5 +1,5 @@
 /**
- * The decoding loop of our ONNX LLM backend: prompts (templated chat or completion prompts) → left-padded batch of
+ * The decoding loop of our LLM decoders (onnxruntime-web's and Hearth's WGSL one, see decoder.ts): prompts (templated chat or completion prompts) → left-padded batch of
  * prompts × n choices → chunked prefill → token-by-token decode with penalties, grammar masks (JSON mode, tool
  * calls), seeded sampling, stop strings across token boundaries, EOS and max_tokens → a stream of LlmEvents.
  * Cancelling the stream stops the loop before the next model step.
@@ -190,7 +190,6 @@ async function* run(model: LlmModel, job: LlmJob, isCancelled: () => boolean, st
   }
 }
 
-/** Chooses one choice's next token and returns the events it produces (text, logprobs, tool calls, finish). */
 /**
  * Chooses one choice's next token — from its logits, or as already picked on the device (`next` a token id, greedy
  * with no penalties, grammar or logprobs) — and returns the events it produces (text, logprobs, tool calls, finish).
