@@ -1,8 +1,9 @@
 /**
- * The decoding loop of our LLM decoders (onnxruntime-web's and Hearth's WGSL one, see decoder.ts): prompts (templated
- * chat or completion prompts) → left-padded batch of prompts × n choices → chunked prefill → token-by-token decode with penalties, grammar masks (JSON mode, tool
- * calls), seeded sampling, stop strings across token boundaries, EOS and max_tokens → a stream of LlmEvents.
- * Cancelling the stream stops the loop before the next model step.
+ * The decoding loop of our LLM decoders (onnxruntime-web's and Hearth's WGSL one, see decoder.ts): prompts
+ * (templated chat or completion prompts) → left-padded batch of prompts × n choices → chunked prefill →
+ * token-by-token decode with penalties, grammar masks (JSON mode, tool calls), seeded sampling, stop strings across
+ * token boundaries, EOS and max_tokens → a stream of LlmEvents. Cancelling the stream stops the loop before the next
+ * model step.
  */
 import { invalidRequest } from '../../api/errors';
 import type { ConstraintFactory, TokenConstraint } from './constraint';
