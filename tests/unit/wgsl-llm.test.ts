@@ -3,7 +3,8 @@
 //    weights read from the ONNX initializers: the first step's top-10 logits within 1e-3 of torch and 24 greedy
 //    tokens (argmax on the GPU) equal to tests/fixtures/llm/reference.json, and the left-padded batch equal too
 //    (every prompt and all 24 batch steps with HEARTH_WGSL_FULL=1: `npm run test:wgsl`);
-//  - the same weights saved as model.safetensors (torch names, [out, in]) give the same greedy tokens;
+//  - the same weights saved as model.safetensors (torch names, [out, in], zero Qwen2-style biases) give the same
+//    greedy tokens;
 //  - through the API (LlmService with WebGPU first): completions answer with `x-hearth-backend: wgsl/webgpu` and
 //    torch's greedy text, logprobs within 1e-3 of torch's, GET /models reports the wgsl variant; a model the WGSL
 //    decoder cannot read falls back to onnxruntime-web with the reason recorded;
@@ -114,6 +115,9 @@ function fixtureSafetensors(): Uint8Array {
     for (const [name, m] of [['self_attn.q_proj', l.q], ['self_attn.k_proj', l.k], ['self_attn.v_proj', l.v], ['self_attn.o_proj', l.o], ['mlp.gate_proj', l.gate], ['mlp.up_proj', l.up], ['mlp.down_proj', l.down]] as const) {
       tensors.push([`${p}.${name}.weight`, [m.n, m.k], dequantize(m)]);
     }
+    // Qwen2-style q/k/v biases, zero: the bias path runs (read, uploaded, added by the GEMV epilogue) and must not
+    // change a single logit.
+    for (const [name, m] of [['q_proj', l.q], ['k_proj', l.k], ['v_proj', l.v]] as const) tensors.push([`${p}.self_attn.${name}.bias`, [m.n], new Float32Array(m.n)]);
   });
   tensors.push(['model.norm.weight', [w.finalNorm.length], w.finalNorm]);
   const header: Record<string, object> = {};
@@ -135,9 +139,10 @@ function fixtureSafetensors(): Uint8Array {
 }
 
 describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
-  it('the fp32 fixture saved as safetensors (tied head) gives torch\'s greedy tokens', async () => {
+  it('the fp32 fixture saved as safetensors (tied head, zero q/k/v biases) gives torch\'s greedy tokens', async () => {
     const weights = llamaWeightsFromSafetensors([fixtureSafetensors()], llamaArchitecture(config), true);
     expect(weights.lmHead).toBe(weights.embed);
+    expect(weights.layers[1].kBias?.length).toBe(8);
     const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await getDevice('wgsl-llm tests'));
     try {
       const { tokens } = await greedyRun(decoder, prompt('text'), 6);
