@@ -48,6 +48,12 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     'lora-onnx-weights': 'src/engines/sdxl/lora/onnx-weights.ts',
     'lora-targets': 'src/engines/sdxl/lora/targets.ts',
     dawn: 'tests/unit/dawn.ts',
+    'wgsl-decoder': 'src/engines/llm/wgsl/decoder.ts',
+    'wgsl-onnx-weights': 'src/engines/llm/wgsl/onnx-weights.ts',
+    'wgsl-config': 'src/engines/llm/wgsl/config.ts',
+    'wgsl-weights': 'src/engines/llm/wgsl/weights.ts',
+    'onnx-decoder': 'src/engines/llm/onnx-decoder.ts',
+    llama2c: 'tests/unit/llama2c.ts',
   };
   for (const [k, v] of Object.entries(input)) input[k] = ROOT + v;
   await build({

@@ -60,8 +60,45 @@ export async function runEmbeddings({ page, mods, opts, log }) {
   }
   await direct.release();
 
+  // --- 3. coalescing: 32 concurrent one-sentence requests vs the same sent one by one ------------------------------
+  log('embeddings coalescing: 32 one-sentence requests, concurrent vs one by one (browser via SW, Node API)');
+  const one = Array.from({ length: 32 }, (_, i) => `sentence ${i} of the coalescing bench, about a hearth`);
+  const nodeRound = async (concurrent) => {
+    const send = async (text) => {
+      const res = await nodeHandle(embeddingsRequest(MODEL_ID, [text]));
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`Node API: HTTP ${res.status}`);
+    };
+    const t0 = performance.now();
+    if (concurrent) await Promise.all(one.map(send));
+    else for (const t of one) await send(t);
+    return performance.now() - t0;
+  };
+  const coalesce = { nodeConcurrent: [], nodeSequential: [], swConcurrent: [], swSequential: [] };
+  for (let r = 0; r < 2 + 10; r++) {
+    const inPage = await page.evaluate(async ({ model, one }) => {
+      const send = async (text) => {
+        const res = await fetch('/inference/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, input: text }) });
+        await res.arrayBuffer();
+      };
+      let t0 = performance.now();
+      await Promise.all(one.map(send));
+      const concurrent = performance.now() - t0;
+      t0 = performance.now();
+      for (const t of one) await send(t);
+      return { concurrent, sequential: performance.now() - t0 };
+    }, { model: MODEL_ID, one });
+    const nc = await nodeRound(true);
+    const ns = await nodeRound(false);
+    if (r < 2) continue;
+    coalesce.swConcurrent.push(inPage.concurrent);
+    coalesce.swSequential.push(inPage.sequential);
+    coalesce.nodeConcurrent.push(nc);
+    coalesce.nodeSequential.push(ns);
+  }
+
   return {
-    opts, loadMs, lat, tp,
+    opts, loadMs, lat, tp, coalesce,
     direct: { promptTokens: direct.promptTokens, paddedShape: direct.paddedShape },
     nodeCheck: { usage: nodeCheck.usage, first: nodeCheck.data?.[0]?.embedding },
     browserCheck,
@@ -149,6 +186,15 @@ export function reportEmbeddings(result, print) {
   print(`handle / worker (browser):    ${fmt(ratios.handleOverWorkerBrowser, 3)}`);
   print(`browser worker / Node direct: ${fmt(T.worker.inputsPerS / T.nodeDirect.inputsPerS, 3)}  (different thread counts and runtimes: informative only)`);
   print();
+  if (result.coalesce) {
+    const c = result.coalesce;
+    print('3. Coalescing: 32 one-sentence requests sent concurrently vs one by one (ms for all 32, p50 of 10 rounds)');
+    print(table(['path', 'concurrent', 'one by one', 'throughput gain'], [
+      ['browser, fetch via SW', fmt(p50(c.swConcurrent)), fmt(p50(c.swSequential)), `${fmt(p50(c.swSequential) / p50(c.swConcurrent))}×`],
+      ['Node, createApi handle', fmt(p50(c.nodeConcurrent)), fmt(p50(c.nodeSequential)), `${fmt(p50(c.nodeSequential) / p50(c.nodeConcurrent))}×`],
+    ]));
+    print();
+  }
   print(`checks (untimed): batch via SW HTTP ${browserCheck.status} on ${browserCheck.backend}, usage ${JSON.stringify(browserCheck.usage)}; ` +
     `Node API usage ${JSON.stringify(nodeCheck.usage)}; bare-session tokens ${tokens}; ` +
     `batch[0] max |browser − Node| ${fmt(Math.max(...browserCheck.first.map((x, i) => Math.abs(x - nodeCheck.first[i]))), 7)}; ` +

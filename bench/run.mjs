@@ -6,7 +6,8 @@
 // Node on WebGPU through Dawn: mergeOnCpu vs the WGSL merger per SDXL weight shape, and the whole-model mergeLora of
 // the tiny fixture adapters), as ratios from one run. The LLM bench runs the tiny Llama and then the real stories260K,
 // and prints their decode rates side by side (engine vs SSE through the service worker). See bench/embeddings.mjs, bench/llm.mjs, bench/sdxl.mjs and
-// bench/lora.mjs.
+// bench/lora.mjs; and the decode bench (Node, WebGPU through Dawn: Hearth's WGSL decoder vs onnxruntime-web's WebGPU
+// EP, tokens/s and the fraction of the copy-bandwidth roofline; see bench/decode.mjs).
 //
 //   node bench/run.mjs [--only=embeddings|llm|sdxl|lora (comma-separated)] [--no-build]
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
@@ -17,6 +18,8 @@
 //                      [--lora-shapes=attn640,attn1280,xattn640,xattn1280 | all (+ geglu,ffout,conv3x3)]
 //                      [--lora-big-rank=128 (0: none)] [--lora-big-rank-shapes=attn1280]   (lora, one pass)
 //                      [--lora-model-rounds=10] [--lora-model-warmup=2]         (lora, whole tiny SDXL)
+//                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0]
+//                                                                               (decode: WGSL decoder vs ORT WebGPU, Node)
 //
 // --no-build serves the existing dist/ instead of building the app into bench/.build/web (the small Node bundle
 // of the API and engine modules is always rebuilt, in ~0.2 s). Both benches share one browser page opened with
@@ -34,6 +37,7 @@ import { LLM_WORKLOADS } from './workload.mjs';
 import { loadLlmModules } from './node-llm.mjs';
 import { loadApiModules, ort } from './node-paths.mjs';
 import { LORA_DEFAULTS, loadLoraModules, loraJson, reportLora, runLora } from './lora.mjs';
+import { DECODE_DEFAULTS, decodeJson, loadDecodeModules, reportDecode, runDecode } from './decode.mjs';
 import { loadSdxlModules } from './node-sdxl.mjs';
 import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
@@ -42,7 +46,7 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode'];
 const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
@@ -77,6 +81,14 @@ const loraOpts = {
   modelWarmup: num('lora-model-warmup', LORA_DEFAULTS.modelWarmup),
 };
 
+const decodeOpts = {
+  tokens: num('decode-tokens', DECODE_DEFAULTS.tokens),
+  rounds: num('decode-rounds', DECODE_DEFAULTS.rounds),
+  big: Boolean(args['decode-1b'] ?? DECODE_DEFAULTS.big),
+  bigTokens: num('decode-1b-tokens', DECODE_DEFAULTS.bigTokens),
+  ort: args['decode-ort'] !== '0',
+};
+
 const started = performance.now();
 const loadAtStart = os.loadavg();
 const log = (msg) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -98,6 +110,7 @@ const apiDir = await buildNodeApi();
 const mods = {
   ...await loadApiModules(apiDir), ...await loadLlmModules(apiDir), ...await loadSdxlModules(apiDir),
   ...(only.includes('lora') && await loadLoraModules(apiDir)),
+  ...(only.includes('decode') && await loadDecodeModules(apiDir)),
 };
 
 // --- browser + Node -----------------------------------------------------------------------------------------------
@@ -126,6 +139,7 @@ if (browserNeeded) {
 }
 // Node only, after the browser is gone (its processes would share the cores with SwiftShader's threads).
 if (only.includes('lora')) results.lora = await runLora({ mods, opts: loraOpts, log });
+if (only.includes('decode')) results.decode = await runDecode({ mods, opts: decodeOpts, log });
 const loadAtEnd = os.loadavg();
 
 // --- report -----------------------------------------------------------------------------------------------------
@@ -139,7 +153,7 @@ if (browserNeeded) {
 }
 print(`onnxruntime-web ${ort.env.versions?.web ?? '?'} · Node ${process.version} · ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}) · ` +
   `load average (1/5/15 min) ${loads(loadAtStart)} at start, ${loads(loadAtEnd)} at end`);
-if (!results.lora || results.lora.adapter.swiftshader) print('Timings on a CPU-only machine (no GPU): compare the ratios, not the absolute numbers.');
+if ((!results.lora || results.lora.adapter.swiftshader) && (!results.decode || results.decode.adapter.swiftshader)) print('Timings on a CPU-only machine (no GPU): compare the ratios, not the absolute numbers.');
 if (results.embeddings) {
   print();
   reportEmbeddings(results.embeddings, print);
@@ -160,6 +174,10 @@ if (results.sdxl) {
 if (results.lora) {
   print();
   reportLora(results.lora, print);
+}
+if (results.decode) {
+  print();
+  reportDecode(results.decode, print);
 }
 print();
 if (errors?.length) print(`page errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
@@ -182,7 +200,7 @@ const env = {
   app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson };
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson };
 const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : [b]));
 for (const b of JSON_KEYS) {
   if (results[b]) {

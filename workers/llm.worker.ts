@@ -1,5 +1,6 @@
 /**
- * Entry point of the LLM engine worker: onnxruntime-web (WebGPU build, also runs wasm) for our ONNX decoder, web-llm
+ * Entry point of the LLM engine worker: Hearth's WGSL decoder (Llama-family models on WebGPU), onnxruntime-web
+ * (WebGPU build, also runs wasm) for our ONNX decoder, web-llm
  * for MLC builds (its library is imported only when an MLC variant is first tried), the artifact store for model
  * files, and the LlmService exposed over Comlink.
  */
@@ -23,6 +24,7 @@ function startEngine() {
   const service = new LlmService({
     ort,
     devices: config.devices,
+    wgsl: config.wgslLlm === false ? undefined : {},
     webLlm: createWebLlmBackend({ baseUrl: config.modelBase, cacheBackend: 'cache' }),
     hasShaderF16: () => (f16 ??= navigator.gpu?.requestAdapter().then((a) => Boolean(a?.features.has('shader-f16'))) ?? Promise.resolve(false)),
     loadFiles: async (entry, variant) => {

@@ -4,7 +4,8 @@
  * `remote=NAME=BASEURL` (repeatable) adds a remote backend for every model, local-first (keys are set in the model
  * manager, never in the URL; remotes saved there are added too), `alias=NAME=MODEL` (repeatable) serves NAME with
  * MODEL, e.g. `alias=accounts/fireworks/models/stable-diffusion-xl-1024-v1-0=hearth/tiny-sdxl`, `diagnostics=1`
- * mounts the test routes, `sw=0` skips the service worker (the page then answers only through `hearth.fetch`).
+ * mounts the test routes, `sw=0` skips the service worker (the page then answers only through `hearth.fetch`),
+ * `wgsl=0` leaves LLMs to onnxruntime-web (no WGSL decoder).
  */
 import { startHearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
@@ -29,6 +30,7 @@ export const hearth = startHearth({
   devices: params.get('devices') === 'none' ? [] : devices?.length ? devices : undefined,
   // URL remotes first (they win for the models both match), then the ones saved in the model manager.
   remotes: [...remotes, ...savedRemotes().filter((r) => !remotes.some((u) => u.name === r.name))],
+  wgslLlm: params.get('wgsl') !== '0',
   diagnostics: params.has('diagnostics'),
   serviceWorker: params.get('sw') !== '0',
 });

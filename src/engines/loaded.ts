@@ -11,6 +11,8 @@ export interface LoadedModelState {
   backend: string;
   variant?: string;
   stats?: LlmStats;
+  /** LLMs: the higher-priority backends that could not run the model, and why (e.g. the WGSL decoder). */
+  skipped?: { name: string; reason: string }[];
   /** Image models: the LoRA adapters (`repo/file`) merged into a loaded copy of the model. */
   loras?: string[];
 }
@@ -18,7 +20,7 @@ export interface LoadedModelState {
 export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine, image?: ImageEngine): Promise<Map<string, LoadedModelState>> {
   const map = new Map<string, LoadedModelState>();
   for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
-  for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats });
+  for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats, skipped: m.skipped });
   for (const m of (await image?.loaded()) ?? []) {
     const state = map.get(m.id) ?? { device: m.device, backend: 'onnx' };
     if (m.lora) state.loras = [...(state.loras ?? []), m.lora];

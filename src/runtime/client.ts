@@ -20,6 +20,8 @@ export interface HearthOptions {
   devices?: OrtDevice[];
   /** Remote backends (Fireworks, vLLM, Ollama, another `hearth serve`…) for the models their patterns match. */
   remotes?: RemoteConfig[];
+  /** Try Hearth's own WGSL decoder before onnxruntime-web for Llama-family LLMs on WebGPU (default true). */
+  wgslLlm?: boolean;
   /** Extra catalog entries (your own models). */
   models?: CatalogEntry[];
   /**
@@ -65,6 +67,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   const remotes = new Remotes(options.remotes ?? []);
   const engines = createEnginePool({
     devices,
+    wgslLlm: options.wgslLlm ?? true,
     ortWasmBase: options.ortWasmBase,
     modelBase,
     hubEndpoint: options.hubEndpoint,

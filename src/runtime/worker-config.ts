@@ -7,6 +7,8 @@ import type { OrtDevice } from '../engines/embeddings/types';
 export interface WorkerConfig {
   /** Devices to try, in order. */
   devices: OrtDevice[];
+  /** LLMs: try Hearth's WGSL decoder before onnxruntime-web on WebGPU (absent: true). */
+  wgslLlm?: boolean;
   /** Absolute URL of a folder holding onnxruntime-web's .wasm/.mjs files; unset: the ones the build bundled. */
   ortWasmBase?: string;
   /** Base URL that relative model file URLs resolve against. */

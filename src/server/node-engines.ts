@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-web';
 import type { ApiDeps } from '../api/types';
 import { EmbeddingsService } from '../engines/embeddings/service';
 import { loadedModels } from '../engines/loaded';
-import { LlmService } from '../engines/llm/service';
+import { LlmService, type LlmServiceOptions } from '../engines/llm/service';
 import { cannyReference } from '../engines/sdxl/canny-reference';
 import { loadImageFiles } from '../engines/sdxl/files';
 import { SdxlService } from '../engines/sdxl/service';
@@ -52,26 +52,27 @@ function yielding<E extends { generate(job: never): Promise<ReadableStream<unkno
   });
 }
 
-export function createNodeEngines(files: ModelFiles): NodeEngines {
+/** An LLM's files (by variant) from a model directory, as LlmService loads them. */
+export function llmFiles(files: ModelFiles): LlmServiceOptions['loadFiles'] {
+  return async (entry, variant) => ({
+    model: await files.read(entry, 'model', variant),
+    externalData: await files.readExternalData(entry, 'model', variant).then((d) => (d.length ? d : undefined)),
+    tokenizer: await files.readJson(entry, 'tokenizer', variant),
+    tokenizerConfig: await files.readJson(entry, 'tokenizer_config', variant),
+    config: await files.readJson(entry, 'config', variant),
+    generationConfig: files.has(entry, 'generation_config', variant) ? await files.readJson(entry, 'generation_config', variant) : undefined,
+  });
+}
+
+/** `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device) instead of the wasm one. */
+export function createNodeEngines(files: ModelFiles, options: { llm?: LlmService } = {}): NodeEngines {
   const embeddings = new EmbeddingsService(ort, async (entry) => ({
     model: await files.read(entry, 'model'),
     tokenizer: await files.readJson(entry, 'tokenizer'),
     tokenizerConfig: await files.readJson(entry, 'tokenizer_config'),
   }), ['wasm']);
 
-  const llm = new LlmService({
-    ort,
-    devices: ['wasm'],
-    hasShaderF16: async () => false,
-    loadFiles: async (entry, variant) => ({
-      model: await files.read(entry, 'model', variant),
-      externalData: await files.readExternalData(entry, 'model', variant).then((d) => (d.length ? d : undefined)),
-      tokenizer: await files.readJson(entry, 'tokenizer', variant),
-      tokenizerConfig: await files.readJson(entry, 'tokenizer_config', variant),
-      config: await files.readJson(entry, 'config', variant),
-      generationConfig: files.has(entry, 'generation_config', variant) ? await files.readJson(entry, 'generation_config', variant) : undefined,
-    }),
-  });
+  const llm = options.llm ?? new LlmService({ ort, devices: ['wasm'], hasShaderF16: async () => false, loadFiles: llmFiles(files) });
 
   let sdxl: SdxlService | undefined;
   const image = () => (sdxl ??= new SdxlService({

@@ -1,5 +1,5 @@
-// Chat and completions through the service worker, on the tiny Llama: greedy tokens equal torch's on WebGPU and on
-// wasm, SSE chunks arrive incrementally and join to the non-streamed answer, the OpenAI SDK works unchanged in the
+// Chat and completions through the service worker, on the tiny Llama: greedy tokens equal torch's on WebGPU (Hearth's
+// WGSL decoder on the 4-bit model, and onnxruntime-web with `wgsl=0`) and on wasm, SSE chunks arrive incrementally and join to the non-streamed answer, the OpenAI SDK works unchanged in the
 // page, an aborted stream stops the engine, concurrent requests never interleave, and bad input gets 4xx.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -7,21 +7,43 @@ import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
 import { readJson } from '../unit/node-api';
 import { launch, openHost, pageFetch, type HostPage } from './browser';
 
-interface Ref { prompts: { name: string; input_ids: number[] }[]; greedy: { prompt: string; new_tokens: number[] }[] }
+interface Ref {
+  prompts: { name: string; input_ids: number[] }[];
+  greedy: { prompt: string; new_tokens: number[] }[];
+  q4: { greedy: { prompt: string; new_tokens: number[] }[] };
+}
 const ref = readJson<Ref>('tests/fixtures/llm/reference.json');
 const refQ4f16 = readJson<Pick<Ref, 'greedy'>>('tests/fixtures/llm/reference-q4f16.json');
 const tokenizer = new LlmTokenizer(readJson('public/models/hearth-tiny-llama/tokenizer.json'), readJson('public/models/hearth-tiny-llama/tokenizer_config.json'));
 const ids = (name: string) => ref.prompts.find((p) => p.name === name)!.input_ids;
 const greedyText = (name: string) => tokenizer.decode(ref.greedy.find((g) => g.prompt === name)!.new_tokens);
+const greedyTextQ4 = (name: string) => tokenizer.decode(ref.q4.greedy.find((g) => g.prompt === name)!.new_tokens);
 
 const baseUrl = inject('baseUrl');
 let browser: Browser;
 beforeAll(async () => { browser = await launch(); });
 afterAll(async () => { await browser?.close(); });
 
-describe('on WebGPU', () => {
+describe('on WebGPU, Hearth\'s WGSL decoder', () => {
   let host: HostPage;
   beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=webgpu'); });
+  afterAll(async () => { await host?.context.close(); });
+
+  it('greedy chat through the service worker runs on wgsl/webgpu and equals torch', async () => {
+    const r = await pageFetch(host.page, '/inference/v1/chat/completions', {
+      body: { model: 'hearth/tiny-llama-q4', messages: [{ role: 'user', content: 'Hi!' }], max_tokens: 24, temperature: 0 },
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('wgsl/webgpu');
+    expect((r.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(greedyTextQ4('chat'));
+    const model = await pageFetch(host.page, '/inference/v1/models/hearth/tiny-llama-q4', { method: 'GET' });
+    expect((model.body as { loaded_variant: string }).loaded_variant).toBe('wgsl:q4');
+  }, 240_000);
+});
+
+describe('on WebGPU, onnxruntime-web (wgsl=0)', () => {
+  let host: HostPage;
+  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=webgpu&wgsl=0'); });
   afterAll(async () => { await host?.context.close(); });
 
   it('greedy completion equals torch', async () => {

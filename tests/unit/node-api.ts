@@ -8,12 +8,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createApi, type Handle } from '../../src/api/handle';
 import type { ApiDeps } from '../../src/api/types';
+import * as ort from 'onnxruntime-web';
 import type { EmbeddingsService } from '../../src/engines/embeddings/service';
-import type { LlmService } from '../../src/engines/llm/service';
+import { LlmService, type LlmServiceOptions } from '../../src/engines/llm/service';
 import type { SdxlService } from '../../src/engines/sdxl/service';
 import { ModelRegistry } from '../../src/models/registry';
 import { directoryFiles } from '../../src/server/model-files';
-import { createNodeEngines, type NodeEngines } from '../../src/server/node-engines';
+import { createNodeEngines, llmFiles, type NodeEngines } from '../../src/server/node-engines';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const readJson = <T = unknown>(rel: string): T => JSON.parse(readFileSync(ROOT + rel, 'utf8')) as T;
@@ -21,18 +22,29 @@ export const readJson = <T = unknown>(rel: string): T => JSON.parse(readFileSync
 /** The engines on wasm in Node, reading built-in model files from public/. */
 export const nodeEngines = (): NodeEngines => createNodeEngines(directoryFiles(`${ROOT}public`));
 
-/** The LLM engine on wasm in Node, reading built-in model files from public/. */
-export const nodeLlm = (): LlmService => nodeEngines().llm;
+/** A built-in LLM's files, read from public/. */
+export const nodeLlmFiles: LlmServiceOptions['loadFiles'] = llmFiles(directoryFiles(`${ROOT}public`));
+
+/** The LLM engine on wasm in Node (or as `options` say), reading built-in model files from public/. */
+export function nodeLlm(options: Partial<LlmServiceOptions> = {}): LlmService {
+  return new LlmService({ ort, devices: ['wasm'], hasShaderF16: async () => false, loadFiles: nodeLlmFiles, ...options });
+}
 
 /** The image engine on wasm in Node (the tiny SDXL and its kin from public/). */
 export const nodeImage = (): SdxlService => nodeEngines().image();
 
-export function nodeApi(overrides: Partial<ApiDeps> = {}, engineOverrides: Partial<ApiDeps['engines']> = {}):
+/**
+ * The API in Node. `engines` replaces single engine getters (e.g. `{ image: async () => nodeImage() }`), or is an
+ * LLM engine of the caller's making (`nodeLlm({...})`) that also reports in GET /models.
+ */
+export function nodeApi(overrides: Partial<ApiDeps> = {}, engineOverrides: Partial<ApiDeps['engines']> | LlmService = {}):
   { handle: Handle; service: EmbeddingsService; llm: LlmService; engines: NodeEngines } {
-  const engines = nodeEngines();
+  const llm = engineOverrides instanceof LlmService ? engineOverrides : undefined;
+  const getters = engineOverrides instanceof LlmService ? {} : engineOverrides;
+  const engines = createNodeEngines(directoryFiles(`${ROOT}public`), { llm });
   const handle = createApi({
     registry: new ModelRegistry(), ...engines.deps, ...overrides,
-    engines: { ...engines.deps.engines, ...engineOverrides, ...overrides.engines },
+    engines: { ...engines.deps.engines, ...getters, ...overrides.engines },
   });
   return { handle, service: engines.embeddings, llm: engines.llm, engines };
 }

@@ -43,6 +43,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     device: state?.device ?? null,
     ...(state?.variant && { loaded_variant: `${state.backend}:${state.variant}` }),
     ...(state?.loras && { loaded_loras: state.loras }),
+    ...(state?.skipped?.length && { skipped_backends: state.skipped }),
     ...(state?.stats && { stats: { requests: state.stats.requests, cancelled: state.stats.cancelled, generated_tokens: state.stats.generatedTokens, queued: state.stats.queued ?? 0 } }),
     ...(entry.llm && {
       context_length: entry.llm.contextLength,

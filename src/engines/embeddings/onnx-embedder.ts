@@ -57,26 +57,54 @@ export class OnnxEmbedder {
 
   /** Tokenises every input, runs them in length-sorted padded batches, and returns vectors in input order. */
   async embed(inputs: EmbeddingInput[], dimensions?: number): Promise<EmbedResult> {
-    if (dimensions !== undefined) {
-      if (!this.spec.matryoshka) {
-        throw invalidRequest(`Model ${this.id} does not support "dimensions" (it is not Matryoshka-trained)`, 'dimensions', 'unsupported_parameter');
+    const [result] = await this.embedMany([{ inputs, dimensions }]);
+    if ('error' in result) throw result.error;
+    return result;
+  }
+
+  /**
+   * Several requests' inputs run together (coalescing): each request is checked and tokenised on its own (a bad one
+   * gets its own error and does not touch the others), then all inputs share the length-sorted padded batches, and
+   * each request gets its vectors and token count as if it had run alone. A failure of the run itself throws.
+   */
+  async embedMany(requests: { inputs: EmbeddingInput[]; dimensions?: number }[]): Promise<(EmbedResult | { error: unknown })[]> {
+    const checked = requests.map((r): { ids: number[][] } | { error: unknown } => {
+      try {
+        this.checkDimensions(r.dimensions);
+        return { ids: r.inputs.map((input) => ('text' in input ? this.tokenizer.encode(input.text) : this.tokenizer.checkIds(input.ids, input.param))) };
+      } catch (error) {
+        return { error };
       }
-      if (dimensions > this.spec.hiddenSize) {
-        throw invalidRequest(`"dimensions" must be at most ${this.spec.hiddenSize} for ${this.id} (got ${dimensions})`, 'dimensions');
-      }
-    }
-    const ids = inputs.map((input) => ('text' in input ? this.tokenizer.encode(input.text) : this.tokenizer.checkIds(input.ids, input.param)));
-    const promptTokens = ids.reduce((sum, x) => sum + x.length, 0);
+    });
+    const ids: number[][] = [];
+    const owner: [number, number][] = [];
+    checked.forEach((c, r) => {
+      if ('ids' in c) c.ids.forEach((x, i) => { ids.push(x); owner.push([r, i]); });
+    });
+    const vectors: Float32Array[][] = requests.map((r) => new Array(r.inputs.length));
     const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length);
-    const vectors: Float32Array[] = new Array(inputs.length);
     for (const batch of planBatches(order, ids)) {
       const pooled = await this.runBatch(batch.map((i) => ids[i]));
-      batch.forEach((inputIndex, k) => {
+      batch.forEach((flat, k) => {
+        const [r, i] = owner[flat];
+        const dimensions = requests[r].dimensions;
         const v = this.spec.normalize ? l2Normalize(pooled[k]) : pooled[k];
-        vectors[inputIndex] = dimensions === undefined ? v : truncateDimensions(v, dimensions);
+        vectors[r][i] = dimensions === undefined ? v : truncateDimensions(v, dimensions);
       });
     }
-    return { vectors, promptTokens, backend: this.info.backend };
+    return checked.map((c, r) => ('error' in c
+      ? { error: c.error }
+      : { vectors: vectors[r], promptTokens: c.ids.reduce((sum, x) => sum + x.length, 0), backend: this.info.backend }));
+  }
+
+  private checkDimensions(dimensions: number | undefined): void {
+    if (dimensions === undefined) return;
+    if (!this.spec.matryoshka) {
+      throw invalidRequest(`Model ${this.id} does not support "dimensions" (it is not Matryoshka-trained)`, 'dimensions', 'unsupported_parameter');
+    }
+    if (dimensions > this.spec.hiddenSize) {
+      throw invalidRequest(`"dimensions" must be at most ${this.spec.hiddenSize} for ${this.id} (got ${dimensions})`, 'dimensions');
+    }
   }
 
   private async runBatch(batchIds: number[][]): Promise<Float32Array[]> {

@@ -1,7 +1,9 @@
 /**
  * The embeddings engine as a worker runs it: loads models on demand through a file loader (the artifact store in
- * the browser, the file system in Node), keeps one embedder per model, and runs one request at a time so batches
- * never interleave on the device. A model that fails to load or breaks mid-run is dropped so the next request
+ * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time so batches never
+ * interleave on the device. Concurrent requests to one model are coalesced: those waiting when a job starts (after
+ * at most `coalesceMs` when the engine was idle) run as one job sharing batches, each still answered with its own
+ * vectors, token count and errors. A model that fails to load or breaks mid-run is dropped so the next request
  * loads it afresh.
  */
 import { HearthError, toHearthError } from '../../api/errors';
@@ -11,11 +13,26 @@ import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtD
 
 export type FileLoader = (entry: CatalogEntry) => Promise<EmbedderFiles>;
 
+/** How long an idle engine waits for more requests to the same model before it runs (milliseconds). */
+export const DEFAULT_COALESCE_MS = 2;
+/** Inputs one coalesced job takes at most (the rest wait for the next job). */
+const MAX_COALESCED_INPUTS = 256;
+
+interface Waiting {
+  request: EmbedRequest;
+  resolve(result: EmbedResult): void;
+  reject(error: unknown): void;
+}
+
 export class EmbeddingsService implements EmbeddingsEngine {
   private readonly models = new Map<string, Promise<OnnxEmbedder>>();
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly waiting = new Map<string, Waiting[]>();
+  /** Jobs run and requests answered, per engine: requests ÷ jobs is how much coalescing happened. */
+  readonly counters = { jobs: 0, requests: 0 };
 
-  constructor(private readonly ort: Ort, private readonly loadFiles: FileLoader, private readonly devices: OrtDevice[]) {}
+  constructor(private readonly ort: Ort, private readonly loadFiles: FileLoader, private readonly devices: OrtDevice[],
+    private readonly coalesceMs = DEFAULT_COALESCE_MS) {}
 
   async load(entry: CatalogEntry): Promise<LoadedModelInfo> {
     return (await this.embedder(entry)).info;
@@ -23,15 +40,38 @@ export class EmbeddingsService implements EmbeddingsEngine {
 
   async embed(request: EmbedRequest): Promise<EmbedResult> {
     const embedder = await this.embedder(request.entry);
-    return this.serially(async () => {
-      try {
-        return await embedder.embed(request.inputs, request.dimensions);
-      } catch (e) {
-        const err = toHearthError(e);
-        if (!(e instanceof HearthError)) await this.unload(request.entry.id); // device or runtime failure: reload next time
-        throw err;
-      }
+    const id = request.entry.id;
+    return new Promise<EmbedResult>((resolve, reject) => {
+      let queue = this.waiting.get(id);
+      const first = !queue?.length;
+      if (!queue) this.waiting.set(id, (queue = []));
+      queue.push({ request, resolve, reject });
+      if (first) void this.serially(() => this.runWaiting(id, embedder));
     });
+  }
+
+  /** One job: the requests waiting for this model (after a short wait when they are few), run together. */
+  private async runWaiting(id: string, embedder: OnnxEmbedder): Promise<void> {
+    const queue = this.waiting.get(id) ?? [];
+    if (this.coalesceMs > 0 && inputCount(queue) < MAX_COALESCED_INPUTS) await new Promise((r) => setTimeout(r, this.coalesceMs));
+    const job: Waiting[] = [];
+    let inputs = 0;
+    while (queue.length && (job.length === 0 || inputs + queue[0].request.inputs.length <= MAX_COALESCED_INPUTS)) {
+      const next = queue.shift()!;
+      job.push(next);
+      inputs += next.request.inputs.length;
+    }
+    if (queue.length) void this.serially(() => this.runWaiting(id, embedder));
+    this.counters.jobs++;
+    this.counters.requests += job.length;
+    try {
+      const results = await embedder.embedMany(job.map((w) => ({ inputs: w.request.inputs, dimensions: w.request.dimensions })));
+      results.forEach((result, k) => ('error' in result ? job[k].reject(toHearthError(result.error)) : job[k].resolve(result)));
+    } catch (e) {
+      const err = toHearthError(e);
+      if (!(e instanceof HearthError)) await this.unload(id); // device or runtime failure: reload next time
+      for (const w of job) w.reject(err);
+    }
   }
 
   async loaded(): Promise<LoadedModelInfo[]> {
@@ -65,4 +105,8 @@ export class EmbeddingsService implements EmbeddingsEngine {
     this.tail = run.catch(() => undefined);
     return run;
   }
+}
+
+function inputCount(queue: Waiting[]): number {
+  return queue.reduce((n, w) => n + w.request.inputs.length, 0);
 }

@@ -1,18 +1,18 @@
 /**
- * The decoding loop of our ONNX LLM backend: prompts (templated chat or completion prompts) → left-padded batch of
- * prompts × n choices → chunked prefill → token-by-token decode with penalties (repetition, frequency, presence),
- * logit_bias, grammar masks (JSON mode, tool calls), ignore_eos, seeded sampling (per-choice Mirostat state), stop
- * strings across token boundaries, EOS and max_tokens → a stream of LlmEvents.
- * Cancelling the stream stops the loop before the next model step.
+ * The decoding loop of our LLM decoders (onnxruntime-web's and Hearth's WGSL one, see decoder.ts): prompts
+ * (templated chat or completion prompts) → left-padded batch of prompts × n choices → chunked prefill →
+ * token-by-token decode with penalties (repetition, frequency, presence), logit_bias, grammar masks (JSON mode, tool
+ * calls), ignore_eos, seeded sampling (per-choice Mirostat state), stop strings across token boundaries, EOS and
+ * max_tokens → a stream of LlmEvents. Cancelling the stream stops the loop before the next model step.
  */
 import { invalidRequest } from '../../api/errors';
 import type { ConstraintFactory, TokenConstraint } from './constraint';
 import { IncrementalDecoder } from './detokenize';
-import type { OnnxDecoder } from './onnx-decoder';
+import type { LlmDecoder } from './decoder';
 import { createRng, type Rng } from '../../util/rng';
 import {
-  applyPenalties, applyRepetitionPenalty, checkLogitBiasIds, createMirostatState, logSoftmax, sampleToken, type MirostatState,
-  type SamplingParams,
+  applyPenalties, applyRepetitionPenalty, checkLogitBiasIds, createMirostatState, isGreedy, logSoftmax, sampleToken,
+  type MirostatState, type SampleResult, type SamplingParams,
 } from './sampling';
 import { StopMatcher } from './stop';
 import type { LlmTokenizer } from './tokenizer';
@@ -25,9 +25,10 @@ import { fitMessages } from './prompt-fit';
 /** Floats of logits one prefill chunk may produce (batch × tokens × vocab): bounds memory on long prompts. */
 const PREFILL_LOGIT_BUDGET = 16 * 1024 * 1024;
 
-export interface OnnxLlm {
+/** A loaded model as the decoding loop sees it, whichever backend's decoder runs it. */
+export interface LlmModel {
   id: string;
-  decoder: OnnxDecoder;
+  decoder: LlmDecoder;
   tokenizer: LlmTokenizer;
   template: ChatTemplate | null;
   eosIds: number[];
@@ -35,6 +36,9 @@ export interface OnnxLlm {
   toolFormat: ToolFormat | null;
   constraints(): Promise<ConstraintFactory>;
 }
+
+/** The former name of LlmModel (from when only the ONNX decoder existed). */
+export type OnnxLlm = LlmModel;
 
 interface Prompt {
   ids: number[];
@@ -83,7 +87,7 @@ class Choice {
   }
 }
 
-export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): ReadableStream<LlmEvent> {
+export function generate(model: LlmModel, job: LlmJob, stats?: LlmStats): ReadableStream<LlmEvent> {
   let cancelled = false;
   const events = run(model, job, () => cancelled, stats);
   return pullStream(events, {
@@ -94,14 +98,14 @@ export function generate(model: OnnxLlm, job: LlmJob, stats?: LlmStats): Readabl
   });
 }
 
-async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
+async function* run(model: LlmModel, job: LlmJob, isCancelled: () => boolean, stats?: LlmStats): AsyncGenerator<LlmEvent> {
   const { params } = job;
   const badBias = checkLogitBiasIds(params.sampling.logitBias, model.decoder.shape.vocabSize);
   if (badBias) throw invalidRequest(badBias.message, badBias.param);
   const prompts = job.kind === 'chat' ? [chatPrompt(model, job)] : completionPrompts(model, job);
   const wantIds = params.returnTokenIds || params.rawOutput;
   yield {
-    type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: `onnx/${model.decoder.device}`, model: model.id,
+    type: 'start', promptTokens: prompts.map((p) => p.ids.length), backend: model.decoder.backend, model: model.id,
     ...(wantIds && { promptIds: prompts.map((p) => p.ids) }),
     ...(params.rawOutput && { promptTexts: prompts.map((p) => p.rendered) }),
   };
@@ -154,9 +158,10 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
         ids: padded.map((r) => r.slice(start, end)),
         mask: mask.map((r) => r.slice(0, end)),
         positions: positions.map((r) => r.slice(start, end)),
-      });
+      }, { allPositions: wantPromptLogprobs });
       if (isCancelled()) return;
-      const tokens = end - start;
+      // Without prompt logprobs a decoder may return only each row's last position (out.tokens = 1).
+      const tokens = out.tokens;
       const row = (b: number, t: number) => out.logits.subarray((b * tokens + t) * vocab, (b * tokens + t + 1) * vocab);
       if (wantPromptLogprobs) {
         // Logits at position t predict the token at t + 1.
@@ -179,6 +184,12 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
     if (wantPromptLogprobs) yield* emitPromptLogprobs(model, choices, promptLogprobs, params.echoLast);
 
     let stepPositions = choices.map((c) => c.prompt.ids.length);
+    // Greedy with nothing that needs the logits (penalties, grammar, logprobs, tools): a decoder that can pick the
+    // argmax itself (the WGSL one, on the GPU) returns only token ids.
+    const greedyOnDevice = decoder.stepGreedy !== undefined && !factory && params.logprobs === null
+      && !params.sampling.frequencyPenalty && !params.sampling.presencePenalty && params.sampling.repetitionPenalty === 1
+      && params.sampling.logitBias.length === 0 && !params.sampling.ignoreEos && isGreedy(params.sampling, vocab);
+    let picked: number[] | null = null;
     for (;;) {
       const next: number[] = [];
       for (let b = 0; b < choices.length; b++) {
@@ -188,14 +199,21 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
           continue;
         }
         const before = c.generated.length;
-        const events = decideToken(model, c, last[b], job, tools, factory);
+        const events = decideToken(model, c, picked ? picked[b] : last[b], job, tools, factory);
         if (stats) stats.generatedTokens += c.generated.length - before;
         for (const e of events) yield e;
         next.push(c.generated.at(-1) ?? model.eosIds[0]);
       }
       if (choices.every((c) => c.finished) || isCancelled()) break;
       for (const row of mask) row.push(1);
-      const out = await decoder.step({ ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) });
+      const input = { ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) };
+      if (greedyOnDevice) {
+        picked = await decoder.stepGreedy!(input);
+        if (isCancelled()) return;
+        stepPositions = stepPositions.map((p) => p + 1);
+        continue;
+      }
+      const out = await decoder.step(input);
       if (isCancelled()) return;
       stepPositions = stepPositions.map((p) => p + 1);
       // Views, not copies (a copy was 0.5 MB per token at a 128k vocabulary): each step's logits array is fresh and
@@ -210,22 +228,30 @@ async function* run(model: OnnxLlm, job: LlmJob, isCancelled: () => boolean, sta
   }
 }
 
-/** Chooses one choice's next token and returns the events it produces (text, logprobs, tool calls, finish). */
-function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJob, tools: ToolDefinition[],
+/**
+ * Chooses one choice's next token — from its logits, or as already picked on the device (`next` a token id, greedy
+ * with no penalties, grammar or logprobs) — and returns the events it produces (text, logprobs, tool calls, finish).
+ */
+function decideToken(model: LlmModel, c: Choice, next: Float32Array | number, job: LlmJob, tools: ToolDefinition[],
   factory: ConstraintFactory | null): LlmEvent[] {
   const { params } = job;
   const sampling = params.sampling;
-  if (c.seen) applyRepetitionPenalty(logits, c.seen, sampling.repetitionPenalty);
-  if (sampling.frequencyPenalty || sampling.presencePenalty) {
-    applyPenalties(logits, c.counts, sampling.frequencyPenalty, sampling.presencePenalty);
-  }
   const topLogprobs = params.logprobs ?? 0;
   const logprob = params.logprobs !== null;
   // ignore_eos bans the end-of-sequence tokens; under a grammar they stay as its mask allows them (its own end).
   const banned = () => (sampling.ignoreEos && !c.constraint ? model.eosIds : undefined);
   const mu = c.mirostat?.mu;
-  let pick = sampleToken(logits, sampling, c.rng,
-    { allowed: c.constraint?.nextTokenMask(), banned: banned(), topLogprobs, logprob, mirostat: c.mirostat });
+  let pick: SampleResult;
+  if (typeof next === 'number') pick = { id: next, logprob: Number.NaN, top: [] };
+  else {
+    if (c.seen) applyRepetitionPenalty(next, c.seen, sampling.repetitionPenalty);
+    if (sampling.frequencyPenalty || sampling.presencePenalty) {
+      applyPenalties(next, c.counts, sampling.frequencyPenalty, sampling.presencePenalty);
+    }
+    pick = sampleToken(next, sampling, c.rng,
+      { allowed: c.constraint?.nextTokenMask(), banned: banned(), topLogprobs, logprob, mirostat: c.mirostat });
+  }
+  const logits = next;
 
   // tool_choice "auto": the model opens a tool call with "{" as its first token; from then on the call is grammar-bound,
   // so a malformed call can never come out as content.
@@ -233,6 +259,7 @@ function decideToken(model: OnnxLlm, c: Choice, logits: Float32Array, job: LlmJo
     c.constraint?.dispose();
     c.constraint = factory.toolCall(tools, model.toolFormat?.argumentsKey ?? 'arguments');
     c.toolMode = true;
+    if (typeof logits === 'number') throw new Error('decideToken: a tool call needs logits');
     if (c.mirostat) c.mirostat.mu = mu!; // the first draw is discarded: so is its Mirostat update
     pick = sampleToken(logits, sampling, c.rng,
       { allowed: c.constraint.nextTokenMask(), banned: banned(), topLogprobs, logprob, mirostat: c.mirostat });
@@ -309,7 +336,7 @@ function finishToolCall(c: Choice, events: LlmEvent[]): LlmEvent[] {
   return events;
 }
 
-function opensToolCall(model: OnnxLlm, id: number): boolean {
+function opensToolCall(model: LlmModel, id: number): boolean {
   if (!model.toolFormat) return false;
   return model.tokenizer.decode([id]).trimStart().startsWith('{');
 }
@@ -324,7 +351,7 @@ function selectTools(job: ChatJob): ToolDefinition[] {
   return job.tools;
 }
 
-function tokenLogprob(model: OnnxLlm, logits: Float32Array, id: number, top: number): TokenLogprob {
+function tokenLogprob(model: LlmModel, logits: Float32Array, id: number, top: number): TokenLogprob {
   const lp = logSoftmax(logits);
   const best = topIds(lp, top);
   return {
@@ -348,7 +375,7 @@ function topIds(lp: Float32Array, k: number): number[] {
 }
 
 /** Echo with logprobs: the prompt's tokens, the first with a null logprob as OpenAI reports it. */
-function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: TokenLogprob[][], echoLast: number | null): Generator<LlmEvent> {
+function* emitPromptLogprobs(model: LlmModel, choices: Choice[], perChoice: TokenLogprob[][], echoLast: number | null): Generator<LlmEvent> {
   for (let b = 0; b < choices.length; b++) {
     const c = choices[b];
     // Offsets as the prompt's text reads in context (a SentencePiece token decoded alone loses its leading space).
@@ -366,12 +393,12 @@ function* emitPromptLogprobs(model: OnnxLlm, choices: Choice[], perChoice: Token
 }
 
 /** The echoed prompt text: the whole prompt, or with `echo_last` n its last n tokens decoded. */
-function echoOf(model: OnnxLlm, prompt: Prompt, echoLast: number | null): string {
+function echoOf(model: LlmModel, prompt: Prompt, echoLast: number | null): string {
   if (echoLast === null || echoLast >= prompt.ids.length) return prompt.text;
   return model.tokenizer.decode(prompt.ids.slice(prompt.ids.length - echoLast));
 }
 
-function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
+function chatPrompt(model: LlmModel, job: ChatJob): Prompt {
   if (!model.template) throw invalidRequest(`Model ${job.entry.id} has no chat template; use /completions`, 'model', 'no_chat_template');
   if (job.tools.length && !job.entry.llm?.tools) {
     throw invalidRequest(`Model ${job.entry.id} does not support tools`, 'tools', 'unsupported_parameter');
@@ -396,7 +423,7 @@ function chatPrompt(model: OnnxLlm, job: ChatJob): Prompt {
   return { ids, text, rendered, maxTokens: budget(model, ids.length, job.params, 'messages') };
 }
 
-function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
+function completionPrompts(model: LlmModel, job: CompletionJob): Prompt[] {
   return job.prompts.map((p, i) => {
     const param = job.prompts.length > 1 ? `prompt[${i}]` : 'prompt';
     if (typeof p === 'string' && p.length > model.contextLength * model.tokenizer.longestPiece) {
@@ -411,7 +438,7 @@ function completionPrompts(model: OnnxLlm, job: CompletionJob): Prompt[] {
 }
 
 /** max_tokens after the context check: lowered to fit (truncate) or refused (error). */
-function budget(model: OnnxLlm, promptLength: number, params: LlmJob['params'], param: string): number {
+function budget(model: LlmModel, promptLength: number, params: LlmJob['params'], param: string): number {
   const room = model.contextLength - promptLength;
   if (room <= 0) {
     throw invalidRequest(`The prompt is ${promptLength} tokens, which does not fit the model's ${model.contextLength}-token context`,

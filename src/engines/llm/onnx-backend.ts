@@ -1,13 +1,15 @@
 /**
  * Loads an LLM variant for our ONNX decoder: session on the requested device (with the KV cache kept on the GPU),
- * tokenizer, chat template, EOS ids and context length from the model's own config files.
+ * tokenizer, chat template, EOS ids and context length from the model's own config files (`assembleLlm`, shared
+ * with the WGSL decoder's loader).
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../api/errors';
 import type { CatalogEntry, ExternalDataFile, LlmVariant } from '../../models/types';
 import { ChatTemplate, type TemplateConfig } from './chat-template';
 import { ConstraintFactory } from './constraint';
-import type { OnnxLlm } from './generate';
+import type { LlmDecoder } from './decoder';
+import type { LlmModel } from './generate';
 import { OnnxDecoder, type DecoderShape, type Ort } from './onnx-decoder';
 import { LlmTokenizer } from './tokenizer';
 import { detectToolFormat } from './tool-calls';
@@ -34,12 +36,21 @@ interface HfConfig {
 }
 
 export async function loadOnnxLlm(ort: Ort, entry: CatalogEntry, variant: Extract<LlmVariant, { backend: 'onnx' }>,
-  device: 'webgpu' | 'wasm', files: OnnxLlmFiles): Promise<OnnxLlm> {
+  device: 'webgpu' | 'wasm', files: OnnxLlmFiles): Promise<LlmModel> {
   const config = files.config as HfConfig;
   const shape = decoderShape(entry, config);
   const options: OrtModule.InferenceSession.SessionOptions = OnnxDecoder.sessionOptions(device, shape);
   if (files.externalData?.length) options.externalData = files.externalData;
   const session = await ort.InferenceSession.create(files.model, options);
+  return assembleLlm(entry, variant, files, new OnnxDecoder(ort, session, shape, device), Infinity);
+}
+
+/**
+ * A loaded model from its decoder and the model's own files: tokenizer, chat template, EOS ids, and the context
+ * length (the catalog's, the config's and the decoder's own `contextCap`, whichever is least).
+ */
+export function assembleLlm(entry: CatalogEntry, variant: LlmVariant, files: OnnxLlmFiles, decoder: LlmDecoder, contextCap: number): LlmModel {
+  const config = files.config as HfConfig;
   const tokenizer = new LlmTokenizer(files.tokenizer, files.tokenizerConfig);
   const templateConfig = files.tokenizerConfig as TemplateConfig;
   const template = templateConfig.chat_template ? new ChatTemplate(templateConfig) : null;
@@ -49,14 +60,14 @@ export async function loadOnnxLlm(ort: Ort, entry: CatalogEntry, variant: Extrac
   let constraints: Promise<ConstraintFactory> | undefined;
   return {
     id: entry.id,
-    decoder: new OnnxDecoder(ort, session, shape, device),
+    decoder,
     tokenizer,
     template,
     eosIds,
-    contextLength: Math.min(entry.llm?.contextLength ?? Infinity, config.max_position_embeddings ?? Infinity),
+    contextLength: Math.min(entry.llm?.contextLength ?? Infinity, config.max_position_embeddings ?? Infinity, contextCap),
     toolFormat: template ? detectToolFormat(template.source) : null,
     constraints: () => (constraints ??= ConstraintFactory.create(files.tokenizer, files.tokenizerConfig,
-      { vocabSize: shape.vocabSize, stopTokenIds: eosIds })),
+      { vocabSize: decoder.shape.vocabSize, stopTokenIds: eosIds })),
   };
 }
 

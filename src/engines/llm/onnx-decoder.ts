@@ -9,30 +9,11 @@
 import type * as OrtModule from 'onnxruntime-web';
 import { internal, unavailable } from '../../api/errors';
 import { float16ToFloat32 } from '../../util/float16';
+import type { DecoderShape, LlmDecoder, StepInput, StepOutput } from './decoder';
 
 export type Ort = typeof OrtModule;
 
-export interface DecoderShape {
-  layers: number;
-  kvHeads: number;
-  headDim: number;
-  vocabSize: number;
-}
-
-export interface StepInput {
-  /** [batch][tokens] of this step. */
-  ids: number[][];
-  /** [batch][past + tokens]: 1 for real tokens, 0 for left padding. */
-  mask: number[][];
-  /** [batch][tokens]. */
-  positions: number[][];
-}
-
-export interface StepOutput {
-  /** Logits of every position of this step, row-major [batch, tokens, vocab]: a new array each step, the caller's to modify. */
-  logits: Float32Array;
-  tokens: number;
-}
+export type { DecoderShape, StepInput, StepOutput } from './decoder';
 
 /** The element types a decoder's KV cache and logits may have. */
 export type DecoderFloat = 'float32' | 'float16';
@@ -48,7 +29,7 @@ export function floatTypeOf(metadata: readonly OrtModule.InferenceSession.ValueM
   return type;
 }
 
-export class OnnxDecoder {
+export class OnnxDecoder implements LlmDecoder {
   private past: Record<string, OrtModule.Tensor> | null = null;
   /** Element type of `past_key_values.*` (and so of the empty first-step tensors). */
   readonly kvType: DecoderFloat;
@@ -66,6 +47,10 @@ export class OnnxDecoder {
   ) {
     this.kvType = shape.layers > 0 ? floatTypeOf(session.inputMetadata, 'past_key_values.0.key') : 'float32';
     this.logitsType = floatTypeOf(session.outputMetadata, 'logits');
+  }
+
+  get backend(): string {
+    return `onnx/${this.device}`;
   }
 
   static sessionOptions(device: 'webgpu' | 'wasm', shape: DecoderShape): OrtModule.InferenceSession.SessionOptions {

@@ -836,8 +836,7 @@ export function sampleToken(
   const temperature = params.temperature;
   const topK = params.topK !== null && params.topK > 0 && params.topK < n ? Math.floor(params.topK) : null;
   const topP = params.topP;
-  const greedy = !(temperature > 0) || !Number.isFinite(1 / temperature) ||
-    (params.mirostat === null && (topK === 1 || !(topP > 0)));
+  const greedy = isGreedy(params, n);
   const invT = greedy ? 1 : 1 / temperature;
   const filtered = params.mirostat !== null || params.minP > 0 || params.typicalP < 1;
 
@@ -884,4 +883,11 @@ export function sampleToken(
   const top: TokenLogprob[] = [];
   for (let i = 0; i < topCount; i++) top.push({ id: topIds[i], logprob: topVals[i] - logZ });
   return { id, logprob: work[id] - logZ, top };
+}
+
+/** Whether these settings decode greedily (argmax): temperature ≤ 0 (or so small 1/T overflows), top_k = 1, top_p ≤ 0. */
+export function isGreedy(params: SamplingParams, vocab: number): boolean {
+  const topK = params.topK !== null && params.topK > 0 && params.topK < vocab ? Math.floor(params.topK) : null;
+  return !(params.temperature > 0) || !Number.isFinite(1 / params.temperature) ||
+    (params.mirostat === null && (topK === 1 || !(params.topP > 0)));
 }

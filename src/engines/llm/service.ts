@@ -1,15 +1,19 @@
 /**
  * The LLM engine as its worker runs it: for each catalog entry, tries the entry's variants in order on the
- * available devices (web-llm for MLC builds, our ONNX decoder on WebGPU then wasm), keeps the first that loads,
- * and runs one job per model at a time so concurrent requests queue and never interleave their tokens.
+ * available devices (web-llm for MLC builds; for ONNX variants on WebGPU, Hearth's own WGSL decoder when the model is
+ * a Llama-family one it can read, then onnxruntime-web on WebGPU, then wasm), keeps the first that loads — the
+ * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
+ * queue and never interleave their tokens.
  */
 import { toHearthError } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
-import { generate } from './generate';
+import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import type { Ort } from './onnx-decoder';
+import { loadWgslLlm } from './wgsl/backend';
+import type { WgslLlmShaderSources } from './wgsl/decoder';
 import type { LlmEngine, LlmEvent, LlmJob, LoadedLlmInfo } from './types';
 
 /** A loaded model, whatever runs it. */
@@ -32,6 +36,12 @@ export interface LlmServiceOptions {
   /** Whether the WebGPU adapter offers `shader-f16` (f16 variants are skipped without it). */
   hasShaderF16(): Promise<boolean>;
   webLlm?: ExternalLlmBackend;
+  /**
+   * Hearth's WGSL decoder, tried before onnxruntime-web on WebGPU (absent: not tried). `device` supplies the GPU
+   * device (Node tests, benches; default: one from navigator.gpu per model); `shaders` the kernel sources (default:
+   * the bundled ones).
+   */
+  wgsl?: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources };
 }
 
 export class LlmService implements LlmEngine {
@@ -139,6 +149,22 @@ export class LlmService implements LlmEngine {
         });
         continue;
       }
+      // One download serves both decoders of the variant.
+      let files: Promise<OnnxLlmFiles> | undefined;
+      const variantFiles = () => (files ??= this.options.loadFiles(entry, variant.name));
+      const wgsl = this.options.wgsl;
+      if (wgsl && devices.includes('webgpu')) {
+        candidates.push({
+          name: `wgsl:${variant.name}:webgpu`,
+          create: async () => {
+            if (!wgsl.device && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+            if (variant.requiresF16) throw new Error('f16 variants are not read by the WGSL decoder yet');
+            const device = await wgsl.device?.();
+            const model = await loadWgslLlm(entry, variant, await variantFiles(), { device, shaders: wgsl.shaders });
+            return llmRunnable(model, 'wgsl', variant.name, 'webgpu', () => model.decoder.release());
+          },
+        });
+      }
       for (const device of devices) {
         candidates.push({
           name: `onnx:${variant.name}:${device}`,
@@ -150,8 +176,8 @@ export class LlmService implements LlmEngine {
             if (device === 'wasm' && !variant.wasm) {
               throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
             }
-            const files = await this.options.loadFiles(entry, variant.name);
-            return onnxRunnable(await loadOnnxLlm(this.options.ort, entry, variant, device, files), variant.name, device);
+            const model = await loadOnnxLlm(this.options.ort, entry, variant, device, await variantFiles());
+            return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());
           },
         });
       }
@@ -180,12 +206,12 @@ function jobClock(queued: number) {
   };
 }
 
-function onnxRunnable(model: Awaited<ReturnType<typeof loadOnnxLlm>>, variant: string, device: OrtDevice): RunnableLlm {
+function llmRunnable(model: LlmModel, backend: string, variant: string, device: OrtDevice, release: () => Promise<void>): RunnableLlm {
   return {
-    info: { id: model.id, backend: 'onnx', variant, device, skipped: [], stats: { requests: 0, cancelled: 0, generatedTokens: 0 } },
+    info: { id: model.id, backend, variant, device, skipped: [], stats: { requests: 0, cancelled: 0, generatedTokens: 0 } },
     generate(job) {
       return generate(model, job, this.info.stats);
     },
-    release: () => model.decoder.release(),
+    release,
   };
 }

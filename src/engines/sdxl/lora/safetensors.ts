@@ -28,9 +28,9 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 interface HeaderEntry { dtype: string; shape: number[]; data_offsets: [number, number] }
 
-/** `param` names the request field blamed for a bad file. */
-export function readSafetensors(bytes: Uint8Array, param = 'lora_weight_filename'): SafetensorsFile {
-  const bad = (why: string) => invalidRequest(`The LoRA file is not a valid safetensors file: ${why}`, param, 'invalid_lora');
+/** `param` names the request field blamed for a bad file; `subject` what the file is, in messages ('LoRA', 'model'). */
+export function readSafetensors(bytes: Uint8Array, param = 'lora_weight_filename', subject = 'LoRA'): SafetensorsFile {
+  const bad = (why: string) => invalidRequest(`The ${subject} file is not a valid safetensors file: ${why}`, param, 'invalid_lora');
   if (bytes.byteLength < 8) throw bad('it is shorter than its 8-byte header length');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
@@ -54,7 +54,7 @@ export function readSafetensors(bytes: Uint8Array, param = 'lora_weight_filename
     const entry = raw as HeaderEntry;
     if (!entry || typeof entry !== 'object' || !Array.isArray(entry.shape) || !Array.isArray(entry.data_offsets)) throw bad(`tensor "${name}" has no shape or offsets`);
     if (!(entry.dtype in BYTES)) {
-      throw invalidRequest(`LoRA tensor "${name}" has dtype ${String(entry.dtype)}; only F32, F16, BF16 and F64 are supported`, param, 'invalid_lora');
+      throw invalidRequest(`${subject} tensor "${name}" has dtype ${String(entry.dtype)}; only F32, F16, BF16 and F64 are supported`, param, 'invalid_lora');
     }
     const dtype = entry.dtype as SafetensorsDtype;
     const [begin, end] = entry.data_offsets;

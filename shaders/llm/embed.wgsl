@@ -1,0 +1,49 @@
+// The token's embedding row → the hidden state x. The token id is read from the step state (state[0]) on the GPU, so
+// a pre-recorded step needs no per-token uniforms. embed_f32: a float32 [vocab, hidden] table; embed_q4: the same
+// table in MatMulNBits' 4-bit layout (see gemv_q4.wgsl), one row dequantised.
+// CPU reference: embedReference in src/engines/llm/wgsl/reference.ts.
+
+struct Params {
+  hidden: u32,
+  flags: u32,      // bit 2: zero points given (embed_q4)
+  blocks: u32,     // embed_q4: blocks per row
+  block_size: u32,
+  zp_stride: u32,
+  vocab: u32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> state: array<u32>;
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<storage, read> table: array<f32>;
+@group(0) @binding(4) var<storage, read> q: array<u32>;
+@group(0) @binding(5) var<storage, read> scales: array<f32>;
+@group(0) @binding(6) var<storage, read> zp: array<u32>;
+
+@compute @workgroup_size(64)
+fn embed_f32(@builtin(global_invocation_id) id: vec3<u32>) {
+  let d = id.x;
+  if (d >= p.hidden) { return; }
+  let token = min(state[0], p.vocab - 1u);
+  x[d] = table[token * p.hidden + d];
+}
+
+@compute @workgroup_size(64)
+fn embed_q4(@builtin(global_invocation_id) id: vec3<u32>) {
+  let d = id.x;
+  if (d >= p.hidden) { return; }
+  let n = min(state[0], p.vocab - 1u);
+  let b = d / p.block_size;
+  let e = d % p.block_size;
+  let word = q[(n * p.blocks + b) * (p.block_size / 8u) + e / 8u];
+  let value = f32((word >> (4u * (e % 8u))) & 0xfu);
+  var zero = 8.0;
+  if ((p.flags & 4u) != 0u) {
+    let byte_index = n * p.zp_stride + b / 2u;
+    let byte = (zp[byte_index / 4u] >> ((byte_index % 4u) * 8u)) & 0xffu;
+    zero = f32((byte >> ((b % 2u) * 4u)) & 0xfu);
+  }
+  x[d] = (value - zero) * scales[n * p.blocks + b];
+}

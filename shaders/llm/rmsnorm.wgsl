@@ -1,0 +1,30 @@
+// RMSNorm as Llama computes it in float32: out[i] = x[i] / sqrt(mean(x²) + eps) · weight[i]. One workgroup.
+// CPU reference: rmsNormReference in src/engines/llm/wgsl/reference.ts.
+
+struct Params {
+  n: u32,
+  eps: f32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var i = lid; i < p.n; i += 256u) { s += x[i] * x[i]; }
+  partial[lid] = s;
+  workgroupBarrier();
+  for (var k = 128u; k > 0u; k >>= 1u) {
+    if (lid < k) { partial[lid] += partial[lid + k]; }
+    workgroupBarrier();
+  }
+  let inv = inverseSqrt(partial[0] / f32(p.n) + p.eps);
+  for (var i = lid; i < p.n; i += 256u) { out[i] = x[i] * inv * weight[i]; }
+}
