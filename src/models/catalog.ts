@@ -194,6 +194,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     ownedBy: 'hearth',
     description: 'The tiny Llama in the I/O layout of onnx-community q4f16 exports: float16 past_key_values, present and logits (4-bit weights, fp16 embedding). Its arithmetic stays fp32, so it also runs on wasm; on WebGPU its float16 tensors need shader-f16.',
     builtIn: true,
+    randomWeights: true,
     created: 1764115200,
     files: onnxLlmFiles('models/hearth-tiny-llama', { q4f16: 'model_q4f16.onnx' }),
     llm: { contextLength: 256, variants: [{ backend: 'onnx', name: 'q4f16', requiresF16: true, wasm: true }], tools: false, vision: false },
@@ -309,6 +310,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     ownedBy: 'hearth',
     description: 'Built-in tiny SDXL-Turbo in the layout of microsoft/sdxl-turbo-webnn (int32 ids, one hidden state per text encoder, model.onnx.data external data, float32 [1] timestep) with stabilityai/sdxl-turbo\'s tokenizer folders (vocab.json + merges.txt only) and a VAE encoder emitting latent_sample. Random weights: for tests.',
     builtIn: true,
+    randomWeights: true,
     created: 1764115200,
     files: [
       ...graph('text_encoder', 'models/hearth-tiny-sdxl-turbo/text_encoder/model.onnx', 'model.onnx.data'),
@@ -333,6 +335,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     ownedBy: 'hearth',
     description: 'Built-in tiny SD-Turbo (SD 2.1 pipeline: one text encoder, no added time ids, int64 timestep) in the layout of schmuell/sd-turbo-ort-web, tokenizer from vocab.json + merges.txt, UNet weights in weights.pb. Random weights: for tests.',
     builtIn: true,
+    randomWeights: true,
     created: 1764115200,
     files: [
       ...graph('text_encoder', 'models/hearth-tiny-sd-turbo/text_encoder/model.onnx'),

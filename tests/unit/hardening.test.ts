@@ -201,7 +201,8 @@ describe('image uploads: size from the header, before decoding', () => {
     expect(bombBody.error).toMatchObject({ param: 'init_image', code: 'image_too_large' });
     const text = await send(new Blob(['hello'], { type: 'image/png' }));
     expect((await text.json()).error).toMatchObject({ param: 'init_image', code: 'invalid_image' });
-    // Node has no image engine: a 503 here means the upload got past every check.
-    expect((await send(png(64, 64))).status).toBe(503);
+    // The fitting upload passes every check and the Node image engine runs the job.
+    const fits = await send(png(64, 64));
+    expect(fits.status, fits.status === 200 ? '' : await fits.text()).toBe(200);
   });
 });
