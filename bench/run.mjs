@@ -9,7 +9,7 @@
 // bench/lora.mjs; and the decode bench (Node, WebGPU through Dawn: Hearth's WGSL decoder vs onnxruntime-web's WebGPU
 // EP, tokens/s and the fraction of the copy-bandwidth roofline; see bench/decode.mjs).
 //
-//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora (comma-separated)] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote (comma-separated)] [--no-build]
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
@@ -26,6 +26,7 @@
 // ?devices=wasm; the LoRA bench runs in Node alone (`--only=lora` builds no app and opens no browser). Nothing here
 // passes or fails: it prints tables and writes bench/results/latest.json, with each bench under its own key
 // (`--only` keeps the other benches' previous results there).
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, hasBuild } from './build.mjs';
@@ -46,7 +47,7 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote'];
 const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
@@ -216,3 +217,10 @@ json.pageErrors = browserNeeded ? errors : previous.pageErrors ?? [];
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
 writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
 log(`wrote bench/results/latest.json (build outputs in ${BUILD_DIR.replace(ROOT, '')})`);
+
+// The remote pass-through bench (a `hearth serve` called directly vs through a Hearth API whose remote it is) runs as
+// its own process after the others, in Node only; it prints its table and writes bench/results/remote.json.
+if (only.includes('remote')) {
+  const r = spawnSync(process.execPath, [`${ROOT}bench/remote.mjs`], { stdio: 'inherit', cwd: ROOT });
+  if (r.status !== 0) process.exitCode = r.status ?? 1;
+}

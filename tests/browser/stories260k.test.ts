@@ -34,27 +34,33 @@ async function streamed(page: Page, body: object) {
   }, body);
 }
 
-describe('stories260K on WebGPU', () => {
-  let host: HostPage;
-  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=webgpu'); });
-  afterAll(async () => { await host?.context.close(); });
+for (const [label, query, backend] of [
+  ["Hearth's WGSL decoder (the default on WebGPU)", 'devices=webgpu', 'wgsl/webgpu'],
+  ['onnxruntime-web (wgsl=0)', 'devices=webgpu&wgsl=0', 'onnx/webgpu'],
+] as const) {
+  describe(`stories260K on WebGPU, ${label}`, () => {
+    let host: HostPage;
+    beforeAll(async () => { host = await openHost(browser, baseUrl, query); });
+    afterAll(async () => { await host?.context.close(); });
 
-  it('greedy "Once upon a time" streams the published story', async () => {
-    const r = await streamed(host.page, { model: 'hearth/stories260k', ...GREEDY });
-    expect(r.status).toBe(200);
-    expect(r.backend).toBe('onnx/webgpu');
-    expect(r.done).toBe(true);
-    expect(r.pieces).toBeGreaterThan(20);
-    expect(ref.prompt + r.text).toBe(ref.published);
-  }, 300_000);
+    it('greedy "Once upon a time" streams the published story', async () => {
+      const r = await streamed(host.page, { model: 'hearth/stories260k', ...GREEDY });
+      expect(r.status).toBe(200);
+      expect(r.backend).toBe(backend);
+      expect(r.done).toBe(true);
+      expect(r.pieces).toBeGreaterThan(20);
+      expect(ref.prompt + r.text).toBe(ref.published);
+    }, 300_000);
 
-  // Opt-in (another ~12 s of SwiftShader shader compiles): HEARTH_WEBGPU_Q4=1 npx vitest run --config vitest.browser.config.ts tests/browser/stories260k.test.ts
-  it.runIf(process.env.HEARTH_WEBGPU_Q4 === '1')('the q4 variant (MatMulNBits) on WebGPU tells its own reference story', async () => {
-    const r = await streamed(host.page, { model: 'hearth/stories260k-q4', ...GREEDY });
-    expect(r.backend).toBe('onnx/webgpu');
-    expect(ref.prompt + r.text).toBe(ref.q4.text);
-  }, 300_000);
-});
+    // Through onnxruntime-web opt-in (another ~12 s of SwiftShader shader compiles):
+    // HEARTH_WEBGPU_Q4=1 npx vitest run --config vitest.browser.config.ts tests/browser/stories260k.test.ts
+    it.runIf(backend === 'wgsl/webgpu' || process.env.HEARTH_WEBGPU_Q4 === '1')('the q4 variant (MatMulNBits) on WebGPU tells its own reference story', async () => {
+      const r = await streamed(host.page, { model: 'hearth/stories260k-q4', ...GREEDY });
+      expect(r.backend).toBe(backend);
+      expect(ref.prompt + r.text).toBe(ref.q4.text);
+    }, 300_000);
+  });
+}
 
 describe('stories260K on wasm', () => {
   let host: HostPage;
