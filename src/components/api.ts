@@ -76,6 +76,8 @@ export interface ModelInfo {
   /** A test model of a real architecture with random weights: its output is noise. */
   random_weights?: boolean;
   size_bytes: number | null;
+  /** When some files are known only by rounded listed sizes: the sum of the sizes known (approximate). */
+  approx_size_bytes?: number;
   downloaded: boolean;
   loaded: boolean;
   device: string | null;

@@ -25,5 +25,6 @@ export function formatDuration(seconds: number): string {
 export function modelLabel(m: ModelInfo): string {
   if (m.built_in) return `${m.id} (built in, ${m.random_weights ? 'random test weights' : 'real weights'})`;
   if (m.downloaded) return `${m.id} (downloaded)`;
-  return m.size_bytes != null ? `${m.id} (downloads ${formatBytes(m.size_bytes)})` : `${m.id} (size unknown)`;
+  if (m.size_bytes != null) return `${m.id} (downloads ${formatBytes(m.size_bytes)})`;
+  return m.approx_size_bytes != null ? `${m.id} (downloads ≈ ${formatBytes(m.approx_size_bytes)})` : `${m.id} (size unknown)`;
 }

@@ -243,6 +243,7 @@ export class HearthModels extends LitElement {
 
   private sizeText(m: ModelInfo) {
     if (m.size_bytes != null) return formatBytes(m.size_bytes);
+    if (m.approx_size_bytes != null) return html`≈ ${formatBytes(m.approx_size_bytes)} <span class="hint">as listed</span>`;
     const disk = this.onDisk.get(m.id);
     if (disk) return html`${formatBytes(disk)} <span class="hint">on disk</span>`;
     return html`<span class="hint">size unknown until download</span>`;

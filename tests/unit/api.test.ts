@@ -2,6 +2,7 @@
 // routing, errors (shape, status, param), body limits, auth, models listing, and embeddings against torch.
 import { describe, expect, it } from 'vitest';
 import { base64ToFloat32 } from '../../src/engines/embeddings/encoding';
+import { CATALOG } from '../../src/models/catalog';
 import { ModelRegistry } from '../../src/models/registry';
 import { get, nodeApi, post, readJson } from './node-api';
 
@@ -120,6 +121,25 @@ describe('GET /models', () => {
     expect(tinyModel).toMatchObject({ object: 'model', owned_by: 'hearth', kind: 'embeddings', built_in: true });
     expect(typeof tinyModel.created).toBe('number');
     expect(body.data.map((m: any) => m.id)).toContain('nomic-ai/nomic-embed-text-v1.5');
+  });
+
+  it('sizes: exact where the catalog knows every file, approximate where some are known only by their listed (rounded) size', async () => {
+    const { body } = await call(get('/models'));
+    for (const m of body.data as any[]) {
+      const entry = CATALOG.find((e) => e.id === m.id)!;
+      const needed = entry.files.filter((f) => !f.optional);
+      if (needed.every((f) => f.size !== undefined)) {
+        expect(m.size_bytes, m.id).toBe(needed.reduce((s, f) => s + f.size!, 0));
+        expect(m.approx_size_bytes, m.id).toBeUndefined();
+      } else if (needed.some((f) => f.listedSize !== undefined)) {
+        expect(m.size_bytes, m.id).toBeNull();
+        expect(m.approx_size_bytes, m.id).toBe(needed.reduce((s, f) => s + (f.size ?? f.listedSize ?? 0), 0));
+      } else {
+        expect([m.size_bytes, m.approx_size_bytes], m.id).toEqual([null, undefined]);
+      }
+    }
+    // SDXL-Turbo's files are known by their listed sizes (~2.5 GB download).
+    expect(body.data.find((m: any) => m.id === 'stabilityai/sdxl-turbo').approx_size_bytes).toBeGreaterThan(2e9);
   });
 
   it('describes one model by id or alias, 404 otherwise', async () => {

@@ -26,6 +26,10 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
   const state = loaded.get(entry.id);
   const needed = entry.files.filter((f) => !f.optional);
   const size = needed.every((f) => f.size !== undefined) ? needed.reduce((s, f) => s + (f.size ?? 0), 0) : null;
+  // Where some files are known only by a listing's rounded size (listedSize): the sum of the sizes known, exact or
+  // listed, shown as approximate before download (files of unknown size, in practice configs and tokenizers, not counted).
+  const approx = size === null && needed.some((f) => f.listedSize !== undefined)
+    ? needed.reduce((s, f) => s + (f.size ?? f.listedSize ?? 0), 0) : null;
   return {
     id: entry.id,
     object: 'model',
@@ -38,6 +42,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     built_in: entry.builtIn,
     random_weights: entry.randomWeights === true,
     size_bytes: size,
+    ...(approx !== null && { approx_size_bytes: approx }),
     downloaded: await deps.isDownloaded(entry).catch(() => false),
     loaded: state !== undefined,
     device: state?.device ?? null,
