@@ -11,7 +11,7 @@ import { acceptRequest } from '../live-fields';
 import { precheckChat } from '../precheck';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
 import { collectEvents, splitStart, usageOf } from './llm-events';
-import { chatLogprobs, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
+import { appendTokenIds, chatLogprobs, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
 
 type RequestMessage = Omit<ChatMessage, 'role'> & { role: ChatMessage['role'] | 'developer' };
 
@@ -76,7 +76,7 @@ export const createChatCompletion: Handler = async (ctx) => {
         }
       }
       if (e.type === 'delta') {
-        if (e.tokenIds && show.raw) tokenIds.set(e.choice, [...(tokenIds.get(e.choice) ?? []), ...e.tokenIds]);
+        if (e.tokenIds && show.raw) appendTokenIds(tokenIds, e.choice, e.tokenIds);
         const delta: Record<string, unknown> = {};
         if (e.text) delta.content = e.text;
         if (e.toolCalls) delta.tool_calls = e.toolCalls;

@@ -12,7 +12,7 @@ import { acceptRequest } from '../live-fields';
 import { precheckCompletion } from '../precheck';
 import { collectEvents, splitStart, usageOf } from './llm-events';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
-import { outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
+import { appendTokenIds, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
 
 interface CompletionBody extends GenerationFields {
   prompt: string | string[] | number[] | number[][];
@@ -60,7 +60,7 @@ export const createCompletion: Handler = async (ctx) => {
     });
     return sseResponse(events, (e) => {
       if (e.type === 'delta') {
-        if (e.tokenIds && show.raw) tokenIds.set(e.choice, [...(tokenIds.get(e.choice) ?? []), ...e.tokenIds]);
+        if (e.tokenIds && show.raw) appendTokenIds(tokenIds, e.choice, e.tokenIds);
         const ids = show.tokenIds && e.tokenIds ? { token_ids: e.tokenIds } : {};
         if (!e.text && !e.logprobs && !('token_ids' in ids)) return [];
         return [chunk([{ index: e.choice, text: e.text ?? '', logprobs: withLogprobs ? shapeLogprobs(e.logprobs ?? []) : null, finish_reason: null, ...ids }])];

@@ -38,6 +38,13 @@ export function promptTokenIds(start: StartEvent): number[] | number[][] {
   return ids.length === 1 ? ids[0] : ids;
 }
 
+/** Appends a stream delta's token ids to its choice's list (in place: a long stream stays linear). */
+export function appendTokenIds(lists: Map<number, number[]>, choice: number, ids: readonly number[]): void {
+  let list = lists.get(choice);
+  if (!list) lists.set(choice, (list = []));
+  for (const id of ids) list.push(id);
+}
+
 /** Per choice `raw_output`: the prompt as the model saw it and the completion as it produced it, with token ids. */
 export function rawOutput(start: StartEvent, prompt: number, completion: string, completionIds: readonly number[]) {
   return {

@@ -4,6 +4,7 @@
  * its external data file, never copied). Read with protobufjs' wire reader; values are not decoded here.
  */
 import protobuf from 'protobufjs/minimal.js';
+import { readTensorProto } from '../../onnx-tensor-proto';
 
 type Reader = protobuf.Reader;
 
@@ -89,45 +90,7 @@ function readNode(r: Reader, end: number): OnnxNode {
 }
 
 function readTensor(r: Reader, end: number, model: Uint8Array, external: { path: string; data: Uint8Array }[]): OnnxTensor {
-  const dims: number[] = [];
-  let name = '';
-  let dataType = 0;
-  let inline: Uint8Array | null = null;
-  const ext: Record<string, string> = {};
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1:
-        if (wire === 2) for (const stop = r.uint32() + r.pos; r.pos < stop;) dims.push(Number(r.int64()));
-        else dims.push(Number(r.int64()));
-        break;
-      case 2: dataType = r.int32(); break;
-      case 8: name = r.string(); break;
-      // raw_data, or packed float_data: both the values as little-endian bytes.
-      case 4: case 9: {
-        if (wire !== 2) { r.skipType(wire); break; }
-        const length = r.uint32();
-        inline = model.subarray(r.pos, r.pos + length);
-        r.skip(length);
-        break;
-      }
-      case 13: {
-        const stop = r.uint32() + r.pos;
-        let key = '';
-        let value = '';
-        while (r.pos < stop) {
-          const t = r.uint32();
-          if (t >>> 3 === 1) key = r.string();
-          else if (t >>> 3 === 2) value = r.string();
-          else r.skipType(t & 7);
-        }
-        ext[key] = value;
-        break;
-      }
-      default: r.skipType(wire);
-    }
-  }
+  const { name, dims, dataType, inline, external: ext } = readTensorProto(r, end);
   if (ext.location) {
     const file = external.find((f) => f.path === ext.location || f.path.split('/').pop() === ext.location.split('/').pop());
     if (!file) throw new Error(`initializer ${name} is in external data "${ext.location}", which was not given`);
@@ -136,5 +99,5 @@ function readTensor(r: Reader, end: number, model: Uint8Array, external: { path:
     if (offset + length > file.data.byteLength) throw new Error(`initializer ${name} lies past the end of "${ext.location}"`);
     return { name, dims, dataType, bytes: file.data.subarray(offset, offset + length) };
   }
-  return { name, dims, dataType, bytes: inline ?? new Uint8Array(0) };
+  return { name, dims, dataType, bytes: inline ? model.subarray(inline.offset, inline.offset + inline.length) : new Uint8Array(0) };
 }

@@ -5,6 +5,7 @@
  * patched model is a valid ONNX file without re-serialising the graph.
  */
 import protobuf from 'protobufjs/minimal.js';
+import { readTensorProto } from '../../onnx-tensor-proto';
 
 type Reader = protobuf.Reader;
 
@@ -104,43 +105,7 @@ function readIntAttribute(r: Reader, end: number): { name: string; value: number
 }
 
 function readTensor(r: Reader, end: number): OnnxInitializer {
-  const dims: number[] = [];
-  let name = '';
-  let dataType = 0;
-  let inline: { offset: number; length: number } | null = null;
-  const external: Record<string, string> = {};
-  while (r.pos < end) {
-    const tag = r.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1:
-        if (wire === 2) for (const stop = r.uint32() + r.pos; r.pos < stop;) dims.push(Number(r.int64()));
-        else dims.push(Number(r.int64()));
-        break;
-      case 2: dataType = r.int32(); break;
-      case 8: name = r.string(); break;
-      // raw_data, or packed float_data: both are the values as little-endian bytes.
-      case 4: case 9:
-        if (wire !== 2) { r.skipType(wire); break; }
-        inline = { length: r.uint32(), offset: r.pos };
-        r.skip(inline.length);
-        break;
-      case 13: {
-        const stop = r.uint32() + r.pos;
-        let key = '';
-        let value = '';
-        while (r.pos < stop) {
-          const t = r.uint32();
-          if (t >>> 3 === 1) key = r.string();
-          else if (t >>> 3 === 2) value = r.string();
-          else r.skipType(t & 7);
-        }
-        external[key] = value;
-        break;
-      }
-      default: r.skipType(wire);
-    }
-  }
+  const { name, dims, dataType, inline, external } = readTensorProto(r, end);
   const type = TYPES[dataType] ?? null;
   const count = dims.reduce((a, b) => a * b, 1);
   if (external.location) {
