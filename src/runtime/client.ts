@@ -14,6 +14,7 @@ import type { CatalogEntry } from '../models/types';
 import { createEnginePool, type EnginePool } from './engines';
 import { serveAsHost, type HostHandle } from './host';
 import { installServiceWorker } from './install';
+import { localModels, type LocalModels } from './local-models';
 
 export interface HearthOptions {
   /** Devices engines try, in order (default WebGPU, then wasm); `[]`: no local engine (remotes serve everything). */
@@ -48,6 +49,8 @@ export interface Hearth {
   engines: EnginePool;
   /** The remote backends, editable at run time (`hearth.remotes.set({...})`, `.remove(name)`). */
   remotes: Remotes;
+  /** Models from the user's disk: `await hearth.models.add(file)` registers a GGUF file as `local/<name>`. */
+  models: LocalModels;
   /** Present after `startHearth()`: this page's host role. */
   host?: HostHandle;
   /** Present after `startHearth()`: settles once the service worker controls the page (null if it could not be installed). */
@@ -83,8 +86,9 @@ export function createHearth(options: HearthOptions = {}): Hearth {
     localEngines: devices.length > 0,
   });
 
+  const models = localModels(registry, store, async (id) => { await (await engines.llm()).unload(id); });
   const hearth: Hearth = {
-    handle, registry, store, engines, remotes,
+    handle, registry, store, engines, remotes, models,
     async fetch(input, init) {
       const request = new Request(input instanceof URL ? input.href : input, init);
       const path = new URL(request.url).pathname;

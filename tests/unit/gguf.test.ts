@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, skipGpu } from './dawn';
 import { mulberry32 } from './random';
-import { readGguf, readGgufHeader } from '../../src/engines/llm/wgsl/gguf-file';
+import { readGguf } from '../../src/engines/llm/wgsl/gguf-file';
 import { ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
 import { dequantizeGguf } from '../../src/engines/llm/wgsl/gguf-reference';
 import { llamaWeightsFromGguf } from '../../src/engines/llm/wgsl/gguf-weights';
@@ -19,6 +19,11 @@ import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
 import { embedReference, gemvReference } from '../../src/engines/llm/wgsl/reference';
 import type { GgufBlockType, LinearWeight } from '../../src/engines/llm/wgsl/weights';
 import { HearthError } from '../../src/api/errors';
+import { ModelRegistry } from '../../src/models/registry';
+import type { ArtifactStore } from '../../src/models/store';
+import type { ModelFile } from '../../src/models/types';
+import { localModels } from '../../src/runtime/local-models';
+import { get, nodeApi, nodeLlm, post } from './node-api';
 
 const DIR = new URL('../fixtures/gguf/', import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, DIR)));
@@ -68,8 +73,7 @@ describe('GGUF files: bad input is a 400 naming the problem', () => {
     expect(bytes[typeAt]).toBe(8); // Q8_0
     bytes[typeAt] = 13; // Q5_K
     const file = await readGguf(bytes);
-    const header = await readGgufHeader(bytes);
-    const e = await code(Promise.resolve().then(() => llamaWeightsFromGguf(file, header)));
+    const e = await code(Promise.resolve().then(() => llamaWeightsFromGguf(file)));
     expect(e.status).toBe(400);
     expect(e.code).toBe('unsupported_gguf_type');
     expect(e.message).toContain('Q5_K');
@@ -157,7 +161,7 @@ describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', (
   for (const [name, model] of Object.entries(ref.models)) {
     it(`${name}: greedy tokens and first-step top-10 logits`, async () => {
       const bytes = fixture(model.file);
-      const weights = llamaWeightsFromGguf(await readGguf(bytes), await readGgufHeader(bytes));
+      const weights = llamaWeightsFromGguf(await readGguf(bytes));
       const decoder = await WgslDecoder.create(weights, { capacity: 64, ggufShader: shader }, device);
       try {
         for (const g of model.greedy) {
@@ -181,4 +185,54 @@ describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', (
       }
     }, 240_000);
   }
+});
+
+describe.skipIf(skipGpu)('hearth.models.add(file) → the API on the WGSL decoder (Node; the store kept in memory)', () => {
+  const kept = new Map<string, Blob>();
+  const store = { keepLocal: async (f: ModelFile, blob: Blob) => { kept.set(f.url, blob); } } as unknown as ArtifactStore;
+  const registry = new ModelRegistry();
+  const models = localModels(registry, store);
+  const llm = nodeLlm({
+    devices: ['webgpu', 'wasm'],
+    wgsl: { device: () => getDevice('gguf api'), ggufShader: shader },
+    loadGguf: async (entry) => new Uint8Array(await kept.get(entry.files[0].url)!.arrayBuffer()),
+  });
+  const api = nodeApi({ registry, isDownloaded: async (e) => e.files.every((f) => kept.has(f.url)) }, llm);
+  const file = (name: string) => new File([fixture(name)], name);
+
+  it('stories260K Q8_0: completion gives the published story; GET /models lists it, downloaded, on wgsl', async () => {
+    const entry = await models.add(file('stories260k-q8_0.gguf'));
+    expect(entry.id).toBe('local/stories260k-q8_0');
+    const res = await api.handle(post('/completions', { model: entry.id, prompt: 'Once upon a time', max_tokens: 30, temperature: 0 }));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+    const body = await res.json() as { choices: { text: string }[] };
+    expect('Once upon a time' + body.choices[0].text).toBe('Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day,');
+    const model = await (await api.handle(get(`/models/${entry.id}`))).json() as { loaded_variant: string; downloaded: boolean; kind: string };
+    expect(model).toMatchObject({ loaded_variant: 'wgsl:gguf', downloaded: true, kind: 'llm' });
+    await api.llm.unload(entry.id);
+  }, 120_000);
+
+  it('tiny Qwen2 (mixed block types): chat through its ChatML template equals torch', async () => {
+    const entry = await models.add(file('tiny-qwen2-mixed.gguf'), { id: 'local/qwen' });
+    const g = ref.models['tiny-qwen2-mixed'].greedy.find((x) => x.prompt === 'chat')!;
+    const res = await api.handle(post('/completions', { model: entry.id, prompt: g.input_ids, max_tokens: g.new_tokens.length, temperature: 0, return_token_ids: true }));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = await res.json() as { choices: { token_ids: number[] }[] };
+    expect(body.choices[0].token_ids.slice(0, g.new_tokens.length)).toEqual(g.new_tokens.slice(0, body.choices[0].token_ids.length));
+    const chat = await api.handle(post('/chat/completions', { model: entry.id, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0 }));
+    expect(chat.status, await chat.clone().text()).toBe(200);
+    await api.llm.unload(entry.id);
+  }, 120_000);
+
+  it('a bad file is refused by add() with a 400 before anything is stored or registered', async () => {
+    const before = kept.size;
+    const truncated = new File([fixture('tiny-llama-q4_k.gguf').subarray(0, 200_000)], 'cut.gguf');
+    const e = await models.add(truncated).then(() => null, (x: unknown) => x as HearthError);
+    expect(e?.status).toBe(400);
+    expect(e?.code).toBe('invalid_gguf');
+    expect(e?.message).toMatch(/truncated/);
+    expect(kept.size).toBe(before);
+    expect(registry.find('local/tiny-llama-q4_k')).toBeUndefined();
+  });
 });

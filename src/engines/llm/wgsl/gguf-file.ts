@@ -47,6 +47,7 @@ export interface GgufHeader {
 }
 
 export interface GgufFile {
+  header: GgufHeader;
   metadata: GgufMetadata;
   tensors: Map<string, GgufTensor>;
 }
@@ -133,5 +134,5 @@ export async function readGguf(bytes: Uint8Array): Promise<GgufFile> {
     if (!type) continue; // checked by the caller for the tensors it needs
     tensors.set(t.name, { name: t.name, type, dims: t.dims, bytes: bytes.subarray(t.offset, t.offset + t.byteLength) });
   }
-  return { metadata: header.metadata, tensors };
+  return { header, metadata: header.metadata, tensors };
 }

@@ -71,8 +71,9 @@ export function ggufLlamaArchitecture(header: Pick<GgufHeader, 'metadata' | 'ten
 export const ggufTensorNeeded = (name: string) =>
   /^(token_embd|output_norm|output|rope_freqs)\.weight$/.test(name) || /^blk\.\d+\.(attn_(norm|q|k|v|output)|ffn_(norm|gate|up|down))\.(weight|bias)$/.test(name);
 
-export function llamaWeightsFromGguf(file: GgufFile, header: Pick<GgufHeader, 'metadata' | 'tensors'>): LlamaWeights {
-  checkGgufTypes(header as GgufHeader, ggufTensorNeeded);
+export function llamaWeightsFromGguf(file: GgufFile): LlamaWeights {
+  const header = file.header;
+  checkGgufTypes(header, ggufTensorNeeded);
   const arch = ggufLlamaArchitecture(header);
   const get = (name: string): GgufTensor => {
     const t = file.tensors.get(name);
