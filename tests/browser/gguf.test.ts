@@ -50,7 +50,7 @@ describe('a local GGUF file', () => {
   it('hearth.models.add refuses a truncated file and an unsupported block type with 400s naming the problem', async () => {
     const bytes = Array.from(readFileSync(FIXTURE));
     const result = await host.page.evaluate(async (bytes) => {
-      const add = async (data: Uint8Array, name: string) => {
+      const add = async (data: Uint8Array<ArrayBuffer>, name: string) => {
         try {
           await window.hearth!.models.add(new File([data], name));
           return null;
