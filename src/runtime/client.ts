@@ -76,7 +76,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
     hubEndpoint: options.hubEndpoint,
   }, { diagnostics: options.diagnostics });
   const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;
-  const handle = createApi({
+  const api = createApi({
     registry,
     engines,
     isDownloaded: (entry) => store.isDownloaded(entry),
@@ -87,6 +87,8 @@ export function createHearth(options: HearthOptions = {}): Hearth {
   });
 
   const models = localModels(registry, store, async (id) => { await (await engines.llm()).unload(id); });
+  // Requests wait for the local models remembered from earlier visits to be registered again (one IndexedDB read).
+  const handle: Handle = async (request) => { await models.ready; return api(request); };
   const hearth: Hearth = {
     handle, registry, store, engines, remotes, models,
     async fetch(input, init) {

@@ -1,7 +1,7 @@
 // A local GGUF file in Chromium (WebGPU on SwiftShader): opened with the model manager's file picker (the path a user
 // takes; hearth.models.add underneath), stored in the Cache API, then a greedy completion through the service worker
 // on Hearth's WGSL decoder gives stories260K's published story from its Q8_0 GGUF, and the file is registered again
-// after a reload; a truncated file and a tensor in
+// after a reload; a Qwen2 Q4_K file added with hearth.models.add gives torch's greedy tokens and chats; a truncated file and a tensor in
 // an unsupported block type are refused by hearth.models.add with a 400 naming the problem.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,6 +11,8 @@ import { launch, openHost, pageFetch, type HostPage } from './browser';
 
 const baseUrl = inject('baseUrl');
 const FIXTURE = `${ROOT}tests/fixtures/gguf/stories260k-q8_0.gguf`;
+const ref = JSON.parse(readFileSync(`${ROOT}tests/fixtures/gguf/reference.json`, 'utf8')) as
+  { models: Record<string, { greedy: { prompt: string; input_ids: number[]; new_tokens: number[] }[] }> };
 const PUBLISHED = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day,';
 let browser: Browser;
 let host: HostPage;
@@ -46,6 +48,26 @@ describe('a local GGUF file', () => {
     expect(model.status, model.text).toBe(200);
     expect(model.body).toMatchObject({ downloaded: true, kind: 'llm' });
   }, 120_000);
+
+  it('a Qwen2 Q4_K file added with hearth.models.add: greedy tokens equal torch, and it chats (ChatML)', async () => {
+    const bytes = Array.from(readFileSync(`${ROOT}tests/fixtures/gguf/tiny-qwen2-q4_k.gguf`));
+    const id = await host.page.evaluate(async (bytes) =>
+      (await window.hearth!.models.add(new File([Uint8Array.from(bytes)], 'tiny-qwen2-q4_k.gguf'))).id, bytes);
+    expect(id).toBe('local/tiny-qwen2-q4_k');
+    const g = ref.models['tiny-qwen2-q4_k'].greedy.find((x) => x.prompt === 'chat')!;
+    const r = await pageFetch(host.page, '/inference/v1/completions', {
+      body: { model: id, prompt: g.input_ids, max_tokens: g.new_tokens.length, temperature: 0, return_token_ids: true },
+    });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('wgsl/webgpu');
+    const got = (r.body as { choices: { token_ids: number[] }[] }).choices[0].token_ids;
+    expect(got.length).toBeGreaterThan(0);
+    expect(got).toEqual(g.new_tokens.slice(0, got.length));
+    const chat = await pageFetch(host.page, '/inference/v1/chat/completions', {
+      body: { model: id, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0 },
+    });
+    expect(chat.status, chat.text).toBe(200);
+  }, 240_000);
 
   it('hearth.models.add refuses a truncated file and an unsupported block type with 400s naming the problem', async () => {
     const bytes = Array.from(readFileSync(FIXTURE));
