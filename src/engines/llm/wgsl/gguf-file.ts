@@ -102,6 +102,7 @@ export async function readGgufHeader(source: GgufSource): Promise<GgufHeader> {
     const message = (e as Error).message ?? String(e);
     throw badFile(e instanceof RangeError ? `the header is cut short (${message})` : message);
   }
+  if (!parsed.littleEndian) throw badFile('it is a big-endian GGUF file; only little-endian files are read');
   const dataOffset = Number(parsed.tensorDataOffset);
   const tensors = parsed.tensorInfos.map((t) => {
     const dims = t.shape.map(Number);

@@ -32,6 +32,9 @@ const PRE_TOKENIZER_REGEX: Record<string, string> = {
   gpt2: "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
 };
 
+/** Control tokens that end generation whatever the file's eos id says (llama.cpp's end-of-generation set). */
+const END_OF_GENERATION = new Set(['<|eot_id|>', '<|eom_id|>', '<|end_of_text|>', '<|im_end|>', '<|endoftext|>', '<|end|>', '<end_of_turn>', '<EOT>', '<|eot|>']);
+
 const unsupported = (message: string) => invalidRequest(message, 'file', 'unsupported_gguf_model');
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : undefined);
@@ -113,12 +116,14 @@ export function ggufTokenizer(metadata: Record<string, unknown>): GgufTokenizer 
         merges: merges.map((m) => { const at = m.indexOf(' ', 1); return [m.slice(0, at), m.slice(at + 1)]; }),
       },
     };
-    addBos = flag('add_bos_token') ?? false;
+    addBos = flag('add_bos_token') ?? pre === 'llama-bpe';
   } else {
     throw unsupported(`GGUF tokenizer model "${String(model)}" is not supported; supported: llama (SentencePiece), gpt2 (byte-level BPE)`);
   }
 
-  const eosIds = [...new Set([eos, id('eot_token_id'), id('eom_token_id')].filter((x): x is number => x !== undefined && x < tokens.length))];
+  // As llama.cpp does, control tokens that end a turn or a text in the common chat formats end generation too.
+  const endMarkers = tokens.flatMap((t, i) => (types[i] === TOKEN_CONTROL && END_OF_GENERATION.has(t) ? [i] : []));
+  const eosIds = [...new Set([eos, id('eot_token_id'), id('eom_token_id'), ...endMarkers].filter((x): x is number => x !== undefined && x < tokens.length))];
   if (!eosIds.length) throw unsupported('the GGUF tokenizer names no end-of-sequence token (tokenizer.ggml.eos_token_id)');
   const template = metadata['tokenizer.chat_template'];
   const tokenizerConfig = {
