@@ -7,9 +7,6 @@
  */
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import { invalidRequest } from '../api/errors';
-import { checkGgufTypes, ggufTypeName, readGgufHeader } from '../engines/llm/wgsl/gguf-file';
-import { ggufTokenizer } from '../engines/llm/wgsl/gguf-tokenizer';
-import { ggufLlamaArchitecture, ggufTensorNeeded } from '../engines/llm/wgsl/gguf-weights';
 import type { ModelRegistry } from '../models/registry';
 import type { ArtifactStore } from '../models/store';
 import type { CatalogEntry } from '../models/types';
@@ -52,6 +49,10 @@ export function localModels(registry: ModelRegistry, store: ArtifactStore, unloa
     list: () => [...entries],
     async add(file, options = {}) {
       await ready;
+      // The GGUF reader (and @huggingface/gguf) is loaded on first use, not with the page.
+      const [{ checkGgufTypes, ggufTypeName, readGgufHeader }, { ggufTokenizer }, { ggufLlamaArchitecture, ggufTensorNeeded }] = await Promise.all([
+        import('../engines/llm/wgsl/gguf-file'), import('../engines/llm/wgsl/gguf-tokenizer'), import('../engines/llm/wgsl/gguf-weights'),
+      ]);
       const header = await readGgufHeader(file);
       const arch = ggufLlamaArchitecture(header);
       checkGgufTypes(header, ggufTensorNeeded);
