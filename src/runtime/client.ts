@@ -16,6 +16,7 @@ import { assembleRuntime, createRegistry, type RuntimeOptions } from './assemble
 import type { EnginePool } from './engines';
 import { answerOnMainThread, serveAsHost, type HostHandle, type RelayTarget } from './host';
 import { installServiceWorker } from './install';
+import { localModels, type LocalModels } from './local-models';
 
 export interface HearthOptions {
   /** Devices engines try, in order (default WebGPU, then wasm); `[]`: no local engine (remotes serve everything). */
@@ -57,6 +58,8 @@ export interface Hearth {
   engines: EnginePool;
   /** The remote backends, editable at run time (`hearth.remotes.set({...})`, `.remove(name)`). */
   remotes: Remotes;
+  /** Models from the user's disk: `await hearth.models.add(file)` registers a GGUF file as `local/<name>`. */
+  models: LocalModels;
   /** Present after `startHearth()`: this page's host role. */
   host?: HostHandle;
   /** Present after `startHearth()`: settles once the service worker controls the page (null if it could not be installed). */
@@ -99,10 +102,11 @@ function assemble(options: HearthOptions): { hearth: Hearth; relay: RelayTarget 
     runtime = assembleRuntime(runtimeOptions);
     relay = answerOnMainThread(runtime.handle);
   }
-  const { handle } = runtime;
-
+  const models = localModels(runtime.registry, runtime.store, async (id) => { await (await runtime.engines.llm()).unload(id); });
+  // Requests wait for the local models remembered from earlier visits to be registered again (one IndexedDB read).
+  const handle: Handle = async (request) => { await models.ready; return runtime.handle(request); };
   const hearth: Hearth = {
-    ...runtime,
+    ...runtime, handle, models,
     async fetch(input, init) {
       const request = new Request(input instanceof URL ? input.href : input, init);
       const path = new URL(request.url).pathname;
