@@ -8,7 +8,9 @@
 //  - through the API (LlmService with WebGPU first): completions answer with `x-hearth-backend: wgsl/webgpu` and
 //    torch's greedy text, logprobs within 1e-3 of torch's, GET /models reports the wgsl variant; a model the WGSL
 //    decoder cannot read falls back to onnxruntime-web with the reason recorded;
-//  - stories260K (a real trained Llama, llama.c checkpoint read by ./llama2c.ts) gives its published greedy text.
+//  - stories260K (a real trained Llama, llama.c checkpoint read by ./llama2c.ts) gives its published greedy text;
+//  - prefill (prompts through the tiled GEMMs and split-K attention, in passes of 64 tokens) gives the logits of the
+//    token-by-token path on a 100-token prompt.
 // Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,9 +59,13 @@ async function greedyRun(decoder: WgslDecoder, ids: number[], steps: number) {
   return { tokens, logits };
 }
 
+/** One device for the decoder tests of this file: pipelines compile once (SwiftShader: ~20 s per fresh device). */
+let devicePromise: Promise<GPUDevice> | undefined;
+const sharedDevice = () => (devicePromise ??= getDevice('wgsl-llm tests'));
+
 describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch', () => {
   let device: GPUDevice;
-  beforeAll(async () => { device = await getDevice('wgsl-llm tests'); });
+  beforeAll(async () => { device = await sharedDevice(); });
 
   for (const variant of ['fp32', 'q4'] as const) {
     it(`${variant}: top-10 first-step logits and 24 greedy tokens (every prompt with HEARTH_WGSL_FULL=1); the padded batch`, async () => {
@@ -105,6 +111,35 @@ describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch',
   }
 });
 
+describe.skipIf(skipGpu)('WGSL prefill (tiled GEMM, split-K attention) equals the token-by-token path', () => {
+  it('a 100-token prompt (two prefill passes: 64 + 36) gives the same last logits, then the same greedy tokens', async () => {
+    const weights = llamaWeightsFromOnnx(new Uint8Array(readFileSync(dir + ref.q4.model_file.split('/').pop()!)), [], llamaArchitecture(config));
+    const decoder = await WgslDecoder.create(weights, { capacity: 120 }, await sharedDevice());
+    try {
+      expect(decoder.prefillRows).toBe(64);
+      let seed = 7;
+      const ids = Array.from({ length: 100 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % decoder.shape.vocabSize);
+      const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
+      const vocab = decoder.shape.vocabSize;
+      const stepwise = await decoder.step(input, { allPositions: true });
+      const want = stepwise.logits.subarray(99 * vocab, 100 * vocab);
+      const prefill = await decoder.step(input);
+      expect(prefill.tokens).toBe(1);
+      let worst = 0;
+      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(prefill.logits[i] - want[i]));
+      expect(worst).toBeLessThan(1e-4);
+      // The KV cache the prefill wrote serves the decode steps as the token-by-token one did.
+      const greedy = await decoder.stepGreedy({ ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[100]] });
+      const viaLogits = await decoder.step({ ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[100]] });
+      let best = 0;
+      for (let i = 1; i < vocab; i++) if (viaLogits.logits[i] > viaLogits.logits[best]) best = i;
+      expect(greedy[0]).toBe(best);
+    } finally {
+      await decoder.release();
+    }
+  }, 120_000);
+});
+
 /** A model.safetensors (F32, torch's names and [out, in] layout) holding the fp32 fixture's weights. */
 function fixtureSafetensors(): Uint8Array {
   const w = llamaWeightsFromOnnx(new Uint8Array(readFileSync(`${dir}model.onnx`)), [], llamaArchitecture(config));
@@ -143,7 +178,7 @@ describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
     const weights = llamaWeightsFromSafetensors([fixtureSafetensors()], llamaArchitecture(config), true);
     expect(weights.lmHead).toBe(weights.embed);
     expect(weights.layers[1].kBias?.length).toBe(8);
-    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await getDevice('wgsl-llm tests'));
+    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await sharedDevice());
     try {
       const { tokens } = await greedyRun(decoder, prompt('text'), 6);
       expect(tokens).toEqual(ref.greedy.find((g) => g.prompt === 'text')!.new_tokens.slice(0, 6));
@@ -210,7 +245,7 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
 const STORIES = '/work/shared/models/stories260K/';
 describe.skipIf(skipGpu || !existsSync(`${STORIES}stories260K.bin`))('the WGSL decoder on stories260K', () => {
   it('greedy: "Once upon a time, there was a little girl named Lily. …" (30 tokens)', async () => {
-    const device = await getDevice('wgsl-llm tests');
+    const device = await sharedDevice();
     const weights = readLlama2c(new Uint8Array(readFileSync(`${STORIES}stories260K.bin`)));
     const decode = llama2cDecoder(new Uint8Array(readFileSync(`${STORIES}tok512.bin`)));
     const decoder = await WgslDecoder.create(weights, { capacity: 64 }, device);
