@@ -12,14 +12,15 @@
  */
 import { internal } from '../../../api/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
+import { samplerBufferWords, samplerWords, type GpuSamplerInput } from './gpu-sampling';
 import { f32Bytes, ropeTable, type LinearWeight, type LlamaWeights } from './weights';
 
-export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemm', 'gemm_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax'] as const;
+export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemm', 'gemm_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample'] as const;
 export type WgslLlmShaderSources = Record<(typeof WGSL_LLM_SHADER_NAMES)[number], string>;
 
 /** The bundled shaders through Vite's `?raw` (browser builds, vitest). */
 export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
-  const [gemv, gemvQ4, gemm, gemmQ4, embed, rmsnorm, rope, attention, swiglu, argmax] = await Promise.all([
+  const [gemv, gemvQ4, gemm, gemmQ4, embed, rmsnorm, rope, attention, swiglu, argmax, sample] = await Promise.all([
     import('../../../../shaders/llm/gemv.wgsl?raw'),
     import('../../../../shaders/llm/gemv_q4.wgsl?raw'),
     import('../../../../shaders/llm/gemm.wgsl?raw'),
@@ -30,10 +31,11 @@ export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
     import('../../../../shaders/llm/attention.wgsl?raw'),
     import('../../../../shaders/llm/swiglu.wgsl?raw'),
     import('../../../../shaders/llm/argmax.wgsl?raw'),
+    import('../../../../shaders/llm/sample.wgsl?raw'),
   ]);
   return {
     gemv: gemv.default, gemv_q4: gemvQ4.default, gemm: gemm.default, gemm_q4: gemmQ4.default, embed: embed.default, rmsnorm: rmsnorm.default,
-    rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default,
+    rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default, sample: sample.default,
   };
 }
 
@@ -80,7 +82,7 @@ interface PrefillDispatch {
 }
 
 type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'gemm_nk' | 'gemm_kn' | 'gemm_q4'
-  | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu' | 'argmax';
+  | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu' | 'argmax' | 'sample';
 
 /** A linear weight on the GPU. */
 type GpuLinear =
@@ -95,7 +97,13 @@ interface Row {
   /** [PREFILL_ROWS] step states (token id, position) of a prefill pass, and its dispatches. */
   prefillState: GPUBuffer;
   prefill: PrefillDispatch[];
+  /** This row's sampler words (gpu-sampling.ts) and the sampling kernel bound to them. */
+  sampler: GPUBuffer;
+  sample: Dispatch;
 }
+
+/** What a step ends in: logits read back, the argmax, or a token sampled on the GPU. */
+type Head = 'logits' | 'argmax' | 'sample';
 
 export interface WgslDecoderOptions {
   /** KV-cache slots per row: the longest prompt + completion this decoder runs. */
@@ -125,7 +133,7 @@ export class WgslDecoder implements LlmDecoder {
   /** Rows of the last encoded step that were all padding (no token ran; their outputs are zero). */
   private readonly paddingRows = new Set<number>();
 
-  private readonly act: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope', GPUBuffer>;
+  private readonly act: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope' | 'work' | 'weight', GPUBuffer>;
   /** Prefill activations, [prefillRows, …]. */
   private readonly pre: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up', GPUBuffer>;
   /** Tokens per prefill pass (PREFILL_ROWS, or less for a small cache). */
@@ -153,6 +161,7 @@ export class WgslDecoder implements LlmDecoder {
       x: f(a.hidden), xn: f(a.hidden), q: f(a.heads * a.headDim), k: f(a.kvHeads * a.headDim), v: f(a.kvHeads * a.headDim),
       att: f(a.heads * a.headDim), gate: f(a.intermediate), up: f(a.intermediate), logits: f(a.vocab),
       partial: f(P * a.heads * this.attnSplits * (a.headDim + 2)), result: f(4), dummy: f(4), rope: f(capacity * a.headDim),
+      work: f(a.vocab), weight: f(a.vocab),
     };
     this.pre = {
       x: f(P * a.hidden), xn: f(P * a.hidden), q: f(P * a.heads * a.headDim), k: f(P * a.kvHeads * a.headDim),
@@ -199,7 +208,7 @@ export class WgslDecoder implements LlmDecoder {
         ['embed_f32', make('embed', 'embed_f32')], ['embed_q4', make('embed', 'embed_q4')], ['rmsnorm', make('rmsnorm', 'main')],
         ['rope_kv', make('rope_kv', 'main')], ['attn_split', make('attention', 'split')], ['attn_combine', make('attention', 'combine')],
         ['swiglu', make('swiglu', 'main')],
-        ['argmax', make('argmax', 'main')],
+        ['argmax', make('argmax', 'main')], ['sample', make('sample', 'main')],
       ];
       const pipelines = Object.fromEntries(await Promise.all(list.map(async ([n, p]) => [n, await p] as const))) as Record<PipelineName, GPUComputePipeline>;
       const capacity = Math.max(1, Math.min(options.capacity, weights.arch.maxPositions));
@@ -226,7 +235,7 @@ export class WgslDecoder implements LlmDecoder {
     const encoder = this.encode(input, (enc, b, t, isLast) => {
       if (all) enc.copyBufferToBuffer(this.act.logits, 0, read, (b * tokens + t) * vocab * 4, vocab * 4);
       else if (isLast) enc.copyBufferToBuffer(this.act.logits, 0, read, b * vocab * 4, vocab * 4);
-    }, false, all);
+    }, 'logits', all);
     this.device.queue.submit([encoder.finish()]);
     await this.map(read);
     const logits = new Float32Array(batch * perRow * vocab);
@@ -237,20 +246,49 @@ export class WgslDecoder implements LlmDecoder {
   }
 
   async stepGreedy(input: StepInput): Promise<number[]> {
+    return this.stepIds(input, 'argmax');
+  }
+
+  /**
+   * Sampling on the GPU (shaders/llm/sample.wgsl): one sampler per row (settings, penalty state, bias, mask, the
+   * uniform draw); only the chosen ids come back. Throws as sampleToken does on a NaN logit or when nothing is allowed.
+   */
+  async stepSample(input: StepInput, samplers: GpuSamplerInput[]): Promise<number[]> {
     const { batch } = this.check(input);
-    if (this.idsRead.size < batch * 4) {
+    if (samplers.length !== batch) throw new Error('WgslDecoder.stepSample: one sampler per row');
+    const words = this.rows[0].sampler.size / 4;
+    samplers.forEach((s, b) => {
+      const data = samplerWords(s, this.shape.vocabSize);
+      if (data.length > words) throw new Error(`WgslDecoder.stepSample: ${data.length} sampler words exceed the buffer's ${words}`);
+      this.device.queue.writeBuffer(this.rows[b].sampler, 0, data);
+    });
+    return this.stepIds(input, 'sample');
+  }
+
+  private async stepIds(input: StepInput, head: Head): Promise<number[]> {
+    const { batch } = this.check(input);
+    if (this.idsRead.size < batch * 8) {
       this.idsRead.destroy();
-      this.idsRead = this.buffer(batch * 4, Usage.MAP_READ | Usage.COPY_DST);
+      this.idsRead = this.buffer(batch * 8, Usage.MAP_READ | Usage.COPY_DST);
     }
     const read = this.idsRead;
     const encoder = this.encode(input, (enc, b, _t, isLast) => {
-      if (isLast) enc.copyBufferToBuffer(this.act.result, 0, read, b * 4, 4);
-    }, true);
+      if (isLast) enc.copyBufferToBuffer(this.act.result, 0, read, b * 8, 8);
+    }, head);
     this.device.queue.submit([encoder.finish()]);
     await this.map(read);
-    const ids = Array.from(new Uint32Array(read.getMappedRange(0, batch * 4)));
+    const words = new Uint32Array(read.getMappedRange(0, batch * 8).slice(0));
     read.unmap();
-    for (const b of this.paddingRows) ids[b] = 0;
+    const ids: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      if (this.paddingRows.has(b)) {
+        ids.push(0);
+        continue;
+      }
+      if (head === 'sample' && words[2 * b + 1] === 1) throw new Error('sampleToken: a logit is NaN or infinite');
+      if (head === 'sample' && words[2 * b + 1] === 2) throw new Error('sampleToken: no token is allowed');
+      ids.push(words[2 * b]);
+    }
     return ids;
   }
 
@@ -276,7 +314,7 @@ export class WgslDecoder implements LlmDecoder {
    * last token only, when its prompt ran as prefill). Without `allPositions`, a row with two or more tokens runs as
    * prefill passes of up to prefillRows tokens, then the head on its last token.
    */
-  private encode(input: StepInput, after: (enc: GPUCommandEncoder, row: number, token: number, isLast: boolean) => void, greedy: boolean, allPositions = false): GPUCommandEncoder {
+  private encode(input: StepInput, after: (enc: GPUCommandEncoder, row: number, token: number, isLast: boolean) => void, head: Head, allPositions = false): GPUCommandEncoder {
     const batch = input.ids.length;
     const tokens = input.ids[0].length;
     const past = input.mask[0].length - tokens;
@@ -291,12 +329,12 @@ export class WgslDecoder implements LlmDecoder {
     const encoder = this.device.createCommandEncoder();
     let slot = 0;
     const vocab = this.shape.vocabSize;
-    const argmaxIf = (pass: GPUComputePassEncoder, isLast: boolean) => {
-      if (greedy && isLast) {
-        pass.setPipeline(this.argmax.pipeline);
-        pass.setBindGroup(0, this.argmax.bindGroup);
-        pass.dispatchWorkgroups(1);
-      }
+    const argmaxIf = (pass: GPUComputePassEncoder, isLast: boolean, row: Row) => {
+      if (head === 'logits' || !isLast) return;
+      const d = head === 'argmax' ? this.argmax : row.sample;
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(1);
     };
     for (let b = 0; b < batch; b++) {
       const row = this.rows[b];
@@ -339,7 +377,7 @@ export class WgslDecoder implements LlmDecoder {
           pass.setBindGroup(0, d.bindGroup);
           pass.dispatchWorkgroups(d.x, d.y);
         }
-        argmaxIf(pass, true);
+        argmaxIf(pass, true, row);
         pass.end();
         after(encoder, b, last, true);
         continue;
@@ -352,7 +390,7 @@ export class WgslDecoder implements LlmDecoder {
           pass.setBindGroup(0, d.bindGroup);
           pass.dispatchWorkgroups(d.x, d.y, d.z ?? 1);
         }
-        argmaxIf(pass, t === last);
+        argmaxIf(pass, t === last, row);
         pass.end();
         after(encoder, b, t, t === last);
       });
@@ -494,6 +532,7 @@ export class WgslDecoder implements LlmDecoder {
     const kvFloats = this.capacity * a.kvHeads * a.headDim;
     const state = this.buffer(STATE_BYTES, Usage.STORAGE | Usage.COPY_DST);
     const prefillState = this.buffer(this.prefillRows * STATE_BYTES, Usage.STORAGE | Usage.COPY_DST);
+    const sampler = this.buffer(4 * samplerBufferWords(this.capacity, a.vocab), Usage.STORAGE | Usage.COPY_DST);
     const kCache: GPUBuffer[] = [];
     const vCache: GPUBuffer[] = [];
     for (let i = 0; i < a.layers; i++) {
@@ -502,12 +541,14 @@ export class WgslDecoder implements LlmDecoder {
     }
     const r = this.rowRecipe;
     return {
-      state, kCache, vCache, prefillState,
+      state, kCache, vCache, prefillState, sampler,
+      sample: this.dispatch('sample', this.sampleSlot, [this.act.logits, sampler, this.act.work, this.act.weight, this.act.result], 1),
       dispatches: [r.embed(state), ...r.layer.flatMap((make, i) => make(state, kCache[i], vCache[i])), ...r.tail],
       prefill: [r.prefillEmbed(prefillState), ...r.prefillLayer.flatMap((make, i) => make(prefillState, kCache[i], vCache[i]))],
     };
   }
 
+  private sampleSlot = 0;
   private rowRecipe!: {
     embed: (state: GPUBuffer) => Dispatch;
     layer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => Dispatch[])[];
@@ -553,6 +594,7 @@ export class WgslDecoder implements LlmDecoder {
     const swigluSlot = this.param([a.intermediate]);
     const prefillSwigluSlot = this.param([a.intermediate * this.prefillRows]);
     const argmaxSlot = this.param([a.vocab]);
+    this.sampleSlot = argmaxSlot;
 
     const layerMakers = weights.layers.map((l) => {
       const attnNorm = this.vector(l.attnNorm);
