@@ -6,14 +6,15 @@
 //  - the same weights saved as model.safetensors (torch names, [out, in], zero Qwen2-style biases) give the same
 //    greedy tokens;
 //  - through the API (LlmService with WebGPU first): completions answer with `x-hearth-backend: wgsl/webgpu` and
-//    torch's greedy text, logprobs within 1e-3 of torch's, GET /models reports the wgsl variant; a model the WGSL
+//    torch's greedy text, logprobs within 1e-3 of torch's, a seeded sampled completion (top-k/top-p/min-p, penalties,
+//    logit_bias) drawn on the GPU gives the CPU sampler's text (onnxruntime-web wasm), GET /models reports the wgsl variant; a model the WGSL
 //    decoder cannot read falls back to onnxruntime-web with the reason recorded;
 //  - stories260K (a real trained Llama, llama.c checkpoint read by ./llama2c.ts) gives its published greedy text;
 //  - prefill (prompts through the tiled GEMMs and split-K attention, in passes of 64 tokens) gives the logits of the
 //    token-by-token path on a 100-token prompt.
 // Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getDevice, skipGpu } from './dawn';
 import { llama2cDecoder, readLlama2c } from './llama2c';
 import { get, nodeApi, nodeLlm, nodeLlmFiles, post, readJson, ROOT } from './node-api';
@@ -191,7 +192,7 @@ describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
 describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
   let api: ReturnType<typeof nodeApi>;
   beforeAll(() => {
-    const llm = nodeLlm({ devices: ['webgpu', 'wasm'], wgsl: { device: () => getDevice('wgsl-llm tests') } });
+    const llm = nodeLlm({ devices: ['webgpu', 'wasm'], wgsl: { device: sharedDevice } });
     api = nodeApi({}, llm);
   });
   afterAll(async () => { await api.llm.unload('hearth/tiny-llama'); });
@@ -219,6 +220,34 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
     expect(got.length).toBe(8);
     got.forEach((lp, i) => expect(Math.abs(lp - want[i])).toBeLessThan(1e-3));
   }, 120_000);
+
+  it('sampling with penalties, bias and a seed runs on the GPU (ids only) and gives the CPU sampler\'s tokens (onnxruntime-web wasm)', async () => {
+    const body = {
+      model: 'hearth/tiny-llama', prompt: prompt('text'), max_tokens: 12, seed: 1234, temperature: 0.9, top_k: 40, top_p: 0.9,
+      min_p: 0.01, repetition_penalty: 1.2, frequency_penalty: 0.3, presence_penalty: 0.2, logit_bias: { 13: 3, 11: -100 },
+    };
+    const sample = vi.spyOn(WgslDecoder.prototype, 'stepSample');
+    const step = vi.spyOn(WgslDecoder.prototype, 'step');
+    try {
+      const res = await api.handle(post('/completions', body));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+      const gpu = await res.json() as { choices: { text: string }[]; usage: { completion_tokens: number } };
+      // The prompt's step reads logits back (the first token is drawn on the CPU); every later token is drawn on the GPU.
+      expect(step).toHaveBeenCalledTimes(1);
+      expect(sample).toHaveBeenCalledTimes(gpu.usage.completion_tokens - 1);
+      const cpu = nodeApi({}, nodeLlm({ devices: ['wasm'] }));
+      try {
+        const want = await (await cpu.handle(post('/completions', body))).json() as { choices: { text: string }[] };
+        expect(gpu.choices[0].text).toBe(want.choices[0].text);
+      } finally {
+        await cpu.llm.unload('hearth/tiny-llama');
+      }
+    } finally {
+      sample.mockRestore();
+      step.mockRestore();
+    }
+  }, 180_000);
 
   it('a model the WGSL decoder cannot read falls back to onnxruntime-web, the reason recorded', async () => {
     const llm = nodeLlm({

@@ -12,7 +12,8 @@
  */
 import { internal } from '../../../api/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
-import { samplerBufferWords, samplerWords, type GpuSamplerInput } from './gpu-sampling';
+import type { SamplingParams } from '../sampling';
+import { gpuSamplingFits, samplerBufferWords, samplerWords, type GpuSamplerInput } from './gpu-sampling';
 import { f32Bytes, ropeTable, type LinearWeight, type LlamaWeights } from './weights';
 
 export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemm', 'gemm_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample'] as const;
@@ -263,6 +264,10 @@ export class WgslDecoder implements LlmDecoder {
       this.device.queue.writeBuffer(this.rows[b].sampler, 0, data);
     });
     return this.stepIds(input, 'sample');
+  }
+
+  fitsDeviceSampling(params: SamplingParams, banned: number): boolean {
+    return gpuSamplingFits(params, banned);
   }
 
   private async stepIds(input: StepInput, head: Head): Promise<number[]> {

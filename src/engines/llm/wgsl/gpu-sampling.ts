@@ -5,6 +5,7 @@
  * ignore_eos ban and a grammar bitmask. `gpuSamplingFits` says whether a request's settings are ones the kernel
  * implements (Mirostat and typical_p stay on the CPU sampler, as do logprobs, which need the logits).
  */
+import type { DeviceSampler } from '../decoder';
 import { isGreedy, LOGIT_BIAS_FORCE, type SamplingParams } from '../sampling';
 
 /** logit_bias entries (plus banned ids) the sampler buffer holds; more → the CPU sampler. */
@@ -13,19 +14,8 @@ export const GPU_SAMPLER_MAX_BIAS = 1024;
 const MAX_FORCED = 256;
 const HEADER_WORDS = 16;
 
-export interface GpuSamplerInput {
-  params: SamplingParams;
-  /** The uniform draw in [0, 1) for this token (unused when greedy). */
-  u: number;
-  /** Prompt and output tokens (repetition penalty), or null when it is off. */
-  seen: ReadonlySet<number> | null;
-  /** Output token counts (frequency/presence penalties). */
-  counts: ReadonlyMap<number, number>;
-  /** Allowed-token bitmask (grammar), bit j & 31 of word j >> 5. */
-  allowed?: Uint32Array;
-  /** Never chosen (ignore_eos). */
-  banned?: readonly number[];
-}
+/** A row's sampling input (the decoder interface's DeviceSampler). */
+export type GpuSamplerInput = DeviceSampler;
 
 /** Whether the kernel implements these settings (else sample on the CPU). */
 export function gpuSamplingFits(params: SamplingParams, banned = 0): boolean {
