@@ -18,7 +18,7 @@
 //                      [--lora-shapes=attn640,attn1280,xattn640,xattn1280 | all (+ geglu,ffout,conv3x3)]
 //                      [--lora-big-rank=128 (0: none)] [--lora-big-rank-shapes=attn1280]   (lora, one pass)
 //                      [--lora-model-rounds=10] [--lora-model-warmup=2]         (lora, whole tiny SDXL)
-//                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0]
+//                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0] [--decode-prefill=64]
 //                                                                               (decode: WGSL decoder vs ORT WebGPU, Node)
 //
 // --no-build serves the existing dist/ instead of building the app into bench/.build/web (the small Node bundle
@@ -88,6 +88,7 @@ const decodeOpts = {
   big: Boolean(args['decode-1b'] ?? DECODE_DEFAULTS.big),
   bigTokens: num('decode-1b-tokens', DECODE_DEFAULTS.bigTokens),
   ort: args['decode-ort'] !== '0',
+  prefill: num('decode-prefill', DECODE_DEFAULTS.prefill),
 };
 
 const started = performance.now();

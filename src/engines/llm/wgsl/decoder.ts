@@ -137,6 +137,8 @@ export class WgslDecoder implements LlmDecoder {
   private readonly act: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope' | 'work' | 'weight', GPUBuffer>;
   /** Prefill activations, [prefillRows, …]. */
   private readonly pre: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up', GPUBuffer>;
+  /** Prompts through the prefill kernels (true), or token by token like decode steps (false: benches compare both). */
+  prefill = true;
   /** Tokens per prefill pass (PREFILL_ROWS, or less for a small cache). */
   readonly prefillRows: number;
   private readonly attnChunk: number;
@@ -360,7 +362,7 @@ export class WgslDecoder implements LlmDecoder {
         slot++;
       }
       const last = real[real.length - 1];
-      if (!allPositions && real.length >= 2) {
+      if (this.prefill && !allPositions && real.length >= 2) {
         let count = 0;
         for (let c = 0; c < real.length; c += this.prefillRows) {
           count = Math.min(this.prefillRows, real.length - c);
