@@ -54,10 +54,14 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
   const pipeline = async (name, entry) => {
     const key = `${name}:${entry}`;
     if (!pipelines.has(key)) {
-      pipelines.set(key, await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: shader(name) }), entryPoint: entry } }));
+      // Subgroup entry points are appended to their kernel's source (as WgslDecoder compiles them).
+      const code = name.endsWith('_subgroup') ? `enable subgroups;\n${shader(name.replace('_subgroup', ''))}\n${shader(name)}` : shader(name);
+      pipelines.set(key, await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: entry } }));
     }
     return pipelines.get(key);
   };
+  const info = device.adapterInfo ?? {};
+  const subgroups = device.features.has('subgroups') && info.subgroupMaxSize <= 32;
   /** Times a list of [pipeline, bind group, groups] run `reps` times in one pass. */
   const time = async (steps) => {
     const times = [];
@@ -101,17 +105,18 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
   const q4Bytes = n * k / 2 + n * blocks * 4 + n * Math.ceil(blocks / 2);
 
   // Batch-1 GEMVs (the decode path): one output group per 4 rows (long rows) as the decoder dispatches them.
-  for (const [entry, perGroup] of [['gemv_nk', 4], ['gemv_kn', 64]]) {
-    const p = await pipeline('gemv', entry);
+  const gemvs = [['gemv', 'gemv_nk', 4, 'nk'], ['gemv', 'gemv_kn', 64, 'kn'], ...(subgroups ? [['gemv_subgroup', 'gemv_nk_subgroup', 4, 'nk subgroups']] : [])];
+  for (const [file, entry, perGroup, label] of gemvs) {
+    const p = await pipeline(file, entry);
     const groups = Math.ceil(n / perGroup);
     const ms = await time([[p, bind(p, [k, n, 0, groups], { 1: x, 2: f32Weights, 3: dummy, 4: out }), [groups]]]);
-    await add(`gemv f32 ${entry.slice(5)}`, `${n}×${k}`, ms, n * k * 4 + (k + n) * 4);
+    await add(`gemv f32 ${label}`, `${n}×${k}`, ms, n * k * 4 + (k + n) * 4);
   }
-  {
-    const p = await pipeline('gemv_q4', 'main');
+  for (const [file, entry, label] of [['gemv_q4', 'main', ''], ...(subgroups ? [['gemv_q4_subgroup', 'main_subgroup', ', subgroups']] : [])]) {
+    const p = await pipeline(file, entry);
     const groups = Math.ceil(n / 4);
     const ms = await time([[p, bind(p, [k, n, 4, groups, blocks, 32, Math.ceil(blocks / 2), 0], { 1: x, 2: q4, 3: scales, 4: zp, 5: dummy, 6: out }), [groups]]]);
-    await add('gemv q4 (block 32, zero points)', `${n}×${k}`, ms, q4Bytes + (k + n) * 4);
+    await add(`gemv q4 (block 32, zero points${label})`, `${n}×${k}`, ms, q4Bytes + (k + n) * 4);
   }
   // Prefill GEMMs over T tokens: bytes = the weights once + x + out.
   for (const entry of ['gemm_nk', 'gemm_kn']) {

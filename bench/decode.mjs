@@ -13,7 +13,7 @@
 //   - per model, prefill: tokens/s of a `--decode-prefill=64`-token prompt through the prefill kernels (tiled GEMMs,
 //     split-K attention) and token by token (the same decoder with prefill off), and their ratio;
 //   - per kernel variant (bench/decode-kernels.mjs): time, bytes moved and the roofline ratio of the batch-1 GEMVs
-//     (f32 both layouts, 4-bit), the prefill GEMMs (f32 both layouts, 4-bit, per token and as weight bandwidth),
+//     (f32 both layouts, 4-bit; with and without subgroups where the adapter has them; the decoder uses them then), the prefill GEMMs (f32 both layouts, 4-bit, per token and as weight bandwidth),
 //     split-K attention over a long cache, argmax and GPU sampling over a Llama-3 vocabulary.
 // Each model runs one warm-up round (shader compilation: onnxruntime-web compiles per shape on first use) before the
 // timed rounds. Greedy tokens of WGSL and onnxruntime-web are compared on the fixtures (they must agree). On SwiftShader the numbers
@@ -45,6 +45,7 @@ async function adapterAndDevice(mods) {
   const info = adapter.info ?? {};
   const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
   const device = await adapter.requestDevice({
+    requiredFeatures: adapter.features.has('subgroups') ? ['subgroups'] : [],
     requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
   });
   return {
@@ -204,7 +205,7 @@ export async function runDecode({ mods, opts, log }) {
     const stepwise = opts.prefill > 1 ? await wgslPrefill(decoder, opts.prefill, prefillRounds, false) : null;
     await decoder.release();
     const row = {
-      model: name, weightBytes: bytes, wgslMsPerToken: wgsl.msPerToken, wgslLoadMs: loadMs, roofline: bytes / (wgsl.msPerToken / 1000) / copy,
+      model: name, subgroups: decoder.subgroups, weightBytes: bytes, wgslMsPerToken: wgsl.msPerToken, wgslLoadMs: loadMs, roofline: bytes / (wgsl.msPerToken / 1000) / copy,
       prefillTokens: opts.prefill, prefillTokensPerSecond: prefill?.tokensPerSecond, stepwisePrefillTokensPerSecond: stepwise?.tokensPerSecond,
     };
     if (ort && onnxFile) {
@@ -240,6 +241,7 @@ export async function runDecode({ mods, opts, log }) {
 export function reportDecode(r, print) {
   print(`LLM decode, batch 1, greedy (WGSL decoder vs onnxruntime-web WebGPU EP, same adapter: ${r.adapter.vendor} ${r.adapter.architecture}${r.adapter.swiftshader ? ', SwiftShader — ratios only' : ''})`);
   print(`copy bandwidth (read + write): ${fmt(r.copyBytesPerSecond / 1e9)} GB/s; roofline = weight bytes per token ÷ time per token ÷ copy bandwidth`);
+  print(`WGSL GEMVs: ${r.rows[0]?.subgroups ? 'subgroup variants (the adapter has subgroups of ≤ 32 lanes)' : 'workgroup-memory reductions (no usable subgroups)'}`);
   print(table(['model', 'weights/token', 'WGSL ms/token', 'WGSL tok/s', 'WGSL roofline', 'ORT ms/token', 'ORT roofline', 'WGSL ÷ ORT speed', 'same tokens'],
     r.rows.map((row) => [
       row.model, `${fmt(row.weightBytes / 1e6, 2)} MB`, fmt(row.wgslMsPerToken), fmt(1000 / row.wgslMsPerToken, 1), fmt(row.roofline, 4),

@@ -1,6 +1,7 @@
 // The WGSL decoder's kernels (shaders/llm/*.wgsl), each run alone on WebGPU in Node (Dawn on SwiftShader) against its
 // CPU reference in src/engines/llm/wgsl/reference.ts, on odd shapes: f32 GEMV in both layouts, 4-bit GEMV with and
-// without zero points and with a partial last block, bias and residual epilogues, the prefill GEMMs (f32 both layouts,
+// without zero points and with a partial last block, bias and residual epilogues, the subgroup variants of the GEMVs
+// (on a device with the `subgroups` feature: SwiftShader's subgroups are 4 lanes, so each row sums 8 subgroup sums), the prefill GEMMs (f32 both layouts,
 // 4-bit) over token counts that are not multiples of the 16-token tile, both embedding kernels, RMSNorm over more than
 // one workgroup's width, RoPE in both layouts, split-K GQA attention over a partly filled cache (one split, several,
 // many tokens at once with causal lengths), SwiGLU, and argmax with ties. Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
@@ -11,6 +12,7 @@ import { mulberry32 } from './random';
 import {
   argmaxReference, attentionReference, embedReference, gemmReference, gemvReference, rmsNormReference, ropeReference, swigluReference,
 } from '../../src/engines/llm/wgsl/reference';
+import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/decoder';
 import { f32Bytes, ropeTable, type LinearWeight, type LlamaArchitecture } from '../../src/engines/llm/wgsl/weights';
 
 const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
@@ -37,7 +39,7 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
     const key = `${name}:${entry}`;
     let pipeline = pipelines.get(key);
     if (!pipeline) {
-      const module = device.createShaderModule({ code: shader(name) });
+      const module = device.createShaderModule({ code: name.includes('\n') ? name : shader(name) });
       pipelines.set(key, (pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: entry } })));
     }
     const words = new ArrayBuffer(64);
@@ -106,6 +108,41 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
       close(f32(got.get(4)!, n), gemvReference(weight, x, bias, residual), 1e-5);
       const plain = await run('gemv', entry, [k, n, 0, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
       close(f32(plain.get(4)!, n), gemvReference(weight, x), 1e-5);
+    }
+  });
+
+  it('subgroup GEMVs (gemv_nk_subgroup, gemv_q4 main_subgroup) on a device with subgroups', async () => {
+    const sg = await getDevice('wgsl-llm-kernels tests', ['subgroups']);
+    expect(sg.features.has('subgroups')).toBe(true);
+    expect(hasSmallSubgroups(sg)).toBe(true);
+    const saved = device;
+    device = sg;
+    pipelines.clear();
+    try {
+      const [n, k] = [37, 299];
+      const w = randn(n * k);
+      const weight: LinearWeight = { kind: 'f32', layout: 'nk', n, k, bytes: new Uint8Array(f32Bytes(w)) };
+      const x = randn(k);
+      const bias = randn(n);
+      const residual = randn(n);
+      const groups = Math.ceil(n / 4);
+      const f32Code = `enable subgroups;\n${shader('gemv')}\n${shader('gemv_subgroup')}`;
+      const got = await run(f32Code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
+      close(f32(got.get(4)!, n), gemvReference(weight, x, bias, residual), 1e-5);
+      for (const [qn, qk, bs, zp] of [[19, 72, 16, true], [23, 1000, 32, false]] as const) {
+        const q = q4Weight(qn, qk, bs, zp) as Extract<LinearWeight, { kind: 'q4' }>;
+        const blocks = Math.ceil(qk / bs);
+        const qx = randn(qk);
+        const qGroups = Math.ceil(qn / 4);
+        const q4Code = `enable subgroups;\n${shader('gemv_q4')}\n${shader('gemv_q4_subgroup')}`;
+        const gotQ = await run(q4Code, 'main_subgroup', [qk, qn, 1 | 2 | (zp ? 4 : 0), qGroups, blocks, bs, Math.ceil(blocks / 2), 0],
+          { 1: qx, 2: q.q, 3: q.scales, 4: q.zeroPoints ?? new Uint8Array(4), 5: bias.subarray(0, qn), 6: residual.subarray(0, qn) }, [qGroups], [6]);
+        close(f32(gotQ.get(6)!, qn), gemvReference(q, qx, bias.subarray(0, qn), residual.subarray(0, qn)), 1e-5);
+      }
+    } finally {
+      device = saved;
+      pipelines.clear();
+      sg.destroy();
     }
   });
 

@@ -60,9 +60,13 @@ async function greedyRun(decoder: WgslDecoder, ids: number[], steps: number) {
   return { tokens, logits };
 }
 
-/** One device for the decoder tests of this file: pipelines compile once (SwiftShader: ~20 s per fresh device). */
+/**
+ * One device for the decoder tests of this file, with subgroups (SwiftShader has them): pipelines compile once
+ * (SwiftShader: ~20 s per fresh device). The fixtures run the GEMVs' subgroup variants; stories260K and the
+ * safetensors test run the workgroup-memory ones (`subgroups: false`).
+ */
 let devicePromise: Promise<GPUDevice> | undefined;
-const sharedDevice = () => (devicePromise ??= getDevice('wgsl-llm tests'));
+const sharedDevice = () => (devicePromise ??= getDevice('wgsl-llm tests', ['subgroups']));
 
 describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch', () => {
   let device: GPUDevice;
@@ -75,6 +79,7 @@ describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch',
       expect(weights.layers[0].q.kind).toBe(variant === 'fp32' ? 'f32' : 'q4');
       expect(weights.lmHead).toBe(weights.embed); // tied: one upload
       const decoder = await WgslDecoder.create(weights, { capacity: 256 }, device);
+      expect(decoder.subgroups).toBe(true);
       try {
         const expected = variant === 'fp32' ? ref : ref.q4;
         for (const g of expected.greedy.filter((x) => FULL || x.prompt === (variant === 'fp32' ? 'bos' : 'chat'))) {
@@ -179,7 +184,8 @@ describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
     const weights = llamaWeightsFromSafetensors([fixtureSafetensors()], llamaArchitecture(config), true);
     expect(weights.lmHead).toBe(weights.embed);
     expect(weights.layers[1].kBias?.length).toBe(8);
-    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await sharedDevice());
+    const decoder = await WgslDecoder.create(weights, { capacity: 64, subgroups: false }, await sharedDevice());
+    expect(decoder.subgroups).toBe(false);
     try {
       const { tokens } = await greedyRun(decoder, prompt('text'), 6);
       expect(tokens).toEqual(ref.greedy.find((g) => g.prompt === 'text')!.new_tokens.slice(0, 6));
@@ -277,7 +283,8 @@ describe.skipIf(skipGpu || !existsSync(`${STORIES}stories260K.bin`))('the WGSL d
     const device = await sharedDevice();
     const weights = readLlama2c(new Uint8Array(readFileSync(`${STORIES}stories260K.bin`)));
     const decode = llama2cDecoder(new Uint8Array(readFileSync(`${STORIES}tok512.bin`)));
-    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, device);
+    const decoder = await WgslDecoder.create(weights, { capacity: 64, subgroups: false }, device);
+    expect(decoder.subgroups).toBe(false);
     try {
       const promptIds = [1, 403, 407, 261, 378];
       const { tokens } = await greedyRun(decoder, promptIds, 30);

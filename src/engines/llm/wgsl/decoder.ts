@@ -16,14 +16,16 @@ import type { SamplingParams } from '../sampling';
 import { gpuSamplingFits, samplerBufferWords, samplerWords, type GpuSamplerInput } from './gpu-sampling';
 import { f32Bytes, ropeTable, type LinearWeight, type LlamaWeights } from './weights';
 
-export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemm', 'gemm_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample'] as const;
+export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemv_subgroup', 'gemv_q4_subgroup', 'gemm', 'gemm_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample'] as const;
 export type WgslLlmShaderSources = Record<(typeof WGSL_LLM_SHADER_NAMES)[number], string>;
 
 /** The bundled shaders through Vite's `?raw` (browser builds, vitest). */
 export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
-  const [gemv, gemvQ4, gemm, gemmQ4, embed, rmsnorm, rope, attention, swiglu, argmax, sample] = await Promise.all([
+  const [gemv, gemvQ4, gemvSubgroup, gemvQ4Subgroup, gemm, gemmQ4, embed, rmsnorm, rope, attention, swiglu, argmax, sample] = await Promise.all([
     import('../../../../shaders/llm/gemv.wgsl?raw'),
     import('../../../../shaders/llm/gemv_q4.wgsl?raw'),
+    import('../../../../shaders/llm/gemv_subgroup.wgsl?raw'),
+    import('../../../../shaders/llm/gemv_q4_subgroup.wgsl?raw'),
     import('../../../../shaders/llm/gemm.wgsl?raw'),
     import('../../../../shaders/llm/gemm_q4.wgsl?raw'),
     import('../../../../shaders/llm/embed.wgsl?raw'),
@@ -35,7 +37,7 @@ export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
     import('../../../../shaders/llm/sample.wgsl?raw'),
   ]);
   return {
-    gemv: gemv.default, gemv_q4: gemvQ4.default, gemm: gemm.default, gemm_q4: gemmQ4.default, embed: embed.default, rmsnorm: rmsnorm.default,
+    gemv: gemv.default, gemv_q4: gemvQ4.default, gemv_subgroup: gemvSubgroup.default, gemv_q4_subgroup: gemvQ4Subgroup.default, gemm: gemm.default, gemm_q4: gemmQ4.default, embed: embed.default, rmsnorm: rmsnorm.default,
     rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default, sample: sample.default,
   };
 }
@@ -109,6 +111,11 @@ type Head = 'logits' | 'argmax' | 'sample';
 export interface WgslDecoderOptions {
   /** KV-cache slots per row: the longest prompt + completion this decoder runs. */
   capacity: number;
+  /**
+   * The GEMVs' subgroup variants (gemv_subgroup.wgsl, gemv_q4_subgroup.wgsl): by default where the device has the
+   * `subgroups` feature and subgroups of at most 32 lanes; false keeps the workgroup-memory reductions.
+   */
+  subgroups?: boolean;
   shaders?: WgslLlmShaderSources;
 }
 
@@ -137,6 +144,8 @@ export class WgslDecoder implements LlmDecoder {
   private readonly act: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope' | 'work' | 'weight', GPUBuffer>;
   /** Prefill activations, [prefillRows, …]. */
   private readonly pre: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up', GPUBuffer>;
+  /** Whether the GEMVs use their subgroup variants (see WgslDecoderOptions.subgroups). */
+  subgroups = false;
   /** Prompts through the prefill kernels (true), or token by token like decode steps (false: benches compare both). */
   prefill = true;
   /** Tokens per prefill pass (PREFILL_ROWS, or less for a small cache). */
@@ -194,19 +203,23 @@ export class WgslDecoder implements LlmDecoder {
       const shaders = options.shaders ?? await bundledLlmShaders();
       let cache = pipelineCache.get(gpu);
       if (!cache) pipelineCache.set(gpu, (cache = new Map()));
+      const subgroups = options.subgroups !== false && hasSmallSubgroups(gpu);
       const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
-        const key = `${entryPoint}\n${shaders[module]}`;
+        // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
+        const code = module === 'gemv_subgroup' ? `enable subgroups;\n${shaders.gemv}\n${shaders.gemv_subgroup}`
+          : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}` : shaders[module];
+        const key = `${entryPoint}\n${code}`;
         let p = cache.get(key);
         if (!p) {
-          p = gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: shaders[module] }), entryPoint } });
+          p = gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code }), entryPoint } });
           p.catch(() => cache.delete(key));
           cache.set(key, p);
         }
         return p;
       };
       const list: [PipelineName, Promise<GPUComputePipeline>][] = [
-        ['gemv_nk', make('gemv', 'gemv_nk')], ['gemv_nk_thread', make('gemv', 'gemv_nk_thread')], ['gemv_kn', make('gemv', 'gemv_kn')],
-        ['gemv_q4', make('gemv_q4', 'main')], ['gemv_q4_thread', make('gemv_q4', 'main_thread')],
+        ['gemv_nk', subgroups ? make('gemv_subgroup', 'gemv_nk_subgroup') : make('gemv', 'gemv_nk')], ['gemv_nk_thread', make('gemv', 'gemv_nk_thread')], ['gemv_kn', make('gemv', 'gemv_kn')],
+        ['gemv_q4', subgroups ? make('gemv_q4_subgroup', 'main_subgroup') : make('gemv_q4', 'main')], ['gemv_q4_thread', make('gemv_q4', 'main_thread')],
         ['gemm_nk', make('gemm', 'gemm_nk')], ['gemm_kn', make('gemm', 'gemm_kn')], ['gemm_q4', make('gemm_q4', 'main')],
         ['embed_f32', make('embed', 'embed_f32')], ['embed_q4', make('embed', 'embed_q4')], ['rmsnorm', make('rmsnorm', 'main')],
         ['rope_kv', make('rope_kv', 'main')], ['attn_split', make('attention', 'split')], ['attn_combine', make('attention', 'combine')],
@@ -216,6 +229,7 @@ export class WgslDecoder implements LlmDecoder {
       const pipelines = Object.fromEntries(await Promise.all(list.map(async ([n, p]) => [n, await p] as const))) as Record<PipelineName, GPUComputePipeline>;
       const capacity = Math.max(1, Math.min(options.capacity, weights.arch.maxPositions));
       const decoder = new WgslDecoder(gpu, weights, pipelines, capacity, owns);
+      decoder.subgroups = subgroups;
       decoder.record();
       return decoder;
     } catch (e) {
@@ -678,13 +692,23 @@ export class WgslDecoder implements LlmDecoder {
 
 }
 
-/** A device with the adapter's largest buffer limits (a 1B model's embedding alone is ~1 GB in float32). */
+/** The device has subgroups whose size divides a 32-lane row group (gemv_subgroup.wgsl's assumption). */
+export function hasSmallSubgroups(device: GPUDevice): boolean {
+  if (!device.features.has('subgroups')) return false;
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const min = info?.subgroupMinSize ?? 0;
+  const max = info?.subgroupMaxSize ?? 0;
+  return min >= 1 && max <= 32 && (max & (max - 1)) === 0 && (min & (min - 1)) === 0;
+}
+
+/** A device with the adapter's largest buffer limits (a 1B model's embedding alone is ~1 GB in float32), and subgroups. */
 async function requestDevice(): Promise<GPUDevice> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new Error('WebGPU is not available');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no WebGPU adapter');
   return adapter.requestDevice({
+    requiredFeatures: adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,
