@@ -121,12 +121,12 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
   // Prefill GEMMs over T tokens: bytes = the weights once + x + out.
   for (const entry of ['gemm_nk', 'gemm_kn']) {
     const p = await pipeline('gemm', entry);
-    const ms = await time([[p, bind(p, [k, n, 0, T], { 1: x, 2: f32Weights, 3: dummy, 4: out }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
+    const ms = await time([[p, bind(p, [k, n, 0, T], { 1: x, 2: f32Weights, 3: dummy, 4: out, 5: dummy }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
     await add(`gemm f32 ${entry.slice(5)}`, `${n}×${k} × ${T} tokens`, ms, n * k * 4 + T * (k + n) * 4, T);
   }
   {
     const p = await pipeline('gemm_q4', 'main');
-    const ms = await time([[p, bind(p, [k, n, 4, T, blocks, 32, Math.ceil(blocks / 2), 0], { 1: x, 2: q4, 3: scales, 4: zp, 5: dummy, 6: out }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
+    const ms = await time([[p, bind(p, [k, n, 4, T, blocks, 32, Math.ceil(blocks / 2), 0], { 1: x, 2: q4, 3: scales, 4: zp, 5: dummy, 6: out, 7: dummy }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
     await add('gemm q4 (block 32, zero points)', `${n}×${k} × ${T} tokens`, ms, q4Bytes + T * (k + n) * 4, T);
   }
   // Split-K attention of one token at the last slot of the cache (split + combine).

@@ -5,12 +5,14 @@
 // keeps 16 accumulators (one output, 16 tokens) in registers. Rows of x past the step's tokens hold stale values:
 // they are computed and never read (the dispatch covers ceil(tokens / 16) token tiles of `rows` allocated).
 // gemm_nk: W stored [n, k] (torch / safetensors, tied heads); gemm_kn: W stored [k, n] (ONNX MatMul initializers).
+// Flag bit 3 fuses SwiGLU into the input: x[t, k] is read as silu(x[t, k])·up[t, k] (the MLP's down projection reads
+// the gate and up projections directly: one pass fewer per layer).
 // CPU reference: gemmReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
   k: u32,
   n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out
+  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 3: x = silu(x)·up
   rows: u32,       // token rows allocated in x and out
 }
 
@@ -19,6 +21,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> up: array<f32>;
 
 const TN = 64u;
 const TT = 16u;
@@ -31,7 +34,10 @@ fn load_x(t0: u32, k0: u32, lid: u32) {
     let t = t0 + i / KT;
     let k = k0 + i % KT;
     var v = 0.0;
-    if (t < p.rows && k < p.k) { v = x[t * p.k + k]; }
+    if (t < p.rows && k < p.k) {
+      v = x[t * p.k + k];
+      if ((p.flags & 8u) != 0u) { v = v / (1.0 + exp(-v)) * up[t * p.k + k]; }
+    }
     xs[i] = v;
   }
 }

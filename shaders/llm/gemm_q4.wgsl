@@ -3,13 +3,13 @@
 // 64 outputs × 16 tokens; per 32-wide slice of k the tokens' x is staged in workgroup memory and each lane
 // dequantises its row's 4 words (32 nibbles) once and applies each value to 16 tokens held in registers. x past k
 // is staged as 0, so the padding of a partial last block adds nothing. Rows of x past the step's tokens hold stale
-// values: computed, never read.
+// values: computed, never read. Flag bit 3 fuses SwiGLU into the input as in gemm.wgsl: x read as silu(x)·up.
 // CPU reference: gemmReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
   k: u32,
   n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 2: zero points given
+  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 2: zero points given; bit 3: x = silu(x)·up
   rows: u32,       // token rows allocated in x and out
   blocks: u32,     // blocks per row = ceil(k / bs)
   block_size: u32, // bs, a multiple of 8
@@ -24,6 +24,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> zp: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read> up: array<f32>;
 
 const TN = 64u;
 const TT = 16u;
@@ -49,7 +50,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let t = t0 + i / KT;
       let k = k0 + i % KT;
       var v = 0.0;
-      if (t < p.rows && k < p.k) { v = x[t * p.k + k]; }
+      if (t < p.rows && k < p.k) {
+        v = x[t * p.k + k];
+        if ((p.flags & 8u) != 0u) { v = v / (1.0 + exp(-v)) * up[t * p.k + k]; }
+      }
       xs[i] = v;
     }
     workgroupBarrier();

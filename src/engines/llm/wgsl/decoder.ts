@@ -521,16 +521,19 @@ export class WgslDecoder implements LlmDecoder {
     return { ...this.bind(name, slot, buffers), groups };
   }
 
-  /** The prefill counterpart of gemv: [tokens, k] × W → [tokens, n], 64 outputs × 16 tokens per workgroup. */
-  private gemm(w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean): () => PrefillDispatch {
-    const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | (w.kind === 'q4' && w.zp ? 4 : 0);
+  /**
+   * The prefill counterpart of gemv: [tokens, k] × W → [tokens, n], 64 outputs × 16 tokens per workgroup; with `up`,
+   * the input is read as silu(x)·up (SwiGLU fused into the down projection).
+   */
+  private gemm(w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null): () => PrefillDispatch {
+    const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | (w.kind === 'q4' && w.zp ? 4 : 0) | (up ? 8 : 0);
     const groups = (tokens: number): [number, number, number] => [Math.ceil(w.n / GEMM_COLS), Math.ceil(tokens / GEMM_TOKENS), 1];
     if (w.kind === 'f32') {
       const slot = this.param([w.k, w.n, flags, this.prefillRows]);
-      return () => this.prefillDispatch(w.layout === 'kn' ? 'gemm_kn' : 'gemm_nk', slot, [x, w.w, bias ?? this.act.dummy, out], groups);
+      return () => this.prefillDispatch(w.layout === 'kn' ? 'gemm_kn' : 'gemm_nk', slot, [x, w.w, bias ?? this.act.dummy, out, up ?? this.act.dummy], groups);
     }
     const slot = this.param([w.k, w.n, flags, this.prefillRows, w.blocks, w.blockSize, w.zpStride, 0]);
-    return () => this.prefillDispatch('gemm_q4', slot, [x, w.q, w.scales, w.zp ?? this.act.dummy, bias ?? this.act.dummy, out], groups);
+    return () => this.prefillDispatch('gemm_q4', slot, [x, w.q, w.scales, w.zp ?? this.act.dummy, bias ?? this.act.dummy, out, up ?? this.act.dummy], groups);
   }
 
   /** A deferred dispatch: its uniform slot is reserved now, its bind group made once the uniform buffer exists. */
@@ -613,7 +616,6 @@ export class WgslDecoder implements LlmDecoder {
     const ropeGroups = Math.ceil((qSize / 2 + kvSize / 2 + kvSize) / 64);
     const attnSlot = this.param([a.heads, a.kvHeads, a.headDim, this.attnChunk, this.attnSplits, { f: 1 / Math.sqrt(a.headDim) }]);
     const swigluSlot = this.param([a.intermediate]);
-    const prefillSwigluSlot = this.param([a.intermediate * this.prefillRows]);
     const argmaxSlot = this.param([a.vocab]);
     this.sampleSlot = argmaxSlot;
 
@@ -648,8 +650,7 @@ export class WgslDecoder implements LlmDecoder {
         later(() => this.prefillDispatch('rmsnorm', normSlot, [pre.x, mlpNorm, pre.xn], perToken)),
         later(this.gemm(gate, pre.xn, pre.gate, null, false)),
         later(this.gemm(up, pre.xn, pre.up, null, false)),
-        later(() => this.prefillDispatch('swiglu', prefillSwigluSlot, [pre.gate, pre.up], (t) => [Math.ceil((t * a.intermediate) / 64), 1, 1])),
-        later(this.gemm(down, pre.gate, pre.x, null, true)),
+        later(this.gemm(down, pre.gate, pre.x, null, true, pre.up)),
       ];
       return {
         decode: (state: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer): Dispatch[] => [
