@@ -6,9 +6,10 @@
 // vocabulary on a real GPU; 512 × 512, 16 tokens, 512 slots and a 32,000-token vocabulary on SwiftShader (ratios only).
 // Used by bench/decode.mjs (`npm run bench -- --only=decode`).
 import { readFileSync } from 'node:fs';
-import { ROOT } from './build.mjs';
+import { fileURLToPath } from 'node:url';
 import { fmt, p50, table } from './stats.mjs';
 
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const shader = (name) => readFileSync(`${ROOT}shaders/llm/${name}.wgsl`, 'utf8');
 
 function shapes(swiftshader) {

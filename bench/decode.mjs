@@ -19,10 +19,13 @@
 // timed rounds. Greedy tokens of WGSL and onnxruntime-web are compared on the fixtures (they must agree). On SwiftShader the numbers
 // are CPU timings: compare ratios only.
 import { existsSync, readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { ROOT } from './build.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { kernelRows, reportKernels } from './decode-kernels.mjs';
 import { fmt, p50, table } from './stats.mjs';
+
+// The project root, computed here rather than imported from build.mjs (which loads Vite): decode-gpu.mjs runs this
+// file on a GPU machine that has no node_modules.
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 export const DECODE_DEFAULTS = { tokens: 24, rounds: 3, big: false, bigTokens: 32, ort: true, prefill: 64 };
 
@@ -175,9 +178,12 @@ async function ortWebgpu(gpu) {
   if (!globalThis.navigator?.gpu) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu, hardwareConcurrency: 1, userAgent: 'node' }, configurable: true });
   }
-  const ort = await import(pathToFileURL(`${ROOT}node_modules/onnxruntime-web/dist/ort.webgpu.min.mjs`).href);
+  // node_modules here; on a GPU machine, the copy that ../shared/gpu/pack.sh puts in .gpu/nm.
+  const dist = [`${ROOT}node_modules/onnxruntime-web/dist/`, `${ROOT}.gpu/nm/onnxruntime-web/dist/`].find((d) => existsSync(`${d}ort.webgpu.min.mjs`));
+  if (!dist) throw new Error('onnxruntime-web not found (node_modules or .gpu/nm): pass --decode-ort=0');
+  const ort = await import(pathToFileURL(`${dist}ort.webgpu.min.mjs`).href);
   ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = pathToFileURL(`${ROOT}node_modules/onnxruntime-web/dist/`).href;
+  ort.env.wasm.wasmPaths = pathToFileURL(dist).href;
   ort.env.logLevel = 'error';
   return ort;
 }
