@@ -7,7 +7,8 @@
 //    greedy tokens;
 //  - through the API (LlmService with WebGPU first): completions answer with `x-hearth-backend: wgsl/webgpu` and
 //    torch's greedy text, logprobs within 1e-3 of torch's, a seeded sampled completion (top-k/top-p/min-p, penalties,
-//    logit_bias) drawn on the GPU gives the CPU sampler's text (onnxruntime-web wasm), GET /models reports the wgsl variant; a model the WGSL
+//    logit_bias) drawn on the GPU gives the CPU sampler's text (onnxruntime-web wasm), so does a json_object request
+//    sampled under the grammar's bitmask (valid JSON), GET /models reports the wgsl variant; a model the WGSL
 //    decoder cannot read falls back to onnxruntime-web with the reason recorded;
 //  - stories260K (a real trained Llama, llama.c checkpoint read by ./llama2c.ts) gives its published greedy text;
 //  - prefill (prompts through the tiled GEMMs and split-K attention, in passes of 64 tokens) gives the logits of the
@@ -252,6 +253,37 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
     } finally {
       sample.mockRestore();
       step.mockRestore();
+    }
+  }, 180_000);
+
+  it('json_object with a schema, sampled on the GPU under the grammar\'s bitmask: valid JSON, the CPU sampler\'s text', async () => {
+    const schema = {
+      type: 'object', required: ['color', 'ok', 'tag'],
+      properties: { color: { enum: ['red', 'green', 'blue'] }, ok: { type: 'boolean' }, tag: { type: 'string', maxLength: 6 } },
+    };
+    const body = { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'JSON please' }], max_tokens: 120, temperature: 1, seed: 2,
+      response_format: { type: 'json_object', schema } };
+    const sample = vi.spyOn(WgslDecoder.prototype, 'stepSample');
+    try {
+      const res = await api.handle(post('/chat/completions', body));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+      const gpu = await res.json() as { choices: { message: { content: string }; finish_reason: string }[] };
+      expect(sample).toHaveBeenCalled();
+      const content = gpu.choices[0].message.content;
+      expect(gpu.choices[0].finish_reason, content).toBe('stop');
+      const parsed = JSON.parse(content) as { color: string; ok: boolean; tag: string };
+      expect(['red', 'green', 'blue']).toContain(parsed.color);
+      expect(typeof parsed.ok).toBe('boolean');
+      const cpu = nodeApi({}, nodeLlm({ devices: ['wasm'] }));
+      try {
+        const want = await (await cpu.handle(post('/chat/completions', body))).json() as { choices: { message: { content: string } }[] };
+        expect(content).toBe(want.choices[0].message.content);
+      } finally {
+        await cpu.llm.unload('hearth/tiny-llama');
+      }
+    } finally {
+      sample.mockRestore();
     }
   }, 180_000);
 
