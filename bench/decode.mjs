@@ -10,15 +10,24 @@
 //     Llama-3.2-1B-shaped 4-bit model (random weights generated here, never written to disk: 16 layers, hidden 2048,
 //     32 heads / 8 KV heads, MLP 8192, vocabulary 128256, MatMulNBits blocks of 32 with zero points, 4-bit
 //     embedding and head). The 1B model runs on real adapters; on SwiftShader only with --decode-1b (minutes/token).
+//   - per model, prefill: tokens/s of a `--decode-prefill=64`-token prompt through the prefill kernels (tiled GEMMs,
+//     split-K attention) and token by token (the same decoder with prefill off), and their ratio;
+//   - per kernel variant (bench/decode-kernels.mjs): time, bytes moved and the roofline ratio of the batch-1 GEMVs
+//     (f32 both layouts, 4-bit; with and without subgroups where the adapter has them; the decoder uses them then), the prefill GEMMs (f32 both layouts, 4-bit, per token and as weight bandwidth),
+//     split-K attention over a long cache, argmax and GPU sampling over a Llama-3 vocabulary.
 // Each model runs one warm-up round (shader compilation: onnxruntime-web compiles per shape on first use) before the
 // timed rounds. Greedy tokens of WGSL and onnxruntime-web are compared on the fixtures (they must agree). On SwiftShader the numbers
 // are CPU timings: compare ratios only.
 import { existsSync, readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { ROOT } from './build.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { kernelRows, reportKernels } from './decode-kernels.mjs';
 import { fmt, p50, table } from './stats.mjs';
 
-export const DECODE_DEFAULTS = { tokens: 24, rounds: 3, big: false, bigTokens: 32, ort: true };
+// The project root, computed here rather than imported from build.mjs (which loads Vite): decode-gpu.mjs runs this
+// file on a GPU machine that has no node_modules.
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export const DECODE_DEFAULTS = { tokens: 24, rounds: 3, big: false, bigTokens: 32, ort: true, prefill: 64 };
 
 export async function loadDecodeModules(dir) {
   const names = ['wgsl-decoder', 'wgsl-onnx-weights', 'wgsl-config', 'wgsl-weights', 'onnx-decoder', 'llama2c', 'dawn'];
@@ -39,6 +48,7 @@ async function adapterAndDevice(mods) {
   const info = adapter.info ?? {};
   const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
   const device = await adapter.requestDevice({
+    requiredFeatures: adapter.features.has('subgroups') ? ['subgroups'] : [],
     requiredLimits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
   });
   return {
@@ -86,6 +96,23 @@ async function wgslDecode(decoder, prompt, tokens, rounds) {
     generated = out;
   }
   return { msPerToken: p50(times), tokens: generated };
+}
+
+/** Prefill of `length` prompt tokens (last logits read back), through the prefill kernels or token by token. */
+async function wgslPrefill(decoder, length, rounds, usePrefill) {
+  const vocab = decoder.shape.vocabSize;
+  const ids = Array.from({ length }, (_, i) => (i * 7919 + 13) % vocab);
+  const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
+  decoder.prefill = usePrefill;
+  const times = [];
+  for (let r = 0; r <= rounds; r++) {
+    decoder.reset();
+    const t0 = performance.now();
+    await decoder.step(input);
+    if (r > 0) times.push(performance.now() - t0);
+  }
+  decoder.prefill = true;
+  return { tokensPerSecond: length / (p50(times) / 1000) };
 }
 
 /** The same greedy loop through onnxruntime-web (OnnxDecoder on its WebGPU EP: KV cache on the GPU, logits read back). */
@@ -151,9 +178,12 @@ async function ortWebgpu(gpu) {
   if (!globalThis.navigator?.gpu) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu, hardwareConcurrency: 1, userAgent: 'node' }, configurable: true });
   }
-  const ort = await import(pathToFileURL(`${ROOT}node_modules/onnxruntime-web/dist/ort.webgpu.min.mjs`).href);
+  // node_modules here; on a GPU machine, the copy that ../shared/gpu/pack.sh puts in .gpu/nm.
+  const dist = [`${ROOT}node_modules/onnxruntime-web/dist/`, `${ROOT}.gpu/nm/onnxruntime-web/dist/`].find((d) => existsSync(`${d}ort.webgpu.min.mjs`));
+  if (!dist) throw new Error('onnxruntime-web not found (node_modules or .gpu/nm): pass --decode-ort=0');
+  const ort = await import(pathToFileURL(`${dist}ort.webgpu.min.mjs`).href);
   ort.env.wasm.numThreads = 1;
-  ort.env.wasm.wasmPaths = pathToFileURL(`${ROOT}node_modules/onnxruntime-web/dist/`).href;
+  ort.env.wasm.wasmPaths = pathToFileURL(dist).href;
   ort.env.logLevel = 'error';
   return ort;
 }
@@ -171,13 +201,19 @@ export async function runDecode({ mods, opts, log }) {
 
   const measure = async (name, weights, promptIds, tokens, onnxFile) => {
     const t0 = performance.now();
-    const decoder = await mods.WgslDecoder.create(weights, { capacity: promptIds.length + tokens + 1 }, device);
+    const decoder = await mods.WgslDecoder.create(weights, { capacity: Math.max(promptIds.length + tokens + 1, opts.prefill + 1) }, device);
     const loadMs = performance.now() - t0;
     const bytes = mods.weightBytesPerToken(weights);
     log(`decode: ${name}: WGSL loaded in ${fmt(loadMs, 0)} ms, ${fmt(bytes / 1e6, 1)} MB of weights per token`);
     const wgsl = await wgslDecode(decoder, promptIds, tokens, opts.rounds);
+    const prefillRounds = adapter.swiftshader ? 1 : opts.rounds;
+    const prefill = opts.prefill > 1 ? await wgslPrefill(decoder, opts.prefill, prefillRounds, true) : null;
+    const stepwise = opts.prefill > 1 ? await wgslPrefill(decoder, opts.prefill, prefillRounds, false) : null;
     await decoder.release();
-    const row = { model: name, weightBytes: bytes, wgslMsPerToken: wgsl.msPerToken, wgslLoadMs: loadMs, roofline: bytes / (wgsl.msPerToken / 1000) / copy };
+    const row = {
+      model: name, subgroups: decoder.subgroups, weightBytes: bytes, wgslMsPerToken: wgsl.msPerToken, wgslLoadMs: loadMs, roofline: bytes / (wgsl.msPerToken / 1000) / copy,
+      prefillTokens: opts.prefill, prefillTokensPerSecond: prefill?.tokensPerSecond, stepwisePrefillTokensPerSecond: stepwise?.tokensPerSecond,
+    };
     if (ort && onnxFile) {
       log(`decode: ${name}: onnxruntime-web WebGPU session (SwiftShader compiles its shaders for ~1 min)`);
       const session = await ort.InferenceSession.create(readFileSync(onnxFile), mods.OnnxDecoder.sessionOptions('webgpu', { layers: config.num_hidden_layers, kvHeads: config.num_key_value_heads, headDim: config.head_dim, vocabSize: config.vocab_size }));
@@ -202,19 +238,29 @@ export async function runDecode({ mods, opts, log }) {
   } else {
     log('decode: synthetic 1B model skipped on SwiftShader (pass --decode-1b to run it)');
   }
+  log('decode: kernel variants');
+  const kernels = await kernelRows({ device, copy, swiftshader: adapter.swiftshader, log });
   device.destroy();
-  return { adapter, copyBytesPerSecond: copy, rows, big: !adapter.swiftshader || opts.big };
+  return { adapter, copyBytesPerSecond: copy, rows, kernels, big: !adapter.swiftshader || opts.big };
 }
 
 export function reportDecode(r, print) {
   print(`LLM decode, batch 1, greedy (WGSL decoder vs onnxruntime-web WebGPU EP, same adapter: ${r.adapter.vendor} ${r.adapter.architecture}${r.adapter.swiftshader ? ', SwiftShader — ratios only' : ''})`);
   print(`copy bandwidth (read + write): ${fmt(r.copyBytesPerSecond / 1e9)} GB/s; roofline = weight bytes per token ÷ time per token ÷ copy bandwidth`);
+  print(`WGSL GEMVs: ${r.rows[0]?.subgroups ? 'subgroup variants (the adapter has subgroups of ≤ 32 lanes)' : 'workgroup-memory reductions (no usable subgroups)'}`);
   print(table(['model', 'weights/token', 'WGSL ms/token', 'WGSL tok/s', 'WGSL roofline', 'ORT ms/token', 'ORT roofline', 'WGSL ÷ ORT speed', 'same tokens'],
     r.rows.map((row) => [
       row.model, `${fmt(row.weightBytes / 1e6, 2)} MB`, fmt(row.wgslMsPerToken), fmt(1000 / row.wgslMsPerToken, 1), fmt(row.roofline, 4),
       row.ortMsPerToken === undefined ? '—' : fmt(row.ortMsPerToken), row.ortRoofline === undefined ? '—' : fmt(row.ortRoofline, 4),
       row.ortMsPerToken === undefined ? '—' : `${fmt(row.ortMsPerToken / row.wgslMsPerToken)}×`, row.sameTokens === undefined ? '—' : String(row.sameTokens),
     ])));
+  print(`\nPrefill (WGSL decoder, one prompt of ${r.rows[0]?.prefillTokens ?? '—'} tokens, last logits read back): prefill kernels vs token by token`);
+  print(table(['model', 'prefill tok/s', 'token-by-token tok/s', 'prefill ÷ token-by-token'],
+    r.rows.map((row) => [
+      row.model, fmt(row.prefillTokensPerSecond, 1), fmt(row.stepwisePrefillTokensPerSecond, 1),
+      row.prefillTokensPerSecond === undefined ? '—' : `${fmt(row.prefillTokensPerSecond / row.stepwisePrefillTokensPerSecond)}×`,
+    ])));
+  if (r.kernels) reportKernels(r.kernels, r.copyBytesPerSecond, print);
   if (!r.big) print('synthetic Llama-3.2-1B q4: not run on SwiftShader (--decode-1b runs it; it is meant for a real GPU, see /work/shared/gpu/README.md)');
 }
 

@@ -19,7 +19,7 @@
 //                      [--lora-big-rank=128 (0: none)] [--lora-big-rank-shapes=attn1280]   (lora, one pass)
 //                      [--lora-model-rounds=10] [--lora-model-warmup=2]         (lora, whole tiny SDXL)
 //                      [--relay-rounds=20] [--relay-reps=10] [--relay-busy-rounds=4]  (relay: API worker vs main thread)
-//                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0]
+//                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0] [--decode-prefill=64]
 //                                                                               (decode: WGSL decoder vs ORT WebGPU, Node)
 //
 // --no-build serves the existing dist/ instead of building the app into bench/.build/web (the small Node bundle
@@ -96,6 +96,7 @@ const decodeOpts = {
   big: Boolean(args['decode-1b'] ?? DECODE_DEFAULTS.big),
   bigTokens: num('decode-1b-tokens', DECODE_DEFAULTS.bigTokens),
   ort: args['decode-ort'] !== '0',
+  prefill: num('decode-prefill', DECODE_DEFAULTS.prefill),
 };
 
 const started = performance.now();

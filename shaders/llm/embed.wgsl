@@ -1,5 +1,6 @@
-// The token's embedding row → the hidden state x. The token id is read from the step state (state[0]) on the GPU, so
-// a pre-recorded step needs no per-token uniforms. embed_f32: a float32 [vocab, hidden] table; embed_q4: the same
+// The token's embedding row → the hidden state x. The token id is read from the step state on the GPU (state[4t] for
+// token t = workgroup_id.y, whose row of x it fills: one token when decoding, many in prefill), so a pre-recorded step
+// needs no per-token uniforms. embed_f32: a float32 [vocab, hidden] table; embed_q4: the same
 // table in MatMulNBits' 4-bit layout (see gemv_q4.wgsl), one row dequantised.
 // CPU reference: embedReference in src/engines/llm/wgsl/reference.ts.
 
@@ -26,15 +27,15 @@ struct Params {
 fn embed_f32(@builtin(global_invocation_id) id: vec3<u32>) {
   let d = id.x;
   if (d >= p.hidden) { return; }
-  let token = min(state[0], p.vocab - 1u);
-  x[d] = table[token * p.hidden + d];
+  let token = min(state[4u * id.y], p.vocab - 1u);
+  x[id.y * p.hidden + d] = table[token * p.hidden + d];
 }
 
 @compute @workgroup_size(64)
 fn embed_q4(@builtin(global_invocation_id) id: vec3<u32>) {
   let d = id.x;
   if (d >= p.hidden) { return; }
-  let n = min(state[0], p.vocab - 1u);
+  let n = min(state[4u * id.y], p.vocab - 1u);
   let b = d / p.block_size;
   let e = d % p.block_size;
   let word = q[(n * p.blocks + b) * (p.block_size / 8u) + e / 8u];
@@ -45,5 +46,5 @@ fn embed_q4(@builtin(global_invocation_id) id: vec3<u32>) {
     let byte = (zp[byte_index / 4u] >> ((byte_index % 4u) * 8u)) & 0xffu;
     zero = f32((byte >> ((b % 2u) * 4u)) & 0xfu);
   }
-  x[d] = (value - zero) * scales[n * p.blocks + b];
+  x[id.y * p.hidden + d] = (value - zero) * scales[n * p.blocks + b];
 }

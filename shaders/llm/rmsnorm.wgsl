@@ -1,4 +1,5 @@
-// RMSNorm as Llama computes it in float32: out[i] = x[i] / sqrt(mean(x²) + eps) · weight[i]. One workgroup.
+// RMSNorm as Llama computes it in float32: out[i] = x[i] / sqrt(mean(x²) + eps) · weight[i]. One workgroup per row
+// (workgroup_id.x: the token; one when decoding, many in prefill).
 // CPU reference: rmsNormReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
@@ -16,9 +17,10 @@ struct Params {
 var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x * p.n;
   var s = 0.0;
-  for (var i = lid; i < p.n; i += 256u) { s += x[i] * x[i]; }
+  for (var i = lid; i < p.n; i += 256u) { s += x[row + i] * x[row + i]; }
   partial[lid] = s;
   workgroupBarrier();
   for (var k = 128u; k > 0u; k >>= 1u) {
@@ -26,5 +28,5 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     workgroupBarrier();
   }
   let inv = inverseSqrt(partial[0] / f32(p.n) + p.eps);
-  for (var i = lid; i < p.n; i += 256u) { out[i] = x[i] * inv * weight[i]; }
+  for (var i = lid; i < p.n; i += 256u) { out[row + i] = x[row + i] * inv * weight[i]; }
 }

@@ -65,10 +65,10 @@ export function getGpu(suite: string): Promise<GPU> {
   })());
 }
 
-/** A fresh device on the Dawn adapter. */
-export async function getDevice(suite: string): Promise<GPUDevice> {
+/** A fresh device on the Dawn adapter (with those of `features` the adapter has). */
+export async function getDevice(suite: string, features: GPUFeatureName[] = []): Promise<GPUDevice> {
   const adapter = await (await getGpu(suite)).requestAdapter();
-  return adapter!.requestDevice();
+  return adapter!.requestDevice({ requiredFeatures: features.filter((f) => adapter!.features.has(f)) });
 }
 
 /** mapAsync(READ) calls so far, ORT's included (a spy installed once on GPUBuffer.prototype). */

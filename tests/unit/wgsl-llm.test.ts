@@ -6,12 +6,16 @@
 //  - the same weights saved as model.safetensors (torch names, [out, in], zero Qwen2-style biases) give the same
 //    greedy tokens;
 //  - through the API (LlmService with WebGPU first): completions answer with `x-hearth-backend: wgsl/webgpu` and
-//    torch's greedy text, logprobs within 1e-3 of torch's, GET /models reports the wgsl variant; a model the WGSL
+//    torch's greedy text, logprobs within 1e-3 of torch's, a seeded sampled completion (top-k/top-p/min-p, penalties,
+//    logit_bias) drawn on the GPU gives the CPU sampler's text (onnxruntime-web wasm), so does a json_object request
+//    sampled under the grammar's bitmask (valid JSON), GET /models reports the wgsl variant; a model the WGSL
 //    decoder cannot read falls back to onnxruntime-web with the reason recorded;
-//  - stories260K (a real trained Llama, llama.c checkpoint read by ./llama2c.ts) gives its published greedy text.
+//  - stories260K (a real trained Llama, llama.c checkpoint read by ./llama2c.ts) gives its published greedy text;
+//  - prefill (prompts through the tiled GEMMs and split-K attention, in passes of 64 tokens) gives the logits of the
+//    token-by-token path on a 72-token prompt.
 // Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { existsSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getDevice, skipGpu } from './dawn';
 import { llama2cDecoder, readLlama2c } from './llama2c';
 import { get, nodeApi, nodeLlm, nodeLlmFiles, post, readJson, ROOT } from './node-api';
@@ -57,9 +61,17 @@ async function greedyRun(decoder: WgslDecoder, ids: number[], steps: number) {
   return { tokens, logits };
 }
 
+/**
+ * One device for the decoder tests of this file, with subgroups (SwiftShader has them): pipelines compile once
+ * (SwiftShader: ~20 s per fresh device). The fixtures run the GEMVs' subgroup variants; stories260K and the
+ * safetensors test run the workgroup-memory ones (`subgroups: false`).
+ */
+let devicePromise: Promise<GPUDevice> | undefined;
+const sharedDevice = () => (devicePromise ??= getDevice('wgsl-llm tests', ['subgroups']));
+
 describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch', () => {
   let device: GPUDevice;
-  beforeAll(async () => { device = await getDevice('wgsl-llm tests'); });
+  beforeAll(async () => { device = await sharedDevice(); });
 
   for (const variant of ['fp32', 'q4'] as const) {
     it(`${variant}: top-10 first-step logits and 24 greedy tokens (every prompt with HEARTH_WGSL_FULL=1); the padded batch`, async () => {
@@ -68,6 +80,7 @@ describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch',
       expect(weights.layers[0].q.kind).toBe(variant === 'fp32' ? 'f32' : 'q4');
       expect(weights.lmHead).toBe(weights.embed); // tied: one upload
       const decoder = await WgslDecoder.create(weights, { capacity: 256 }, device);
+      expect(decoder.subgroups).toBe(true);
       try {
         const expected = variant === 'fp32' ? ref : ref.q4;
         for (const g of expected.greedy.filter((x) => FULL || x.prompt === (variant === 'fp32' ? 'bos' : 'chat'))) {
@@ -103,6 +116,35 @@ describe.skipIf(skipGpu)('WGSL decoder on the tiny Llama fixtures equals torch',
       }
     }, 120_000);
   }
+});
+
+describe.skipIf(skipGpu)('WGSL prefill (tiled GEMM, split-K attention) equals the token-by-token path', () => {
+  it('a 72-token prompt (two prefill passes: 64 + 8) gives the same last logits, then the same greedy tokens', async () => {
+    const weights = llamaWeightsFromOnnx(new Uint8Array(readFileSync(dir + ref.q4.model_file.split('/').pop()!)), [], llamaArchitecture(config));
+    const decoder = await WgslDecoder.create(weights, { capacity: 80 }, await sharedDevice());
+    try {
+      expect(decoder.prefillRows).toBe(64);
+      let seed = 7;
+      const ids = Array.from({ length: 72 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % decoder.shape.vocabSize);
+      const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
+      const vocab = decoder.shape.vocabSize;
+      const stepwise = await decoder.step(input, { allPositions: true });
+      const want = stepwise.logits.subarray(71 * vocab, 72 * vocab);
+      const prefill = await decoder.step(input);
+      expect(prefill.tokens).toBe(1);
+      let worst = 0;
+      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(prefill.logits[i] - want[i]));
+      expect(worst).toBeLessThan(1e-4);
+      // The KV cache the prefill wrote serves the decode steps as the token-by-token one did.
+      const greedy = await decoder.stepGreedy({ ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] });
+      const viaLogits = await decoder.step({ ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] });
+      let best = 0;
+      for (let i = 1; i < vocab; i++) if (viaLogits.logits[i] > viaLogits.logits[best]) best = i;
+      expect(greedy[0]).toBe(best);
+    } finally {
+      await decoder.release();
+    }
+  }, 120_000);
 });
 
 /** A model.safetensors (F32, torch's names and [out, in] layout) holding the fp32 fixture's weights. */
@@ -143,7 +185,8 @@ describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
     const weights = llamaWeightsFromSafetensors([fixtureSafetensors()], llamaArchitecture(config), true);
     expect(weights.lmHead).toBe(weights.embed);
     expect(weights.layers[1].kBias?.length).toBe(8);
-    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await getDevice('wgsl-llm tests'));
+    const decoder = await WgslDecoder.create(weights, { capacity: 64, subgroups: false }, await sharedDevice());
+    expect(decoder.subgroups).toBe(false);
     try {
       const { tokens } = await greedyRun(decoder, prompt('text'), 6);
       expect(tokens).toEqual(ref.greedy.find((g) => g.prompt === 'text')!.new_tokens.slice(0, 6));
@@ -156,7 +199,7 @@ describe.skipIf(skipGpu)('the WGSL decoder from model.safetensors', () => {
 describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
   let api: ReturnType<typeof nodeApi>;
   beforeAll(() => {
-    const llm = nodeLlm({ devices: ['webgpu', 'wasm'], wgsl: { device: () => getDevice('wgsl-llm tests') } });
+    const llm = nodeLlm({ devices: ['webgpu', 'wasm'], wgsl: { device: sharedDevice } });
     api = nodeApi({}, llm);
   });
   afterAll(async () => { await api.llm.unload('hearth/tiny-llama'); });
@@ -185,6 +228,65 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
     got.forEach((lp, i) => expect(Math.abs(lp - want[i])).toBeLessThan(1e-3));
   }, 120_000);
 
+  it('sampling with penalties, bias and a seed runs on the GPU (ids only) and gives the CPU sampler\'s tokens (onnxruntime-web wasm)', async () => {
+    const body = {
+      model: 'hearth/tiny-llama', prompt: prompt('text'), max_tokens: 12, seed: 1234, temperature: 0.9, top_k: 40, top_p: 0.9,
+      min_p: 0.01, repetition_penalty: 1.2, frequency_penalty: 0.3, presence_penalty: 0.2, logit_bias: { 13: 3, 11: -100 },
+    };
+    const sample = vi.spyOn(WgslDecoder.prototype, 'stepSample');
+    const step = vi.spyOn(WgslDecoder.prototype, 'step');
+    try {
+      const res = await api.handle(post('/completions', body));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+      const gpu = await res.json() as { choices: { text: string }[]; usage: { completion_tokens: number } };
+      // The prompt's step reads logits back (the first token is drawn on the CPU); every later token is drawn on the GPU.
+      expect(step).toHaveBeenCalledTimes(1);
+      expect(sample).toHaveBeenCalledTimes(gpu.usage.completion_tokens - 1);
+      const cpu = nodeApi({}, nodeLlm({ devices: ['wasm'] }));
+      try {
+        const want = await (await cpu.handle(post('/completions', body))).json() as { choices: { text: string }[] };
+        expect(gpu.choices[0].text).toBe(want.choices[0].text);
+      } finally {
+        await cpu.llm.unload('hearth/tiny-llama');
+      }
+    } finally {
+      sample.mockRestore();
+      step.mockRestore();
+    }
+  }, 180_000);
+
+  it('json_object with a schema, sampled on the GPU under the grammar\'s bitmask: valid JSON, the CPU sampler\'s text', async () => {
+    const schema = {
+      type: 'object', required: ['color', 'ok', 'tag'],
+      properties: { color: { enum: ['red', 'green', 'blue'] }, ok: { type: 'boolean' }, tag: { type: 'string', maxLength: 6 } },
+    };
+    const body = { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'JSON please' }], max_tokens: 120, temperature: 1, seed: 2,
+      response_format: { type: 'json_object', schema } };
+    const sample = vi.spyOn(WgslDecoder.prototype, 'stepSample');
+    try {
+      const res = await api.handle(post('/chat/completions', body));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+      const gpu = await res.json() as { choices: { message: { content: string }; finish_reason: string }[] };
+      expect(sample).toHaveBeenCalled();
+      const content = gpu.choices[0].message.content;
+      expect(gpu.choices[0].finish_reason, content).toBe('stop');
+      const parsed = JSON.parse(content) as { color: string; ok: boolean; tag: string };
+      expect(['red', 'green', 'blue']).toContain(parsed.color);
+      expect(typeof parsed.ok).toBe('boolean');
+      const cpu = nodeApi({}, nodeLlm({ devices: ['wasm'] }));
+      try {
+        const want = await (await cpu.handle(post('/chat/completions', body))).json() as { choices: { message: { content: string } }[] };
+        expect(content).toBe(want.choices[0].message.content);
+      } finally {
+        await cpu.llm.unload('hearth/tiny-llama');
+      }
+    } finally {
+      sample.mockRestore();
+    }
+  }, 180_000);
+
   it('a model the WGSL decoder cannot read falls back to onnxruntime-web, the reason recorded', async () => {
     const llm = nodeLlm({
       devices: ['webgpu', 'wasm'],
@@ -210,10 +312,11 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
 const STORIES = '/work/shared/models/stories260K/';
 describe.skipIf(skipGpu || !existsSync(`${STORIES}stories260K.bin`))('the WGSL decoder on stories260K', () => {
   it('greedy: "Once upon a time, there was a little girl named Lily. …" (30 tokens)', async () => {
-    const device = await getDevice('wgsl-llm tests');
+    const device = await sharedDevice();
     const weights = readLlama2c(new Uint8Array(readFileSync(`${STORIES}stories260K.bin`)));
     const decode = llama2cDecoder(new Uint8Array(readFileSync(`${STORIES}tok512.bin`)));
-    const decoder = await WgslDecoder.create(weights, { capacity: 64 }, device);
+    const decoder = await WgslDecoder.create(weights, { capacity: 64, subgroups: false }, device);
+    expect(decoder.subgroups).toBe(false);
     try {
       const promptIds = [1, 403, 407, 261, 378];
       const { tokens } = await greedyRun(decoder, promptIds, 30);

@@ -4,6 +4,7 @@
  * batch of tokens with its attention mask and positions, and returns logits — or, for greedy decoding on a backend
  * that can, only the chosen token ids.
  */
+import type { SamplingParams } from './sampling';
 
 export interface DecoderShape {
   layers: number;
@@ -33,6 +34,21 @@ export interface StepOutput {
   tokens: number;
 }
 
+/** One row's sampling for a decoder that samples on its device (see LlmDecoder.stepSample). */
+export interface DeviceSampler {
+  params: SamplingParams;
+  /** The uniform draw in [0, 1) for this token from the choice's seeded generator (unused when greedy). */
+  u: number;
+  /** Prompt and output tokens (repetition penalty), or null when it is off. */
+  seen: ReadonlySet<number> | null;
+  /** Output token counts (frequency/presence penalties). */
+  counts: ReadonlyMap<number, number>;
+  /** Allowed-token bitmask (grammar), bit j & 31 of word j >> 5. */
+  allowed?: Uint32Array;
+  /** Never chosen (ignore_eos). */
+  banned?: readonly number[];
+}
+
 export interface LlmDecoder {
   readonly shape: DecoderShape;
   /** What runs it, as reported in `x-hearth-backend`: 'onnx/webgpu', 'onnx/wasm', 'wgsl/webgpu'. */
@@ -42,5 +58,11 @@ export interface LlmDecoder {
   step(input: StepInput, options?: StepOptions): Promise<StepOutput>;
   /** Greedy decoding where the backend picks the argmax itself: the next token id of each row, no logits read back. */
   stepGreedy?(input: StepInput): Promise<number[]>;
+  /**
+   * Sampling on the device, with the semantics of sampleToken (sampling.ts) given the same draw: penalties, bias,
+   * mask and ban included; only token ids come back. `fitsDeviceSampling` says which settings it implements.
+   */
+  stepSample?(input: StepInput, samplers: DeviceSampler[]): Promise<number[]>;
+  fitsDeviceSampling?(params: SamplingParams, banned: number): boolean;
   release(): Promise<void>;
 }

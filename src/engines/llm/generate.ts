@@ -189,6 +189,13 @@ async function* run(model: LlmModel, job: LlmJob, isCancelled: () => boolean, st
     const greedyOnDevice = decoder.stepGreedy !== undefined && !factory && params.logprobs === null
       && !params.sampling.frequencyPenalty && !params.sampling.presencePenalty && params.sampling.repetitionPenalty === 1
       && params.sampling.logitBias.length === 0 && !params.sampling.ignoreEos && isGreedy(params.sampling, vocab);
+    // Otherwise, without logprobs or tool calls (whose first token is re-drawn from the logits), a decoder that samples
+    // on its device (the WGSL one) gets each choice's settings, penalty state, mask and one draw of its generator — the
+    // draw sampleToken would make — and returns only token ids.
+    const greedy = isGreedy(params.sampling, vocab);
+    const banned = params.sampling.ignoreEos ? model.eosIds : undefined;
+    const sampleOnDevice = !greedyOnDevice && decoder.stepSample !== undefined && params.logprobs === null && !tools.length
+      && decoder.fitsDeviceSampling?.(params.sampling, banned?.length ?? 0) === true;
     let picked: number[] | null = null;
     for (;;) {
       const next: number[] = [];
@@ -209,6 +216,19 @@ async function* run(model: LlmModel, job: LlmJob, isCancelled: () => boolean, st
       const input = { ids: next.map((id) => [id]), mask, positions: stepPositions.map((p) => [p]) };
       if (greedyOnDevice) {
         picked = await decoder.stepGreedy!(input);
+        if (isCancelled()) return;
+        stepPositions = stepPositions.map((p) => p + 1);
+        continue;
+      }
+      if (sampleOnDevice) {
+        picked = await decoder.stepSample!(input, choices.map((c) => ({
+          params: params.sampling,
+          u: c.finished || greedy ? 0 : c.rng.next(),
+          seen: c.seen,
+          counts: c.counts,
+          allowed: c.finished ? undefined : c.constraint?.nextTokenMask(),
+          banned: c.constraint ? undefined : banned,
+        })));
         if (isCancelled()) return;
         stepPositions = stepPositions.map((p) => p + 1);
         continue;

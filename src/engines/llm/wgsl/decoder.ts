@@ -2,34 +2,44 @@
  * Hearth's own WebGPU decoder for Llama-family models: the weights uploaded once (float32 or MatMulNBits 4-bit, as
  * the file stores them), a KV cache per batch row in GPU buffers, and per token one compute pass replaying a list of
  * dispatches recorded at load time (pipelines, bind groups and every uniform written once; the token id and position
- * are read by the kernels from a small state buffer, copied in on the GPU). Prompts run token by token in one
- * submission. Greedy decoding ends in an argmax kernel, so only a token id is read back; otherwise the logits are.
+ * are read by the kernels from a small state buffer, copied in on the GPU). Prompts run as prefill: up to
+ * PREFILL_ROWS tokens per pass through tiled GEMMs (gemm.wgsl, gemm_q4.wgsl) and split-K attention, the kernels taking
+ * the token as a dispatch dimension, then the head on the last token only (prompt logprobs, which need every
+ * position's logits, run token by token). Greedy decoding ends in an argmax kernel, so only a token id is read back;
+ * otherwise the logits are.
  *
  * Shader sources (shaders/llm/*.wgsl): `?raw` imports in the browser and vitest; pass them elsewhere (Node benches).
  */
 import { internal } from '../../../api/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
+import type { SamplingParams } from '../sampling';
 import { bundledGgufShader, ggufModuleSource, ggufParams, ggufTypesOf, type GgufEntry } from './gguf-kernels';
+import { gpuSamplingFits, samplerBufferWords, samplerWords, type GpuSamplerInput } from './gpu-sampling';
 import { f32Bytes, ropeTable, type GgufBlockType, type LinearWeight, type LlamaWeights } from './weights';
 
-export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax'] as const;
+export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemv_subgroup', 'gemv_q4_subgroup', 'gemm', 'gemm_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample'] as const;
 export type WgslLlmShaderSources = Record<(typeof WGSL_LLM_SHADER_NAMES)[number], string>;
 
 /** The bundled shaders through Vite's `?raw` (browser builds, vitest). */
 export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
-  const [gemv, gemvQ4, embed, rmsnorm, rope, attention, swiglu, argmax] = await Promise.all([
+  const [gemv, gemvQ4, gemvSubgroup, gemvQ4Subgroup, gemm, gemmQ4, embed, rmsnorm, rope, attention, swiglu, argmax, sample] = await Promise.all([
     import('../../../../shaders/llm/gemv.wgsl?raw'),
     import('../../../../shaders/llm/gemv_q4.wgsl?raw'),
+    import('../../../../shaders/llm/gemv_subgroup.wgsl?raw'),
+    import('../../../../shaders/llm/gemv_q4_subgroup.wgsl?raw'),
+    import('../../../../shaders/llm/gemm.wgsl?raw'),
+    import('../../../../shaders/llm/gemm_q4.wgsl?raw'),
     import('../../../../shaders/llm/embed.wgsl?raw'),
     import('../../../../shaders/llm/rmsnorm.wgsl?raw'),
     import('../../../../shaders/llm/rope_kv.wgsl?raw'),
     import('../../../../shaders/llm/attention.wgsl?raw'),
     import('../../../../shaders/llm/swiglu.wgsl?raw'),
     import('../../../../shaders/llm/argmax.wgsl?raw'),
+    import('../../../../shaders/llm/sample.wgsl?raw'),
   ]);
   return {
-    gemv: gemv.default, gemv_q4: gemvQ4.default, embed: embed.default, rmsnorm: rmsnorm.default,
-    rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default,
+    gemv: gemv.default, gemv_q4: gemvQ4.default, gemv_subgroup: gemvSubgroup.default, gemv_q4_subgroup: gemvQ4Subgroup.default, gemm: gemm.default, gemm_q4: gemmQ4.default, embed: embed.default, rmsnorm: rmsnorm.default,
+    rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default, sample: sample.default,
   };
 }
 
@@ -45,6 +55,19 @@ const GEMV_ROWS = 4;
 const SHORT_ROW = 256;
 const PARAM_SLOT = 256;
 const STATE_BYTES = 16;
+/** Prompt tokens per prefill pass (the prefill activations are this many rows). */
+export const PREFILL_ROWS = 64;
+/** Outputs × tokens per GEMM workgroup (TN, TT in gemm.wgsl / gemm_q4.wgsl). */
+const GEMM_COLS = 64;
+const GEMM_TOKENS = 16;
+/** Most cache slots per attention split and the largest head (workgroup arrays in attention.wgsl). */
+const ATTENTION_MAX_CHUNK = 256;
+const ATTENTION_MAX_HEAD_DIM = 256;
+
+/** Cache slots per split-K attention split: ~16 splits over the whole cache, 64..256 slots each. */
+export function attentionChunk(capacity: number): number {
+  return Math.min(ATTENTION_MAX_CHUNK, Math.max(64, Math.ceil(capacity / 16)));
+}
 
 /** One recorded dispatch. */
 interface Dispatch {
@@ -52,9 +75,20 @@ interface Dispatch {
   bindGroup: GPUBindGroup;
   x: number;
   y: number;
+  z?: number;
 }
 
-type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attention' | 'swiglu' | 'argmax';
+/** A recorded prefill dispatch: its workgroup counts depend on the pass's token count. */
+interface PrefillDispatch {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  groups: (tokens: number) => [number, number, number];
+}
+
+type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'gemm_nk' | 'gemm_kn' | 'gemm_q4'
+  | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu' | 'argmax' | 'sample';
+/** A pipeline of the fixed set, or a GGUF kernel for one block type. */
+type DispatchName = PipelineName | `${GgufEntry}:${GgufBlockType}`;
 
 /** A linear weight on the GPU. */
 type GpuLinear =
@@ -67,11 +101,25 @@ interface Row {
   kCache: GPUBuffer[];
   vCache: GPUBuffer[];
   dispatches: Dispatch[];
+  /** [PREFILL_ROWS] step states (token id, position) of a prefill pass, and its dispatches. */
+  prefillState: GPUBuffer;
+  prefill: PrefillDispatch[];
+  /** This row's sampler words (gpu-sampling.ts) and the sampling kernel bound to them. */
+  sampler: GPUBuffer;
+  sample: Dispatch;
 }
+
+/** What a step ends in: logits read back, the argmax, or a token sampled on the GPU. */
+type Head = 'logits' | 'argmax' | 'sample';
 
 export interface WgslDecoderOptions {
   /** KV-cache slots per row: the longest prompt + completion this decoder runs. */
   capacity: number;
+  /**
+   * The GEMVs' subgroup variants (gemv_subgroup.wgsl, gemv_q4_subgroup.wgsl): by default where the device has the
+   * `subgroups` feature and subgroups of at most 32 lanes; false keeps the workgroup-memory reductions.
+   */
+  subgroups?: boolean;
   shaders?: WgslLlmShaderSources;
   /** shaders/llm/gemv_gguf.wgsl (default: the bundled one), for models with GGUF block weights. */
   ggufShader?: string;
@@ -99,7 +147,19 @@ export class WgslDecoder implements LlmDecoder {
   /** Rows of the last encoded step that were all padding (no token ran; their outputs are zero). */
   private readonly paddingRows = new Set<number>();
 
-  private readonly act: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'scores' | 'result' | 'dummy' | 'rope', GPUBuffer>;
+  private readonly act: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope' | 'work' | 'weight', GPUBuffer>;
+  /** Prefill activations, [prefillRows, …]. */
+  private readonly pre: Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up', GPUBuffer>;
+  /** Whether the GEMVs use their subgroup variants (see WgslDecoderOptions.subgroups). */
+  subgroups = false;
+  /** Prompts through the prefill kernels (true), or token by token like decode steps (false: benches compare both). */
+  prefill = true;
+  /** Set when a weight is in GGUF blocks: the prefill GEMMs do not read them, so prompts run token by token. */
+  private ggufWeights = false;
+  /** Tokens per prefill pass (PREFILL_ROWS, or less for a small cache). */
+  readonly prefillRows: number;
+  private readonly attnChunk: number;
+  private readonly attnSplits: number;
   private readonly linears = new Map<LinearWeight, GpuLinear>();
   private readonly vectors = new Map<Float32Array, GPUBuffer>();
 
@@ -116,10 +176,18 @@ export class WgslDecoder implements LlmDecoder {
     const a = (this.arch = weights.arch);
     this.shape = { layers: a.layers, kvHeads: a.kvHeads, headDim: a.headDim, vocabSize: a.vocab };
     const f = (n: number) => this.buffer(4 * Math.max(n, 4), Usage.STORAGE | Usage.COPY_SRC | Usage.COPY_DST);
+    const P = (this.prefillRows = Math.min(PREFILL_ROWS, capacity));
+    this.attnChunk = attentionChunk(capacity);
+    this.attnSplits = Math.ceil(capacity / this.attnChunk);
     this.act = {
       x: f(a.hidden), xn: f(a.hidden), q: f(a.heads * a.headDim), k: f(a.kvHeads * a.headDim), v: f(a.kvHeads * a.headDim),
       att: f(a.heads * a.headDim), gate: f(a.intermediate), up: f(a.intermediate), logits: f(a.vocab),
-      scores: f(a.heads * capacity), result: f(4), dummy: f(4), rope: f(capacity * a.headDim),
+      partial: f(P * a.heads * this.attnSplits * (a.headDim + 2)), result: f(4), dummy: f(4), rope: f(capacity * a.headDim),
+      work: f(a.vocab), weight: f(a.vocab),
+    };
+    this.pre = {
+      x: f(P * a.hidden), xn: f(P * a.hidden), q: f(P * a.heads * a.headDim), k: f(P * a.kvHeads * a.headDim),
+      v: f(P * a.kvHeads * a.headDim), att: f(P * a.heads * a.headDim), gate: f(P * a.intermediate), up: f(P * a.intermediate),
     };
     device.queue.writeBuffer(this.act.rope, 0, ropeTable(a, capacity) as Float32Array<ArrayBuffer>);
     this.idsRead = this.buffer(4 * 64, Usage.MAP_READ | Usage.COPY_DST);
@@ -137,27 +205,36 @@ export class WgslDecoder implements LlmDecoder {
    */
   static async create(weights: LlamaWeights, options: WgslDecoderOptions, device?: GPUDevice): Promise<WgslDecoder> {
     const owns = !device;
+    if (weights.arch.headDim > ATTENTION_MAX_HEAD_DIM || weights.arch.headDim % 2) {
+      throw new Error(`head_dim ${weights.arch.headDim} is not supported by the WGSL decoder (even, at most ${ATTENTION_MAX_HEAD_DIM})`);
+    }
     const gpu = device ?? await requestDevice();
     try {
       const shaders = options.shaders ?? await bundledLlmShaders();
       let cache = pipelineCache.get(gpu);
       if (!cache) pipelineCache.set(gpu, (cache = new Map()));
+      const subgroups = options.subgroups !== false && hasSmallSubgroups(gpu);
       const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
-        const key = `${entryPoint}\n${shaders[module]}`;
+        // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
+        const code = module === 'gemv_subgroup' ? `enable subgroups;\n${shaders.gemv}\n${shaders.gemv_subgroup}`
+          : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}` : shaders[module];
+        const key = `${entryPoint}\n${code}`;
         let p = cache.get(key);
         if (!p) {
-          p = gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code: shaders[module] }), entryPoint } });
+          p = gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code }), entryPoint } });
           p.catch(() => cache.delete(key));
           cache.set(key, p);
         }
         return p;
       };
       const list: [PipelineName, Promise<GPUComputePipeline>][] = [
-        ['gemv_nk', make('gemv', 'gemv_nk')], ['gemv_nk_thread', make('gemv', 'gemv_nk_thread')], ['gemv_kn', make('gemv', 'gemv_kn')],
-        ['gemv_q4', make('gemv_q4', 'main')], ['gemv_q4_thread', make('gemv_q4', 'main_thread')],
+        ['gemv_nk', subgroups ? make('gemv_subgroup', 'gemv_nk_subgroup') : make('gemv', 'gemv_nk')], ['gemv_nk_thread', make('gemv', 'gemv_nk_thread')], ['gemv_kn', make('gemv', 'gemv_kn')],
+        ['gemv_q4', subgroups ? make('gemv_q4_subgroup', 'main_subgroup') : make('gemv_q4', 'main')], ['gemv_q4_thread', make('gemv_q4', 'main_thread')],
+        ['gemm_nk', make('gemm', 'gemm_nk')], ['gemm_kn', make('gemm', 'gemm_kn')], ['gemm_q4', make('gemm_q4', 'main')],
         ['embed_f32', make('embed', 'embed_f32')], ['embed_q4', make('embed', 'embed_q4')], ['rmsnorm', make('rmsnorm', 'main')],
-        ['rope_kv', make('rope_kv', 'main')], ['attention', make('attention', 'main')], ['swiglu', make('swiglu', 'main')],
-        ['argmax', make('argmax', 'main')],
+        ['rope_kv', make('rope_kv', 'main')], ['attn_split', make('attention', 'split')], ['attn_combine', make('attention', 'combine')],
+        ['swiglu', make('swiglu', 'main')],
+        ['argmax', make('argmax', 'main')], ['sample', make('sample', 'main')],
       ];
       const gguf = ggufTypesOf(weights);
       const ggufList: [string, Promise<GPUComputePipeline>][] = [];
@@ -181,6 +258,7 @@ export class WgslDecoder implements LlmDecoder {
       const ggufPipelines = new Map(await Promise.all(ggufList.map(async ([n, p]) => [n, await p] as const)));
       const capacity = Math.max(1, Math.min(options.capacity, weights.arch.maxPositions));
       const decoder = new WgslDecoder(gpu, weights, pipelines, capacity, owns, ggufPipelines);
+      decoder.subgroups = subgroups;
       decoder.record();
       return decoder;
     } catch (e) {
@@ -203,7 +281,7 @@ export class WgslDecoder implements LlmDecoder {
     const encoder = this.encode(input, (enc, b, t, isLast) => {
       if (all) enc.copyBufferToBuffer(this.act.logits, 0, read, (b * tokens + t) * vocab * 4, vocab * 4);
       else if (isLast) enc.copyBufferToBuffer(this.act.logits, 0, read, b * vocab * 4, vocab * 4);
-    }, false);
+    }, 'logits', all);
     this.device.queue.submit([encoder.finish()]);
     await this.map(read);
     const logits = new Float32Array(batch * perRow * vocab);
@@ -214,20 +292,53 @@ export class WgslDecoder implements LlmDecoder {
   }
 
   async stepGreedy(input: StepInput): Promise<number[]> {
+    return this.stepIds(input, 'argmax');
+  }
+
+  /**
+   * Sampling on the GPU (shaders/llm/sample.wgsl): one sampler per row (settings, penalty state, bias, mask, the
+   * uniform draw); only the chosen ids come back. Throws as sampleToken does on a NaN logit or when nothing is allowed.
+   */
+  async stepSample(input: StepInput, samplers: GpuSamplerInput[]): Promise<number[]> {
     const { batch } = this.check(input);
-    if (this.idsRead.size < batch * 4) {
+    if (samplers.length !== batch) throw new Error('WgslDecoder.stepSample: one sampler per row');
+    const words = this.rows[0].sampler.size / 4;
+    samplers.forEach((s, b) => {
+      const data = samplerWords(s, this.shape.vocabSize);
+      if (data.length > words) throw new Error(`WgslDecoder.stepSample: ${data.length} sampler words exceed the buffer's ${words}`);
+      this.device.queue.writeBuffer(this.rows[b].sampler, 0, data);
+    });
+    return this.stepIds(input, 'sample');
+  }
+
+  fitsDeviceSampling(params: SamplingParams, banned: number): boolean {
+    return gpuSamplingFits(params, banned);
+  }
+
+  private async stepIds(input: StepInput, head: Head): Promise<number[]> {
+    const { batch } = this.check(input);
+    if (this.idsRead.size < batch * 8) {
       this.idsRead.destroy();
-      this.idsRead = this.buffer(batch * 4, Usage.MAP_READ | Usage.COPY_DST);
+      this.idsRead = this.buffer(batch * 8, Usage.MAP_READ | Usage.COPY_DST);
     }
     const read = this.idsRead;
     const encoder = this.encode(input, (enc, b, _t, isLast) => {
-      if (isLast) enc.copyBufferToBuffer(this.act.result, 0, read, b * 4, 4);
-    }, true);
+      if (isLast) enc.copyBufferToBuffer(this.act.result, 0, read, b * 8, 8);
+    }, head);
     this.device.queue.submit([encoder.finish()]);
     await this.map(read);
-    const ids = Array.from(new Uint32Array(read.getMappedRange(0, batch * 4)));
+    const words = new Uint32Array(read.getMappedRange(0, batch * 8).slice(0));
     read.unmap();
-    for (const b of this.paddingRows) ids[b] = 0;
+    const ids: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      if (this.paddingRows.has(b)) {
+        ids.push(0);
+        continue;
+      }
+      if (head === 'sample' && words[2 * b + 1] === 1) throw new Error('sampleToken: a logit is NaN or infinite');
+      if (head === 'sample' && words[2 * b + 1] === 2) throw new Error('sampleToken: no token is allowed');
+      ids.push(words[2 * b]);
+    }
     return ids;
   }
 
@@ -248,8 +359,12 @@ export class WgslDecoder implements LlmDecoder {
     return { batch, tokens };
   }
 
-  /** Encodes every real (unmasked) token of every row; `after` adds copies after each token's pass. */
-  private encode(input: StepInput, after: (enc: GPUCommandEncoder, row: number, token: number, isLast: boolean) => void, greedy: boolean): GPUCommandEncoder {
+  /**
+   * Encodes every real (unmasked) token of every row; `after` adds copies after each token's pass (after the row's
+   * last token only, when its prompt ran as prefill). Without `allPositions`, a row with two or more tokens runs as
+   * prefill passes of up to prefillRows tokens, then the head on its last token.
+   */
+  private encode(input: StepInput, after: (enc: GPUCommandEncoder, row: number, token: number, isLast: boolean) => void, head: Head, allPositions = false): GPUCommandEncoder {
     const batch = input.ids.length;
     const tokens = input.ids[0].length;
     const past = input.mask[0].length - tokens;
@@ -264,35 +379,71 @@ export class WgslDecoder implements LlmDecoder {
     const encoder = this.device.createCommandEncoder();
     let slot = 0;
     const vocab = this.shape.vocabSize;
+    const argmaxIf = (pass: GPUComputePassEncoder, isLast: boolean, row: Row) => {
+      if (head === 'logits' || !isLast) return;
+      const d = head === 'argmax' ? this.argmax : row.sample;
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(1);
+    };
     for (let b = 0; b < batch; b++) {
       const row = this.rows[b];
-      let last = -1;
-      for (let t = 0; t < tokens; t++) if (input.mask[b][past + t] === 1) last = t;
-      for (let t = 0; t < tokens; t++) {
-        if (input.mask[b][past + t] !== 1) continue;
+      const real: number[] = [];
+      for (let t = 0; t < tokens; t++) if (input.mask[b][past + t] === 1) real.push(t);
+      if (!real.length) {
+        this.paddingRows.add(b);
+        continue;
+      }
+      const first = slot;
+      for (const t of real) {
         const id = input.ids[b][t];
         const pos = input.positions[b][t];
         if (!Number.isInteger(id) || id < 0 || id >= vocab) throw internal(`Token id ${id} is outside the vocabulary`, 'bad_token');
         if (!(pos >= 0 && pos < this.capacity)) throw internal(`Position ${pos} is past the WGSL decoder's ${this.capacity}-token KV cache`, 'context_overflow');
         states[slot * 4] = id;
         states[slot * 4 + 1] = pos;
-        encoder.copyBufferToBuffer(this.stateUpload, slot * STATE_BYTES, row.state, 0, STATE_BYTES);
         slot++;
+      }
+      const last = real[real.length - 1];
+      if (this.prefill && !this.ggufWeights && !allPositions && real.length >= 2) {
+        let count = 0;
+        for (let c = 0; c < real.length; c += this.prefillRows) {
+          count = Math.min(this.prefillRows, real.length - c);
+          encoder.copyBufferToBuffer(this.stateUpload, (first + c) * STATE_BYTES, row.prefillState, 0, count * STATE_BYTES);
+          const pass = encoder.beginComputePass();
+          for (const d of row.prefill) {
+            pass.setPipeline(d.pipeline);
+            pass.setBindGroup(0, d.bindGroup);
+            pass.dispatchWorkgroups(...d.groups(count));
+          }
+          pass.end();
+        }
+        // The last token's hidden state → the decode buffers; the final norm and the head run there.
+        const hidden = this.arch.hidden * 4;
+        encoder.copyBufferToBuffer(this.pre.x, (count - 1) * hidden, this.act.x, 0, hidden);
         const pass = encoder.beginComputePass();
-        for (const d of row.dispatches) {
+        for (const d of this.rowRecipe.tail) {
           pass.setPipeline(d.pipeline);
           pass.setBindGroup(0, d.bindGroup);
           pass.dispatchWorkgroups(d.x, d.y);
         }
-        if (greedy && t === last) {
-          pass.setPipeline(this.argmax.pipeline);
-          pass.setBindGroup(0, this.argmax.bindGroup);
-          pass.dispatchWorkgroups(1);
+        argmaxIf(pass, true, row);
+        pass.end();
+        after(encoder, b, last, true);
+        continue;
+      }
+      real.forEach((t, i) => {
+        encoder.copyBufferToBuffer(this.stateUpload!, (first + i) * STATE_BYTES, row.state, 0, STATE_BYTES);
+        const pass = encoder.beginComputePass();
+        for (const d of row.dispatches) {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, d.bindGroup);
+          pass.dispatchWorkgroups(d.x, d.y, d.z ?? 1);
         }
+        argmaxIf(pass, t === last, row);
         pass.end();
         after(encoder, b, t, t === last);
-      }
-      if (last < 0) this.paddingRows.add(b);
+      });
     }
     this.device.queue.writeBuffer(this.stateUpload, 0, states, 0, Math.max(slot * 4, 4));
     return encoder;
@@ -380,15 +531,43 @@ export class WgslDecoder implements LlmDecoder {
     return slot;
   }
 
-  private dispatch(name: PipelineName | `${GgufEntry}:${GgufBlockType}`, slot: number, buffers: GPUBuffer[], groups: number): Dispatch {
+  private bind(name: DispatchName, slot: number, buffers: (GPUBuffer | null)[]): { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup } {
     const pipeline = name.includes(':') ? this.ggufPipelines.get(name)! : this.pipelines[name as PipelineName];
-    const x = Math.min(groups, MAX_GROUPS);
-    const y = Math.ceil(groups / x);
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
-      ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
     ];
-    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), x, y };
+    buffers.forEach((buffer, i) => { if (buffer) entries.push({ binding: i + 1, resource: { buffer } }); });
+    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }) };
+  }
+
+  private dispatch(name: DispatchName, slot: number, buffers: (GPUBuffer | null)[], groups: number, z = 1): Dispatch {
+    const x = Math.min(groups, MAX_GROUPS);
+    const y = Math.ceil(groups / x);
+    return { ...this.bind(name, slot, buffers), x, y, z };
+  }
+
+  /** A deferred prefill dispatch (see gemv). */
+  private prefillDispatch(name: DispatchName, slot: number, buffers: (GPUBuffer | null)[], groups: (tokens: number) => [number, number, number]): PrefillDispatch {
+    return { ...this.bind(name, slot, buffers), groups };
+  }
+
+  /**
+   * The prefill counterpart of gemv: [tokens, k] × W → [tokens, n], 64 outputs × 16 tokens per workgroup; with `up`,
+   * the input is read as silu(x)·up (SwiGLU fused into the down projection).
+   */
+  private gemm(w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null): () => PrefillDispatch {
+    if (w.kind === 'gguf') {
+      this.ggufWeights = true;
+      return () => null as unknown as PrefillDispatch; // recorded but never dispatched: rows get no prefill list
+    }
+    const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | (w.kind === 'q4' && w.zp ? 4 : 0) | (up ? 8 : 0);
+    const groups = (tokens: number): [number, number, number] => [Math.ceil(w.n / GEMM_COLS), Math.ceil(tokens / GEMM_TOKENS), 1];
+    if (w.kind === 'f32') {
+      const slot = this.param([w.k, w.n, flags, this.prefillRows]);
+      return () => this.prefillDispatch(w.layout === 'kn' ? 'gemm_kn' : 'gemm_nk', slot, [x, w.w, bias ?? this.act.dummy, out, up ?? this.act.dummy], groups);
+    }
+    const slot = this.param([w.k, w.n, flags, this.prefillRows, w.blocks, w.blockSize, w.zpStride, 0]);
+    return () => this.prefillDispatch('gemm_q4', slot, [x, w.q, w.scales, w.zp ?? this.act.dummy, bias ?? this.act.dummy, out, up ?? this.act.dummy], groups);
   }
 
   /** A deferred dispatch: its uniform slot is reserved now, its bind group made once the uniform buffer exists. */
@@ -414,27 +593,41 @@ export class WgslDecoder implements LlmDecoder {
     const a = this.arch;
     const kvFloats = this.capacity * a.kvHeads * a.headDim;
     const state = this.buffer(STATE_BYTES, Usage.STORAGE | Usage.COPY_DST);
+    const prefillState = this.buffer(this.prefillRows * STATE_BYTES, Usage.STORAGE | Usage.COPY_DST);
+    const sampler = this.buffer(4 * samplerBufferWords(this.capacity, a.vocab), Usage.STORAGE | Usage.COPY_DST);
     const kCache: GPUBuffer[] = [];
     const vCache: GPUBuffer[] = [];
     for (let i = 0; i < a.layers; i++) {
       kCache.push(this.buffer(4 * kvFloats, Usage.STORAGE));
       vCache.push(this.buffer(4 * kvFloats, Usage.STORAGE));
     }
-    return { state, kCache, vCache, dispatches: this.rowDispatches(state, kCache, vCache) };
-  }
-
-  private rowRecipe!: { embed: (state: GPUBuffer) => Dispatch; layer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => Dispatch[])[]; tail: Dispatch[] };
-
-  private rowDispatches(state: GPUBuffer, kCache: GPUBuffer[], vCache: GPUBuffer[]): Dispatch[] {
     const r = this.rowRecipe;
-    return [r.embed(state), ...r.layer.flatMap((make, i) => make(state, kCache[i], vCache[i])), ...r.tail];
+    return {
+      state, kCache, vCache, prefillState, sampler,
+      sample: this.dispatch('sample', this.sampleSlot, [this.act.logits, sampler, this.act.work, this.act.weight, this.act.result], 1),
+      dispatches: [r.embed(state), ...r.layer.flatMap((make, i) => make(state, kCache[i], vCache[i])), ...r.tail],
+      prefill: this.ggufWeights ? [] : [r.prefillEmbed(prefillState), ...r.prefillLayer.flatMap((make, i) => make(prefillState, kCache[i], vCache[i]))],
+    };
   }
 
-  /** Uploads the weights and records the dispatches of one token (shared parts once, per-row parts per row). */
+  private sampleSlot = 0;
+  private rowRecipe!: {
+    embed: (state: GPUBuffer) => Dispatch;
+    layer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => Dispatch[])[];
+    tail: Dispatch[];
+    prefillEmbed: (state: GPUBuffer) => PrefillDispatch;
+    prefillLayer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => PrefillDispatch[])[];
+  };
+
+  /**
+   * Uploads the weights and records the dispatches of one token and of one prefill pass (shared parts once, per-row
+   * parts — state, KV caches — per row).
+   */
   private record(): void {
     const weights = this.weights!;
     const a = this.arch;
     const act = this.act;
+    const pre = this.pre;
     const qSize = a.heads * a.headDim;
     const kvSize = a.kvHeads * a.headDim;
     const deferred: (() => void)[] = [];
@@ -449,43 +642,72 @@ export class WgslDecoder implements LlmDecoder {
       ? this.param([a.hidden, embed.zp ? 4 : 0, embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
       : embed.kind === 'gguf' ? this.param(ggufParams(embed.type, a.hidden, a.vocab, 0, 0)) : this.param([a.hidden, 0, 0, 0, 0, a.vocab]);
     const embedGroups = Math.ceil(a.hidden / 64);
-    const makeEmbed = (state: GPUBuffer) => embed.kind === 'q4'
-      ? this.dispatchEmbedQ4(embedSlot, state, embed, embedGroups)
-      : embed.kind === 'gguf'
-        ? this.dispatchEmbedGguf(embedSlot, state, embed, embedGroups)
-        : this.dispatchEmbedF32(embedSlot, state, embed.w, embedGroups);
+    // GGUF blocks are read by gemv_gguf.wgsl's embed entry (bindings 2, 5, 6); GGUF models run their prompts token by
+    // token (the prefill GEMMs read f32 and MatMulNBits weights only).
+    const embedBindings = (state: GPUBuffer, x: GPUBuffer): (GPUBuffer | null)[] => embed.kind === 'q4'
+      ? [state, x, null, embed.q, embed.scales, embed.zp ?? this.act.dummy]
+      : embed.kind === 'gguf' ? [null, embed.w, null, null, state, x] : [state, x, embed.w];
+    const embedName = embed.kind === 'q4' ? 'embed_q4' : embed.kind === 'gguf' ? `embed:${embed.type}` as const : 'embed_f32';
+    const makeEmbed = (state: GPUBuffer) => this.dispatch(embedName, embedSlot, embedBindings(state, act.x), embedGroups);
+    const makePrefillEmbed = (state: GPUBuffer) => this.prefillDispatch(embedName, embedSlot, embedBindings(state, pre.x), (t) => [embedGroups, t, 1]);
 
     const normSlot = this.param([a.hidden, { f: a.rmsEps }]);
     const ropeSlot = this.param([a.heads, a.kvHeads, a.headDim, a.ropeLayout === 'half' ? 0 : 1, this.capacity]);
     const ropeGroups = Math.ceil((qSize / 2 + kvSize / 2 + kvSize) / 64);
-    const attnSlot = this.param([a.heads, a.kvHeads, a.headDim, this.capacity, { f: 1 / Math.sqrt(a.headDim) }]);
+    const attnSlot = this.param([a.heads, a.kvHeads, a.headDim, this.attnChunk, this.attnSplits, { f: 1 / Math.sqrt(a.headDim) }]);
     const swigluSlot = this.param([a.intermediate]);
     const argmaxSlot = this.param([a.vocab]);
+    this.sampleSlot = argmaxSlot;
 
     const layerMakers = weights.layers.map((l) => {
       const attnNorm = this.vector(l.attnNorm);
       const mlpNorm = this.vector(l.mlpNorm);
       const bias = (v: Float32Array | null) => (v ? this.vector(v) : null);
+      const [q, k, v, o, gate, up, down] = [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].map((w) => this.linear(w));
       const before = [
         later(() => this.dispatch('rmsnorm', normSlot, [act.x, attnNorm, act.xn], 1)),
-        later(this.gemv(this.linear(l.q), act.xn, act.q, bias(l.qBias), false)),
-        later(this.gemv(this.linear(l.k), act.xn, act.k, bias(l.kBias), false)),
-        later(this.gemv(this.linear(l.v), act.xn, act.v, bias(l.vBias), false)),
+        later(this.gemv(q, act.xn, act.q, bias(l.qBias), false)),
+        later(this.gemv(k, act.xn, act.k, bias(l.kBias), false)),
+        later(this.gemv(v, act.xn, act.v, bias(l.vBias), false)),
       ];
       const after = [
-        later(this.gemv(this.linear(l.o), act.att, act.x, null, true)),
+        later(this.gemv(o, act.att, act.x, null, true)),
         later(() => this.dispatch('rmsnorm', normSlot, [act.x, mlpNorm, act.xn], 1)),
-        later(this.gemv(this.linear(l.gate), act.xn, act.gate, null, false)),
-        later(this.gemv(this.linear(l.up), act.xn, act.up, null, false)),
+        later(this.gemv(gate, act.xn, act.gate, null, false)),
+        later(this.gemv(up, act.xn, act.up, null, false)),
         later(() => this.dispatch('swiglu', swigluSlot, [act.gate, act.up], Math.ceil(a.intermediate / 64))),
-        later(this.gemv(this.linear(l.down), act.gate, act.x, null, true)),
+        later(this.gemv(down, act.gate, act.x, null, true)),
       ];
-      return (state: GPUBuffer, k: GPUBuffer, v: GPUBuffer): Dispatch[] => [
-        ...before.map((f) => f()),
-        this.dispatch('rope_kv', ropeSlot, [state, act.rope, act.q, act.k, act.v, k, v], ropeGroups),
-        this.dispatch('attention', attnSlot, [state, act.q, k, v, act.scores, act.att], a.heads),
-        ...after.map((f) => f()),
+      const perToken = (t: number): [number, number, number] => [t, 1, 1];
+      const preBefore = [
+        later(() => this.prefillDispatch('rmsnorm', normSlot, [pre.x, attnNorm, pre.xn], perToken)),
+        later(this.gemm(q, pre.xn, pre.q, bias(l.qBias), false)),
+        later(this.gemm(k, pre.xn, pre.k, bias(l.kBias), false)),
+        later(this.gemm(v, pre.xn, pre.v, bias(l.vBias), false)),
       ];
+      const preAfter = [
+        later(this.gemm(o, pre.att, pre.x, null, true)),
+        later(() => this.prefillDispatch('rmsnorm', normSlot, [pre.x, mlpNorm, pre.xn], perToken)),
+        later(this.gemm(gate, pre.xn, pre.gate, null, false)),
+        later(this.gemm(up, pre.xn, pre.up, null, false)),
+        later(this.gemm(down, pre.gate, pre.x, null, true, pre.up)),
+      ];
+      return {
+        decode: (state: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer): Dispatch[] => [
+          ...before.map((f) => f()),
+          this.dispatch('rope_kv', ropeSlot, [state, act.rope, act.q, act.k, act.v, kc, vc], ropeGroups),
+          { ...this.bind('attn_split', attnSlot, [state, act.q, kc, vc, act.partial]), x: a.heads, y: this.attnSplits, z: 1 },
+          { ...this.bind('attn_combine', attnSlot, [state, null, null, null, act.partial, act.att]), x: a.heads, y: 1, z: 1 },
+          ...after.map((f) => f()),
+        ],
+        prefill: (state: GPUBuffer, kc: GPUBuffer, vc: GPUBuffer): PrefillDispatch[] => [
+          ...preBefore.map((f) => f()),
+          this.prefillDispatch('rope_kv', ropeSlot, [state, act.rope, pre.q, pre.k, pre.v, kc, vc], (t) => [ropeGroups, t, 1]),
+          this.prefillDispatch('attn_split', attnSlot, [state, pre.q, kc, vc, act.partial], (t) => [a.heads, this.attnSplits, t]),
+          this.prefillDispatch('attn_combine', attnSlot, [state, null, null, null, act.partial, pre.att], (t) => [a.heads, t, 1]),
+          ...preAfter.map((f) => f()),
+        ],
+      };
     });
     const finalNorm = this.vector(weights.finalNorm);
     const tail = [
@@ -498,7 +720,10 @@ export class WgslDecoder implements LlmDecoder {
     this.device.queue.writeBuffer(this.paramBuffer, 0, new Uint32Array(this.params));
     for (const make of deferred) make();
     this.argmax = argmax();
-    this.rowRecipe = { embed: makeEmbed, layer: layerMakers, tail: tail.map((f) => f()) };
+    this.rowRecipe = {
+      embed: makeEmbed, layer: layerMakers.map((m) => m.decode), tail: tail.map((f) => f()),
+      prefillEmbed: makePrefillEmbed, prefillLayer: layerMakers.map((m) => m.prefill),
+    };
     this.rows.push(this.newRow());
     // The file's bytes are on the GPU now: drop every reference to them.
     this.weights = null;
@@ -506,49 +731,25 @@ export class WgslDecoder implements LlmDecoder {
     this.vectors.clear();
   }
 
-  private dispatchEmbedF32(slot: number, state: GPUBuffer, table: GPUBuffer, groups: number): Dispatch {
-    const pipeline = this.pipelines.embed_f32;
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
-      { binding: 1, resource: { buffer: state } },
-      { binding: 2, resource: { buffer: this.act.x } },
-      { binding: 3, resource: { buffer: table } },
-    ];
-    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), x: groups, y: 1 };
-  }
-
-  private dispatchEmbedGguf(slot: number, state: GPUBuffer, w: Extract<GpuLinear, { kind: 'gguf' }>, groups: number): Dispatch {
-    const pipeline = this.ggufPipelines.get(`embed:${w.type}`)!;
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
-      { binding: 2, resource: { buffer: w.w } },
-      { binding: 5, resource: { buffer: state } },
-      { binding: 6, resource: { buffer: this.act.x } },
-    ];
-    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), x: groups, y: 1 };
-  }
-
-  private dispatchEmbedQ4(slot: number, state: GPUBuffer, w: Extract<GpuLinear, { kind: 'q4' }>, groups: number): Dispatch {
-    const pipeline = this.pipelines.embed_q4;
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
-      { binding: 1, resource: { buffer: state } },
-      { binding: 2, resource: { buffer: this.act.x } },
-      { binding: 4, resource: { buffer: w.q } },
-      { binding: 5, resource: { buffer: w.scales } },
-      { binding: 6, resource: { buffer: w.zp ?? this.act.dummy } },
-    ];
-    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), x: groups, y: 1 };
-  }
 }
 
-/** A device with the adapter's largest buffer limits (a 1B model's embedding alone is ~1 GB in float32). */
+/** The device has subgroups whose size divides a 32-lane row group (gemv_subgroup.wgsl's assumption). */
+export function hasSmallSubgroups(device: GPUDevice): boolean {
+  if (!device.features.has('subgroups')) return false;
+  const info = (device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
+  const min = info?.subgroupMinSize ?? 0;
+  const max = info?.subgroupMaxSize ?? 0;
+  return min >= 1 && max <= 32 && (max & (max - 1)) === 0 && (min & (min - 1)) === 0;
+}
+
+/** A device with the adapter's largest buffer limits (a 1B model's embedding alone is ~1 GB in float32), and subgroups. */
 async function requestDevice(): Promise<GPUDevice> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new Error('WebGPU is not available');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('no WebGPU adapter');
   return adapter.requestDevice({
+    requiredFeatures: adapter.features.has('subgroups') ? ['subgroups' as GPUFeatureName] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,

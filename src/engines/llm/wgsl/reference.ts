@@ -43,6 +43,15 @@ export function gemvReference(w: LinearWeight, x: Float32Array, bias: Float32Arr
   return out;
 }
 
+/** Prefill: gemvReference for each of `tokens` rows of x ([tokens, k]) → [tokens, n]; `residual` [tokens, n]. */
+export function gemmReference(w: LinearWeight, x: Float32Array, tokens: number, bias: Float32Array | null = null, residual: Float32Array | null = null): Float32Array {
+  const out = new Float32Array(tokens * w.n);
+  for (let t = 0; t < tokens; t++) {
+    out.set(gemvReference(w, x.subarray(t * w.k, (t + 1) * w.k), bias, residual ? residual.subarray(t * w.n, (t + 1) * w.n) : null), t * w.n);
+  }
+  return out;
+}
+
 export function embedReference(w: LinearWeight, token: number): Float32Array {
   return dequantize(w).slice(token * w.k, (token + 1) * w.k);
 }

@@ -1,0 +1,141 @@
+// The WGSL decoder's sampling kernel (shaders/llm/sample.wgsl) on WebGPU in Node (Dawn on SwiftShader) against the CPU
+// sampler (src/engines/llm/sampling.ts, sampleToken) given the same uniform draw: for each setting and 12 draws spread
+// over [0, 1) (48 with HEARTH_WGSL_FULL=1) the GPU picks the CPU's token (greedy with penalties and bias; temperature; top-k with ties at the k-th
+// logit; top-p; top-k + top-p; min-p + top-p; repetition / frequency / presence penalties; logit_bias bans, boosts and
+// forced tokens; a grammar bitmask shorter than the vocabulary; ignore_eos bans), over a 999-token vocabulary (not a
+// multiple of the 256 lanes or of 32-bit mask words). Then errors: nothing allowed, a NaN logit.
+// Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getDevice, skipGpu } from './dawn';
+import { mulberry32 } from './random';
+import { gpuSamplingFits, samplerWords, type GpuSamplerInput } from '../../src/engines/llm/wgsl/gpu-sampling';
+import { DEFAULT_SAMPLING_PARAMS, applyPenalties, applyRepetitionPenalty, sampleToken, type SamplingParams } from '../../src/engines/llm/sampling';
+
+const VOCAB = 999;
+const rand = mulberry32(1414);
+
+describe.skipIf(skipGpu)('GPU sampling equals the CPU sampler with the same draw', () => {
+  let device: GPUDevice;
+  let pipeline: GPUComputePipeline;
+  beforeAll(async () => {
+    device = await getDevice('wgsl-llm-sampling tests');
+    const code = readFileSync(new URL('../../shaders/llm/sample.wgsl', import.meta.url), 'utf8');
+    pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+  }, 120_000);
+
+  /** Samples each (logits, sampler) pair in one submission; returns [id, error] per pair. */
+  async function gpuSample(logits: Float32Array, samplers: GpuSamplerInput[]): Promise<[number, number][]> {
+    const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const uniform = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(uniform, 0, Uint32Array.of(logits.length, 0, 0, 0));
+    const logitsBuf = device.createBuffer({ size: logits.byteLength, usage: storage });
+    device.queue.writeBuffer(logitsBuf, 0, logits as Float32Array<ArrayBuffer>);
+    const work = device.createBuffer({ size: logits.byteLength, usage: storage });
+    const weight = device.createBuffer({ size: logits.byteLength, usage: storage });
+    const result = device.createBuffer({ size: 8 * samplers.length, usage: storage });
+    const read = device.createBuffer({ size: 8 * samplers.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder();
+    const temp: GPUBuffer[] = [];
+    samplers.forEach((s, i) => {
+      const words = samplerWords(s, logits.length);
+      const cfg = device.createBuffer({ size: Math.max(64, words.byteLength), usage: storage });
+      device.queue.writeBuffer(cfg, 0, words);
+      temp.push(cfg);
+      const bindGroup = device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [uniform, logitsBuf, cfg, work, weight].map((buffer, b) => ({ binding: b, resource: { buffer } }))
+          .concat([{ binding: 5, resource: { buffer: result, offset: 0, size: 8 } } as never]),
+      });
+      const pass = enc.beginComputePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(1);
+      pass.end();
+      enc.copyBufferToBuffer(result, 0, read, 8 * i, 8);
+    });
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    for (const b of [uniform, logitsBuf, work, weight, result, read, ...temp]) b.destroy();
+    return samplers.map((_, i) => [words[2 * i], words[2 * i + 1]]);
+  }
+
+  function cpuSample(logits: Float32Array, s: GpuSamplerInput): number {
+    const l = logits.slice();
+    if (s.seen) applyRepetitionPenalty(l, s.seen, s.params.repetitionPenalty);
+    applyPenalties(l, s.counts, s.params.frequencyPenalty, s.params.presencePenalty);
+    return sampleToken(l, s.params, { next: () => s.u }, { allowed: s.allowed, banned: s.banned, logprob: false }).id;
+  }
+
+  const randomLogits = (scale: number) => Float32Array.from({ length: VOCAB }, () => (rand() * 2 - 1) * scale);
+  const params = (p: Partial<SamplingParams>): SamplingParams => ({ ...DEFAULT_SAMPLING_PARAMS, ...p });
+  // 12 draws per setting in npm test, 48 with HEARTH_WGSL_FULL=1 (`npm run test:wgsl`).
+  const count = process.env.HEARTH_WGSL_FULL === '1' ? 48 : 12;
+  const draws = Array.from({ length: count }, (_, i) => (i + 0.37) / count);
+
+  async function expectSame(logits: Float32Array, base: Omit<GpuSamplerInput, 'u'>) {
+    expect(gpuSamplingFits(base.params, base.banned?.length ?? 0)).toBe(true);
+    const samplers = draws.map((u) => ({ ...base, u }));
+    const got = await gpuSample(logits, samplers);
+    const want = samplers.map((s) => cpuSample(logits, s));
+    expect(got.map(([, e]) => e)).toEqual(samplers.map(() => 0));
+    expect(got.map(([id]) => id)).toEqual(want);
+    return want;
+  }
+
+  const none = { seen: null, counts: new Map<number, number>() };
+
+  it('greedy, temperature, top-k (ties at the k-th logit), top-p, top-k + top-p, min-p + top-p', async () => {
+    const logits = randomLogits(4);
+    // Ties: six tokens share the 3rd-highest value, and top_k = 6 keeps two of them (the lowest ids).
+    const sorted = Array.from(logits).sort((a, b) => b - a);
+    for (const id of [17, 230, 231, 600, 998]) logits[id] = sorted[2];
+    logits[5] = logits[900] = sorted[0] + 1; // the maximum twice: greedy picks id 5
+    const greedy = await expectSame(logits, { params: params({ temperature: 0 }), ...none });
+    expect(new Set(greedy)).toEqual(new Set([5]));
+    const t07 = await expectSame(logits, { params: params({ temperature: 0.7 }), ...none });
+    expect(new Set(t07).size).toBeGreaterThan(3);
+    const k6 = await expectSame(logits, { params: params({ topK: 6 }), ...none });
+    const byRank = Array.from(logits.keys()).sort((x, y) => logits[y] - logits[x] || x - y);
+    expect(byRank.slice(4, 6).every((id) => logits[id] === sorted[2])).toBe(true); // the cut falls inside the ties
+    expect(new Set(byRank.slice(0, 6))).toEqual(new Set(k6));
+    await expectSame(logits, { params: params({ topP: 0.9, temperature: 1.3 }), ...none });
+    await expectSame(logits, { params: params({ topK: 50, topP: 0.8 }), ...none });
+    await expectSame(logits, { params: params({ minP: 0.05, topP: 0.95, temperature: 0.9 }), ...none });
+    await expectSame(logits, { params: params({ minP: 0.2, topK: 30 }), ...none });
+    const k1 = await expectSame(logits, { params: params({ topK: 1, temperature: 1.5 }), ...none });
+    expect(new Set(k1)).toEqual(new Set([5]));
+  }, 120_000);
+
+  it('penalties, logit_bias (ban, boost, forced), a grammar mask and ignore_eos bans', async () => {
+    const logits = randomLogits(3);
+    const seen = new Set([3, 4, 5, 77, 500, 998]);
+    const counts = new Map([[4, 2], [77, 1], [600, 3]]);
+    await expectSame(logits, { params: params({ repetitionPenalty: 1.3, frequencyPenalty: 0.5, presencePenalty: 0.3, topP: 0.95 }), seen, counts });
+    await expectSame(logits, { params: params({ repetitionPenalty: 0.7, temperature: 0 }), seen, counts });
+    const bias = params({ logitBias: [[1, -100], [2, 5], [3, -3], [700, 8]], temperature: 0.8 });
+    await expectSame(logits, { params: bias, ...none, banned: [700] });
+    logits[20] = logits[10];
+    const forced = await expectSame(logits, { params: params({ logitBias: [[10, 100], [20, 100], [30, -100]] }), ...none });
+    expect(new Set(forced)).toEqual(new Set([10, 20]));
+    // A grammar mask of 31 words (992 tokens; the vocabulary's last 7 count as disallowed) allowing every 7th token.
+    const allowed = new Uint32Array(31);
+    for (let j = 0; j < 992; j += 7) allowed[j >> 5] |= 1 << (j & 31);
+    const masked = await expectSame(logits, { params: params({ topK: 20, temperature: 1.2 }), ...none, allowed });
+    expect(masked.every((id) => id % 7 === 0)).toBe(true);
+    await expectSame(logits, { params: params({ temperature: 0 }), ...none, allowed, banned: [0, 7] });
+  }, 120_000);
+
+  it('errors: nothing allowed (2), a NaN logit (1); Mirostat and typical_p stay on the CPU', async () => {
+    const logits = randomLogits(2);
+    const [[, none2]] = await gpuSample(logits, [{ params: params({}), u: 0.5, ...none, allowed: new Uint32Array(32) }]);
+    expect(none2).toBe(2);
+    logits[321] = Number.NaN;
+    const [[, nan]] = await gpuSample(logits, [{ params: params({}), u: 0.5, ...none }]);
+    expect(nan).toBe(1);
+    expect(gpuSamplingFits(params({ mirostat: { target: 5, lr: 0.1 } }))).toBe(false);
+    expect(gpuSamplingFits(params({ typicalP: 0.9 }))).toBe(false);
+  }, 60_000);
+});
