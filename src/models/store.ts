@@ -269,7 +269,7 @@ export class ArtifactStore {
     // Refused before any byte is fetched when even the sizes known (exact or listed) cannot fit in the quota.
     await this.checkQuota(entry.id, missing.reduce((s, f) => s + (f.size ?? f.listedSize ?? 0), 0));
     let doneBytes = 0;
-    const cache = await this.cache();
+    let cache = await this.cache();
     for (const [i, file] of missing.entries()) {
       const url = this.resolveUrl(file);
       const bytes = await this.fetchFile(entry.id, file, url, signal, (n) =>
@@ -278,8 +278,13 @@ export class ArtifactStore {
       if (file.sha256 && file.sha256 !== sha256) {
         throw storeError(`Model file ${url} is corrupt: sha256 ${sha256} does not match the catalog's ${file.sha256}`, 'integrity_check_failed');
       }
+      const put = (c: Cache) => c.put(url, new Response(bytes as BlobPart, { headers: { 'content-length': String(bytes.length) } }));
       try {
-        await cache.put(url, new Response(bytes as BlobPart, { headers: { 'content-length': String(bytes.length) } }));
+        await put(cache).catch(async (e: unknown) => {
+          if (isQuotaError(e)) throw e;
+          cache = await this.cache(); // the cache was deleted under us (site data cleared): write into a fresh one
+          await put(cache);
+        });
         await this.meta.set(url, { url, size: bytes.length, sha256, storedAt: Date.now() });
       } catch (e) {
         await cache.delete(url).catch(() => false); // never leave bytes without their record
@@ -304,9 +309,10 @@ export class ArtifactStore {
   private async quotaError(modelId: string, needed: number, what: string, cause?: unknown): Promise<HearthError> {
     const estimate = await this.backends.estimate().catch(() => undefined);
     const available = estimate?.quota === undefined ? null : Math.max(0, estimate.quota - (estimate.usage ?? 0));
-    return insufficientStorage(`Not enough storage for ${modelId}: needs ${needed} bytes, `
-      + `${available === null ? 'an unknown number' : available} available`
-      + `${estimate?.quota === undefined ? '' : ` (quota ${estimate.quota}, used ${estimate.usage ?? 0})`}; ${what}. `
+    // The estimate can be wrong (browsers round it, and some limits, such as a test's quota override, are not in it).
+    const shown = available === null ? 'an unknown number of bytes available'
+      : `${available} available (quota ${estimate!.quota}, used ${estimate!.usage ?? 0})${available >= needed ? ' by the browser\'s estimate' : ''}`;
+    return insufficientStorage(`Not enough storage for ${modelId}: needs ${needed} bytes, ${shown}; ${what}. `
       + 'Free space (delete a model in the model manager, or other site data) or grant persistent storage.', 'storage_quota_exceeded', cause);
   }
 

@@ -200,6 +200,22 @@ describe('checked on every read', () => {
     expect(await store.read(entry(), 'model')).toEqual(FILES['m/model.onnx']);
   });
 
+  it('the cache deleted under a download (site data cleared mid-load): the write goes to a fresh cache', async () => {
+    const { store, cache, meta } = setup();
+    const put = cache.put.bind(cache);
+    let deleted = false;
+    cache.put = async (u: string, r: Response) => {
+      if (!deleted) {
+        deleted = true;
+        throw new DOMException('Entry was not found.', 'NotFoundError');
+      }
+      return put(u, r);
+    };
+    expect(await store.read(entry(), 'model')).toEqual(FILES['m/model.onnx']);
+    expect(deleted).toBe(true);
+    expect(meta.map.size).toBe(2);
+  });
+
   it('a file that stays wrong after fetching it again: 503 naming the file', async () => {
     let served = 0;
     const { store, cache } = setup((path) => {

@@ -1,11 +1,11 @@
 /**
  * Chat prompts as the model was trained on them: the model's own `chat_template` (tokenizer_config.json) rendered
  * with @huggingface/jinja, with system/user/assistant/tool messages, tool definitions and the generation prompt.
- * Rendering runs on a budget (template-budget.ts): a template that loops, recurses or grows past it ends in a 503
+ * Rendering runs on a budget (template-budget.ts): a template that loops, recurses or grows past it ends in a 400
  * `template_limit_exceeded` within seconds instead of holding the engine worker.
  */
 import { Template } from '@huggingface/jinja';
-import { invalidRequest, unavailable } from '../../api/errors';
+import { invalidRequest } from '../../api/errors';
 import { LIMITS } from '../../api/limits';
 import { renderOnBudget, TemplateLimitError, type TemplateBudget } from './template-budget';
 import type { ChatMessage, ToolDefinition } from './types';
@@ -63,9 +63,10 @@ export class ChatTemplate {
       return renderOnBudget(template, items, { ...this.budget, maxChars: this.budget.maxChars + 2 * own });
     } catch (e) {
       if (e instanceof TemplateLimitError || e instanceof RangeError) {
-        // The template (a file of the model) is at fault, not the request: the model cannot serve this conversation.
-        throw unavailable(`The model's chat template (tokenizer_config.json) went over its rendering budget: ${e.message}. `
-          + 'Rendering stopped; the engine goes on serving.', 'template_limit_exceeded', e);
+        // The model's template (its tokenizer_config.json) cannot render this conversation within the budget. A 4xx,
+        // not a 5xx: nothing in the engine failed, so the loaded model stays loaded and serves the next request at once.
+        throw invalidRequest(`The model's chat template (tokenizer_config.json) went over its rendering budget: ${e.message}. `
+          + 'Rendering stopped; the model cannot render this conversation (its template is faulty or hostile).', 'messages', 'template_limit_exceeded');
       }
       // Templates raise for conversations they do not accept (e.g. roles out of order): the caller's input is at fault.
       throw invalidRequest(`The model's chat template rejected these messages: ${(e as Error).message}`, 'messages', 'template_error');
