@@ -4,7 +4,7 @@
 // another tab errors within a second of its host tab closing.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launch, openHost, pageFetch, type HostPage } from './browser';
+import { launch, openHost, pageFetch, seedStoredFile, type HostPage } from './browser';
 
 const baseUrl = inject('baseUrl');
 /** The same server under another origin (127.0.0.1 vs localhost). */
@@ -244,28 +244,12 @@ describe('storage cleared, quota exhausted, a hostile chat template', () => {
   };
 
   it('a hostile chat template ends in a 400 template_limit_exceeded within seconds; the model stays loaded and the engine goes on serving', async () => {
-    const model = await host.page.evaluate(async () => {
+    const config = await host.page.evaluate(async () => (await fetch('models/hearth-stories260k/tokenizer_config.json')).json() as Promise<Record<string, unknown>>);
+    const chatTemplate = '{% for i in range(100000) %}{% for j in range(100000) %}{{ "" }}{% endfor %}{% endfor %}';
+    await seedStoredFile(host.page, 'models/hearth-stories260k/tokenizer_config.json?v=hostile', JSON.stringify({ ...config, chat_template: chatTemplate }));
+    const model = await host.page.evaluate(() => {
       const hearth = window.hearth!;
       const base = hearth.registry.find('hearth/stories260k')!;
-      const config = await (await fetch('models/hearth-stories260k/tokenizer_config.json')).json() as Record<string, unknown>;
-      config.chat_template = '{% for i in range(100000) %}{% for j in range(100000) %}{{ "" }}{% endfor %}{% endfor %}';
-      // The crafted file as it would sit in storage after a download (a user's model, no catalog sha256 to catch it).
-      const url = new URL('models/hearth-stories260k/tokenizer_config.json?v=hostile', location.href).href;
-      const body = new TextEncoder().encode(JSON.stringify(config));
-      await (await caches.open('hearth-models-v1')).put(url, new Response(body));
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const open = indexedDB.open('hearth-models');
-        open.onupgradeneeded = () => open.result.createObjectStore('files');
-        open.onsuccess = () => resolve(open.result);
-        open.onerror = () => reject(open.error);
-      });
-      await new Promise<void>((resolve, reject) => {
-        const tx = db.transaction('files', 'readwrite');
-        tx.objectStore('files').put({ url, size: body.length, sha256: '', storedAt: Date.now() }, url);
-        tx.oncomplete = () => resolve();
-        tx.onerror = () => reject(tx.error);
-      });
-      db.close();
       hearth.registry.register({ ...base, id: 'test/hostile-template', aliases: [], builtIn: false,
         files: base.files.map((f) => (f.role === 'tokenizer_config' ? { role: f.role, url: 'models/hearth-stories260k/tokenizer_config.json?v=hostile' } : f)) });
       return 'test/hostile-template';
