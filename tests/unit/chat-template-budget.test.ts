@@ -78,6 +78,14 @@ describe('hostile chat templates end in a 400 within seconds', () => {
     expect(new ChatTemplate({ chat_template: tinyLlama.chat_template }).render(hi)).toContain('Hi');
   });
 
+  it('amplifier arguments evaluated once are handed back to their own call only (recursive macros render as before)', () => {
+    // The inner call's first argument is the same AST node as the outer call's, with another value.
+    const source = "{% macro f(n) %}{% if n > 0 %}{{ (n ~ '') | replace(n ~ '', '<' ~ n ~ f(n - 1) ~ '>') }}{% endif %}{% endmacro %}{{ f(3) }}";
+    const reference = new Template(source).render({ messages: hi });
+    expect(reference).toBe('<3<2<1>>>');
+    expect(new ChatTemplate({ chat_template: source }).render(hi)).toBe(reference);
+  });
+
   it('a template that raises is still the caller\'s 400, not a limit', () => {
     const { error } = attack("{{ raise_exception('roles must alternate') }}");
     expect((error as HearthError).toJSON()).toMatchObject({ error: { type: 'invalid_request_error', code: 'template_error', param: 'messages' } });

@@ -132,9 +132,9 @@ class BudgetedInterpreter extends Interpreter {
   private boundMethodCall(call: CallNode, env: Env, pending: Node[]): void {
     const callee = call.callee as unknown as MemberNode;
     if (callee.type !== 'MemberExpression' || callee.computed || callee.property.value !== 'replace') return;
+    const object = this.evaluate(callee.object, env);
     const args = this.evaluateOnce(call.args, env, pending);
     if (!args) return;
-    const object = this.evaluate(callee.object, env);
     this.evaluated.set(callee.object, object);
     pending.push(callee.object);
     this.checkAmplifier('replace', object, args.positional, args.keywords);
@@ -161,13 +161,18 @@ class BudgetedInterpreter extends Interpreter {
     if (argNodes.some((a) => a.type === 'SpreadExpression' || a.type === 'KeywordSpreadExpression')) return undefined;
     const positional: Value[] = [];
     const keywords = new Map<string, Value>();
+    const values: [Node, Value][] = [];
     for (const arg of argNodes) {
       const target = arg.type === 'KeywordArgumentExpression' ? (arg as unknown as KeywordNode).value : arg;
       const value = this.evaluate(target, env);
-      this.evaluated.set(target, value);
-      pending.push(target);
+      values.push([target, value]);
       if (arg.type === 'KeywordArgumentExpression') keywords.set((arg as unknown as KeywordNode).key.value, value);
       else positional.push(value);
+    }
+    // Handed back only once all are evaluated: an argument that recurses into this same call sees none of them.
+    for (const [target, value] of values) {
+      this.evaluated.set(target, value);
+      pending.push(target);
     }
     return { positional, keywords };
   }
