@@ -263,7 +263,7 @@ describe(`soak (${FULL ? 'full' : 'fast subset'})`, () => {
     await host.page.evaluate(() => {
       const hearth = window.hearth!;
       const base = hearth.registry.find('hearth/tiny-embed')!;
-      hearth.registry.register({ ...base, id: 'soak/unsized', aliases: [], builtIn: false,
+      hearth.registry.register({ ...base, id: 'soak/unsized-embed', aliases: [], builtIn: false,
         files: base.files.map((f) => ({ role: f.role, url: `${f.url}?v=soak-unsized` })) });
       const llm = hearth.registry.find('hearth/stories260k')!;
       hearth.registry.register({ ...llm, id: 'soak/hostile-template', aliases: [], builtIn: false,
@@ -271,9 +271,9 @@ describe(`soak (${FULL ? 'full' : 'fast subset'})`, () => {
     });
     const usage = await host.page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: baseUrl, quotaSize: usage + 50_000 });
-    const [full] = await send(other, [ask('soak/unsized')]);
+    const [full] = await send(other, [ask('soak/unsized-embed')]);
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: baseUrl });
-    const [room] = await send(other, [ask('soak/unsized')]);
+    const [room] = await send(other, [ask('soak/unsized-embed')]);
     const quota = record('quota exhausted (507 with bytes), then room again', [
       { ok: full.status === 507 && !judge({ ...full, status: 400 }) && /needs \d+ bytes/.test(full.text), what: `full: ${full.status} ${full.text.slice(0, 120)}` },
       { ok: room.status === 200, what: `room: ${room.status}` },
