@@ -9,7 +9,7 @@
 // bench/lora.mjs; and the decode bench (Node, WebGPU through Dawn: Hearth's WGSL decoder vs onnxruntime-web's WebGPU
 // EP, tokens/s and the fraction of the copy-bandwidth roofline; see bench/decode.mjs).
 //
-//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote (comma-separated)] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|relay (comma-separated)] [--no-build]
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
@@ -18,6 +18,7 @@
 //                      [--lora-shapes=attn640,attn1280,xattn640,xattn1280 | all (+ geglu,ffout,conv3x3)]
 //                      [--lora-big-rank=128 (0: none)] [--lora-big-rank-shapes=attn1280]   (lora, one pass)
 //                      [--lora-model-rounds=10] [--lora-model-warmup=2]         (lora, whole tiny SDXL)
+//                      [--relay-rounds=20] [--relay-reps=10] [--relay-busy-rounds=4]  (relay: API worker vs main thread)
 //                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0]
 //                                                                               (decode: WGSL decoder vs ORT WebGPU, Node)
 //
@@ -42,13 +43,14 @@ import { DECODE_DEFAULTS, decodeJson, loadDecodeModules, reportDecode, runDecode
 import { loadSdxlModules } from './node-sdxl.mjs';
 import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
+import { RELAY_DEFAULTS, relayJson, reportRelay, runRelay } from './relay.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote'];
-const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote', 'relay'];
+const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl', 'relay'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
 const num = (key, fallback) => Number(args[key] ?? fallback);
@@ -82,6 +84,12 @@ const loraOpts = {
   modelWarmup: num('lora-model-warmup', LORA_DEFAULTS.modelWarmup),
 };
 
+const relayOpts = {
+  ...RELAY_DEFAULTS,
+  rounds: num('relay-rounds', RELAY_DEFAULTS.rounds),
+  reps: num('relay-reps', RELAY_DEFAULTS.reps),
+  busyRounds: num('relay-busy-rounds', RELAY_DEFAULTS.busyRounds),
+};
 const decodeOpts = {
   tokens: num('decode-tokens', DECODE_DEFAULTS.tokens),
   rounds: num('decode-rounds', DECODE_DEFAULTS.rounds),
@@ -133,6 +141,10 @@ if (browserNeeded) {
       for (const workload of LLM_WORKLOADS) results[workload.key] = await runLlm({ page: host.page, mods, opts: llmOpts, log, workload });
     }
     if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
+    if (only.includes('relay')) {
+      await host.context.close(); // its idle page would only share the cores
+      results.relay = await runRelay({ browser, baseUrl, opts: relayOpts, log });
+    }
   } finally {
     await browser.close().catch(() => undefined);
     await server.close().catch(() => undefined);
@@ -172,6 +184,10 @@ if (results.sdxl) {
   print();
   reportSdxl(results.sdxl, print);
 }
+if (results.relay) {
+  print();
+  reportRelay(results.relay, print);
+}
 if (results.lora) {
   print();
   reportLora(results.lora, print);
@@ -201,7 +217,7 @@ const env = {
   app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson };
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson, relay: relayJson };
 const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : [b]));
 for (const b of JSON_KEYS) {
   if (results[b]) {

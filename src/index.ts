@@ -12,4 +12,5 @@ export type { CatalogEntry, ModelFile, ModelKind, EmbeddingsSpec, LlmSpec, LlmVa
 export type { OrtDevice } from './engines/embeddings/types';
 export type { EnginePool } from './runtime/engines';
 export type { HostHandle } from './runtime/host';
+export type { AddModelOptions, LocalModels } from './runtime/local-models';
 export * from './components/index';

@@ -27,6 +27,7 @@ function startEngine() {
     wgsl: config.wgslLlm === false ? undefined : {},
     webLlm: createWebLlmBackend({ baseUrl: config.modelBase, cacheBackend: 'cache' }),
     hasShaderF16: () => (f16 ??= navigator.gpu?.requestAdapter().then((a) => Boolean(a?.features.has('shader-f16'))) ?? Promise.resolve(false)),
+    loadGguf: (entry) => store.read(entry, 'gguf'),
     loadFiles: async (entry, variant) => {
       const opts = { variant };
       const has = (role: string) => entry.files.some((f) => f.role === role && (!f.variant || f.variant === variant));

@@ -1,4 +1,4 @@
-// <hearth-models>: the model manager: catalog with kind, size and state (GET /models), per-model download with byte progress, speed and ETA, delete, storage usage and persistence, cached LoRA adapters, and the WebGPU adapter in use.
+// <hearth-models>: the model manager: catalog with kind, size and state (GET /models), per-model download with byte progress, speed and ETA, delete, opening a local GGUF file (hearth.models.add), storage usage and persistence, cached LoRA adapters, and the WebGPU adapter in use.
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { ifDefined } from 'lit/directives/if-defined.js';
@@ -53,6 +53,8 @@ export class HearthModels extends LitElement {
     dt { color: var(--_muted); }
     dd { margin: 0; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
     .meter { margin: 0.5rem 0; }
+    label.open-gguf { font-weight: 600; border-radius: calc(var(--_radius) * 0.6); padding: 0.42rem 0.9rem; border: 1px solid var(--_accent); color: var(--_accent); cursor: pointer; }
+    label.open-gguf:focus-within { outline: 2px solid var(--_accent); outline-offset: 2px; }
     .note { background: var(--_soft); border-radius: calc(var(--_radius) * 0.6); padding: 0.5rem 0.7rem; font-size: 0.85rem; margin-bottom: 0.6rem; }
   `];
 
@@ -64,6 +66,9 @@ export class HearthModels extends LitElement {
   @state() private storage: StorageState = {};
   @state() private adapter?: AdapterSummary;
   @state() private loading = false;
+  /** The local GGUF file being added, and the outcome of the last one. */
+  @state() private opening = '';
+  @state() private opened: { ok: boolean; text: string } | null = null;
 
   private readonly onChanged = () => { void this.refresh(false); };
 
@@ -194,8 +199,15 @@ export class HearthModels extends LitElement {
     return html`
       <div class="head">
         <h2>Models</h2>
-        <button type="button" class="secondary refresh" ?disabled=${this.loading} @click=${this.onRefresh}>Refresh</button>
+        <div class="actions">
+          <label class="button secondary open-gguf" title=${this.hostAvailable ? 'A GGUF file (llama, qwen2; F32, F16, Q8_0, Q4_0, Q4_K, Q6_K) to chat with' : 'Needs the host page'}>
+            ${this.opening ? `Opening ${this.opening}…` : 'Open GGUF file…'}
+            <input type="file" class="visually-hidden" accept=".gguf" ?disabled=${!this.hostAvailable || Boolean(this.opening)} @change=${this.onOpenGguf}>
+          </label>
+          <button type="button" class="secondary refresh" ?disabled=${this.loading} @click=${this.onRefresh}>Refresh</button>
+        </div>
       </div>
+      ${this.opened ? html`<p class=${this.opened.ok ? 'note opened' : 'error opened'} role=${this.opened.ok ? 'status' : 'alert'}>${this.opened.text}</p>` : nothing}
       ${this.hostAvailable ? nothing : html`<p class="note">Downloads and deletes need the page that hosts Hearth (it owns the model store): open the Hearth demo page, or call <code>startHearth()</code> in this page. Real models otherwise download on their first request.</p>`}
       ${this.error ? html`<div class="error" role="alert">${this.error}</div>` : nothing}
       <div class="table-wrap">
@@ -328,6 +340,25 @@ export class HearthModels extends LitElement {
   private enginesText(): string {
     const devices = [...new Set(this.models.filter((m) => m.loaded && m.device).map((m) => m.device!))];
     return devices.length ? `loaded models run on ${devices.join(', ')}` : 'no model loaded yet';
+  }
+
+  /** A GGUF file from the picker: checked, stored and registered by the page's Hearth; the outcome is shown. */
+  private async onOpenGguf(e: Event) {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    const hearth = await inPageHearth();
+    if (!file || !hearth) return;
+    this.opening = file.name;
+    try {
+      const entry = await hearth.models.add(file);
+      this.opened = { ok: true, text: `${file.name} is ready as ${entry.id}: pick it in the chat or completion tab.` };
+      modelsChanged();
+    } catch (err) {
+      this.opened = { ok: false, text: `${file.name}: ${errorText(err)}` };
+    } finally {
+      this.opening = '';
+    }
   }
 
   private onRefresh() {

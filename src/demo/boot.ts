@@ -5,7 +5,8 @@
  * manager, never in the URL; remotes saved there are added too), `alias=NAME=MODEL` (repeatable) serves NAME with
  * MODEL, e.g. `alias=accounts/fireworks/models/stable-diffusion-xl-1024-v1-0=hearth/tiny-sdxl`, `diagnostics=1`
  * mounts the test routes, `sw=0` skips the service worker (the page then answers only through `hearth.fetch`),
- * `wgsl=0` leaves LLMs to onnxruntime-web (no WGSL decoder).
+ * `wgsl=0` leaves LLMs to onnxruntime-web (no WGSL decoder), `apiworker=0` runs the API on the page's main thread
+ * (the path before the API worker, for comparison).
  */
 import { startHearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
@@ -33,5 +34,6 @@ export const hearth = startHearth({
   wgslLlm: params.get('wgsl') !== '0',
   diagnostics: params.has('diagnostics'),
   serviceWorker: params.get('sw') !== '0',
+  apiWorker: params.get('apiworker') !== '0',
 });
 window.hearth = hearth;

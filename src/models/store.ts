@@ -243,6 +243,24 @@ export class ArtifactStore {
     }
   }
 
+  /**
+   * Keeps a file the user opened (a local GGUF) as `file`'s bytes, so engine workers read it like any stored file.
+   * Recorded only once the whole file is in the cache (sha256 computed when it fits in memory).
+   */
+  async keepLocal(file: ModelFile, blob: Blob): Promise<void> {
+    const url = this.resolveUrl(file);
+    await checkQuota(url, blob.size);
+    const sha256 = blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES ? await sha256Hex(new Uint8Array(await blob.arrayBuffer())) : '';
+    try {
+      await (await caches.open(CACHE_NAME)).put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+    } catch (e) {
+      throw isQuotaError(e)
+        ? storeError(`Not enough storage to keep ${url}; free space or grant persistent storage`, 'storage_quota_exceeded', e)
+        : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+    }
+    await set(url, { url, size: blob.size, sha256, storedAt: Date.now() } satisfies StoredFile, this.meta);
+  }
+
   async delete(entry: CatalogEntry): Promise<void> {
     const cache = await this.cache();
     for (const file of entry.files) {

@@ -72,6 +72,12 @@ export type LlmVariant =
     /** Self-hosted MLC builds: weights URL and model library URL (absolute or same-origin relative). */
     modelUrl?: string;
     modelLibUrl?: string;
+  }
+  | {
+    /** A GGUF file (llama.cpp's format, the ModelFile of role 'gguf'), run by Hearth's WGSL decoder on WebGPU. */
+    backend: 'gguf';
+    name: string;
+    requiresF16: false;
   };
 
 export interface LlmSpec {

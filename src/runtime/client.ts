@@ -4,16 +4,19 @@
  * competes for the host role and installs the service worker, so plain `fetch('/inference/v1/…')` works in every
  * tab of the origin.
  */
-import { createApi, DEFAULT_BASE_PATH, type Handle } from '../api/handle';
+import { DEFAULT_BASE_PATH, type Handle } from '../api/handle';
 import { Remotes } from '../api/remote/remotes';
 import type { RemoteConfig } from '../api/remote/types';
 import type { OrtDevice } from '../engines/embeddings/types';
-import { ModelRegistry } from '../models/registry';
+import type { ModelRegistry } from '../models/registry';
 import { ArtifactStore } from '../models/store';
 import type { CatalogEntry } from '../models/types';
-import { createEnginePool, type EnginePool } from './engines';
-import { serveAsHost, type HostHandle } from './host';
+import { startApiWorker } from './api-link';
+import { assembleRuntime, createRegistry, type RuntimeOptions } from './assemble';
+import type { EnginePool } from './engines';
+import { answerOnMainThread, serveAsHost, type HostHandle, type RelayTarget } from './host';
 import { installServiceWorker } from './install';
+import { localModels, type LocalModels } from './local-models';
 
 export interface HearthOptions {
   /** Devices engines try, in order (default WebGPU, then wasm); `[]`: no local engine (remotes serve everything). */
@@ -33,6 +36,13 @@ export interface HearthOptions {
   apiKey?: string;
   /** Mounts the test-only stream routes (`/_hearth/stream`). */
   diagnostics?: boolean;
+  /**
+   * Run the API in a dedicated worker (default true): relayed requests go service worker → API worker → engine
+   * workers, never through this page's main thread, and the in-page client reaches the same worker. `false`: the
+   * page's main thread runs the API and owns the engine workers (the path before the API worker; kept for comparison,
+   * `npm run bench -- --only=relay`).
+   */
+  apiWorker?: boolean;
   /** Where to load onnxruntime-web's wasm files from (default: the copy the build bundled). */
   ortWasmBase?: string;
   /** The Hugging Face endpoint (or a mirror) LoRA adapters are downloaded from (default https://huggingface.co). */
@@ -48,6 +58,8 @@ export interface Hearth {
   engines: EnginePool;
   /** The remote backends, editable at run time (`hearth.remotes.set({...})`, `.remove(name)`). */
   remotes: Remotes;
+  /** Models from the user's disk: `await hearth.models.add(file)` registers a GGUF file as `local/<name>`. */
+  models: LocalModels;
   /** Present after `startHearth()`: this page's host role. */
   host?: HostHandle;
   /** Present after `startHearth()`: settles once the service worker controls the page (null if it could not be installed). */
@@ -57,34 +69,44 @@ export interface Hearth {
 const BASE_URL: string = import.meta.env?.BASE_URL ?? '/';
 
 export function createHearth(options: HearthOptions = {}): Hearth {
-  const origin = globalThis.location?.href ?? 'http://localhost/';
-  const modelBase = new URL(BASE_URL, origin).href;
-  const registry = new ModelRegistry();
-  for (const entry of options.models ?? []) registry.register(entry);
-  for (const [name, target] of Object.entries(options.aliases ?? {})) registry.alias(name, target);
-  const store = new ArtifactStore(modelBase);
-  const devices = options.devices ?? ['webgpu', 'wasm'];
-  const remotes = new Remotes(options.remotes ?? []);
-  const engines = createEnginePool({
-    devices,
-    wgslLlm: options.wgslLlm ?? true,
-    ortWasmBase: options.ortWasmBase,
-    modelBase,
-    hubEndpoint: options.hubEndpoint,
-  }, { diagnostics: options.diagnostics });
-  const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;
-  const handle = createApi({
-    registry,
-    engines,
-    isDownloaded: (entry) => store.isDownloaded(entry),
-    apiKey: options.apiKey,
-    basePath,
-    remotes,
-    localEngines: devices.length > 0,
-  });
+  return assemble(options).hearth;
+}
 
+/** The page's Hearth, and where the service worker's relayed requests are answered if this page becomes host. */
+function assemble(options: HearthOptions): { hearth: Hearth; relay: RelayTarget } {
+  const origin = globalThis.location?.href ?? 'http://localhost/';
+  const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;
+  const runtimeOptions: RuntimeOptions = {
+    devices: options.devices ?? ['webgpu', 'wasm'],
+    remotes: options.remotes ?? [],
+    wgslLlm: options.wgslLlm ?? true,
+    models: options.models ?? [],
+    aliases: options.aliases ?? {},
+    apiKey: options.apiKey,
+    diagnostics: options.diagnostics ?? false,
+    ortWasmBase: options.ortWasmBase,
+    hubEndpoint: options.hubEndpoint,
+    modelBase: new URL(BASE_URL, origin).href,
+    basePath,
+  };
+  let runtime: Pick<Hearth, 'handle' | 'registry' | 'store' | 'engines' | 'remotes'>;
+  let relay: RelayTarget;
+  if (options.apiWorker !== false && typeof Worker !== 'undefined') {
+    // The page keeps copies of the registry and remotes (edits reach the worker's) and its own view of the store.
+    const registry = createRegistry(runtimeOptions);
+    const remotes = new Remotes(runtimeOptions.remotes);
+    const link = startApiWorker(runtimeOptions, registry, remotes);
+    runtime = { handle: link.handle, registry, store: new ArtifactStore(runtimeOptions.modelBase), engines: link.engines, remotes };
+    relay = link;
+  } else {
+    runtime = assembleRuntime(runtimeOptions);
+    relay = answerOnMainThread(runtime.handle);
+  }
+  const models = localModels(runtime.registry, runtime.store, async (id) => { await (await runtime.engines.llm()).unload(id); });
+  // Requests wait for the local models remembered from earlier visits to be registered again (one IndexedDB read).
+  const handle: Handle = async (request) => { await models.ready; return runtime.handle(request); };
   const hearth: Hearth = {
-    handle, registry, store, engines, remotes,
+    ...runtime, handle, models,
     async fetch(input, init) {
       const request = new Request(input instanceof URL ? input.href : input, init);
       const path = new URL(request.url).pathname;
@@ -96,7 +118,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
       return viaServiceWorker ? globalThis.fetch(request) : handle(request);
     },
   };
-  return hearth;
+  return { hearth, relay };
 }
 
 /**
@@ -104,8 +126,8 @@ export function createHearth(options: HearthOptions = {}): Hearth {
  * It does not wait for the service worker: `hearth.fetch` works at once, plain `fetch` once `hearth.serviceWorker` settles.
  */
 export function startHearth(options: HearthOptions & { serviceWorker?: boolean } = {}): Hearth {
-  const hearth = createHearth(options);
-  hearth.host = serveAsHost(hearth.handle);
+  const { hearth, relay } = assemble(options);
+  hearth.host = serveAsHost(relay);
   hearth.serviceWorker = options.serviceWorker === false
     ? Promise.resolve(null)
     : installServiceWorker().catch((e: unknown) => {

@@ -1,12 +1,13 @@
 /**
- * The host role: one page per origin owns the engines (elected with the Web Locks API) and answers the requests
- * the service worker relays from every tab. When the host tab closes, its lock is released and the next waiting
- * tab becomes host, loading engines on demand.
+ * The host role: one page per origin owns the engines (elected with the Web Locks API) and hands the service worker
+ * the ports its relayed requests from every tab are answered on — by the API worker (the default: the page's main
+ * thread is then out of the request path), or by the page itself (`startHearth({ apiWorker: false })`). The page
+ * keeps the election and the lock proofs. When the host tab closes, its lock is released and the next waiting tab
+ * becomes host, loading engines on demand.
  */
-import { errorResponse } from '../api/errors';
 import type { Handle } from '../api/handle';
-import { readAhead } from './read-ahead';
-import { HOST_LOCK, hostProofLock, type ChallengeReply, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage } from './relay-protocol';
+import { HOST_LOCK, hostProofLock, type ChallengeReply, type HostQueryReply, type PageToSw, type SwToPage } from './relay-protocol';
+import { serveRelayPort } from './relay-server';
 
 export interface HostHandle {
   /** Resolves once this page holds the host lock. */
@@ -16,39 +17,49 @@ export interface HostHandle {
   release(): void;
 }
 
-export function serveAsHost(handle: Handle): HostHandle {
+/**
+ * Where relayed requests are answered. `openPort` gives a fresh port whose other end answers them (it goes to the
+ * service worker); earlier ports stay open until the role ends (the service worker may have sent requests on one just
+ * before it adopted the new one). `hosting(false)`: the role ended, requests get 503 `not_host`, ports close.
+ */
+export interface RelayTarget {
+  openPort(): MessagePort;
+  hosting(on: boolean): void;
+}
+
+/** The main-thread path: the page answers relayed requests itself with `handle`. */
+export function answerOnMainThread(handle: Handle): RelayTarget {
+  let host = false;
+  const ports: MessagePort[] = [];
+  return {
+    openPort() {
+      const channel = new MessageChannel();
+      serveRelayPort(handle, channel.port1, () => host);
+      ports.push(channel.port1);
+      return channel.port2;
+    },
+    hosting(on) {
+      host = on;
+      if (!on) for (const open of ports.splice(0)) open.close();
+    },
+  };
+}
+
+export function serveAsHost(target: RelayTarget): HostHandle {
   const sw = navigator.serviceWorker;
   let host = false;
   let releaseLock!: () => void;
   const held = new Promise<void>((resolve) => (releaseLock = resolve));
-  /**
-   * A fresh host port, listening, with the requests in flight on it (for cancels); the other end goes to the service
-   * worker. Earlier ports stay open until the role ends: the service worker may have sent requests on one just before
-   * it adopted the new one.
-   */
-  const ports: MessagePort[] = [];
-  const openPort = (): MessagePort => {
-    const channel = new MessageChannel();
-    const mine = channel.port1;
-    const inFlight = new Map<number, AbortController>();
-    mine.onmessage = (e: MessageEvent<SwToHost>) => {
-      const msg = e.data;
-      if (msg?.type === 'cancel') inFlight.get(msg.id)?.abort();
-      else if (msg?.type === 'request') {
-        if (!host) return mine.postMessage(notHostReply(msg.id));
-        const abort = new AbortController();
-        inFlight.set(msg.id, abort);
-        void answer(handle, msg, mine, abort.signal).finally(() => inFlight.delete(msg.id));
-      }
-    };
-    ports.push(mine);
-    return channel.port2;
+  const takeRole = () => {
+    host = true;
+    target.hosting(true);
+    announce();
   };
 
   const announce = () => {
     const controller = sw?.controller;
     if (host && controller) {
-      const theirs = openPort();
+      const theirs = target.openPort();
       controller.postMessage({ type: 'hearth:host-ready' } satisfies PageToSw, [theirs]);
     }
   };
@@ -68,7 +79,7 @@ export function serveAsHost(handle: Handle): HostHandle {
     if (!reply) return;
     if (event.data?.type === 'hearth:host-challenge') return prove(event.data.challenge, reply);
     if (event.data?.type !== 'hearth:host-query') return;
-    if (host) reply.postMessage({ isHost: true } satisfies HostQueryReply, [openPort()]);
+    if (host) reply.postMessage({ isHost: true } satisfies HostQueryReply, [target.openPort()]);
     else reply.postMessage({ isHost: false } satisfies HostQueryReply);
   });
   sw?.addEventListener('controllerchange', announce);
@@ -78,54 +89,22 @@ export function serveAsHost(handle: Handle): HostHandle {
   const elected = navigator.locks
     ? new Promise<void>((resolve) => {
       void navigator.locks.request(HOST_LOCK, () => {
-        host = true;
-        announce();
+        takeRole();
         resolve();
         return held;
       });
     })
-    : Promise.resolve().then(() => {
-      host = true; // no Web Locks: every tab serves itself
-      announce();
-    });
+    : Promise.resolve().then(takeRole); // no Web Locks: every tab serves itself
 
   return {
     elected,
     isHost: () => host,
     release: () => {
       host = false;
+      target.hosting(false);
       sw?.controller?.postMessage({ type: 'hearth:host-leaving' } satisfies PageToSw);
-      for (const open of ports.splice(0)) open.close();
       for (const free of proofs.splice(0)) free();
       releaseLock();
     },
-  };
-}
-
-async function answer(handle: Handle, msg: Extract<SwToHost, { type: 'request' }>, port: MessagePort, signal: AbortSignal): Promise<void> {
-  let response: Response;
-  try {
-    response = await handle(new Request(msg.url, { method: msg.method, headers: msg.headers, body: msg.body, signal }));
-  } catch (e) {
-    response = errorResponse(e);
-  }
-  const head = { id: msg.id, status: response.status, statusText: response.statusText, headers: [...response.headers] as [string, string][] };
-  const streamed = response.body && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
-  if (!streamed) {
-    const bytes = response.body ? await response.arrayBuffer() : null;
-    port.postMessage({ type: 'head', ...head, body: bytes } satisfies HostReply, bytes ? [bytes] : []);
-    return;
-  }
-  // Read ahead of the service worker (generation overlaps the relay; what piles up crosses as one chunk); a cancel
-  // message from the service worker still stops the source.
-  const { body, finished } = readAhead(response.body!, signal);
-  port.postMessage({ type: 'head', ...head, body } satisfies HostReply, [body as unknown as Transferable]);
-  await finished;
-}
-
-function notHostReply(id: number): HostReply {
-  return {
-    type: 'error', id, status: 503,
-    body: { error: { type: 'service_unavailable', message: 'This page is not the Hearth host any more; retry', param: null, code: 'not_host' } },
   };
 }

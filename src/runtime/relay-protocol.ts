@@ -1,6 +1,7 @@
 /**
  * Messages between the service worker and the pages it controls. The host page hands the service worker one
- * MessagePort when it takes the role (`hearth:host-ready`); every relayed request and its answer travel on that port,
+ * MessagePort when it takes the role (`hearth:host-ready`), whose other end is its API worker (or, with
+ * `apiWorker: false`, the page itself); every relayed request and its answer travel on that port,
  * told apart by id, so a request costs no Client.postMessage and no new channel. Streamed bodies travel as
  * transferred streams, so they flow incrementally and a cancel on either end reaches the other.
  */

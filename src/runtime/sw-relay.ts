@@ -1,6 +1,6 @@
 /**
- * The service worker's whole job: answer same-origin fetches under the API path by relaying them to the host page
- * and streaming the host's response back. It holds no API logic. It refuses what other sites send (sw-guard.ts),
+ * The service worker's whole job: answer same-origin fetches under the API path by relaying them to the host (on the
+ * port the host page handed over, answered by its API worker) and streaming the host's response back. It holds no API logic. It refuses what other sites send (sw-guard.ts),
  * caps request bodies before relaying them, adopts as host only the page that proves it holds the host lock, and ends
  * every relayed stream with an error within moments of its host going away. With no host page open it answers 503
  * with a spec-shaped error; everything outside the API path is left to the network.

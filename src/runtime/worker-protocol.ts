@@ -46,9 +46,9 @@ function cloneableErrors<T>(source: ReadableStream<T>): ReadableStream<T> {
   return restOf(source.getReader(), cloneableError);
 }
 
-/** The host-side proxy of a worker engine, with errors restored to HearthErrors. */
-export function connectEngine<T extends object>(worker: Worker): AsyncMethods<T> {
-  const remote = Comlink.wrap<Record<string, (...a: unknown[]) => Promise<unknown>>>(worker);
+/** The host-side proxy of a worker engine (its Worker, or a port to it), with errors restored to HearthErrors. */
+export function connectEngine<T extends object>(endpoint: Worker | MessagePort): AsyncMethods<T> {
+  const remote = Comlink.wrap<Record<string, (...a: unknown[]) => Promise<unknown>>>(endpoint);
   return new Proxy({} as AsyncMethods<T>, {
     get(_target, key) {
       if (typeof key !== 'string' || key === 'then') return undefined;

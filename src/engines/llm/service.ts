@@ -13,6 +13,7 @@ import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import type { Ort } from './onnx-decoder';
 import { loadWgslLlm } from './wgsl/backend';
+import { loadGgufLlm } from './wgsl/gguf-backend';
 import type { WgslLlmShaderSources } from './wgsl/decoder';
 import type { LlmEngine, LlmEvent, LlmJob, LoadedLlmInfo } from './types';
 
@@ -41,7 +42,9 @@ export interface LlmServiceOptions {
    * device (Node tests, benches; default: one from navigator.gpu per model); `shaders` the kernel sources (default:
    * the bundled ones).
    */
-  wgsl?: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources };
+  wgsl?: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources; ggufShader?: string };
+  /** The bytes of a GGUF variant's file (role 'gguf'); absent: GGUF variants are refused. */
+  loadGguf?(entry: CatalogEntry): Promise<Uint8Array>;
 }
 
 export class LlmService implements LlmEngine {
@@ -149,6 +152,10 @@ export class LlmService implements LlmEngine {
         });
         continue;
       }
+      if (variant.backend === 'gguf') {
+        candidates.push({ name: `wgsl:${variant.name}:webgpu`, create: () => this.loadGguf(entry, variant) });
+        continue;
+      }
       // One download serves both decoders of the variant.
       let files: Promise<OnnxLlmFiles> | undefined;
       const variantFiles = () => (files ??= this.options.loadFiles(entry, variant.name));
@@ -185,6 +192,17 @@ export class LlmService implements LlmEngine {
     const resolved = await resolveBackend(entry.id, candidates);
     resolved.value.info.skipped = resolved.skipped;
     return resolved.value;
+  }
+
+  /** A GGUF file runs on the WGSL decoder only (WebGPU); its own errors (a 400 naming the problem) pass through. */
+  private async loadGguf(entry: CatalogEntry, variant: Extract<LlmVariant, { backend: 'gguf' }>): Promise<RunnableLlm> {
+    const { wgsl, loadGguf, devices } = this.options;
+    if (!wgsl || !loadGguf) throw new Error('GGUF files need Hearth\'s WGSL decoder, which is disabled here');
+    if (!devices.includes('webgpu')) throw new Error('GGUF files need WebGPU, which is disabled');
+    if (!wgsl.device && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+    const device = await wgsl.device?.();
+    const model = await loadGgufLlm(entry, variant, await loadGguf(entry), { device, shaders: wgsl.shaders, ggufShader: wgsl.ggufShader });
+    return llmRunnable(model, 'wgsl', variant.name, 'webgpu', () => model.decoder.release());
   }
 }
 

@@ -9,7 +9,8 @@
  */
 import { internal } from '../../../api/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
-import { f32Bytes, ropeTable, type LinearWeight, type LlamaWeights } from './weights';
+import { bundledGgufShader, ggufModuleSource, ggufParams, ggufTypesOf, type GgufEntry } from './gguf-kernels';
+import { f32Bytes, ropeTable, type GgufBlockType, type LinearWeight, type LlamaWeights } from './weights';
 
 export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax'] as const;
 export type WgslLlmShaderSources = Record<(typeof WGSL_LLM_SHADER_NAMES)[number], string>;
@@ -58,7 +59,8 @@ type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv
 /** A linear weight on the GPU. */
 type GpuLinear =
   | { kind: 'f32'; layout: 'nk' | 'kn'; n: number; k: number; w: GPUBuffer }
-  | { kind: 'q4'; n: number; k: number; blockSize: number; blocks: number; zpStride: number; q: GPUBuffer; scales: GPUBuffer; zp: GPUBuffer | null };
+  | { kind: 'q4'; n: number; k: number; blockSize: number; blocks: number; zpStride: number; q: GPUBuffer; scales: GPUBuffer; zp: GPUBuffer | null }
+  | { kind: 'gguf'; type: GgufBlockType; n: number; k: number; w: GPUBuffer };
 
 interface Row {
   state: GPUBuffer;
@@ -71,6 +73,8 @@ export interface WgslDecoderOptions {
   /** KV-cache slots per row: the longest prompt + completion this decoder runs. */
   capacity: number;
   shaders?: WgslLlmShaderSources;
+  /** shaders/llm/gemv_gguf.wgsl (default: the bundled one), for models with GGUF block weights. */
+  ggufShader?: string;
 }
 
 export class WgslDecoder implements LlmDecoder {
@@ -105,6 +109,8 @@ export class WgslDecoder implements LlmDecoder {
     private readonly pipelines: Record<PipelineName, GPUComputePipeline>,
     readonly capacity: number,
     private readonly ownsDevice: boolean,
+    /** GGUF kernels by `${entry}:${type}` (gguf-kernels.ts), for the block types this model uses. */
+    private readonly ggufPipelines: Map<string, GPUComputePipeline>,
   ) {
     this.weights = weights;
     const a = (this.arch = weights.arch);
@@ -119,7 +125,7 @@ export class WgslDecoder implements LlmDecoder {
     this.idsRead = this.buffer(4 * 64, Usage.MAP_READ | Usage.COPY_DST);
     let bytes = 0;
     for (const w of [weights.lmHead, ...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])]) {
-      bytes += w.kind === 'f32' ? w.bytes.byteLength : w.q.byteLength + w.scales.byteLength + (w.zeroPoints?.byteLength ?? 0);
+      bytes += w.kind !== 'q4' ? w.bytes.byteLength : w.q.byteLength + w.scales.byteLength + (w.zeroPoints?.byteLength ?? 0);
     }
     this.weightBytes = bytes;
     void device.lost.then((info) => { this.lost = info.message || String(info.reason); });
@@ -153,9 +159,28 @@ export class WgslDecoder implements LlmDecoder {
         ['rope_kv', make('rope_kv', 'main')], ['attention', make('attention', 'main')], ['swiglu', make('swiglu', 'main')],
         ['argmax', make('argmax', 'main')],
       ];
+      const gguf = ggufTypesOf(weights);
+      const ggufList: [string, Promise<GPUComputePipeline>][] = [];
+      if (gguf.gemv.size || gguf.embed) {
+        const source = options.ggufShader ?? await bundledGgufShader();
+        const ggufMake = (entry: GgufEntry, type: GgufBlockType) => {
+          const code = ggufModuleSource(source, type);
+          const key = `${entry}\n${code}`;
+          let p = cache.get(key);
+          if (!p) {
+            p = gpu.createComputePipelineAsync({ layout: 'auto', compute: { module: gpu.createShaderModule({ code }), entryPoint: entry } });
+            p.catch(() => cache.delete(key));
+            cache.set(key, p);
+          }
+          ggufList.push([`${entry}:${type}`, p]);
+        };
+        for (const type of gguf.gemv) { ggufMake('gemv', type); ggufMake('gemv_thread', type); }
+        if (gguf.embed) ggufMake('embed', gguf.embed);
+      }
       const pipelines = Object.fromEntries(await Promise.all(list.map(async ([n, p]) => [n, await p] as const))) as Record<PipelineName, GPUComputePipeline>;
+      const ggufPipelines = new Map(await Promise.all(ggufList.map(async ([n, p]) => [n, await p] as const)));
       const capacity = Math.max(1, Math.min(options.capacity, weights.arch.maxPositions));
-      const decoder = new WgslDecoder(gpu, weights, pipelines, capacity, owns);
+      const decoder = new WgslDecoder(gpu, weights, pipelines, capacity, owns, ggufPipelines);
       decoder.record();
       return decoder;
     } catch (e) {
@@ -327,6 +352,7 @@ export class WgslDecoder implements LlmDecoder {
     let g = this.linears.get(w);
     if (g) return g;
     if (w.kind === 'f32') g = { kind: 'f32', layout: w.layout, n: w.n, k: w.k, w: this.upload(w.bytes) };
+    else if (w.kind === 'gguf') g = { kind: 'gguf', type: w.type, n: w.n, k: w.k, w: this.upload(w.bytes) };
     else {
       const blocks = Math.ceil(w.k / w.blockSize);
       g = {
@@ -354,8 +380,8 @@ export class WgslDecoder implements LlmDecoder {
     return slot;
   }
 
-  private dispatch(name: PipelineName, slot: number, buffers: GPUBuffer[], groups: number): Dispatch {
-    const pipeline = this.pipelines[name];
+  private dispatch(name: PipelineName | `${GgufEntry}:${GgufBlockType}`, slot: number, buffers: GPUBuffer[], groups: number): Dispatch {
+    const pipeline = name.includes(':') ? this.ggufPipelines.get(name)! : this.pipelines[name as PipelineName];
     const x = Math.min(groups, MAX_GROUPS);
     const y = Math.ceil(groups / x);
     const entries: GPUBindGroupEntry[] = [
@@ -371,6 +397,10 @@ export class WgslDecoder implements LlmDecoder {
     const perThread = w.k <= SHORT_ROW || (w.kind === 'f32' && w.layout === 'kn');
     const groups = Math.ceil(n / (perThread ? 64 : GEMV_ROWS));
     const stride = Math.min(groups, MAX_GROUPS);
+    if (w.kind === 'gguf') {
+      const slot = this.param(ggufParams(w.type, w.k, n, flags, stride));
+      return () => this.dispatch(`${perThread ? 'gemv_thread' : 'gemv'}:${w.type}`, slot, [x, w.w, bias ?? this.act.dummy, out], groups);
+    }
     if (w.kind === 'f32') {
       const slot = this.param([w.k, n, flags, stride]);
       const name = w.layout === 'kn' ? 'gemv_kn' : perThread ? 'gemv_nk_thread' : 'gemv_nk';
@@ -417,11 +447,13 @@ export class WgslDecoder implements LlmDecoder {
     const embed = this.linear(weights.embed);
     const embedSlot = embed.kind === 'q4'
       ? this.param([a.hidden, embed.zp ? 4 : 0, embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
-      : this.param([a.hidden, 0, 0, 0, 0, a.vocab]);
+      : embed.kind === 'gguf' ? this.param(ggufParams(embed.type, a.hidden, a.vocab, 0, 0)) : this.param([a.hidden, 0, 0, 0, 0, a.vocab]);
     const embedGroups = Math.ceil(a.hidden / 64);
     const makeEmbed = (state: GPUBuffer) => embed.kind === 'q4'
       ? this.dispatchEmbedQ4(embedSlot, state, embed, embedGroups)
-      : this.dispatchEmbedF32(embedSlot, state, embed.w, embedGroups);
+      : embed.kind === 'gguf'
+        ? this.dispatchEmbedGguf(embedSlot, state, embed, embedGroups)
+        : this.dispatchEmbedF32(embedSlot, state, embed.w, embedGroups);
 
     const normSlot = this.param([a.hidden, { f: a.rmsEps }]);
     const ropeSlot = this.param([a.heads, a.kvHeads, a.headDim, a.ropeLayout === 'half' ? 0 : 1, this.capacity]);
@@ -481,6 +513,17 @@ export class WgslDecoder implements LlmDecoder {
       { binding: 1, resource: { buffer: state } },
       { binding: 2, resource: { buffer: this.act.x } },
       { binding: 3, resource: { buffer: table } },
+    ];
+    return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), x: groups, y: 1 };
+  }
+
+  private dispatchEmbedGguf(slot: number, state: GPUBuffer, w: Extract<GpuLinear, { kind: 'gguf' }>, groups: number): Dispatch {
+    const pipeline = this.ggufPipelines.get(`embed:${w.type}`)!;
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
+      { binding: 2, resource: { buffer: w.w } },
+      { binding: 5, resource: { buffer: state } },
+      { binding: 6, resource: { buffer: this.act.x } },
     ];
     return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), x: groups, y: 1 };
   }

@@ -2,10 +2,12 @@
  * CPU references of the WGSL decoder's kernels (shaders/llm/*.wgsl), written for clarity over speed: the kernel
  * unit tests compare each shader with these on odd shapes, and they document the exact math of each kernel.
  */
+import { dequantizeGguf } from './gguf-reference';
 import { f32FromBytes, type LinearWeight } from './weights';
 
 /** The weight as float32 [n, k] (4-bit blocks dequantised: (q − zp) · scale, zp 8 when absent). */
 export function dequantize(w: LinearWeight): Float32Array {
+  if (w.kind === 'gguf') return dequantizeGguf(w.type, w.bytes, w.n, w.k);
   const out = new Float32Array(w.n * w.k);
   if (w.kind === 'f32') {
     const v = f32FromBytes(w.bytes);

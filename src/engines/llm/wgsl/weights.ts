@@ -1,7 +1,8 @@
 /**
  * The Llama-family model our WGSL decoder runs, as read from a weights file before upload: the architecture (from
  * config.json) and every weight by role, each still in its file's own bytes and layout (float32 [n, k] or [k, n], or
- * MatMulNBits 4-bit blocks), so nothing is converted on the CPU. Readers: onnx-weights.ts, safetensors-weights.ts.
+ * MatMulNBits 4-bit blocks, or GGUF's GGML blocks), so nothing is converted on the CPU. Readers: onnx-weights.ts,
+ * safetensors-weights.ts, gguf-weights.ts.
  */
 
 export interface LlamaArchitecture {
@@ -19,6 +20,8 @@ export interface LlamaArchitecture {
   /** 'half': Hugging Face (pairs i, i + d/2); 'interleaved': llama.c / GGUF (pairs 2i, 2i + 1). */
   ropeLayout: 'half' | 'interleaved';
   maxPositions: number;
+  /** Per-frequency divisors of inv_freq (GGUF's `rope_freqs.weight`: Llama 3.1+ scaling as llama.cpp stores it). */
+  ropeFactors?: Float32Array | null;
 }
 
 /** A weight of `n` outputs by `k` inputs. */
@@ -26,7 +29,12 @@ export type LinearWeight =
   /** float32 little-endian bytes, [n, k] (torch) or [k, n] (ONNX MatMul). */
   | { kind: 'f32'; layout: 'nk' | 'kn'; n: number; k: number; bytes: Uint8Array }
   /** onnxruntime MatMulNBits, 4 bits: q [n, blocks, bs/2], scales f32 [n · blocks], zero points [n, ceil(blocks/2)]. */
-  | { kind: 'q4'; n: number; k: number; blockSize: number; q: Uint8Array; scales: Uint8Array; zeroPoints: Uint8Array | null };
+  | { kind: 'q4'; n: number; k: number; blockSize: number; q: Uint8Array; scales: Uint8Array; zeroPoints: Uint8Array | null }
+  /** A GGUF tensor as the file stores it: [n, k] rows of GGML blocks (F16, Q8_0, Q4_0, Q4_K, Q6_K; see gemv_gguf.wgsl). */
+  | { kind: 'gguf'; type: GgufBlockType; n: number; k: number; bytes: Uint8Array };
+
+/** GGML types read in their own blocks on the GPU (F32 tensors become 'f32' weights). */
+export type GgufBlockType = 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 
 export interface LlamaLayerWeights {
   attnNorm: Float32Array;
@@ -56,7 +64,7 @@ export interface LlamaWeights {
 
 /** Bytes of weights one decode step reads (every linear weight once, the embedding row aside). */
 export function weightBytesPerToken(w: LlamaWeights): number {
-  const size = (l: LinearWeight) => l.kind === 'f32' ? l.bytes.byteLength : l.q.byteLength + l.scales.byteLength + (l.zeroPoints?.byteLength ?? 0);
+  const size = (l: LinearWeight) => l.kind !== 'q4' ? l.bytes.byteLength : l.q.byteLength + l.scales.byteLength + (l.zeroPoints?.byteLength ?? 0);
   let total = size(w.lmHead) + 4 * w.finalNorm.length;
   for (const l of w.layers) {
     total += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce((s, x) => s + size(x), 0) + 4 * (l.attnNorm.length + l.mlpNorm.length);
@@ -82,7 +90,7 @@ export function f32Bytes(values: Float32Array): Uint8Array {
 export function ropeTable(arch: LlamaArchitecture, positions: number): Float32Array {
   const half = arch.headDim / 2;
   const invFreq = new Float32Array(half);
-  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(arch.ropeTheta, (2 * i) / arch.headDim);
+  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(arch.ropeTheta, (2 * i) / arch.headDim) / (arch.ropeFactors?.[i] ?? 1);
   const s = arch.ropeScaling;
   if (s) {
     const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;

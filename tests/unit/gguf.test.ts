@@ -1,0 +1,241 @@
+// GGUF on Hearth's WGSL decoder, in Node (Dawn on SwiftShader), against independent references:
+//  - the CPU dequantisers (src/engines/llm/wgsl/gguf-reference.ts) equal the `gguf` Python package's on random blocks
+//    of F16, Q8_0, Q4_0, Q4_K and Q6_K (tests/fixtures/gguf/blocks.json, written by scripts/fixtures_gguf.py);
+//  - each GGUF kernel (shaders/llm/gemv_gguf.wgsl: gemv, gemv_thread, embed) equals that reference on odd shapes,
+//    with bias and residual epilogues and a 2-D dispatch;
+//  - the fixture GGUFs (tiny Llama in F32/F16/Q8_0/Q4_0/Q4_K, tiny Qwen2 mixed and Q4_K, stories260K F32/Q8_0) run
+//    through the decoder give torch's greedy tokens (torch on the dequantised weights; stories260K: its published
+//    text) and first-step top-10 logits within 1e-3;
+//  - a truncated file, a file that is not GGUF and a tensor in an unsupported block type are 400s naming the problem.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getDevice, skipGpu } from './dawn';
+import { mulberry32 } from './random';
+import { readGguf } from '../../src/engines/llm/wgsl/gguf-file';
+import { ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
+import { dequantizeGguf } from '../../src/engines/llm/wgsl/gguf-reference';
+import { llamaWeightsFromGguf } from '../../src/engines/llm/wgsl/gguf-weights';
+import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
+import { embedReference, gemvReference } from '../../src/engines/llm/wgsl/reference';
+import type { GgufBlockType, LinearWeight } from '../../src/engines/llm/wgsl/weights';
+import { HearthError } from '../../src/api/errors';
+import { ModelRegistry } from '../../src/models/registry';
+import type { ArtifactStore } from '../../src/models/store';
+import type { ModelFile } from '../../src/models/types';
+import { localModels } from '../../src/runtime/local-models';
+import { get, nodeApi, nodeLlm, post } from './node-api';
+
+const DIR = new URL('../fixtures/gguf/', import.meta.url);
+const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, DIR)));
+const shader = readFileSync(new URL('../../shaders/llm/gemv_gguf.wgsl', import.meta.url), 'utf8');
+interface Block { type: GgufBlockType; n: number; k: number; hex: string; values: number[] }
+const blocks = JSON.parse(readFileSync(new URL('blocks.json', DIR), 'utf8')) as Block[];
+const hexBytes = (hex: string) => Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
+interface Greedy { prompt: string; input_ids: number[]; new_tokens: number[]; top10: [number, number][] }
+const ref = JSON.parse(readFileSync(new URL('reference.json', DIR), 'utf8')) as { models: Record<string, { file: string; greedy: Greedy[] }> };
+const published = (JSON.parse(readFileSync(new URL('../stories260k/reference.json', DIR), 'utf8')) as { greedy: { new_tokens: number[] } }).greedy.new_tokens;
+
+describe('GGUF block dequantisation (CPU reference) equals the gguf Python package', () => {
+  for (const b of blocks) {
+    it(b.type, () => {
+      const got = dequantizeGguf(b.type, hexBytes(b.hex), b.n, b.k);
+      expect(Array.from(got)).toEqual(b.values.map((v) => Math.fround(v)));
+    });
+  }
+});
+
+describe('GGUF files: bad input is a 400 naming the problem', () => {
+  const code = async (p: Promise<unknown>) => {
+    const e = await p.then(() => null, (x: unknown) => x);
+    expect(e).toBeInstanceOf(HearthError);
+    return e as HearthError;
+  };
+  it('truncated: names the tensor that runs past the end', async () => {
+    const bytes = fixture('tiny-llama-q8_0.gguf');
+    const e = await code(readGguf(bytes.subarray(0, bytes.length - 1000)));
+    expect(e.status).toBe(400);
+    expect(e.code).toBe('invalid_gguf');
+    expect(e.message).toMatch(/output_norm\.weight|ffn_down\.weight.*truncated|truncated/);
+    const header = await code(readGguf(bytes.subarray(0, 200)));
+    expect(header.code).toBe('invalid_gguf');
+    expect(header.message).toMatch(/cut short|outside|bounds|Offset/i);
+  });
+  it('not GGUF', async () => {
+    const e = await code(readGguf(new TextEncoder().encode('{"this is": "a JSON file, not a GGUF one"}')));
+    expect(e.status).toBe(400);
+    expect(e.message).toMatch(/GGUF magic/);
+  });
+  it('an unsupported block type lists the supported ones', async () => {
+    const bytes = fixture('tiny-llama-q8_0.gguf').slice();
+    const name = new TextEncoder().encode('blk.0.attn_q.weight');
+    let at = -1;
+    for (let i = 0; i < 65536 && at < 0; i++) if (name.every((c, j) => bytes[i + j] === c)) at = i;
+    const typeAt = at + name.length + 4 + 2 * 8;
+    expect(bytes[typeAt]).toBe(8); // Q8_0
+    bytes[typeAt] = 13; // Q5_K
+    const file = await readGguf(bytes);
+    const e = await code(Promise.resolve().then(() => llamaWeightsFromGguf(file)));
+    expect(e.status).toBe(400);
+    expect(e.code).toBe('unsupported_gguf_type');
+    expect(e.message).toContain('Q5_K');
+    expect(e.message).toContain('supported: F32, F16, Q4_0, Q8_0, Q4_K, Q6_K');
+  });
+});
+
+describe.skipIf(skipGpu)('GGUF kernels equal the CPU reference', () => {
+  let device: GPUDevice;
+  beforeAll(async () => { device = await getDevice('gguf kernels'); });
+  const rand = mulberry32(1414);
+  const randn = (n: number) => Float32Array.from({ length: n }, () => rand() * 2 - 1);
+
+  async function run(type: GgufBlockType, entry: 'gemv' | 'gemv_thread' | 'embed', params: number[], bindings: Record<number, Uint8Array | Float32Array | Uint32Array>, groups: [number, number], read: number): Promise<Float32Array> {
+    const module = device.createShaderModule({ code: ggufModuleSource(shader, type) });
+    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: entry } });
+    const uniform = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(uniform, 0, new Uint32Array([...params, ...new Array(16 - params.length).fill(0)]));
+    const buffers = new Map<number, GPUBuffer>();
+    for (const [b, data] of Object.entries(bindings)) {
+      const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
+      const buf = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      const padded = new Uint8Array(size);
+      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      device.queue.writeBuffer(buf, 0, padded);
+      buffers.set(Number(b), buf);
+    }
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }, ...[...buffers].map(([b, buffer]) => ({ binding: b, resource: { buffer } }))];
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+    pass.dispatchWorkgroups(groups[0], groups[1]);
+    pass.end();
+    const src = buffers.get(read)!;
+    const dst = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(src, 0, dst, 0, src.size);
+    device.queue.submit([enc.finish()]);
+    await dst.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(dst.getMappedRange().slice(0));
+    dst.destroy();
+    for (const b of buffers.values()) b.destroy();
+    uniform.destroy();
+    return out;
+  }
+
+  const close = (got: Float32Array, want: Float32Array, tol = 1e-4) => {
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
+    expect(worst).toBeLessThanOrEqual(tol);
+  };
+
+  for (const b of blocks) {
+    it(`${b.type}: gemv, gemv_thread (bias + residual, 2-D dispatch) and embed, [${b.n}·13, ${b.k}]`, async () => {
+      // 13 copies of the reference rows with one byte changed per copy: an odd row count (39) over several workgroups.
+      const one = hexBytes(b.hex);
+      const n = b.n * 13;
+      const bytes = new Uint8Array(one.length * 13);
+      for (let c = 0; c < 13; c++) {
+        bytes.set(one, c * one.length);
+        bytes[c * one.length + 7 + c] ^= 0x11;
+      }
+      const w: LinearWeight = { kind: 'gguf', type: b.type, n, k: b.k, bytes };
+      const x = randn(b.k);
+      const bias = randn(n);
+      const residual = randn(n);
+      const want = gemvReference(w, x, bias, residual);
+      for (const [entry, perGroup] of [['gemv', 4], ['gemv_thread', 64]] as const) {
+        const groups = Math.ceil(n / perGroup);
+        const stride = Math.min(groups, 2);
+        const got = await run(b.type, entry, ggufParams(b.type, b.k, n, 3, stride), { 1: x, 2: bytes, 3: bias, 4: residual }, [stride, Math.ceil(groups / stride)], 4);
+        close(got.subarray(0, n), want);
+      }
+      const token = n - 2;
+      const got = await run(b.type, 'embed', ggufParams(b.type, b.k, n, 0, 0), { 2: bytes, 5: new Uint32Array([token, 0, 0, 0]), 6: new Float32Array(b.k) }, [Math.ceil(b.k / 64), 1], 6);
+      close(got.subarray(0, b.k), embedReference(w, token), 1e-6);
+    });
+  }
+});
+
+describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', () => {
+  let device: GPUDevice;
+  beforeAll(async () => { device = await getDevice('gguf decoder'); });
+
+  for (const [name, model] of Object.entries(ref.models)) {
+    it(`${name}: greedy tokens and first-step top-10 logits`, async () => {
+      const bytes = fixture(model.file);
+      const weights = llamaWeightsFromGguf(await readGguf(bytes));
+      const decoder = await WgslDecoder.create(weights, { capacity: 64, ggufShader: shader }, device);
+      try {
+        for (const g of model.greedy) {
+          const ids = g.input_ids;
+          decoder.reset();
+          const first = await decoder.step({ ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] });
+          for (const [id, value] of g.top10) expect(Math.abs(first.logits[id] - value), `${g.prompt} logit ${id}`).toBeLessThan(1e-3 * (1 + Math.abs(value)));
+          let best = 0;
+          for (let i = 1; i < first.logits.length; i++) if (first.logits[i] > first.logits[best]) best = i;
+          const tokens = [best];
+          const mask = ids.map(() => 1);
+          while (tokens.length < g.new_tokens.length) {
+            mask.push(1);
+            const [next] = await decoder.stepGreedy({ ids: [[tokens.at(-1)!]], mask: [mask], positions: [[ids.length + tokens.length - 1]] });
+            tokens.push(next);
+          }
+          expect(tokens, `${name} ${g.prompt}`).toEqual(g.new_tokens);
+          // stories260K: torch's tokens are llama2.c's published story (tests/fixtures/stories260k/reference.json).
+          if (name.startsWith('stories260k')) expect(tokens).toEqual(published);
+        }
+      } finally {
+        await decoder.release();
+      }
+    }, 240_000);
+  }
+});
+
+describe.skipIf(skipGpu)('hearth.models.add(file) → the API on the WGSL decoder (Node; the store kept in memory)', () => {
+  const kept = new Map<string, Blob>();
+  const store = { keepLocal: async (f: ModelFile, blob: Blob) => { kept.set(f.url, blob); } } as unknown as ArtifactStore;
+  const registry = new ModelRegistry();
+  const models = localModels(registry, store);
+  const llm = nodeLlm({
+    devices: ['webgpu', 'wasm'],
+    wgsl: { device: () => getDevice('gguf api'), ggufShader: shader },
+    loadGguf: async (entry) => new Uint8Array(await kept.get(entry.files[0].url)!.arrayBuffer()),
+  });
+  const api = nodeApi({ registry, isDownloaded: async (e) => e.files.every((f) => kept.has(f.url)) }, llm);
+  const file = (name: string) => new File([fixture(name)], name);
+
+  it('stories260K Q8_0: completion gives the published story; GET /models lists it, downloaded, on wgsl', async () => {
+    const entry = await models.add(file('stories260k-q8_0.gguf'));
+    expect(entry.id).toBe('local/stories260k-q8_0');
+    const res = await api.handle(post('/completions', { model: entry.id, prompt: 'Once upon a time', max_tokens: 30, temperature: 0 }));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+    const body = await res.json() as { choices: { text: string }[] };
+    expect('Once upon a time' + body.choices[0].text).toBe('Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day,');
+    const model = await (await api.handle(get(`/models/${entry.id}`))).json() as { loaded_variant: string; downloaded: boolean; kind: string };
+    expect(model).toMatchObject({ loaded_variant: 'wgsl:gguf', downloaded: true, kind: 'llm' });
+    await api.llm.unload(entry.id);
+  }, 120_000);
+
+  it('tiny Qwen2 (mixed block types): chat through its ChatML template equals torch', async () => {
+    const entry = await models.add(file('tiny-qwen2-mixed.gguf'), { id: 'local/qwen' });
+    const g = ref.models['tiny-qwen2-mixed'].greedy.find((x) => x.prompt === 'chat')!;
+    const res = await api.handle(post('/completions', { model: entry.id, prompt: g.input_ids, max_tokens: g.new_tokens.length, temperature: 0, return_token_ids: true }));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = await res.json() as { choices: { token_ids: number[] }[] };
+    expect(body.choices[0].token_ids.slice(0, g.new_tokens.length)).toEqual(g.new_tokens.slice(0, body.choices[0].token_ids.length));
+    const chat = await api.handle(post('/chat/completions', { model: entry.id, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0 }));
+    expect(chat.status, await chat.clone().text()).toBe(200);
+    await api.llm.unload(entry.id);
+  }, 120_000);
+
+  it('a bad file is refused by add() with a 400 before anything is stored or registered', async () => {
+    const before = kept.size;
+    const truncated = new File([fixture('tiny-llama-q4_k.gguf').subarray(0, 200_000)], 'cut.gguf');
+    const e = await models.add(truncated).then(() => null, (x: unknown) => x as HearthError);
+    expect(e?.status).toBe(400);
+    expect(e?.code).toBe('invalid_gguf');
+    expect(e?.message).toMatch(/truncated/);
+    expect(kept.size).toBe(before);
+    expect(registry.find('local/tiny-llama-q4_k')).toBeUndefined();
+  });
+});
