@@ -249,16 +249,17 @@ export class ArtifactStore {
    */
   async keepLocal(file: ModelFile, blob: Blob): Promise<void> {
     const url = this.resolveUrl(file);
-    await checkQuota(url, blob.size);
+    await this.checkQuota(url, blob.size);
     const sha256 = blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES ? await sha256Hex(new Uint8Array(await blob.arrayBuffer())) : '';
+    const cache = await this.cache();
     try {
-      await (await caches.open(CACHE_NAME)).put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+      await cache.put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+      await this.meta.set(url, { url, size: blob.size, sha256, storedAt: Date.now() });
     } catch (e) {
-      throw isQuotaError(e)
-        ? storeError(`Not enough storage to keep ${url}; free space or grant persistent storage`, 'storage_quota_exceeded', e)
-        : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+      await cache.delete(url).catch(() => false); // never leave bytes without their record
+      if (!isQuotaError(e)) throw e instanceof HearthError ? e : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+      throw await this.quotaError(url, blob.size, `storing ${url} failed (${(e as Error).message})`, e);
     }
-    await set(url, { url, size: blob.size, sha256, storedAt: Date.now() } satisfies StoredFile, this.meta);
   }
 
   async delete(entry: CatalogEntry): Promise<void> {
