@@ -13,7 +13,8 @@ export type ErrorType =
   | 'request_too_large'
   | 'internal_server_error'
   | 'not_implemented'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'insufficient_storage';
 
 export interface ErrorBody {
   error: { type: ErrorType | string; message: string; param: string | null; code: string | null };
@@ -66,6 +67,10 @@ export const forbidden = (message: string, code: string | null = 'forbidden') =>
 
 export const unavailable = (message: string, code: string | null = 'service_unavailable', cause?: unknown) =>
   new HearthError({ status: 503, type: 'service_unavailable', message, code, cause });
+
+/** 507: the browser's storage quota cannot hold what a model needs (the message gives the bytes needed and available). */
+export const insufficientStorage = (message: string, code: string | null = 'storage_quota_exceeded', cause?: unknown) =>
+  new HearthError({ status: 507, type: 'insufficient_storage', message, code, cause });
 
 export const internal = (message: string, code: string | null = 'engine_error', cause?: unknown) =>
   new HearthError({ status: 500, type: 'internal_server_error', message, code, cause });

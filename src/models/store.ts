@@ -1,10 +1,13 @@
 /**
- * The artifact store: model files downloaded once with byte progress, checked (size, sha256), then kept in the
- * Cache API with their metadata in IndexedDB (idb-keyval). A file is recorded only after it is complete and
- * verified, so nothing half-written is ever read back. Works in pages and workers alike.
+ * The artifact store: model files downloaded once with byte progress, checked (size against the catalog and the
+ * response's Content-Length, sha256), then kept in the Cache API with their metadata in IndexedDB (idb-keyval). A file
+ * is recorded only after it is complete and verified, so nothing half-written is ever read back; every read checks
+ * the size again (and the sha256 where the catalog gives one), and a file missing or changed in storage (site data
+ * cleared, evicted, tampered with) is fetched again, or answered with a 503 naming it. Running out of quota answers
+ * 507 with the bytes needed and available. Works in pages and workers alike.
  */
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
-import { HearthError } from '../api/errors';
+import { HearthError, insufficientStorage } from '../api/errors';
 import { concatBytes } from '../util/bytes';
 import { browserLimits, checkFits, IN_MEMORY_EXTERNAL_DATA_BYTES, tooLarge, type DeviceLimits } from './fit';
 import type { CatalogEntry, ExternalDataFile, ModelFile } from './types';
@@ -44,27 +47,87 @@ export function externalDataFiles(entry: CatalogEntry, role: string, variant?: s
 /** The name a graph refers to its external data file by: the catalog's `dataPath`, else the URL's last segment. */
 export const dataPathOf = (file: ModelFile): string => file.dataPath ?? new URL(file.url, 'https://x/').pathname.split('/').pop()!;
 
-interface StoredFile {
+export interface StoredFile {
   url: string;
   size: number;
   sha256: string;
   storedAt: number;
 }
 
-const CACHE_NAME = 'hearth-models-v1';
+/** File records by URL (IndexedDB in browsers). */
+export interface MetaStore {
+  get(url: string): Promise<StoredFile | undefined>;
+  set(url: string, file: StoredFile): Promise<void>;
+  del(url: string): Promise<void>;
+  keys(): Promise<string[]>;
+}
+
+/** Where the store keeps things; browsers get Cache Storage, IndexedDB and `navigator.storage`, unit tests fakes. */
+export interface StoreBackends {
+  openCache(): Promise<Cache>;
+  meta: MetaStore;
+  estimate(): Promise<{ quota?: number; usage?: number } | undefined>;
+}
+
+export const CACHE_NAME = 'hearth-models-v1';
+
+/**
+ * File records in IndexedDB. Site data cleared while running closes the connection under us: an operation that
+ * fails opens the database afresh and tries once more, then fails with a 503 (never waits forever).
+ */
+function indexedDbMeta(): MetaStore {
+  let store: UseStore = createStore('hearth-models', 'files');
+  const run = async <T>(op: (s: UseStore) => Promise<T>): Promise<T> => {
+    try {
+      return await op(store);
+    } catch (first) {
+      if (isQuotaError(first)) throw first;
+      store = createStore('hearth-models', 'files');
+      try {
+        return await op(store);
+      } catch (e) {
+        if (isQuotaError(e)) throw e;
+        throw storeError(`The model store's IndexedDB is unavailable: ${(e as Error).message}`, 'storage_unavailable', e);
+      }
+    }
+  };
+  return {
+    get: (url) => run((s) => get<StoredFile>(url, s)),
+    set: (url, file) => run((s) => set(url, file, s)),
+    del: (url) => run((s) => del(url, s)),
+    keys: () => run(async (s) => (await keys(s)).map(String)),
+  };
+}
+
+const browserBackends = (): StoreBackends => ({
+  openCache: () => caches.open(CACHE_NAME),
+  meta: indexedDbMeta(),
+  estimate: async () => globalThis.navigator?.storage?.estimate?.().catch(() => undefined),
+});
 
 export const storeError = (message: string, code: string, cause?: unknown) =>
   new HearthError({ status: 503, type: 'service_unavailable', message, code, cause });
 
 export class ArtifactStore {
-  private readonly meta: UseStore;
+  private readonly meta: MetaStore;
+  private readonly backends: StoreBackends;
   private readonly inflight = new Map<string, Promise<void>>();
 
   private limits?: Promise<DeviceLimits>;
 
   constructor(private readonly baseUrl: string, private readonly fetchImpl: typeof fetch = (...a) => fetch(...a),
-    private readonly deviceLimits: () => Promise<DeviceLimits> = browserLimits) {
-    this.meta = createStore('hearth-models', 'files');
+    private readonly deviceLimits: () => Promise<DeviceLimits> = browserLimits, backends?: Partial<StoreBackends>) {
+    const defaults = backends?.openCache && backends.meta && backends.estimate ? undefined : browserBackends();
+    this.backends = { ...defaults!, ...backends };
+    this.meta = this.backends.meta;
+  }
+
+  private async cache(): Promise<Cache> {
+    try {
+      return await this.backends.openCache();
+    } catch (e) {
+      throw storeError(`The model store's Cache Storage is unavailable: ${(e as Error).message}`, 'storage_unavailable', e);
+    }
   }
 
   /** Throws a 503 `model_too_large` (before any download) when the entry's files cannot load in this browser. */
@@ -109,7 +172,7 @@ export class ArtifactStore {
   }
 
   private async hasAll(files: ModelFile[]): Promise<boolean> {
-    for (const file of files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) return false;
+    for (const file of files) if (!(await this.meta.get(this.resolveUrl(file)))) return false;
     return true;
   }
 
@@ -126,24 +189,30 @@ export class ArtifactStore {
     const file = filesFor(entry, options.variant).find((f) => f.role === role) ?? entry.files.find((f) => f.optional && f.role === role);
     if (!file) throw storeError(`Model ${entry.id} has no "${role}" file${options.variant ? ` in variant ${options.variant}` : ''}`, 'bad_catalog_entry');
     const url = this.resolveUrl(file);
+    let problem = 'missing';
     for (let attempt = 0; attempt < 2; attempt++) {
       if (file.optional) await this.ensureOptional(entry, file, options);
       else await this.ensure(entry, options);
-      const cache = await caches.open(CACHE_NAME);
-      const cached = await cache.match(url);
-      if (cached) {
-        const blob = await cached.blob();
+      const cache = await this.cache();
+      const cached = await cache.match(url).catch(() => undefined);
+      const blob = await cached?.blob().catch(() => undefined);
+      const stored = await this.meta.get(url);
+      if (blob) {
         // Checked on every read: the size against what was stored (and the catalog), the sha256 where the catalog
         // knows it and the file fits in memory. A file cut short or changed since is deleted and fetched again.
-        const stored = await get<StoredFile>(url, this.meta);
-        const sizeOk = blob.size === (file.size ?? stored?.size ?? blob.size) && (!stored || stored.size === blob.size);
-        const hashable = file.sha256 && blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES;
-        if (sizeOk && (!hashable || (await sha256Hex(new Uint8Array(await blob.arrayBuffer()))) === file.sha256)) return blob;
-        await cache.delete(url);
+        const expected = file.size ?? stored?.size;
+        if (!stored) problem = 'not recorded';
+        else if (blob.size !== expected || stored.size !== blob.size) problem = `${blob.size} bytes where ${expected} were stored`;
+        else if (file.sha256 && blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES
+          && (await sha256Hex(new Uint8Array(await blob.arrayBuffer()))) !== file.sha256) problem = 'sha256 changed';
+        else return blob;
+        await cache.delete(url).catch(() => false);
+      } else {
+        problem = stored ? 'missing (site data cleared or evicted?)' : 'missing';
       }
-      await del(url, this.meta); // evicted, cut short or changed: forget it and fetch again
+      await this.meta.del(url); // evicted, cut short or changed: forget it and fetch again
     }
-    throw storeError(`Model file ${url} is missing or corrupt in storage even after fetching it again`, 'storage_evicted');
+    throw storeError(`Model ${entry.id} file "${role}" (${url}) is ${problem} in storage even after fetching it again`, 'storage_evicted');
   }
 
   /**
@@ -180,23 +249,24 @@ export class ArtifactStore {
    */
   async keepLocal(file: ModelFile, blob: Blob): Promise<void> {
     const url = this.resolveUrl(file);
-    await checkQuota(url, blob.size);
+    await this.checkQuota(url, blob.size);
     const sha256 = blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES ? await sha256Hex(new Uint8Array(await blob.arrayBuffer())) : '';
+    const cache = await this.cache();
     try {
-      await (await caches.open(CACHE_NAME)).put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+      await cache.put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+      await this.meta.set(url, { url, size: blob.size, sha256, storedAt: Date.now() });
     } catch (e) {
-      throw isQuotaError(e)
-        ? storeError(`Not enough storage to keep ${url}; free space or grant persistent storage`, 'storage_quota_exceeded', e)
-        : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+      await cache.delete(url).catch(() => false); // never leave bytes without their record
+      if (!isQuotaError(e)) throw e instanceof HearthError ? e : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+      throw await this.quotaError(url, blob.size, `storing ${url} failed (${(e as Error).message})`, e);
     }
-    await set(url, { url, size: blob.size, sha256, storedAt: Date.now() } satisfies StoredFile, this.meta);
   }
 
   async delete(entry: CatalogEntry): Promise<void> {
-    const cache = await caches.open(CACHE_NAME);
+    const cache = await this.cache();
     for (const file of entry.files) {
       const url = this.resolveUrl(file);
-      await del(url, this.meta);
+      await this.meta.del(url);
       await cache.delete(url);
     }
   }
@@ -204,21 +274,22 @@ export class ArtifactStore {
   /** Bytes held by all stored files. */
   async usage(): Promise<number> {
     let total = 0;
-    for (const key of await keys(this.meta)) total += (await get<StoredFile>(key, this.meta))?.size ?? 0;
+    for (const key of await this.meta.keys()) total += (await this.meta.get(key))?.size ?? 0;
     return total;
   }
 
   private async download(entry: CatalogEntry, files: ModelFile[], onProgress?: ProgressListener, signal?: AbortSignal): Promise<void> {
     if (!files.every((f) => f.optional)) await this.checkFits(entry, files);
     const missing: ModelFile[] = [];
-    for (const file of files) if (!(await get<StoredFile>(this.resolveUrl(file), this.meta))) missing.push(file);
+    for (const file of files) if (!(await this.meta.get(this.resolveUrl(file)))) missing.push(file);
     if (missing.length === 0) return;
     const known = missing.every((f) => f.size !== undefined);
     const totalBytes = known ? missing.reduce((s, f) => s + (f.size ?? 0), 0) : null;
-    if (totalBytes !== null) await checkQuota(entry.id, totalBytes);
+    // Refused before any byte is fetched when even the sizes known (exact or listed) cannot fit in the quota.
+    await this.checkQuota(entry.id, missing.reduce((s, f) => s + (f.size ?? f.listedSize ?? 0), 0));
     let doneBytes = 0;
-    const cache = await caches.open(CACHE_NAME);
-    for (const file of missing) {
+    let cache = await this.cache();
+    for (const [i, file] of missing.entries()) {
       const url = this.resolveUrl(file);
       const bytes = await this.fetchFile(entry.id, file, url, signal, (n) =>
         onProgress?.({ modelId: entry.id, file: file.role, loadedBytes: doneBytes + n, totalBytes, done: false }));
@@ -226,17 +297,42 @@ export class ArtifactStore {
       if (file.sha256 && file.sha256 !== sha256) {
         throw storeError(`Model file ${url} is corrupt: sha256 ${sha256} does not match the catalog's ${file.sha256}`, 'integrity_check_failed');
       }
+      const put = (c: Cache) => c.put(url, new Response(bytes as BlobPart, { headers: { 'content-length': String(bytes.length) } }));
       try {
-        await cache.put(url, new Response(bytes as BlobPart, { headers: { 'content-length': String(bytes.length) } }));
+        await put(cache).catch(async (e: unknown) => {
+          if (isQuotaError(e)) throw e;
+          cache = await this.cache(); // the cache was deleted under us (site data cleared): write into a fresh one
+          await put(cache);
+        });
+        await this.meta.set(url, { url, size: bytes.length, sha256, storedAt: Date.now() });
       } catch (e) {
-        throw isQuotaError(e)
-          ? storeError(`Not enough storage to keep ${entry.id} (${url}); free space or grant persistent storage`, 'storage_quota_exceeded', e)
-          : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+        await cache.delete(url).catch(() => false); // never leave bytes without their record
+        if (!isQuotaError(e)) throw e instanceof HearthError ? e : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);
+        const rest = missing.slice(i + 1).reduce((s, f) => s + (f.size ?? f.listedSize ?? 0), 0);
+        throw await this.quotaError(entry.id, bytes.length + rest, `storing ${url} failed (${(e as Error).message})`, e);
       }
-      await set(url, { url, size: bytes.length, sha256, storedAt: Date.now() } satisfies StoredFile, this.meta);
       doneBytes += bytes.length;
     }
     onProgress?.({ modelId: entry.id, file: '', loadedBytes: doneBytes, totalBytes: totalBytes ?? doneBytes, done: true });
+  }
+
+  /** A 507 when `needed` bytes are over what the quota has left (checked before downloading). */
+  private async checkQuota(modelId: string, needed: number): Promise<void> {
+    if (needed <= 0) return;
+    const estimate = await this.backends.estimate().catch(() => undefined);
+    if (!estimate?.quota) return;
+    const available = estimate.quota - (estimate.usage ?? 0);
+    if (available < needed) throw await this.quotaError(modelId, needed, 'refused before downloading');
+  }
+
+  private async quotaError(modelId: string, needed: number, what: string, cause?: unknown): Promise<HearthError> {
+    const estimate = await this.backends.estimate().catch(() => undefined);
+    const available = estimate?.quota === undefined ? null : Math.max(0, estimate.quota - (estimate.usage ?? 0));
+    // The estimate can be wrong (browsers round it, and some limits, such as a test's quota override, are not in it).
+    const shown = available === null ? 'an unknown number of bytes available'
+      : `${available} available (quota ${estimate!.quota}, used ${estimate!.usage ?? 0})${available >= needed ? ' by the browser\'s estimate' : ''}`;
+    return insufficientStorage(`Not enough storage for ${modelId}: needs ${needed} bytes, ${shown}; ${what}. `
+      + 'Free space (delete a model in the model manager, or other site data) or grant persistent storage.', 'storage_quota_exceeded', cause);
   }
 
   private async fetchFile(modelId: string, file: ModelFile, url: string, signal: AbortSignal | undefined,
@@ -250,7 +346,7 @@ export class ArtifactStore {
     if (!response.ok || !response.body) {
       throw storeError(`Could not download ${url} for ${modelId}: HTTP ${response.status}`, 'download_failed');
     }
-    const expected = file.size ?? (Number(response.headers.get('content-length')) || undefined);
+    const declared = declaredLength(response);
     const chunks: Uint8Array[] = [];
     let received = 0;
     const reader = response.body.getReader();
@@ -266,19 +362,27 @@ export class ArtifactStore {
       throw storeError(`Download of ${url} broke off after ${received} bytes: ${(e as Error).message}`, 'download_failed', e);
     }
     if (file.size !== undefined && received !== file.size) {
-      throw storeError(`Model file ${url} is incomplete or corrupt: got ${received} bytes, expected ${expected}`, 'integrity_check_failed');
+      throw storeError(`Model file ${url} is incomplete or corrupt: got ${received} bytes, expected ${file.size}`, 'integrity_check_failed');
+    }
+    if (declared && (declared.exact ? received !== declared.bytes : received < declared.bytes)) {
+      throw storeError(`Download of ${url} for ${modelId} is incomplete: got ${received} bytes, the server's Content-Length is ${declared.bytes}; nothing was stored`, 'download_incomplete');
     }
     return concatBytes(chunks, received);
   }
 }
 
-async function checkQuota(modelId: string, needed: number): Promise<void> {
-  const estimate = await globalThis.navigator?.storage?.estimate?.().catch(() => undefined);
-  if (!estimate?.quota) return;
-  const free = estimate.quota - (estimate.usage ?? 0);
-  if (free < needed) {
-    throw storeError(`Not enough storage for ${modelId}: needs ${needed} bytes, ${free} available`, 'storage_quota_exceeded');
-  }
+/**
+ * The body length a response declares. The body fetch hands over is decoded, so Content-Length is its length only
+ * without a Content-Encoding; cross-origin responses hide that header unless exposed, so there a body shorter than
+ * declared is still caught (text compresses to less than it decodes to; servers do not compress model weights).
+ */
+function declaredLength(response: Response): { bytes: number; exact: boolean } | undefined {
+  const header = response.headers.get('content-length');
+  const bytes = header === null || header.trim() === '' ? NaN : Number(header);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) return undefined;
+  const encoding = response.headers.get('content-encoding');
+  if (encoding && encoding.toLowerCase() !== 'identity') return undefined;
+  return { bytes, exact: response.type !== 'cors' && response.type !== 'opaque' };
 }
 
 function isQuotaError(e: unknown): boolean {

@@ -92,3 +92,28 @@ export async function chatStreamLengths(page: Page): Promise<number[]> {
     return [...seen];
   });
 }
+
+/**
+ * Puts a file into the artifact store as a finished download would (Cache Storage bytes plus its IndexedDB record):
+ * a crafted file for a user's model, which no catalog sha256 refuses. `path` is relative to the page.
+ */
+export async function seedStoredFile(page: Page, path: string, text: string): Promise<void> {
+  await page.evaluate(async ({ path, text }) => {
+    const url = new URL(path, location.href).href;
+    const body = new TextEncoder().encode(text);
+    await (await caches.open('hearth-models-v1')).put(url, new Response(body));
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const open = indexedDB.open('hearth-models');
+      open.onupgradeneeded = () => open.result.createObjectStore('files');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction('files', 'readwrite');
+      tx.objectStore('files').put({ url, size: body.length, sha256: '', storedAt: Date.now() }, url);
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+  }, { path, text });
+}

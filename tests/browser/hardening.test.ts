@@ -4,7 +4,7 @@
 // another tab errors within a second of its host tab closing.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launch, openHost, pageFetch } from './browser';
+import { launch, openHost, pageFetch, seedStoredFile, type HostPage } from './browser';
 
 const baseUrl = inject('baseUrl');
 /** The same server under another origin (127.0.0.1 vs localhost). */
@@ -225,6 +225,107 @@ describe('storage', () => {
       await host.context.close();
     }
   });
+});
+
+describe('storage cleared, quota exhausted, a hostile chat template', () => {
+  // One host for the three (each new host pays for onnxruntime-web's start); the storage clear goes last, it reloads.
+  let host: HostPage;
+  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=wasm'); });
+  afterAll(async () => { await host?.context.close(); });
+  const chat = (model: string) => ({ model, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, temperature: 0 });
+  const embed = (model: string, input = 'after the storage went') => ({ model, input });
+  const cachedUrls = (page: Page, part: string) => page.evaluate(async (part) =>
+    (await (await caches.open('hearth-models-v1')).keys()).map((k) => k.url).filter((u) => u.includes(part)), part);
+  /** A request with a deadline: a hang is a status 0 with 'hang'. */
+  const timed = async (page: Page, path: string, body: object, ms = 60_000) => {
+    const t0 = Date.now();
+    const r = await Promise.race([pageFetch(page, path, { body }), new Promise<{ status: number; text: string; body: unknown }>((res) => setTimeout(() => res({ status: 0, text: 'hang', body: null }), ms))]);
+    return { ...r, ms: Date.now() - t0 };
+  };
+
+  it('a hostile chat template ends in a 400 template_limit_exceeded within seconds; the model stays loaded and the engine goes on serving', async () => {
+    const config = await host.page.evaluate(async () => (await fetch('models/hearth-stories260k/tokenizer_config.json')).json() as Promise<Record<string, unknown>>);
+    const chatTemplate = '{% for i in range(100000) %}{% for j in range(100000) %}{{ "" }}{% endfor %}{% endfor %}';
+    await seedStoredFile(host.page, 'models/hearth-stories260k/tokenizer_config.json?v=hostile', JSON.stringify({ ...config, chat_template: chatTemplate }));
+    const model = await host.page.evaluate(() => {
+      const hearth = window.hearth!;
+      const base = hearth.registry.find('hearth/stories260k')!;
+      hearth.registry.register({ ...base, id: 'test/hostile-template', aliases: [], builtIn: false,
+        files: base.files.map((f) => (f.role === 'tokenizer_config' ? { role: f.role, url: 'models/hearth-stories260k/tokenizer_config.json?v=hostile' } : f)) });
+      return 'test/hostile-template';
+    });
+    const hostile = await timed(host.page, '/inference/v1/chat/completions', chat(model));
+    expect(hostile.status, hostile.text).toBe(400);
+    expect(hostile.body).toMatchObject({ error: { type: 'invalid_request_error', code: 'template_limit_exceeded', param: 'messages' } });
+    expect(hostile.ms).toBeLessThan(60_000); // loading the model on wasm included (the next request times the rendering)
+    const again = await timed(host.page, '/inference/v1/chat/completions', chat(model));
+    expect(again.status).toBe(400);
+    expect(again.ms).toBeLessThan(6_000); // the 2 s budget, no reload
+    const plain = await timed(host.page, '/inference/v1/chat/completions', chat('hearth/stories260k'));
+    expect(plain.status, plain.text).toBe(200);
+  }, 180_000);
+
+  it('quota exhausted: 507 with the bytes needed and available, before downloading and when a write fails; serves once there is room', async () => {
+    const cdp = await host.context.newCDPSession(host.page);
+    const usage = await host.page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: baseUrl, quotaSize: usage + 100_000 });
+    // A built-in: refused before downloading where navigator.storage.estimate() shows the quota (it does not show
+    // this override; tests/unit/artifact-store.test.ts covers that path), else when the write fails.
+    const known = await timed(host.page, '/inference/v1/embeddings', embed('hearth/tiny-embed'));
+    expect(known.status, known.text).toBe(507);
+    expect(known.body).toMatchObject({ error: { type: 'insufficient_storage', code: 'storage_quota_exceeded', param: null } });
+    expect((known.body as { error: { message: string } }).error.message).toMatch(/needs \d+ bytes, (\d+ available \(quota \d+, used \d+\); refused before downloading|.*storing .*model\.onnx failed)/);
+    expect(await cachedUrls(host.page, 'hearth-tiny-embed/model.onnx')).toEqual([]);
+    // Sizes unknown (a user's entry): the write itself fails with QuotaExceededError, nothing of it is kept.
+    await host.page.evaluate(() => {
+      const hearth = window.hearth!;
+      const base = hearth.registry.find('hearth/tiny-embed')!;
+      hearth.registry.register({ ...base, id: 'test/unsized', aliases: [], builtIn: false,
+        files: base.files.map((f) => ({ role: f.role, url: `${f.url}?v=unsized`, ...(f.externalDataOf && { externalDataOf: f.externalDataOf }) })) });
+    });
+    const unsized = await timed(host.page, '/inference/v1/embeddings', embed('test/unsized'));
+    expect(unsized.status, unsized.text).toBe(507);
+    expect((unsized.body as { error: { message: string } }).error.message).toMatch(/needs \d+ bytes, \d+ available .*storing .*model\.onnx\?v=unsized failed/);
+    expect((await cachedUrls(host.page, 'model.onnx?v=unsized'))).toEqual([]);
+    // Room again: the same requests succeed.
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: baseUrl });
+    expect((await timed(host.page, '/inference/v1/embeddings', embed('hearth/tiny-embed'))).status).toBe(200);
+    expect((await timed(host.page, '/inference/v1/embeddings', embed('test/unsized'))).status).toBe(200);
+  }, 180_000);
+
+  it('site data cleared under a loaded model and under one loading: answers in seconds, built-ins fetched again', async () => {
+    const cdp = await host.context.newCDPSession(host.page);
+    const clear = () => cdp.send('Storage.clearDataForOrigin', { origin: baseUrl, storageTypes: 'cache_storage,indexeddb' });
+    const first = await timed(host.page, '/inference/v1/embeddings', embed('hearth/tiny-embed', 'before'));
+    expect(first.status, first.text).toBe(200);
+    // Under a model loading: the clear lands while tiny-llama's files are being fetched and read.
+    const loading = timed(host.page, '/inference/v1/chat/completions', chat('hearth/tiny-llama'));
+    await host.page.waitForTimeout(150);
+    await clear();
+    const during = await loading;
+    // Fetched again and served, or at worst a 503 that says storage failed (never a hang or a 500).
+    expect(during.status === 200 || (during.status === 503 && /stor/i.test(during.text)), during.text).toBe(true);
+    expect(during.ms).toBeLessThan(30_000);
+    // Under a loaded model: it keeps serving from memory.
+    await clear();
+    const loaded = await timed(host.page, '/inference/v1/embeddings', embed('hearth/tiny-embed'));
+    expect(loaded.status, loaded.text).toBe(200);
+    expect(loaded.ms).toBeLessThan(10_000);
+    // A built-in not loaded yet, after the clear: fetched again (and verified) from the origin.
+    const fresh = await timed(host.page, '/inference/v1/embeddings', embed('hearth/tiny-embed-cls'));
+    expect(fresh.status, fresh.text).toBe(200);
+    expect((await cachedUrls(host.page, 'hearth-tiny-embed-cls/')).length).toBeGreaterThanOrEqual(3);
+    const llm = await timed(host.page, '/inference/v1/chat/completions', chat('hearth/tiny-llama'));
+    expect(llm.status, llm.text).toBe(200);
+    // And a new host (the page reloaded, its workers gone) loads the cleared model again from the origin.
+    await clear();
+    await host.page.reload();
+    await host.page.waitForFunction(() => window.hearth?.host?.isHost() === true, undefined, { timeout: 15_000 });
+    const reloaded = await timed(host.page, '/inference/v1/embeddings', embed('hearth/tiny-embed', 'before'));
+    expect(reloaded.status, reloaded.text).toBe(200);
+    expect(reloaded.body).toEqual(first.body);
+  }, 180_000);
+
 });
 
 describe('abort then request on WebGPU', () => {

@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launch, openHost, type HostPage } from '../browser/browser';
+import { launch, openHost, seedStoredFile, type HostPage } from '../browser/browser';
 import { soakCases, type SoakCase } from './cases';
 
 const FULL = process.env.SOAK === 'full';
@@ -237,6 +237,60 @@ describe(`soak (${FULL ? 'full' : 'fast subset'})`, () => {
     ]);
     expect(failed.map((f) => f.what)).toEqual([]);
   }, 300_000);
+
+  // Full run only (npm test covers one of each in tests/browser/hardening.test.ts): site data cleared while models load,
+  // at random points, from the tab that is not the host; a quota too small (507); a hostile chat template (400).
+  it.runIf(FULL)('storage cleared mid-load, quota exhausted, a hostile chat template: answers in seconds, then serves', async () => {
+    const cdp = await host.context.newCDPSession(host.page);
+    const post = (model: string, body: object): SoakCase => ({
+      name: model, method: 'POST', headers: { 'content-type': 'application/json' },
+      path: model.includes('embed') ? '/inference/v1/embeddings' : '/inference/v1/chat/completions',
+      body: JSON.stringify({ model, ...body }),
+    });
+    const ask = (model: string) => post(model, model.includes('embed') ? { input: 'x' } : { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    const outcomes: { ok: boolean; what: string }[] = [];
+    for (const model of ['hearth/tiny-embed-cls', 'hearth/tiny-llama-q4', 'hearth/stories260k-q4', 'hearth/tiny-llama-q4f16', 'hearth/stories260k']) {
+      const pending = send(other, [ask(model)]);
+      await other.waitForTimeout(Math.round(Math.random() * 400));
+      await cdp.send('Storage.clearDataForOrigin', { origin: baseUrl, storageTypes: 'cache_storage,indexeddb' });
+      const [during] = await pending;
+      const [next] = await send(other, [ask(model)]);
+      outcomes.push({ ok: (during.status === 200 || (during.status === 503 && /stor/i.test(during.text))) && during.ms < 60_000, what: `${model} cleared mid-load: ${during.hang ? 'hang' : during.status} in ${Math.round(during.ms)} ms ${during.text.slice(0, 100)}` });
+      outcomes.push({ ok: next.status === 200 && next.ms < 30_000, what: `${model} next: ${next.status} in ${Math.round(next.ms)} ms` });
+    }
+    record('storage cleared mid-load (5 models, random points)', outcomes);
+
+    await host.page.evaluate(() => {
+      const hearth = window.hearth!;
+      const base = hearth.registry.find('hearth/tiny-embed')!;
+      hearth.registry.register({ ...base, id: 'soak/unsized-embed', aliases: [], builtIn: false,
+        files: base.files.map((f) => ({ role: f.role, url: `${f.url}?v=soak-unsized` })) });
+      const llm = hearth.registry.find('hearth/stories260k')!;
+      hearth.registry.register({ ...llm, id: 'soak/hostile-template', aliases: [], builtIn: false,
+        files: llm.files.map((f) => (f.role === 'tokenizer_config' ? { role: f.role, url: 'soak/hostile/tokenizer_config.json' } : f)) });
+    });
+    const usage = await host.page.evaluate(async () => (await navigator.storage.estimate()).usage ?? 0);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: baseUrl, quotaSize: usage + 50_000 });
+    const [full] = await send(other, [ask('soak/unsized-embed')]);
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: baseUrl });
+    const [room] = await send(other, [ask('soak/unsized-embed')]);
+    const quota = record('quota exhausted (507 with bytes), then room again', [
+      { ok: full.status === 507 && !judge({ ...full, status: 400 }) && /needs \d+ bytes/.test(full.text), what: `full: ${full.status} ${full.text.slice(0, 120)}` },
+      { ok: room.status === 200, what: `room: ${room.status}` },
+    ]);
+
+    // A crafted tokenizer_config.json in storage for a user's model (no catalog sha256 to refuse it).
+    const config = await host.page.evaluate(async () => (await fetch('models/hearth-stories260k/tokenizer_config.json')).json() as Promise<Record<string, unknown>>);
+    await seedStoredFile(host.page, 'soak/hostile/tokenizer_config.json', JSON.stringify({ ...config,
+      chat_template: "{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(99999) %}{% for j in range(99999) %}{% set ns.s = ns.s ~ 'x' %}{% endfor %}{% endfor %}" }));
+    const answers = await send(other, [ask('soak/hostile-template'), ask('soak/hostile-template'), ask('hearth/stories260k')]);
+    const template = record('hostile chat template (400 in seconds), then a plain request', [
+      { ok: answers[0].status === 400 || answers[0].status === 503, what: `first: ${answers[0].status} ${answers[0].text.slice(0, 120)}` },
+      { ok: answers[1].status === 400 && /template_limit_exceeded/.test(answers[1].text) && answers[1].ms < 6000, what: `again: ${answers[1].status} in ${Math.round(answers[1].ms)} ms ${answers[1].text.slice(0, 120)}` },
+      { ok: answers[2].status === 200, what: `plain: ${answers[2].status}` },
+    ]);
+    expect([...outcomes.filter((o) => !o.ok), ...quota, ...template].map((f) => f.what)).toEqual([]);
+  }, 600_000);
 
   it('the host closes mid-stream: the other tab\'s stream errors within a second, then it serves', async () => {
     await other.evaluate(async () => {

@@ -54,6 +54,17 @@ describe('JSON bodies need application/json', () => {
   });
 });
 
+describe('image bodies that are not JSON objects', () => {
+  const { handle } = nodeApi();
+  it('null, a list or a number: the spec\'s 400, not a 500 (found by the full soak)', async () => {
+    for (const raw of ['null', '[]', '42']) {
+      const res = await handle(post('/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0', raw));
+      expect(res.status, raw).toBe(400);
+      expect((await res.json()).error.type, raw).toBe('invalid_request_error');
+    }
+  });
+});
+
 describe('cheap checks before heavy work', () => {
   const { handle } = nodeApi();
   const chat = (extra: object) => post('/chat/completions', { model: 'hearth/tiny-llama', max_tokens: 2, temperature: 0, ...extra });

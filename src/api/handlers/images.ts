@@ -109,6 +109,10 @@ const SPEC_MIN_STEPS = 10;
  * accepts `steps` from that floor up: such a body is validated with steps at the spec's minimum, then keeps its own.
  */
 function validateWithStepFloor(ctx: RequestContext, operation: RequestOperation, body: Fields): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    acceptRequest(ctx, operation, body); // a JSON body that is not an object (`null`, a list): the spec's 400
+    return;
+  }
   const entry = ctx.deps.registry.find(typeof body.model === 'string' ? body.model : DEFAULT_IMAGE_MODEL);
   const floor = entry?.image?.minSteps;
   const steps = typeof body.steps === 'string' && /^\d+$/.test(body.steps) ? Number(body.steps) : body.steps;
