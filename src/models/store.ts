@@ -4,7 +4,7 @@
  * verified, so nothing half-written is ever read back. Works in pages and workers alike.
  */
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
-import { HearthError } from '../api/errors';
+import { HearthError } from '../core/errors';
 import { concatBytes } from '../util/bytes';
 import { browserLimits, checkFits, IN_MEMORY_EXTERNAL_DATA_BYTES, tooLarge, type DeviceLimits } from './fit';
 import type { CatalogEntry, ExternalDataFile, ModelFile } from './types';
@@ -54,7 +54,7 @@ interface StoredFile {
 const CACHE_NAME = 'hearth-models-v1';
 
 export const storeError = (message: string, code: string, cause?: unknown) =>
-  new HearthError({ status: 503, type: 'service_unavailable', message, code, cause });
+  new HearthError({ type: 'service_unavailable', message, code, cause });
 
 export class ArtifactStore {
   private readonly meta: UseStore;

@@ -4,7 +4,7 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { resolveBackend } from '../backends';
-import { invalidRequest, internal } from '../../api/errors';
+import { invalidRequest, internal } from '../../core/errors';
 import type { CatalogEntry, EmbeddingsSpec } from '../../models/types';
 import { l2Normalize, pool, truncateDimensions } from './pooling';
 import { EmbeddingTokenizer } from './tokenize';

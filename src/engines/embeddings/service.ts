@@ -6,7 +6,7 @@
  * vectors, token count and errors. A model that fails to load or breaks mid-run is dropped so the next request
  * loads it afresh.
  */
-import { HearthError, toHearthError } from '../../api/errors';
+import { HearthError, toHearthError } from '../../core/errors';
 import type { CatalogEntry } from '../../models/types';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
 import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtDevice } from './types';

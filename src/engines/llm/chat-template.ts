@@ -3,7 +3,7 @@
  * with @huggingface/jinja, with system/user/assistant/tool messages, tool definitions and the generation prompt.
  */
 import { Template } from '@huggingface/jinja';
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 import type { ChatMessage, ToolDefinition } from './types';
 
 export interface TemplateConfig {

@@ -7,7 +7,7 @@
  * back as it came out (on the GPU when kept there); only the logits are widened to float32, on the way out.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal, unavailable } from '../../api/errors';
+import { internal, unavailable } from '../../core/errors';
 import { float16ToFloat32 } from '../../util/float16';
 import type { DecoderShape, LlmDecoder, StepInput, StepOutput } from './decoder';
 

@@ -5,7 +5,7 @@
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
  * queue and never interleave their tokens.
  */
-import { toHearthError } from '../../api/errors';
+import { toHearthError } from '../../core/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import type { OrtDevice } from '../embeddings/types';

@@ -43,7 +43,7 @@ import type {
   ModelRecord,
   ResponseFormat as WebLlmResponseFormat,
 } from '@mlc-ai/web-llm';
-import { HearthError, internal, invalidRequest, notFound, unavailable } from '../../api/errors';
+import { HearthError, internal, invalidRequest, notFound, unavailable } from '../../core/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { JSON_OBJECT_EBNF, normalizeSchema } from './constraint';
 import { checkLogitBiasIds } from './sampling';

@@ -9,7 +9,7 @@
  * parts' optional outputs are read from the sessions, so exports that differ there load as they are.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal } from '../../api/errors';
+import { internal } from '../../core/errors';
 import type { ImageSpec } from '../../models/types';
 import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
 import { eulerStep, trailingSchedule } from './euler';

@@ -6,7 +6,7 @@
  * that copy is kept beside the plain model (one adapter per model at a time) so repeated requests reuse it.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
+import { hearthError, invalidRequest, toHearthError } from '../../core/errors';
 import type { CatalogEntry, ExternalDataFile } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
@@ -129,7 +129,7 @@ export class SdxlService implements ImageEngine {
             prompt: job.prompt, negativePrompt: job.negativePrompt, width: job.width, height: job.height,
             steps: job.steps, cfgScale: job.cfgScale, seed, schedule: job.schedule, initRgb, control,
           }, (step, steps) => {
-            if (cancelled) throw new HearthError({ status: 499, type: 'invalid_request_error', message: 'cancelled', code: 'cancelled' });
+            if (cancelled) throw hearthError('cancelled', 'cancelled');
             progress.push({ type: 'progress', step, steps, sample: k });
             wake?.();
           });

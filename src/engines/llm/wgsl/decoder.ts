@@ -7,7 +7,7 @@
  *
  * Shader sources (shaders/llm/*.wgsl): `?raw` imports in the browser and vitest; pass them elsewhere (Node benches).
  */
-import { internal } from '../../../api/errors';
+import { internal } from '../../../core/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
 import { f32Bytes, ropeTable, type LinearWeight, type LlamaWeights } from './weights';
 
