@@ -19,6 +19,7 @@
 //
 // Shader sources: in the browser (Vite) they are loaded with `?raw` imports; anywhere else (Node tests, tools) pass
 // them to `CannyDetector.create(device, sources)`, e.g. read from shaders/canny/<name>.wgsl.
+import { SerialQueue } from '../../core/queue';
 
 /** The WGSL files in shaders/canny/, without extension. */
 export const CANNY_SHADER_NAMES = ['params', 'grayscale', 'gaussian', 'sobel', 'nms', 'threshold', 'hysteresis', 'output'] as const;
@@ -188,7 +189,7 @@ interface SizedResources {
 
 export class CannyDetector {
   private resources: SizedResources | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new SerialQueue();
   private destroyed = false;
 
   private constructor(
@@ -458,9 +459,7 @@ export class CannyDetector {
 
   /** Serialises calls: they share the per-size buffers. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.calls.run(fn);
   }
 
   private checkRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Uint8Array {

@@ -10,6 +10,7 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../core/errors';
+import type { Ort } from '../../core/session';
 import type { ImageSpec } from '../../models/types';
 import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
 import { eulerStep, trailingSchedule } from './euler';
@@ -17,7 +18,6 @@ import { GpuDenoiser } from './gpu-loop';
 import { gaussianNoise } from './noise';
 import { dpmpp2mStep, type KarrasSchedule } from './scheduler';
 
-type Ort = typeof OrtModule;
 type Session = OrtModule.InferenceSession;
 
 export interface SdxlModel {
