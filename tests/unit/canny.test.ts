@@ -1,6 +1,6 @@
 // Unit tests for the WebGPU Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny.ts,
 // shaders/canny/*.wgsl): every kernel, run alone and in the chained pipeline, is compared with the CPU reference
-// (src/engines/sdxl/canny-reference.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
+// (src/engines/sdxl/canny-cpu.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
 // SwiftShader Vulkan driver. Without an adapter the GPU tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ import {
   hysteresisRef,
   squaredThresholdsRef,
   type CannyReferenceStages,
-} from '../../src/engines/sdxl/canny-reference';
+} from '../../src/engines/sdxl/canny-cpu';
 
 // --- WebGPU in Node: must be configured before Dawn starts (it is imported lazily in getDevice) ---------------------
 
