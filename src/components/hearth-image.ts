@@ -2,7 +2,7 @@
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { ApiError, apiFetch, emitRequest, errorText, hearthClient, isAbort, listModels, modelsChanged, readApiError, type ModelInfo } from './api';
-import { readSse } from './sse';
+import { readSse } from './sse-reader';
 import type { HearthModelSelect } from './hearth-model-select';
 import './hearth-model-select';
 import { formatDuration } from './format';
