@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { CannyDetector } from '../src/engines/sdxl/canny';
-import { cannyReference } from '../src/engines/sdxl/canny-reference';
+import { cannyReference } from '../src/engines/sdxl/canny-cpu';
 import { canvasCodec } from '../src/engines/sdxl/codec';
 import { fetchLoraAdapter } from '../src/engines/sdxl/lora/fetch';
 import { GpuLoraMerger } from '../src/engines/sdxl/lora/gpu-merge';

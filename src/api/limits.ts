@@ -3,6 +3,8 @@
  * the API and the cheap pre-checks (src/api/precheck.ts) read them from here, so a limit is changed in one line and
  * every check that enforces it follows.
  */
+import { TEMPLATE_LIMITS } from '../engines/llm/template-limits';
+
 export const LIMITS = Object.freeze({
   /** Request bodies (JSON or multipart), enforced by the service worker before relaying and again by the API. */
   maxBodyBytes: 8 * 1024 * 1024,
@@ -23,9 +25,9 @@ export const LIMITS = Object.freeze({
   /** JSON values in requests (response_format.schema, tool parameters): nesting depth and total nodes. */
   maxJsonDepth: 32,
   maxJsonNodes: 10_000,
-  /** Chat templates: characters a rendering may produce, and the wall time it may take. */
-  maxTemplateChars: 4 * 1024 * 1024,
-  maxTemplateMs: 2_000,
+  /** Chat templates: characters a rendering may produce, and the wall time it may take (the LLM engine's own caps). */
+  maxTemplateChars: TEMPLATE_LIMITS.maxChars,
+  maxTemplateMs: TEMPLATE_LIMITS.maxMs,
   /** Image uploads: pixels per side are capped at the model's largest resolution × this factor (read from the header). */
   imageUploadSideFactor: 4,
 });

@@ -1,5 +1,6 @@
 // How the components reach /inference/v1: the page's Hearth (window.hearth), else plain fetch when a service worker controls the page, else a lazily created in-page client; plus error reading, the model list and the `hearth-request` event.
 import type { Hearth } from '../runtime/client';
+import { cachedAdapters, clearAdapters, type CachedAdapter } from '../runtime/lora-cache';
 
 declare global {
   interface Window { hearth?: Hearth }
@@ -137,3 +138,87 @@ export function emitRequest(el: HTMLElement, detail: Omit<HearthRequestDetail, '
     composed: true,
   }));
 }
+
+/** A model's catalog entry as the in-page Hearth's registry holds it. */
+export type CatalogEntry = NonNullable<ReturnType<Hearth['registry']['find']>>;
+type EnsureOptions = NonNullable<Parameters<Hearth['store']['ensure']>[1]>;
+export type { CachedAdapter };
+
+/**
+ * The one object through which components do what is not an HTTP call to the API: downloads, deletes and storage
+ * of models and LoRA adapters, and the Canny preview. It goes through the page's in-page Hearth (the registry, store
+ * and engines it owns); components never reach engines, stores or caches themselves. Where this page has no
+ * in-page Hearth (its requests go through the service worker to another tab), each method does nothing.
+ */
+export const hearthClient = {
+  /** Whether this page has an in-page Hearth, so it can download and delete models. */
+  async available(): Promise<boolean> {
+    return Boolean(await inPageHearth());
+  },
+
+  /** A model's catalog entry from the in-page registry. */
+  async catalogEntry(id: string): Promise<CatalogEntry | undefined> {
+    return (await inPageHearth())?.registry.find(id);
+  },
+
+  /** Bytes held by all stored model files. */
+  async storedModelBytes(): Promise<number | undefined> {
+    const hearth = await inPageHearth();
+    return hearth ? await hearth.store.usage().catch(() => undefined) : undefined;
+  },
+
+  /** Bytes each downloaded model holds in the Cache API (from the stored responses' content-length). */
+  async bytesOnDisk(ids: readonly string[]): Promise<Map<string, number> | undefined> {
+    const hearth = await inPageHearth();
+    if (!hearth || !('caches' in window)) return undefined;
+    const sizes = new Map<string, number>();
+    for (const id of ids) {
+      const entry = hearth.registry.find(id);
+      if (!entry) continue;
+      let total = 0;
+      for (const f of entry.files) {
+        const res = await caches.match(hearth.store.resolveUrl(f)).catch(() => undefined);
+        total += Number(res?.headers.get('content-length') ?? 0);
+      }
+      if (total) sizes.set(id, total);
+    }
+    return sizes;
+  },
+
+  /** Downloads a model's files (those of `options.variant`); false when there is no in-page Hearth. */
+  async download(entry: CatalogEntry, options: EnsureOptions): Promise<boolean> {
+    const hearth = await inPageHearth();
+    if (!hearth) return false;
+    await hearth.store.ensure(entry, options);
+    return true;
+  },
+
+  async delete(entry: CatalogEntry): Promise<void> {
+    await (await inPageHearth())?.store.delete(entry);
+  },
+
+  /** Checks, stores and registers a GGUF file from the user's disk; undefined when there is no in-page Hearth. */
+  async addLocalModel(file: File): Promise<CatalogEntry | undefined> {
+    return (await inPageHearth())?.models.add(file);
+  },
+
+  /** The LoRA adapters kept in this origin's Cache API. */
+  async cachedLoras(): Promise<CachedAdapter[]> {
+    return cachedAdapters();
+  },
+
+  async clearLoras(): Promise<void> {
+    await clearAdapters();
+  },
+
+  /**
+   * Canny edges of an image as PNG bytes, through the image engine itself (same kernels and thresholds as a request
+   * uses); undefined when the engines live in another tab (this page is not the host).
+   */
+  async cannyPreview(file: File, low: number, high: number): Promise<ArrayBuffer | undefined> {
+    const hearth = await inPageHearth();
+    if (!hearth || (hearth.host && !hearth.host.isHost())) return undefined;
+    const engine = await hearth.engines.image();
+    return engine.cannyPreview({ bytes: await file.arrayBuffer(), type: file.type }, low, high);
+  },
+};

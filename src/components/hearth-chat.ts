@@ -2,7 +2,7 @@
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { emitRequest, errorText, isAbort, listModels, modelsChanged, postJson, ApiError, type ModelInfo } from './api';
-import { readSse } from './sse';
+import { readSse } from './sse-reader';
 import { formatDuration } from './format';
 import { baseStyles } from './styles';
 import type { HearthModelSelect } from './hearth-model-select';

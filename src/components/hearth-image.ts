@@ -1,8 +1,8 @@
 // <hearth-image>: SDXL text-to-image (JSON), image-to-image and ControlNet canny (multipart) on the image_generation paths (Accept: application/json, or with `live-progress` Hearth's text/event-stream), a model picker, a gallery with download links, and a `progress` slot.
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { ApiError, apiFetch, emitRequest, errorText, inPageHearth, isAbort, listModels, modelsChanged, readApiError, type ModelInfo } from './api';
-import { readSse } from './sse';
+import { ApiError, apiFetch, emitRequest, errorText, hearthClient, isAbort, listModels, modelsChanged, readApiError, type ModelInfo } from './api';
+import { readSse } from './sse-reader';
 import type { HearthModelSelect } from './hearth-model-select';
 import './hearth-model-select';
 import { formatDuration } from './format';
@@ -135,7 +135,7 @@ export class HearthImage extends LitElement {
   private async loadModelFacts() {
     const model = this.model;
     const info = (await listModels().catch(() => [] as ModelInfo[])).find((m) => m.id === model);
-    const entry = (await inPageHearth())?.registry.find(model);
+    const entry = await hearthClient.catalogEntry(model);
     if (model !== this.model) return;
     const list = info?.resolutions?.map((r) => [r.width, r.height] as const) ?? entry?.image?.resolutions;
     this.resolutions = list?.length ? list : RESOLUTIONS;
@@ -406,12 +406,10 @@ export class HearthImage extends LitElement {
 
   /** Canny preview through the engine itself (same kernels and thresholds as the request will use). */
   private async previewEdges(file: File) {
-    const hearth = await inPageHearth();
-    // Engines in another tab (this page is not the host): no preview, generation still works through the service worker.
-    if (!hearth || (hearth.host && !hearth.host.isHost())) return;
     try {
-      const engine = await hearth.engines.image();
-      const png = await engine.cannyPreview({ bytes: await file.arrayBuffer(), type: file.type }, 100, 200);
+      const png = await hearthClient.cannyPreview(file, 100, 200);
+      // Engines in another tab (this page is not the host): no preview, generation still works through the service worker.
+      if (!png) return;
       if (this.file === file) this.edges = URL.createObjectURL(new Blob([png], { type: 'image/png' }));
     } catch (e) {
       this.error = errorText(e);

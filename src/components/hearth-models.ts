@@ -2,9 +2,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { ifDefined } from 'lit/directives/if-defined.js';
-import { cachedAdapters, clearAdapters, type CachedAdapter } from '../models/lora-cache';
-import type { CatalogEntry } from '../models/types';
-import { emitRequest, errorText, inPageHearth, listModels, modelsChanged, type ModelInfo } from './api';
+import { emitRequest, errorText, hearthClient, listModels, modelsChanged, type CachedAdapter, type CatalogEntry, type ModelInfo } from './api';
 import { formatBytes, formatDuration, formatRate } from './format';
 import { baseStyles } from './styles';
 import { describeAdapter, KEY_LIMITS, type AdapterSummary } from './webgpu-info';
@@ -95,8 +93,7 @@ export class HearthModels extends LitElement {
     } finally {
       this.loading = false;
     }
-    const hearth = await inPageHearth();
-    this.hostAvailable = Boolean(hearth);
+    this.hostAvailable = await hearthClient.available();
     await Promise.all([this.refreshStorage(), this.refreshOnDisk()]);
   }
 
@@ -106,41 +103,27 @@ export class HearthModels extends LitElement {
     next.usage = estimate?.usage;
     next.quota = estimate?.quota;
     next.persisted = await navigator.storage?.persisted?.().catch(() => undefined);
-    const hearth = await inPageHearth();
-    next.models = hearth ? await hearth.store.usage().catch(() => undefined) : undefined;
-    next.loras = await cachedAdapters().catch(() => undefined);
+    next.models = await hearthClient.storedModelBytes();
+    next.loras = await hearthClient.cachedLoras().catch(() => undefined);
     this.storage = next;
   }
 
   /** Bytes each downloaded model holds in the Cache API (from the stored responses' content-length). */
   private async refreshOnDisk() {
-    const hearth = await inPageHearth();
-    if (!hearth || !('caches' in window)) return;
-    const sizes = new Map<string, number>();
-    for (const m of this.models.filter((x) => x.downloaded)) {
-      const entry = hearth.registry.find(m.id);
-      if (!entry) continue;
-      let total = 0;
-      for (const f of entry.files) {
-        const res = await caches.match(hearth.store.resolveUrl(f)).catch(() => undefined);
-        total += Number(res?.headers.get('content-length') ?? 0);
-      }
-      if (total) sizes.set(m.id, total);
-    }
-    this.onDisk = sizes;
+    const sizes = await hearthClient.bytesOnDisk(this.models.filter((x) => x.downloaded).map((m) => m.id));
+    if (sizes) this.onDisk = sizes;
   }
 
   async download(id: string): Promise<void> {
-    const hearth = await inPageHearth();
-    const entry = hearth?.registry.find(id);
-    if (!hearth || !entry || this.downloads.get(id)?.done === false) return;
+    const entry = await hearthClient.catalogEntry(id);
+    if (!entry || this.downloads.get(id)?.done === false) return;
     const adapter = await describeAdapter();
     const variant = downloadVariant(entry, Boolean(adapter.shaderF16));
     const started = performance.now();
     const d: Download = { loaded: 0, total: null, started, now: started, done: false, variant, abort: new AbortController() };
     this.setDownload(id, d);
     try {
-      await hearth.store.ensure(entry, {
+      await hearthClient.download(entry, {
         variant,
         signal: d.abort.signal,
         onProgress: (p) => this.setDownload(id, { ...d, loaded: p.loadedBytes, total: p.totalBytes, now: performance.now(), done: p.done }),
@@ -160,11 +143,10 @@ export class HearthModels extends LitElement {
   }
 
   async delete(id: string): Promise<void> {
-    const hearth = await inPageHearth();
-    const entry = hearth?.registry.find(id);
-    if (!hearth || !entry) return;
+    const entry = await hearthClient.catalogEntry(id);
+    if (!entry) return;
     try {
-      await hearth.store.delete(entry);
+      await hearthClient.delete(entry);
       const next = new Map(this.downloads);
       next.delete(id);
       this.downloads = next;
@@ -317,7 +299,7 @@ export class HearthModels extends LitElement {
   }
 
   private async clearLoras() {
-    await clearAdapters().catch(() => undefined);
+    await hearthClient.clearLoras().catch(() => undefined);
     await this.refreshStorage();
   }
 
@@ -347,11 +329,10 @@ export class HearthModels extends LitElement {
     const input = e.target as HTMLInputElement;
     const file = input.files?.[0];
     input.value = '';
-    const hearth = await inPageHearth();
-    if (!file || !hearth) return;
+    if (!file || !(await hearthClient.available())) return;
     this.opening = file.name;
     try {
-      const entry = await hearth.models.add(file);
+      const entry = (await hearthClient.addLocalModel(file))!;
       this.opened = { ok: true, text: `${file.name} is ready as ${entry.id}: pick it in the chat or completion tab.` };
       modelsChanged();
     } catch (err) {

@@ -2,7 +2,7 @@
  * An ordered backend registry, after onnxruntime-web's resolver: candidates are tried in priority order, the
  * first that initialises wins, and when all fail the error lists every candidate's reason.
  */
-import { unavailable } from '../api/errors';
+import { unavailable } from '../core/errors';
 
 export interface BackendCandidate<T> {
   name: string;

@@ -5,7 +5,7 @@
  * streams an external data file over 1 GiB into one WebAssembly.Memory (4 GiB at most). A model that breaks one of
  * these is refused with a 503 naming the file, its size, the limit and the device's WebGPU limits.
  */
-import { HearthError } from '../api/errors';
+import { hearthError } from '../core/errors';
 import type { CatalogEntry, ModelFile } from './types';
 
 export interface DeviceLimits {
@@ -39,7 +39,7 @@ const bytes = (n: number, listed = false) => (listed
   : `${(n / 1e9).toFixed(2)} GB (${n.toLocaleString('en-US')} bytes)`);
 const gib = (n: number) => `${+(n / GiB).toFixed(2)} GiB`;
 
-export const tooLarge = (message: string) => new HearthError({ status: 503, type: 'service_unavailable', message, code: 'model_too_large' });
+export const tooLarge = (message: string) => hearthError('model_too_large', message);
 
 /** Throws a 503 `model_too_large` when one of `files` (a model's files, sizes from the catalog) cannot load. */
 export function checkFits(entry: CatalogEntry, files: readonly ModelFile[], limits: DeviceLimits): void {

@@ -4,7 +4,7 @@
  * the catalog's: `{'accounts/fireworks/models/stable-diffusion-xl-1024-v1-0': 'hearth/tiny-sdxl'}` serves that path
  * with the model they chose.
  */
-import { invalidRequest, notFound } from '../api/errors';
+import { invalidRequest, notFound } from '../core/errors';
 import { CATALOG } from './catalog';
 import type { CatalogEntry, ModelKind } from './types';
 

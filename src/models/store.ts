@@ -7,7 +7,7 @@
  * 507 with the bytes needed and available. Works in pages and workers alike.
  */
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
-import { HearthError, insufficientStorage } from '../api/errors';
+import { HearthError, insufficientStorage } from '../core/errors';
 import { concatBytes } from '../util/bytes';
 import { browserLimits, checkFits, IN_MEMORY_EXTERNAL_DATA_BYTES, tooLarge, type DeviceLimits } from './fit';
 import type { CatalogEntry, ExternalDataFile, ModelFile } from './types';
@@ -106,7 +106,7 @@ const browserBackends = (): StoreBackends => ({
 });
 
 export const storeError = (message: string, code: string, cause?: unknown) =>
-  new HearthError({ status: 503, type: 'service_unavailable', message, code, cause });
+  new HearthError({ type: 'service_unavailable', message, code, cause });
 
 export class ArtifactStore {
   private readonly meta: MetaStore;

@@ -5,7 +5,7 @@
  * told apart by id, so a request costs no Client.postMessage and no new channel. Streamed bodies travel as
  * transferred streams, so they flow incrementally and a cancel on either end reaches the other.
  */
-import type { ErrorBody } from '../api/errors';
+import type { ErrorBody } from '../core/errors';
 
 /**
  * Service worker → page, on the page's Client, answered on the message's port: "are you the host?", and "prove it":

@@ -4,7 +4,7 @@
  * comes from elsewhere (`Origin`, `Sec-Fetch-Site`). The pages a service worker controls are same-origin by
  * construction, so the other way in for another site is a navigation. Refusals are 403 ErrorResponses.
  */
-import { forbidden, type HearthError } from '../api/errors';
+import { forbidden, type HearthError } from '../core/errors';
 
 /** Why this request may not be relayed to the API of `origin` (the service worker's own), or null when it may. */
 export function refuseForeign(request: Request, origin: string): HearthError | null {

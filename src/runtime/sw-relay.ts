@@ -5,7 +5,8 @@
  * every relayed stream with an error within moments of its host going away. With no host page open it answers 503
  * with a spec-shaped error; everything outside the API path is left to the network.
  */
-import { unavailable, errorResponse, HearthError } from '../api/errors';
+import { unavailable, HearthError } from '../core/errors';
+import { errorResponse } from '../api/errors';
 import { readBody } from '../api/http';
 import { LIMITS } from '../api/limits';
 import {

@@ -5,7 +5,7 @@
  * transferred, and their errors made cloneable the same way.
  */
 import * as Comlink from 'comlink';
-import { toHearthError, type HearthError } from '../api/errors';
+import { toHearthError, type HearthError } from '../core/errors';
 import { restOf } from '../util/pull-stream';
 
 type AsyncMethods<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : never };

@@ -4,7 +4,7 @@
  */
 import { convertIndexedToRgb, decode as decodePng, encode as encodePng, hasPngSignature, type DecodedPng } from 'fast-png';
 import jpeg from 'jpeg-js';
-import { invalidRequest } from '../api/errors';
+import { invalidRequest } from '../core/errors';
 import type { ImageCodec } from '../engines/sdxl/codec';
 import type { RgbaImage } from '../engines/sdxl/types';
 

@@ -5,7 +5,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unavailable } from '../api/errors';
+import { unavailable } from '../core/errors';
 import { dataPathOf, externalDataFiles, filesFor } from '../models/store';
 import type { CatalogEntry, ExternalDataFile, ModelFile } from '../models/types';
 

@@ -8,7 +8,7 @@ import type { ApiDeps } from '../api/types';
 import { EmbeddingsService } from '../engines/embeddings/service';
 import { loadedModels } from '../engines/loaded';
 import { LlmService, type LlmServiceOptions } from '../engines/llm/service';
-import { cannyReference } from '../engines/sdxl/canny-reference';
+import { cannyReference } from '../engines/sdxl/canny-cpu';
 import { loadImageFiles } from '../engines/sdxl/files';
 import { SdxlService } from '../engines/sdxl/service';
 import type { CatalogEntry } from '../models/types';

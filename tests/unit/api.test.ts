@@ -1,7 +1,7 @@
 // The API function end to end in Node, on the real embeddings engine (onnxruntime-web wasm) and the tiny fixtures:
 // routing, errors (shape, status, param), body limits, auth, models listing, and embeddings against torch.
 import { describe, expect, it } from 'vitest';
-import { base64ToFloat32 } from '../../src/engines/embeddings/encoding';
+import { base64ToFloat32 } from '../../src/api/embedding-encoding';
 import { CATALOG } from '../../src/models/catalog';
 import { ModelRegistry } from '../../src/models/registry';
 import { get, nodeApi, post, readJson } from './node-api';

@@ -1,10 +1,11 @@
 // Unit tests for the WebGPU Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny.ts,
 // shaders/canny/*.wgsl): every kernel, run alone and in the chained pipeline, is compared with the CPU reference
-// (src/engines/sdxl/canny-reference.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
+// (src/engines/sdxl/canny-cpu.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
 // SwiftShader Vulkan driver. Without an adapter the GPU tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from './random';
+import { CannyStageDetector } from './canny-stages';
 import { getGpu, mapReadCount, skipGpu } from './dawn';
 import {
   CANNY_SHADER_NAMES,
@@ -21,7 +22,7 @@ import {
   hysteresisRef,
   squaredThresholdsRef,
   type CannyReferenceStages,
-} from '../../src/engines/sdxl/canny-reference';
+} from '../../src/engines/sdxl/canny-cpu';
 
 // --- WebGPU in Node: must be configured before Dawn starts (it is imported lazily in getDevice) ---------------------
 
@@ -276,7 +277,7 @@ describe('canny CPU reference', () => {
 
 describe.skipIf(SKIP_GPU)('canny on WebGPU (Dawn in Node) vs the CPU reference', () => {
   let device: GPUDevice;
-  let detector: CannyDetector;
+  let detector: CannyStageDetector;
   const gpuErrors: string[] = [];
   const stats = { cases: 0, worstGray: 0, worstBlur: 0, worstMagnitude: 0, maxPasses: 0, gpuMs: 0 };
 
@@ -285,7 +286,7 @@ describe.skipIf(SKIP_GPU)('canny on WebGPU (Dawn in Node) vs the CPU reference',
     device = got.device;
     device.addEventListener('uncapturederror', (e) => gpuErrors.push((e as GPUUncapturedErrorEvent).error.message));
     const t0 = performance.now();
-    detector = await CannyDetector.create(device, loadShaders());
+    detector = await CannyStageDetector.create(device, loadShaders());
     console.log(`canny: adapter ${got.description}; pipelines compiled in ${(performance.now() - t0).toFixed(0)} ms`);
   }, 120_000);
 

@@ -1,7 +1,7 @@
 // Pooling, normalisation, Matryoshka truncation, base64 encoding and batch planning, against straightforward
 // re-computations (and, for the pooled vectors, the torch reference through the real model in api.test.ts).
 import { describe, expect, it } from 'vitest';
-import { base64ToFloat32, encodeVector, float32ToLittleEndianBytes } from '../../src/engines/embeddings/encoding';
+import { base64ToFloat32, encodeVector, float32ToLittleEndianBytes } from '../../src/api/embedding-encoding';
 import { planBatches } from '../../src/engines/embeddings/onnx-embedder';
 import { l2Normalize, pool, truncateDimensions } from '../../src/engines/embeddings/pooling';
 

@@ -9,16 +9,14 @@ import type { ChatJob, CompletionJob, GenerationParams, LlmJob, ResponseFormat }
 import {
   applyRepetitionPenalty,
   checkLogitBiasIds,
-  checkSamplingCombination,
   createMirostatState,
   DEFAULT_SAMPLING_PARAMS,
   logSoftmax,
   sampleToken,
-  withSamplingDefaults,
   type SampleOptions,
   type SamplingParams,
-  type SamplingRequestFields,
 } from '../../src/engines/llm/sampling';
+import { checkSamplingCombination, withSamplingDefaults, type SamplingRequestFields } from '../../src/api/sampling-fields';
 import { ModelRegistry } from '../../src/models/registry';
 import { createRng } from '../../src/util/rng';
 import { nodeLlm, readJson } from './node-api';

@@ -7,9 +7,9 @@ import {
   DEFAULT_SAMPLING_PARAMS,
   logSoftmax,
   sampleToken,
-  withSamplingDefaults,
   type SamplingParams,
 } from '../../src/engines/llm/sampling';
+import { withSamplingDefaults } from '../../src/api/sampling-fields';
 
 const params = (p: Partial<SamplingParams>): SamplingParams => ({ ...DEFAULT_SAMPLING_PARAMS, ...p });
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/api/errors';
-import { cannyReference } from '../../src/engines/sdxl/canny-reference';
+import { cannyReference } from '../../src/engines/sdxl/canny-cpu';
 import type { ImageCodec } from '../../src/engines/sdxl/codec';
 import { fetchLoraAdapter } from '../../src/engines/sdxl/lora/fetch';
 import { GpuLoraMerger } from '../../src/engines/sdxl/lora/gpu-merge';

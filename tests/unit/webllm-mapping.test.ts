@@ -645,7 +645,7 @@ describe('fromWebLlmError', () => {
     ['DependencyError', 'top_logprobs requires logprobs to be true.', 400, 'top_logprobs', 'invalid_value'],
     ['JSONFieldError', 'Expect generated tool call to have fields "`name`", "`arguments`"', 500, null, 'tool_call_parse_error'],
     ['ToolCallOutputParseError', 'Internal error: error encountered when parsing outputMessage', 500, null, 'tool_call_parse_error'],
-    ['QuotaExceededError', 'The quota has been exceeded.', 503, null, 'storage_quota_exceeded'],
+    ['QuotaExceededError', 'The quota has been exceeded.', 507, null, 'storage_quota_exceeded'],
     ['TypeError', 'Failed to fetch', 503, null, 'download_failed'],
     ['TypeError', "Failed to execute 'add' on 'Cache': Request failed", 503, null, 'download_failed'],
     ['Error', 'Cannot fetch https://huggingface.co/mlc-ai/x/resolve/main/params_shard_0.bin', 503, null, 'download_failed'],

@@ -5,7 +5,7 @@
 import type { ChatMessage, LlmEvent, ToolCall, ToolChoice, ToolDefinition } from '../../engines/llm/types';
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
-import { sseResponse } from '../sse';
+import { sseResponse } from '../sse-response';
 import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
 import { precheckChat } from '../precheck';

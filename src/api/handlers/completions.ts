@@ -6,7 +6,7 @@
 import type { LlmEvent, TokenLogprob } from '../../engines/llm/types';
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
-import { sseResponse } from '../sse';
+import { sseResponse } from '../sse-response';
 import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
 import { precheckCompletion } from '../precheck';

@@ -2,7 +2,7 @@
  * POST /embeddings: validate against the spec, resolve the model, hand the inputs to the embeddings engine and
  * shape its vectors as a CreateEmbeddingResponse (float arrays or base64 of little-endian float32).
  */
-import { encodeVector, type EncodingFormat } from '../../engines/embeddings/encoding';
+import { encodeVector, type EncodingFormat } from '../embedding-encoding';
 import type { EmbeddingInput } from '../../engines/embeddings/types';
 import { jsonResponse } from '../http';
 import type { Handler } from '../types';

@@ -13,7 +13,7 @@ import type { CatalogEntry } from '../../models/types';
 import { checkImageUpload } from '../image-header';
 import { HearthError, invalidRequest } from '../errors';
 import { jsonResponse, readAll, readBody, tooLarge } from '../http';
-import { sseResponse } from '../sse';
+import { sseResponse } from '../sse-response';
 import type { Handler, RequestContext } from '../types';
 import { acceptRequest } from '../live-fields';
 import type { RequestOperation } from '../validate';

@@ -3,7 +3,7 @@
  * GenerationParams (the spec's defaults applied), the model resolved, and the checks JSON Schema cannot express.
  */
 import { randomSeed } from '../../util/rng';
-import { checkSamplingCombination, withSamplingDefaults, type SamplingRequestFields } from '../../engines/llm/sampling';
+import { checkSamplingCombination, withSamplingDefaults, type SamplingRequestFields } from '../sampling-fields';
 import type { GenerationParams, ResponseFormat } from '../../engines/llm/types';
 import type { CatalogEntry } from '../../models/types';
 import { invalidRequest } from '../errors';

@@ -3,7 +3,7 @@
  * record of how many were produced and whether the reader cancelled. It proves that streams and their cancellation
  * cross worker → host → service worker → page the way token streams will.
  */
-import type { DiagnosticsEngine } from '../../api/types';
+import type { DiagnosticsEngine } from './types';
 
 interface RunState { produced: number; cancelled: boolean; finished: boolean }
 

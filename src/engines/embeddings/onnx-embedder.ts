@@ -4,13 +4,14 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { resolveBackend } from '../backends';
-import { invalidRequest, internal } from '../../api/errors';
+import { invalidRequest, internal } from '../../core/errors';
+import { createSession, type Ort } from '../../core/session';
 import type { CatalogEntry, EmbeddingsSpec } from '../../models/types';
 import { l2Normalize, pool, truncateDimensions } from './pooling';
 import { EmbeddingTokenizer } from './tokenize';
 import type { EmbeddingInput, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
 
-export type Ort = typeof OrtModule;
+export type { Ort };
 
 export interface EmbedderFiles {
   model: Uint8Array;
@@ -40,15 +41,7 @@ export class OnnxEmbedder {
       entry.id,
       devices.map((device) => ({
         name: device,
-        create: async () => {
-          if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) {
-            throw new Error('WebGPU is not available in this browser');
-          }
-          return ort.InferenceSession.create(files.model, {
-            executionProviders: [device],
-            graphOptimizationLevel: 'all',
-          });
-        },
+        create: () => createSession(ort, files.model, device, { graphOptimizationLevel: 'all' }, 'WebGPU is not available in this browser'),
       })),
     );
     const info: LoadedModelInfo = { id: entry.id, backend: resolved.name as OrtDevice, skipped: resolved.skipped };

@@ -6,7 +6,9 @@
  * vectors, token count and errors. A model that fails to load or breaks mid-run is dropped so the next request
  * loads it afresh.
  */
-import { HearthError, toHearthError } from '../../api/errors';
+import { HearthError, toHearthError } from '../../core/errors';
+import { sleep } from '../../core/deferred';
+import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
 import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
@@ -26,7 +28,7 @@ interface Waiting {
 
 export class EmbeddingsService implements EmbeddingsEngine {
   private readonly models = new Map<string, Promise<OnnxEmbedder>>();
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly jobs = new SerialQueue();
   private readonly waiting = new Map<string, Waiting[]>();
   /** Jobs run and requests answered, per engine: requests ÷ jobs is how much coalescing happened. */
   readonly counters = { jobs: 0, requests: 0 };
@@ -46,14 +48,14 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const first = !queue?.length;
       if (!queue) this.waiting.set(id, (queue = []));
       queue.push({ request, resolve, reject });
-      if (first) void this.serially(() => this.runWaiting(id, embedder));
+      if (first) void this.jobs.run(() => this.runWaiting(id, embedder));
     });
   }
 
   /** One job: the requests waiting for this model (after a short wait when they are few), run together. */
   private async runWaiting(id: string, embedder: OnnxEmbedder): Promise<void> {
     const queue = this.waiting.get(id) ?? [];
-    if (this.coalesceMs > 0 && inputCount(queue) < MAX_COALESCED_INPUTS) await new Promise((r) => setTimeout(r, this.coalesceMs));
+    if (this.coalesceMs > 0 && inputCount(queue) < MAX_COALESCED_INPUTS) await sleep(this.coalesceMs);
     const job: Waiting[] = [];
     let inputs = 0;
     while (queue.length && (job.length === 0 || inputs + queue[0].request.inputs.length <= MAX_COALESCED_INPUTS)) {
@@ -61,7 +63,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
       job.push(next);
       inputs += next.request.inputs.length;
     }
-    if (queue.length) void this.serially(() => this.runWaiting(id, embedder));
+    if (queue.length) void this.jobs.run(() => this.runWaiting(id, embedder));
     this.counters.jobs++;
     this.counters.requests += job.length;
     try {
@@ -98,12 +100,6 @@ export class EmbeddingsService implements EmbeddingsEngine {
       this.models.set(entry.id, p);
     }
     return p;
-  }
-
-  private serially<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(job, job);
-    this.tail = run.catch(() => undefined);
-    return run;
   }
 }
 

@@ -3,7 +3,7 @@
  * model's limit with its special tokens kept (so a long text ends in [SEP] exactly as the model was trained).
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 
 export class EmbeddingTokenizer {
   private readonly tokenizer: Tokenizer;

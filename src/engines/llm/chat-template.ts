@@ -5,15 +5,15 @@
  * `template_limit_exceeded` within seconds instead of holding the engine worker.
  */
 import { Template } from '@huggingface/jinja';
-import { invalidRequest } from '../../api/errors';
-import { LIMITS } from '../../api/limits';
+import { invalidRequest } from '../../core/errors';
+import { TEMPLATE_LIMITS } from './template-limits';
 import { renderOnBudget, TemplateLimitError, type TemplateBudget } from './template-budget';
 import type { ChatMessage, ToolDefinition } from './types';
 
 /** What one rendering may spend, before the conversation's own size is added to `maxChars`. */
 export const TEMPLATE_BUDGET: TemplateBudget = Object.freeze({
-  maxChars: LIMITS.maxTemplateChars,
-  maxMs: LIMITS.maxTemplateMs,
+  maxChars: TEMPLATE_LIMITS.maxChars,
+  maxMs: TEMPLATE_LIMITS.maxMs,
   maxSteps: 5_000_000,
   maxDepth: 400,
   maxItems: 100_000,

@@ -12,7 +12,7 @@
  * accepted token, i.e. while the engine awaits the model's next forward pass.
  */
 import type * as XG from '@mlc-ai/web-xgrammar';
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public API

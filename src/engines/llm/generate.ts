@@ -5,7 +5,7 @@
  * calls), ignore_eos, seeded sampling (per-choice Mirostat state), stop strings across token boundaries, EOS and
  * max_tokens → a stream of LlmEvents. Cancelling the stream stops the loop before the next model step.
  */
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 import type { ConstraintFactory, TokenConstraint } from './constraint';
 import { IncrementalDecoder } from './detokenize';
 import type { LlmDecoder } from './decoder';

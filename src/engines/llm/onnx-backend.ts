@@ -4,7 +4,7 @@
  * with the WGSL decoder's loader).
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal } from '../../api/errors';
+import { internal } from '../../core/errors';
 import type { CatalogEntry, ExternalDataFile, LlmVariant } from '../../models/types';
 import { ChatTemplate, type TemplateConfig } from './chat-template';
 import { ConstraintFactory } from './constraint';

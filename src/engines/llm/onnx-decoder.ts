@@ -7,11 +7,12 @@
  * back as it came out (on the GPU when kept there); only the logits are widened to float32, on the way out.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal, unavailable } from '../../api/errors';
+import { internal, unavailable } from '../../core/errors';
+import type { Ort } from '../../core/session';
 import { float16ToFloat32 } from '../../util/float16';
 import type { DecoderShape, LlmDecoder, StepInput, StepOutput } from './decoder';
 
-export type Ort = typeof OrtModule;
+export type { Ort };
 
 export type { DecoderShape, StepInput, StepOutput } from './decoder';
 

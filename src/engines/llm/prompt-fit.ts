@@ -5,7 +5,7 @@
  * loop then trims what the estimate missed. And a text longer than `context × longest vocabulary piece` characters
  * cannot fit the context whatever it encodes to: refused (400) before it is tokenized.
  */
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 import type { ChatMessage } from './types';
 
 export interface FitOptions {

@@ -5,13 +5,14 @@
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
  * queue and never interleave their tokens.
  */
-import { toHearthError } from '../../api/errors';
+import { toHearthError } from '../../core/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
 import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
-import type { Ort } from './onnx-decoder';
+import { assertDeviceAvailable, type Ort } from '../../core/session';
+import { KeyedQueue } from '../../core/queue';
 import { loadWgslLlm } from './wgsl/backend';
 import { loadGgufLlm } from './wgsl/gguf-backend';
 import type { WgslLlmShaderSources } from './wgsl/decoder';
@@ -49,7 +50,7 @@ export interface LlmServiceOptions {
 
 export class LlmService implements LlmEngine {
   private readonly models = new Map<string, Promise<RunnableLlm>>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly queues = new KeyedQueue<string>();
 
   constructor(private readonly options: LlmServiceOptions) {}
 
@@ -76,13 +77,11 @@ export class LlmService implements LlmEngine {
   async generate(job: LlmJob): Promise<ReadableStream<LlmEvent>> {
     const queued = performance.now();
     const model = await this.model(job.entry);
-    const previous = this.queues.get(job.entry.id) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    this.queues.set(job.entry.id, previous.then(() => mine));
+    const turn = this.queues.enter(job.entry.id);
+    const release = turn.leave;
     const stats = model.info.stats;
     stats.queued = (stats.queued ?? 0) + 1;
-    await previous.catch(() => undefined);
+    await turn.ready;
     stats.queued--;
     let source: ReadableStreamDefaultReader<LlmEvent>;
     try {
@@ -164,7 +163,7 @@ export class LlmService implements LlmEngine {
         candidates.push({
           name: `wgsl:${variant.name}:webgpu`,
           create: async () => {
-            if (!wgsl.device && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+            if (!wgsl.device) assertDeviceAvailable('webgpu');
             if (variant.requiresF16) throw new Error('f16 variants are not read by the WGSL decoder yet');
             const device = await wgsl.device?.();
             const model = await loadWgslLlm(entry, variant, await variantFiles(), { device, shaders: wgsl.shaders });
@@ -176,7 +175,7 @@ export class LlmService implements LlmEngine {
         candidates.push({
           name: `onnx:${variant.name}:${device}`,
           create: async () => {
-            if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+            assertDeviceAvailable(device);
             if (device === 'webgpu' && variant.requiresF16 && !(await this.options.hasShaderF16())) {
               throw new Error('the adapter lacks shader-f16');
             }

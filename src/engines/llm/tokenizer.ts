@@ -4,7 +4,7 @@
  * generated text is decoded without special tokens, and token-id prompts are checked against the vocabulary.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 
 export class LlmTokenizer {
   private readonly tokenizer: Tokenizer;

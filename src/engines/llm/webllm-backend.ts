@@ -8,7 +8,7 @@ import type {
   AppConfig, ChatCompletionChunk, ChatCompletionRequestStreaming, ChatOptions, Completion,
   CompletionCreateParamsNonStreaming, CompletionCreateParamsStreaming, InitProgressReport, MLCEngineConfig,
 } from '@mlc-ai/web-llm';
-import { unavailable } from '../../api/errors';
+import { unavailable } from '../../core/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import type { ExternalLlmBackend, RunnableLlm } from './service';
 import type { LlmEvent, LlmJob, LlmStats } from './types';

@@ -43,7 +43,7 @@ import type {
   ModelRecord,
   ResponseFormat as WebLlmResponseFormat,
 } from '@mlc-ai/web-llm';
-import { HearthError, internal, invalidRequest, notFound, unavailable } from '../../api/errors';
+import { HearthError, insufficientStorage, internal, invalidRequest, notFound, unavailable } from '../../core/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { JSON_OBJECT_EBNF, normalizeSchema } from './constraint';
 import { checkLogitBiasIds } from './sampling';
@@ -929,7 +929,7 @@ export function fromWebLlmError(thrown: unknown, context: WebLlmErrorContext = {
   const mapper = Object.hasOwn(WEBLLM_ERRORS, name) ? WEBLLM_ERRORS[name] : undefined;
   if (mapper && !(name === 'RangeError' && !message.startsWith('Make sure'))) return mapper(message, context, thrown);
   if (name === 'QuotaExceededError') {
-    return unavailable(`Not enough storage for the model's files: ${message}`, 'storage_quota_exceeded', thrown);
+    return insufficientStorage(`Not enough storage for the model's files: ${message}`, 'storage_quota_exceeded', thrown);
   }
   if (name === 'AbortError') return unavailable(`web-llm: loading was aborted: ${message}`, 'load_aborted', thrown);
   if (DOWNLOAD_FAILURE.test(message)) {

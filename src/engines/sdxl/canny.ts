@@ -1,5 +1,5 @@
 // Canny edge detection on WebGPU: the preprocessor that turns an input image into the control image of the SDXL
-// canny ControlNet. Runs the kernels in shaders/canny/*.wgsl; src/engines/sdxl/canny-reference.ts is the CPU
+// canny ControlNet. Runs the kernels in shaders/canny/*.wgsl; src/engines/sdxl/canny-cpu.ts is the CPU
 // reference of exactly the same algorithm, and tests/unit/canny.test.ts checks every stage against it.
 //
 // Algorithm (OpenCV's `GaussianBlur` + `Canny(..., L2gradient=true)` on the gray image; all borders clamp-to-edge):
@@ -19,6 +19,7 @@
 //
 // Shader sources: in the browser (Vite) they are loaded with `?raw` imports; anywhere else (Node tests, tools) pass
 // them to `CannyDetector.create(device, sources)`, e.g. read from shaders/canny/<name>.wgsl.
+import { SerialQueue } from '../../core/queue';
 
 /** The WGSL files in shaders/canny/, without extension. */
 export const CANNY_SHADER_NAMES = ['params', 'grayscale', 'gaussian', 'sobel', 'nms', 'threshold', 'hysteresis', 'output'] as const;
@@ -46,48 +47,8 @@ export interface CannyParams {
   highSq: number;
 }
 
-/** Every intermediate of one run (see `CannyDetector.debugStages`). Same fields as the CPU reference's stages. */
-export interface CannyStages extends CannyParams {
-  width: number;
-  height: number;
-  gray: Float32Array;
-  blur: Float32Array;
-  magnitude: Float32Array;
-  magnitudeSq: Uint32Array;
-  direction: Uint8Array;
-  nms: Uint32Array;
-  threshold: Uint8Array;
-  hysteresis: Uint8Array;
-  edges: Uint8Array;
-  chw: Float32Array;
-  /** How many hysteresis dispatches ran: always HYSTERESIS_DISPATCHES (4), whatever the image. */
-  hysteresisPasses: number;
-}
-
-/** Inputs of each kernel when it is run on its own (`CannyDetector.runStage`). */
-export interface CannyStageInputs {
-  grayscale: { rgba: Uint8Array | Uint8ClampedArray };
-  gaussian: { gray: Float32Array };
-  sobel: { blur: Float32Array };
-  nms: { magnitudeSq: Uint32Array; direction: Uint8Array };
-  threshold: { nms: Uint32Array };
-  hysteresis: { threshold: Uint8Array };
-  output: { hysteresis: Uint8Array };
-}
-/** Outputs of each kernel when it is run on its own. */
-export interface CannyStageOutputs {
-  grayscale: { gray: Float32Array };
-  gaussian: { blur: Float32Array };
-  sobel: { magnitude: Float32Array; magnitudeSq: Uint32Array; direction: Uint8Array };
-  nms: { nms: Uint32Array };
-  threshold: { threshold: Uint8Array };
-  hysteresis: { hysteresis: Uint8Array; hysteresisPasses: number };
-  output: { edges: Uint8Array; chw: Float32Array };
-}
-export type CannyStageName = keyof CannyStageInputs;
-
 /** The numeric WebGPU flags (spec values), so this file does not depend on the GPU* globals being installed. */
-const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
+export const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
 const MAP_MODE_READ = 0x0001;
 const SHADER_STAGE_COMPUTE = 0x4;
 const WG = 16;
@@ -143,7 +104,7 @@ async function loadBundledShaders(): Promise<CannyShaderSources> {
   };
 }
 
-interface Pipelines {
+export interface Pipelines {
   grayscale: GPUComputePipeline;
   blurH: GPUComputePipeline;
   blurV: GPUComputePipeline;
@@ -158,7 +119,7 @@ interface Pipelines {
 }
 
 /** Buffers and bind groups for one image size (reused while the size stays the same). */
-interface SizedResources {
+export interface SizedResources {
   width: number;
   height: number;
   params: GPUBuffer;
@@ -188,12 +149,12 @@ interface SizedResources {
 
 export class CannyDetector {
   private resources: SizedResources | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new SerialQueue();
   private destroyed = false;
 
-  private constructor(
+  protected constructor(
     readonly device: GPUDevice,
-    private readonly pipelines: Pipelines,
+    protected readonly pipelines: Pipelines,
   ) {}
 
   /**
@@ -253,7 +214,7 @@ export class CannyDetector {
       make('output', 'to_chw'),
       ...HYSTERESIS_ENTRIES.map((entry) => make('hysteresis', entry)),
     ]);
-    return new CannyDetector(device, {
+    return new this(device, {
       grayscale, blurH, blurV, sobel, nms, threshold, hysteresis, hysteresisLayout, toRgba, toChw,
     });
   }
@@ -303,146 +264,6 @@ export class CannyDetector {
     });
   }
 
-  /** For tests and debugging: runs the whole pipeline and reads back every intermediate. */
-  debugStages(
-    rgba: Uint8Array | Uint8ClampedArray,
-    width: number,
-    height: number,
-    options: CannyOptions = {},
-  ): Promise<CannyStages> {
-    return this.exclusive(async () => {
-      const params = cannyParams(options);
-      const r = this.prepare(width, height, options);
-      this.upload(r.rgba, this.checkRgba(rgba, width, height));
-      // Stop before hysteresis to read the thresholded labels, then finish.
-      await this.runPipeline(r, false);
-      const [threshold] = await this.readBack(this.device.createCommandEncoder(), [r.labels]);
-      const hysteresisPasses = this.runHysteresis(r, this.device.createCommandEncoder());
-      const chwBuffer = this.device.createBuffer({
-        size: 3 * width * height * 4,
-        usage: Usage.STORAGE | Usage.COPY_SRC,
-      });
-      try {
-        const encoder = this.device.createCommandEncoder();
-        this.encode(encoder, r, this.pipelines.toRgba, r.groups.toRgba);
-        this.encode(encoder, r, this.pipelines.toChw, this.chwGroup(r, chwBuffer));
-        const [gray, blur, magnitude, magnitudeSq, direction, nms, hysteresis, edges, chw] = await this.readBack(
-          encoder,
-          [r.gray, r.blur, r.magnitude, r.magnitudeSq, r.direction, r.nms, r.labels, r.rgbaOut, chwBuffer],
-        );
-        return {
-          ...params,
-          width,
-          height,
-          gray: new Float32Array(gray!),
-          blur: new Float32Array(blur!),
-          magnitude: new Float32Array(magnitude!),
-          magnitudeSq: new Uint32Array(magnitudeSq!),
-          direction: Uint8Array.from(new Uint32Array(direction!)),
-          nms: new Uint32Array(nms!),
-          threshold: Uint8Array.from(new Uint32Array(threshold!)),
-          hysteresis: Uint8Array.from(new Uint32Array(hysteresis!)),
-          edges: new Uint8Array(edges!),
-          chw: new Float32Array(chw!),
-          hysteresisPasses,
-        };
-      } finally {
-        chwBuffer.destroy();
-      }
-    });
-  }
-
-  /** For tests: runs one kernel on the given inputs (e.g. the CPU reference's previous stage) and reads its output. */
-  runStage<S extends CannyStageName>(
-    stage: S,
-    width: number,
-    height: number,
-    inputs: CannyStageInputs[S],
-    options: CannyOptions = {},
-  ): Promise<CannyStageOutputs[S]> {
-    return this.exclusive(async () => {
-      const r = this.prepare(width, height, options);
-      const n = width * height;
-      const need = <T extends ArrayLike<number>>(name: string, a: T | undefined): T => {
-        if (!a || a.length !== n) throw new Error(`canny: runStage(${stage}) needs ${name} of length ${n}`);
-        return a;
-      };
-      const u32 = (a: ArrayLike<number>) => Uint32Array.from(a);
-      const encoder = this.device.createCommandEncoder({ label: `canny/stage/${stage}` });
-      const p = this.pipelines;
-      const g = r.groups;
-      let result: unknown;
-      switch (stage) {
-        case 'grayscale': {
-          const i = inputs as CannyStageInputs['grayscale'];
-          this.upload(r.rgba, this.checkRgba(i.rgba, width, height));
-          this.encode(encoder, r, p.grayscale, g.grayscale);
-          const [gray] = await this.readBack(encoder, [r.gray]);
-          result = { gray: new Float32Array(gray!) };
-          break;
-        }
-        case 'gaussian': {
-          this.upload(r.gray, need('gray', (inputs as CannyStageInputs['gaussian']).gray));
-          this.encode(encoder, r, p.blurH, g.blurH);
-          this.encode(encoder, r, p.blurV, g.blurV);
-          const [blur] = await this.readBack(encoder, [r.blur]);
-          result = { blur: new Float32Array(blur!) };
-          break;
-        }
-        case 'sobel': {
-          this.upload(r.blur, need('blur', (inputs as CannyStageInputs['sobel']).blur));
-          this.encode(encoder, r, p.sobel, g.sobel);
-          const [m, m2, d] = await this.readBack(encoder, [r.magnitude, r.magnitudeSq, r.direction]);
-          result = {
-            magnitude: new Float32Array(m!),
-            magnitudeSq: new Uint32Array(m2!),
-            direction: Uint8Array.from(new Uint32Array(d!)),
-          };
-          break;
-        }
-        case 'nms': {
-          const i = inputs as CannyStageInputs['nms'];
-          this.upload(r.magnitudeSq, need('magnitudeSq', i.magnitudeSq));
-          this.upload(r.direction, u32(need('direction', i.direction)));
-          this.encode(encoder, r, p.nms, g.nms);
-          const [nms] = await this.readBack(encoder, [r.nms]);
-          result = { nms: new Uint32Array(nms!) };
-          break;
-        }
-        case 'threshold': {
-          this.upload(r.nms, need('nms', (inputs as CannyStageInputs['threshold']).nms));
-          this.encode(encoder, r, p.threshold, g.threshold);
-          const [labels] = await this.readBack(encoder, [r.labels]);
-          result = { threshold: Uint8Array.from(new Uint32Array(labels!)) };
-          break;
-        }
-        case 'hysteresis': {
-          this.upload(r.labels, u32(need('threshold', (inputs as CannyStageInputs['hysteresis']).threshold)));
-          const hysteresisPasses = this.runHysteresis(r, encoder);
-          const [labels] = await this.readBack(this.device.createCommandEncoder(), [r.labels]);
-          result = { hysteresis: Uint8Array.from(new Uint32Array(labels!)), hysteresisPasses };
-          break;
-        }
-        case 'output': {
-          this.upload(r.labels, u32(need('hysteresis', (inputs as CannyStageInputs['output']).hysteresis)));
-          const chwBuffer = this.device.createBuffer({ size: 3 * n * 4, usage: Usage.STORAGE | Usage.COPY_SRC });
-          try {
-            this.encode(encoder, r, p.toRgba, g.toRgba);
-            this.encode(encoder, r, p.toChw, this.chwGroup(r, chwBuffer));
-            const [edges, chw] = await this.readBack(encoder, [r.rgbaOut, chwBuffer]);
-            result = { edges: new Uint8Array(edges!), chw: new Float32Array(chw!) };
-          } finally {
-            chwBuffer.destroy();
-          }
-          break;
-        }
-        default:
-          throw new Error(`canny: unknown stage ${String(stage)}`);
-      }
-      return result as CannyStageOutputs[S];
-    });
-  }
-
   /** Frees the GPU buffers. The device is the caller's and stays alive. */
   destroy(): void {
     this.destroyed = true;
@@ -452,18 +273,16 @@ export class CannyDetector {
   // ---------------------------------------------------------------------------------------------------------------
 
   /** queue.writeBuffer of a whole typed array (views of SharedArrayBuffers are allowed by the spec too). */
-  private upload(buffer: GPUBuffer, data: ArrayBufferView): void {
+  protected upload(buffer: GPUBuffer, data: ArrayBufferView): void {
     this.device.queue.writeBuffer(buffer, 0, data as ArrayBufferView<ArrayBuffer>);
   }
 
   /** Serialises calls: they share the per-size buffers. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.calls.run(fn);
   }
 
-  private checkRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Uint8Array {
+  protected checkRgba(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): Uint8Array {
     if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) {
       throw new TypeError('canny: rgba must be a Uint8Array or Uint8ClampedArray');
     }
@@ -474,7 +293,7 @@ export class CannyDetector {
   }
 
   /** Validates the size, (re)allocates the buffers when it changed, and writes the uniform parameters. */
-  private prepare(width: number, height: number, options: CannyOptions): SizedResources {
+  protected prepare(width: number, height: number, options: CannyOptions): SizedResources {
     if (this.destroyed) throw new Error('canny: detector was destroyed');
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
       throw new RangeError(`canny: width and height must be positive integers (got ${width}×${height})`);
@@ -552,7 +371,7 @@ export class CannyDetector {
     };
   }
 
-  private chwGroup(r: SizedResources, out: GPUBuffer): GPUBindGroup {
+  protected chwGroup(r: SizedResources, out: GPUBuffer): GPUBindGroup {
     return this.device.createBindGroup({
       layout: this.pipelines.toChw.getBindGroupLayout(0),
       entries: [
@@ -572,7 +391,7 @@ export class CannyDetector {
   }
 
   /** One compute pass running `pipeline` over the image. */
-  private encode(encoder: GPUCommandEncoder, r: SizedResources, pipeline: GPUComputePipeline, group: GPUBindGroup): void {
+  protected encode(encoder: GPUCommandEncoder, r: SizedResources, pipeline: GPUComputePipeline, group: GPUBindGroup): void {
     const pass = encoder.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
@@ -581,7 +400,7 @@ export class CannyDetector {
   }
 
   /** grayscale → blur → Sobel → NMS → threshold, then (if `hysteresis`) hysteresis; submitted, nothing read back. */
-  private async runPipeline(r: SizedResources, hysteresis: boolean): Promise<number> {
+  protected async runPipeline(r: SizedResources, hysteresis: boolean): Promise<number> {
     const encoder = this.device.createCommandEncoder({ label: 'canny/pipeline' });
     const pass = encoder.beginComputePass();
     const groupsX = Math.ceil(r.width / WG);
@@ -613,7 +432,7 @@ export class CannyDetector {
    * hysteresis.wgsl (tile-local union-find, unions across tile borders, compression + strong roots, promotion), one
    * dispatch each, whatever the image. Returns the number of dispatches.
    */
-  private runHysteresis(r: SizedResources, encoder: GPUCommandEncoder): number {
+  protected runHysteresis(r: SizedResources, encoder: GPUCommandEncoder): number {
     const pass = encoder.beginComputePass({ label: 'canny/hysteresis' });
     pass.setBindGroup(0, r.groups.hysteresis);
     this.pipelines.hysteresis.forEach((pipeline, k) => {
@@ -628,7 +447,7 @@ export class CannyDetector {
   }
 
   /** Copies `buffers` (whole) to staging buffers after the commands in `encoder`, submits, maps, returns copies. */
-  private async readBack(encoder: GPUCommandEncoder, buffers: GPUBuffer[]): Promise<ArrayBuffer[]> {
+  protected async readBack(encoder: GPUCommandEncoder, buffers: GPUBuffer[]): Promise<ArrayBuffer[]> {
     const staging = buffers.map((b) =>
       this.device.createBuffer({ label: 'canny/staging', size: b.size, usage: Usage.MAP_READ | Usage.COPY_DST }),
     );

@@ -5,7 +5,7 @@
  * BPE with the "</w>" end-of-word suffix; BOS/EOS added by the post-processor), so @huggingface/tokenizers loads it
  * and encodes exactly as the published tokenizer.json files do.
  */
-import { internal } from '../../api/errors';
+import { internal } from '../../core/errors';
 
 type TokenText = string | { content: string } | null | undefined;
 const text = (t: TokenText) => (typeof t === 'string' ? t : t?.content);

@@ -6,7 +6,7 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import type * as OrtModule from 'onnxruntime-web';
-import { internal } from '../../api/errors';
+import { internal } from '../../core/errors';
 import { float16ToFloat32 } from '../../util/float16';
 
 export const CLIP_LENGTH = 77;

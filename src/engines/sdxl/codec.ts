@@ -2,7 +2,7 @@
  * Image bytes ↔ pixels in a browser or worker: PNG/JPEG decoding with createImageBitmap (resized to the requested
  * size on an OffscreenCanvas) and encoding with OffscreenCanvas.convertToBlob. Bad image bytes become a 400.
  */
-import { invalidRequest } from '../../api/errors';
+import { invalidRequest } from '../../core/errors';
 import type { EncodedImage, RgbaImage } from './types';
 
 export interface ImageCodec {

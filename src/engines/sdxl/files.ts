@@ -3,7 +3,7 @@
  * their external data, any name), and each CLIP tokenizer from `tokenizer.json` or, where there is none, from
  * `vocab.json` + `merges.txt` (clip-files.ts). The reader is the artifact store in workers and a directory in Node.
  */
-import { internal } from '../../api/errors';
+import { internal } from '../../core/errors';
 import type { CatalogEntry, ExternalDataFile } from '../../models/types';
 import { clipTokenizerJson, type ClipTokenizerConfig } from './clip-files';
 import type { SchedulerConfig } from './scheduler';

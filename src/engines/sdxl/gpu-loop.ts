@@ -14,6 +14,7 @@
 // Shader sources: in the browser (Vite) they are loaded with `?raw` imports; anywhere else (Node tests) pass them to
 // `GpuDenoiser.create(device, n, sources)`, read from shaders/sdxl/<name>.wgsl.
 import type * as OrtModule from 'onnxruntime-web';
+import { SerialQueue } from '../../core/queue';
 
 /** The WGSL files in shaders/sdxl/, without extension. */
 export const SDXL_GPU_SHADER_NAMES = ['scale_input', 'guidance_step'] as const;
@@ -96,7 +97,7 @@ export class GpuDenoiser {
   private readonly scaleBind: GPUBindGroup;
   private readonly stepBinds = new Map<GPUBuffer, GPUBindGroup>();
   private destroyed = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new SerialQueue();
 
   private constructor(
     readonly device: GPUDevice,
@@ -234,9 +235,7 @@ export class GpuDenoiser {
    * the final latents. Calls are serialised (the buffers are shared).
    */
   denoise(req: GpuLoopRequest): Promise<Float32Array> {
-    const run = this.queue.then(() => this.denoiseNow(req));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.calls.run(() => this.denoiseNow(req));
   }
 
   private async denoiseNow(req: GpuLoopRequest): Promise<Float32Array> {

@@ -9,7 +9,8 @@
  * parts' optional outputs are read from the sessions, so exports that differ there load as they are.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { internal } from '../../api/errors';
+import { internal } from '../../core/errors';
+import type { Ort } from '../../core/session';
 import type { ImageSpec } from '../../models/types';
 import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
 import { eulerStep, trailingSchedule } from './euler';
@@ -17,7 +18,6 @@ import { GpuDenoiser } from './gpu-loop';
 import { gaussianNoise } from './noise';
 import { dpmpp2mStep, type KarrasSchedule } from './scheduler';
 
-type Ort = typeof OrtModule;
 type Session = OrtModule.InferenceSession;
 
 export interface SdxlModel {

@@ -14,9 +14,9 @@
  */
 import { setFloat16 } from '@petamoriken/float16';
 import type * as OrtModule from 'onnxruntime-web';
+import type { Ort } from '../../core/session';
 import type { RgbaImage } from './types';
 
-type Ort = typeof OrtModule;
 type Session = OrtModule.InferenceSession;
 
 /** The ONNX export's I/O names (diffusers' scripts/convert_stable_diffusion_checkpoint_to_onnx.py). */

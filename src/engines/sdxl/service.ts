@@ -6,7 +6,9 @@
  * that copy is kept beside the plain model (one adapter per model at a time) so repeated requests reuse it.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
+import { hearthError, invalidRequest, toHearthError } from '../../core/errors';
+import { assertDeviceAvailable, createSession, type Ort } from '../../core/session';
+import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry, ExternalDataFile } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
@@ -21,7 +23,6 @@ import { KarrasSchedule, type SchedulerConfig } from './scheduler';
 import type { EncodedImage, ImageEngine, ImageEvent, ImageJob, LoadedImageInfo } from './types';
 import { pullStream } from '../../util/pull-stream';
 
-type Ort = typeof OrtModule;
 
 /** The bytes of every part (by catalog role) and the parsed JSON configs. */
 export interface SdxlFiles {
@@ -69,7 +70,7 @@ export class SdxlService implements ImageEngine {
   /** By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. */
   private readonly models = new Map<string, Promise<LoadedPipeline>>();
   private readonly safetyCheckers = new Map<string, Promise<SafetyChecker>>();
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly jobs = new SerialQueue();
 
   constructor(private readonly options: SdxlServiceOptions) {}
 
@@ -103,20 +104,18 @@ export class SdxlService implements ImageEngine {
     const { codec } = this.options;
     let cancelled = false;
     let started = false;
-    let releaseQueue!: () => void;
-    const previous = this.tail;
-    this.tail = new Promise<void>((r) => (releaseQueue = r));
+    const turn = this.jobs.enter();
     // The next job starts, and the pipeline may be freed, only once this one has really stopped (not at cancel:
     // a step may still be running then).
     const finish = () => {
-      releaseQueue();
+      turn.leave();
       handBack();
     };
     let sampling: Promise<Uint8Array> | undefined;
     const events = (async function* (): AsyncGenerator<ImageEvent> {
       started = true;
       try {
-        await previous.catch(() => undefined);
+        await turn.ready;
         if (cancelled) return;
         yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
         for (let k = 0; k < job.samples; k++) {
@@ -129,7 +128,7 @@ export class SdxlService implements ImageEngine {
             prompt: job.prompt, negativePrompt: job.negativePrompt, width: job.width, height: job.height,
             steps: job.steps, cfgScale: job.cfgScale, seed, schedule: job.schedule, initRgb, control,
           }, (step, steps) => {
-            if (cancelled) throw new HearthError({ status: 499, type: 'invalid_request_error', message: 'cancelled', code: 'cancelled' });
+            if (cancelled) throw hearthError('cancelled', 'cancelled');
             progress.push({ type: 'progress', step, steps, sample: k });
             wake?.();
           });
@@ -261,7 +260,7 @@ export class SdxlService implements ImageEngine {
     const resolved = await resolveBackend(entry.id, this.options.devices.map((device) => ({
       name: device,
       create: async () => {
-        if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
+        assertDeviceAvailable(device);
         if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
         if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
         const sessions: Partial<Record<(typeof PARTS)[number], OrtModule.InferenceSession>> = {};
@@ -269,8 +268,8 @@ export class SdxlService implements ImageEngine {
           for (const part of PARTS) {
             const bytes = files.models[part];
             if (!bytes) continue;
-            sessions[part] = await ort.InferenceSession.create(bytes, {
-              executionProviders: [device], graphOptimizationLevel: 'all',
+            sessions[part] = await createSession(ort, bytes, device, {
+              graphOptimizationLevel: 'all',
               ...(files.externalData[part] && { externalData: files.externalData[part] }),
               // The UNet's output stays on the GPU: guidance and the sampler step run on it in WGSL (gpu-loop.ts).
               ...(device === 'webgpu' && (part === 'unet' || part === 'unet_controlnet') && { preferredOutputLocation: { out_sample: 'gpu-buffer' } }),

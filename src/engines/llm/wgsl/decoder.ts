@@ -10,7 +10,7 @@
  *
  * Shader sources (shaders/llm/*.wgsl): `?raw` imports in the browser and vitest; pass them elsewhere (Node benches).
  */
-import { internal } from '../../../api/errors';
+import { internal } from '../../../core/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
 import type { SamplingParams } from '../sampling';
 import { bundledGgufShader, ggufModuleSource, ggufParams, ggufTypesOf, type GgufEntry } from './gguf-kernels';

@@ -6,7 +6,7 @@
  * listing the ones it can.
  */
 import { gguf, type GGUFParseOutput } from '@huggingface/gguf';
-import { invalidRequest, type HearthError } from '../../../api/errors';
+import { invalidRequest, type HearthError } from '../../../core/errors';
 
 /** GGML block types the WGSL decoder reads: bytes per block and elements per block. */
 export const GGUF_TYPES = {

@@ -10,7 +10,7 @@
  * Control and user-defined tokens become added tokens; BOS/EOS/EOT ids, `add_bos_token` and
  * `tokenizer.chat_template` go to the config. Other tokenizer models are a 400 naming them.
  */
-import { invalidRequest } from '../../../api/errors';
+import { invalidRequest } from '../../../core/errors';
 
 export interface GgufTokenizer {
   tokenizer: object;

@@ -6,7 +6,7 @@
  * pairs (its "normal" mode), so those run with the interleaved layout and nothing is un-permuted; `qwen2` is stored
  * unpermuted and rotates halves (NEOX). Llama 3.1+ rope scaling arrives as the `rope_freqs.weight` tensor.
  */
-import { invalidRequest } from '../../../api/errors';
+import { invalidRequest } from '../../../core/errors';
 import { checkGgufTypes, type GgufFile, type GgufHeader, type GgufTensor } from './gguf-file';
 import { halfToFloat } from './gguf-reference';
 import { f32FromBytes, type LinearWeight, type LlamaArchitecture, type LlamaLayerWeights, type LlamaWeights } from './weights';

@@ -11,7 +11,7 @@
  * Kohya paths keep underscores (their dots are lost); `targets.ts` matches them against the model in that form.
  * Other adapter types (LoHa, LoKr, DoRA) are refused by name.
  */
-import { invalidRequest } from '../../../api/errors';
+import { invalidRequest } from '../../../core/errors';
 import type { SafetensorsFile } from './safetensors';
 
 export type LoraPart = 'unet' | 'text_encoder' | 'text_encoder_2';

@@ -5,7 +5,7 @@
  * targets — otherwise the adapter is for another model and the request is a 400 naming the first misses; nothing is
  * written until every module has been resolved, so a bad adapter never leaves half-merged weights behind.
  */
-import { invalidRequest } from '../../../api/errors';
+import { invalidRequest } from '../../../core/errors';
 import { loraModules, type LoraPart } from './adapter-keys';
 import type { MergeJob, WeightMerger } from './merge';
 import { indexOnnxWeights } from './onnx-weights';

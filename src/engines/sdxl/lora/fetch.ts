@@ -7,7 +7,7 @@
  * Without a file name, diffusers' `pytorch_lora_weights.safetensors` is tried, then the repo's only .safetensors file
  * (from the Hub's file list), so `{"lora_adapter_name": "jbilcke-hf/sdxl-botw"}` alone finds its `lora.safetensors`.
  */
-import { HearthError, invalidRequest } from '../../../api/errors';
+import { HearthError, hearthError, invalidRequest } from '../../../core/errors';
 
 export interface LoraSource {
   repo: string;
@@ -105,10 +105,8 @@ async function request(source: LoraSource, url: string, options: LoraFetchOption
   try {
     response = await doFetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {}, signal: options.signal, credentials: 'omit' });
   } catch (e) {
-    throw new HearthError({
-      status: 503, type: 'service_unavailable', code: 'lora_download_failed', param: 'lora_adapter_name',
-      message: `The LoRA adapter ${what} could not be downloaded (${(e as Error).message ?? e}); check the network`,
-    });
+    throw hearthError('lora_download_failed',
+      `The LoRA adapter ${what} could not be downloaded (${(e as Error).message ?? e}); check the network`, { param: 'lora_adapter_name' });
   }
   if (response.status === 401 || response.status === 403) {
     throw invalidRequest(`Hugging Face refused ${source.repo} (HTTP ${response.status}): the repository is private or gated; ${key ? 'the Huggingface-Access-Key cannot read it' : 'send a Huggingface-Access-Key header with a token that can read it'}`,
@@ -120,10 +118,8 @@ async function request(source: LoraSource, url: string, options: LoraFetchOption
       : invalidRequest(`No Hugging Face repo ${source.repo} (HTTP 404)`, 'lora_adapter_name', 'lora_not_found');
   }
   if (!response.ok) {
-    throw new HearthError({
-      status: 503, type: 'service_unavailable', code: 'lora_download_failed', param: 'lora_adapter_name',
-      message: `Downloading the LoRA adapter ${what} failed with HTTP ${response.status}`,
-    });
+    throw hearthError('lora_download_failed',
+      `Downloading the LoRA adapter ${what} failed with HTTP ${response.status}`, { param: 'lora_adapter_name' });
   }
   return response;
 }

@@ -5,7 +5,7 @@
  * (The format is a dozen lines of layout; the npm packages for it read from the network or are unmaintained.)
  */
 import { halfTable } from '../../../util/float16';
-import { invalidRequest } from '../../../api/errors';
+import { invalidRequest } from '../../../core/errors';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16';
 

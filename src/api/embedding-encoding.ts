@@ -2,7 +2,7 @@
  * `encoding_format` of /embeddings: plain float arrays, or base64 of little-endian float32 bytes (OpenAI's form).
  */
 
-import { encodeBase64 } from '../../util/base64';
+import { encodeBase64 } from '../util/base64';
 
 export type EncodingFormat = 'float' | 'base64';
 

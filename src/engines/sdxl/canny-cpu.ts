@@ -1,8 +1,10 @@
-// CPU reference for the Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny.ts and
-// shaders/canny/*.wgsl). Straightforward loops, written independently of the GPU code, implementing exactly the
-// same algorithm: same fixed-point grayscale, same 8-bit fixed-point Gaussian kernel and rounding, same clamp-to-edge
-// borders, same Sobel, same integer direction quantisation and NMS tie-breaking, same thresholds, same 8-connected
-// hysteresis (here a flood fill instead of the GPU's iteration). The unit tests compare every stage against it.
+// The Canny edge detector on the CPU: what the SDXL ControlNet preprocessor runs where there is no WebGPU (the
+// wasm engine worker, `hearth serve`), and the reference the WebGPU detector (src/engines/sdxl/canny.ts and
+// shaders/canny/*.wgsl) is tested against. Straightforward loops, written independently of the GPU code,
+// implementing exactly the same algorithm: same fixed-point grayscale, same 8-bit fixed-point Gaussian kernel and
+// rounding, same clamp-to-edge borders, same Sobel, same integer direction quantisation and NMS tie-breaking, same
+// thresholds, same 8-connected hysteresis (here a flood fill instead of the GPU's iteration). The unit tests compare
+// every stage against it.
 //
 // The algorithm is OpenCV's `GaussianBlur(cvtColor(img, RGB2GRAY), (5,5), sigma, BORDER_REPLICATE)` followed by
 // `Canny(blurred, low, high, apertureSize=3, L2gradient=true)`; everything up to the magnitude is integer
