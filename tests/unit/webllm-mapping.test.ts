@@ -100,7 +100,7 @@ describe('facts copied from web-llm 0.2.86', () => {
   });
 
   it('the JSON-object grammar is the ONNX backend\'s (constraint.ts)', () => {
-    const source = readFileSync('src/engines/llm/constraint.ts', 'utf8');
+    const source = readFileSync('src/engines/llm/constraint/factory.ts', 'utf8');
     const start = source.indexOf('const JSON_OBJECT_EBNF = [');
     const block = source.slice(start, source.indexOf('].join', start));
     const lines = [...block.matchAll(/^\s+'(.*)',$/gm)].map((m) => m[1].replace(/\\\\/g, '\\'));
