@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-web/webgpu';
 import { LlmService } from '../src/engines/llm/service';
-import { createWebLlmBackend } from '../src/engines/llm/webllm-backend';
+import { createWebLlmBackend } from '../src/engines/llm/webllm/backend';
 import { ArtifactStore } from '../src/models/store';
 import { exposeEngine } from '../src/runtime/worker-protocol';
 import { readWorkerConfig } from '../src/runtime/worker-config';
