@@ -8,6 +8,8 @@
  */
 import { HearthError, toHearthError } from '../../api/errors';
 import type { CatalogEntry } from '../../models/types';
+import type { ModelFiles } from '../model-files';
+import { readEmbedderFiles } from './files';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
 import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
 
@@ -109,4 +111,9 @@ export class EmbeddingsService implements EmbeddingsEngine {
 
 function inputCount(queue: Waiting[]): number {
   return queue.reduce((n, w) => n + w.request.inputs.length, 0);
+}
+
+/** The engine as workers, `hearth serve`, tests and benches build it: its files read through `files`. */
+export function createEmbeddingsService(options: { ort: Ort; files: ModelFiles; devices: OrtDevice[]; coalesceMs?: number }): EmbeddingsService {
+  return new EmbeddingsService(options.ort, (entry) => readEmbedderFiles(entry, options.files), options.devices, options.coalesceMs);
 }

@@ -8,6 +8,8 @@
 import { toHearthError } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
+import type { ModelFiles } from '../model-files';
+import { readLlmFiles } from './files';
 import type { OrtDevice } from '../embeddings/types';
 import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
@@ -214,4 +216,10 @@ function llmRunnable(model: LlmModel, backend: string, variant: string, device: 
     },
     release,
   };
+}
+
+/** The engine as workers, `hearth serve`, tests and benches build it: its files read through `files`. */
+export function createLlmService(options: Omit<LlmServiceOptions, 'loadFiles'> & { files: ModelFiles }): LlmService {
+  const { files, ...rest } = options;
+  return new LlmService({ ...rest, loadFiles: (entry, variant) => readLlmFiles(entry, variant, files) });
 }

@@ -7,32 +7,25 @@
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
-import type { CatalogEntry, ExternalDataFile } from '../../models/types';
+import type { CatalogEntry } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
+import { IMAGE_PARTS, loadImageFiles, readSafetyCheckerFiles, type ImagePart, type SdxlFiles } from './files';
+import type { ModelFiles } from '../model-files';
 import { mergeLora, type LoraMergeReport } from './lora/apply';
 import { SafetyChecker } from './safety';
 import type { LoraSource } from './lora/fetch';
 import { cpuMerger, type WeightMerger } from './lora/merge';
 import { rgbaToRgb, type ImageCodec } from './codec';
 import { SdxlPipeline, type SdxlModel } from './pipeline';
-import { KarrasSchedule, type SchedulerConfig } from './scheduler';
+import { KarrasSchedule } from './scheduler';
 import type { EncodedImage, ImageEngine, ImageEvent, ImageJob, LoadedImageInfo } from './types';
 import { pullStream } from '../../util/pull-stream';
 
 type Ort = typeof OrtModule;
 
-/** The bytes of every part (by catalog role) and the parsed JSON configs. */
-export interface SdxlFiles {
-  models: Record<string, Uint8Array>;
-  /** External weights by part (`unet` → [{path, data}]) for exports over 2 GB. */
-  externalData: Record<string, ExternalDataFile[]>;
-  tokenizer: object; tokenizerConfig: object;
-  /** SDXL's second tokenizer (absent for SD 1.x/2.x). */
-  tokenizer2?: object; tokenizer2Config?: object;
-  schedulerConfig: SchedulerConfig;
-}
+export type { SdxlFiles };
 
 /** Edge detection for ControlNet: RGBA in, CHW float [3, H, W] in {0, 1} out. */
 export type CannyFn = (rgba: Uint8Array, width: number, height: number, low: number, high: number) => Promise<{ chw: Float32Array; rgba: Uint8Array }>;
@@ -62,8 +55,6 @@ interface LoadedPipeline {
   users: number;
   retired: boolean;
 }
-
-const PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet'] as const;
 
 export class SdxlService implements ImageEngine {
   /** By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. */
@@ -264,9 +255,9 @@ export class SdxlService implements ImageEngine {
         if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
         if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
         if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
-        const sessions: Partial<Record<(typeof PARTS)[number], OrtModule.InferenceSession>> = {};
+        const sessions: Partial<Record<ImagePart, OrtModule.InferenceSession>> = {};
         try {
-          for (const part of PARTS) {
+          for (const part of IMAGE_PARTS) {
             const bytes = files.models[part];
             if (!bytes) continue;
             sessions[part] = await ort.InferenceSession.create(bytes, {
@@ -312,4 +303,10 @@ async function freeSessions(m: LoadedPipeline): Promise<void> {
 async function digest(text: string): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
   return Array.from(hash.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The engine as workers, `hearth serve`, tests and benches build it: its files (and the safety checker's) read through `files`. */
+export function createSdxlService(options: Omit<SdxlServiceOptions, 'loadFiles' | 'loadSafetyChecker'> & { files: ModelFiles }): SdxlService {
+  const { files, ...rest } = options;
+  return new SdxlService({ ...rest, loadFiles: (entry) => loadImageFiles(entry, files), loadSafetyChecker: (entry) => readSafetyCheckerFiles(entry, files) });
 }
