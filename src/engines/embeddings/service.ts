@@ -3,11 +3,12 @@
  * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time so batches never
  * interleave on the device. Concurrent requests to one model are coalesced: those waiting when a job starts (after
  * at most `coalesceMs` when the engine was idle) run as one job sharing batches, each still answered with its own
- * vectors, token count and errors. A model that fails to load or breaks mid-run is dropped so the next request
- * loads it afresh.
+ * vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
+ * dropped so the next request loads it afresh.
  */
-import { HearthError, toHearthError } from '../../api/errors';
+import { toHearthError } from '../../api/errors';
 import type { CatalogEntry } from '../../models/types';
+import { ModelHost } from '../model-host';
 import type { ModelFiles } from '../model-files';
 import { readEmbedderFiles } from './files';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
@@ -27,7 +28,7 @@ interface Waiting {
 }
 
 export class EmbeddingsService implements EmbeddingsEngine {
-  private readonly models = new Map<string, Promise<OnnxEmbedder>>();
+  private readonly models = new ModelHost<OnnxEmbedder>((m) => m.release());
   private tail: Promise<unknown> = Promise.resolve();
   private readonly waiting = new Map<string, Waiting[]>();
   /** Jobs run and requests answered, per engine: requests ÷ jobs is how much coalescing happened. */
@@ -70,36 +71,21 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const results = await embedder.embedMany(job.map((w) => ({ inputs: w.request.inputs, dimensions: w.request.dimensions })));
       results.forEach((result, k) => ('error' in result ? job[k].reject(toHearthError(result.error)) : job[k].resolve(result)));
     } catch (e) {
-      const err = toHearthError(e);
-      if (!(e instanceof HearthError)) await this.unload(id); // device or runtime failure: reload next time
-      for (const w of job) w.reject(err);
+      await this.models.failed(id, e); // a device or runtime failure: reload next time
+      for (const w of job) w.reject(toHearthError(e));
     }
   }
 
   async loaded(): Promise<LoadedModelInfo[]> {
-    const infos: LoadedModelInfo[] = [];
-    for (const p of this.models.values()) {
-      const m = await p.catch(() => undefined);
-      if (m) infos.push(m.info);
-    }
-    return infos;
+    return (await this.models.loaded()).map(({ model }) => model.info);
   }
 
   async unload(id: string): Promise<void> {
-    const p = this.models.get(id);
-    this.models.delete(id);
-    const m = await p?.catch(() => undefined);
-    await m?.release().catch(() => undefined);
+    await this.models.unload(id);
   }
 
   private embedder(entry: CatalogEntry): Promise<OnnxEmbedder> {
-    let p = this.models.get(entry.id);
-    if (!p) {
-      p = this.loadFiles(entry).then((files) => OnnxEmbedder.create(this.ort, entry, files, this.devices));
-      p.catch(() => this.models.delete(entry.id));
-      this.models.set(entry.id, p);
-    }
-    return p;
+    return this.models.get(entry.id, () => this.loadFiles(entry).then((files) => OnnxEmbedder.create(this.ort, entry, files, this.devices)));
   }
 
   private serially<T>(job: () => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@
 import { toHearthError } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
+import { ModelHost } from '../model-host';
 import type { ModelFiles } from '../model-files';
 import { readLlmFiles } from './files';
 import type { OrtDevice } from '../embeddings/types';
@@ -47,7 +48,7 @@ export interface LlmServiceOptions {
 }
 
 export class LlmService implements LlmEngine {
-  private readonly models = new Map<string, Promise<RunnableLlm>>();
+  private readonly models = new ModelHost<RunnableLlm>((m) => m.release());
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: LlmServiceOptions) {}
@@ -57,18 +58,11 @@ export class LlmService implements LlmEngine {
   }
 
   async loaded(): Promise<LoadedLlmInfo[]> {
-    const out: LoadedLlmInfo[] = [];
-    for (const p of this.models.values()) {
-      const m = await p.catch(() => undefined);
-      if (m) out.push(m.info);
-    }
-    return out;
+    return (await this.models.loaded()).map(({ model }) => model.info);
   }
 
   async unload(id: string): Promise<void> {
-    const p = this.models.get(id);
-    this.models.delete(id);
-    await (await p?.catch(() => undefined))?.release().catch(() => undefined);
+    await this.models.unload(id);
   }
 
   /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
@@ -90,7 +84,7 @@ export class LlmService implements LlmEngine {
       release();
       throw e;
     }
-    const unload = () => this.unload(job.entry.id);
+    const failed = (e: unknown) => this.models.failed(job.entry.id, e);
     stats.requests++;
     const clock = jobClock(queued);
     // The next job starts only once this one's source has settled. A cancel ends a pending read at once (done), while
@@ -109,9 +103,8 @@ export class LlmService implements LlmEngine {
         } catch (e) {
           if (cancelled) return;
           release();
-          const err = toHearthError(e);
-          if (err.status >= 500) await unload(); // a device or runtime failure: load afresh next time
-          controller.error(err);
+          await failed(e); // a device or runtime failure: load afresh next time
+          controller.error(toHearthError(e));
         }
       },
       async cancel(reason) {
@@ -124,13 +117,7 @@ export class LlmService implements LlmEngine {
   }
 
   private model(entry: CatalogEntry): Promise<RunnableLlm> {
-    let p = this.models.get(entry.id);
-    if (!p) {
-      p = this.resolve(entry);
-      p.catch(() => this.models.delete(entry.id));
-      this.models.set(entry.id, p);
-    }
-    return p;
+    return this.models.get(entry.id, () => this.resolve(entry));
   }
 
   private async resolve(entry: CatalogEntry): Promise<RunnableLlm> {

@@ -4,6 +4,7 @@
  * step and each finished image (encoded PNG/JPEG). Cancelling the stream stops the job between steps.
  * A job with a LoRA adapter runs on a copy of the model with the adapter merged into its weights (lora/apply.ts);
  * that copy is kept beside the plain model (one adapter per model at a time) so repeated requests reuse it.
+ * Loaded pipelines and safety checkers live in ModelHosts (loaded once, evicted after a device or runtime failure).
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { HearthError, invalidRequest, toHearthError } from '../../api/errors';
@@ -13,6 +14,7 @@ import type { OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
 import { IMAGE_PARTS, loadImageFiles, readSafetyCheckerFiles, type ImagePart, type SdxlFiles } from './files';
 import type { ModelFiles } from '../model-files';
+import { ModelHost } from '../model-host';
 import { mergeLora, type LoraMergeReport } from './lora/apply';
 import { SafetyChecker } from './safety';
 import type { LoraSource } from './lora/fetch';
@@ -47,6 +49,8 @@ export interface SdxlServiceOptions {
 }
 
 interface LoadedPipeline {
+  /** Its key in the ModelHost: the entry id, or `id|lora:…` for a merged copy. */
+  key: string;
   pipeline: SdxlPipeline;
   entryId: string;
   lora?: string;
@@ -58,8 +62,11 @@ interface LoadedPipeline {
 
 export class SdxlService implements ImageEngine {
   /** By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. */
-  private readonly models = new Map<string, Promise<LoadedPipeline>>();
-  private readonly safetyCheckers = new Map<string, Promise<SafetyChecker>>();
+  private readonly models = new ModelHost<LoadedPipeline>(async (m) => {
+    m.retired = true;
+    if (m.users === 0) await freeSessions(m);
+  });
+  private readonly safetyCheckers = new ModelHost<SafetyChecker>((c) => c.release());
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: SdxlServiceOptions) {}
@@ -92,6 +99,7 @@ export class SdxlService implements ImageEngine {
       throw e;
     }
     const { codec } = this.options;
+    const models = this.models;
     let cancelled = false;
     let started = false;
     let releaseQueue!: () => void;
@@ -142,6 +150,9 @@ export class SdxlService implements ImageEngine {
           yield { type: 'image', index: k, seed, bytes, mime: job.output.type, finishReason: filtered ? 'CONTENT_FILTERED' : 'SUCCESS' };
         }
         yield { type: 'done' };
+      } catch (e) {
+        await models.failed(loaded.key, e); // a device or runtime failure: load afresh next time
+        throw e;
       } finally {
         await sampling?.catch(() => undefined); // a cancelled sample stops at its next step
         finish();
@@ -166,72 +177,41 @@ export class SdxlService implements ImageEngine {
   }
 
   async loaded(): Promise<LoadedImageInfo[]> {
-    const out: LoadedImageInfo[] = [];
-    for (const p of this.models.values()) {
-      const m = await p.catch(() => undefined);
-      if (m) out.push({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) });
-    }
-    return out;
+    return (await this.models.loaded()).map(({ model: m }) => ({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) }));
   }
 
   /** The entry's safety checker, created on the pipeline's device (then wasm) on first use. */
   private safetyChecker(entry: CatalogEntry, device: OrtDevice): Promise<SafetyChecker> {
-    let p = this.safetyCheckers.get(entry.id);
-    if (!p) {
-      p = (async () => {
-        if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
-        const files = await this.options.loadSafetyChecker(entry);
-        const { ort } = this.options;
-        const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
-          name: d,
-          create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
-        })));
-        return new SafetyChecker(ort, resolved.value, { preprocessor: files.preprocessor });
-      })();
-      p.catch(() => this.safetyCheckers.delete(entry.id));
-      this.safetyCheckers.set(entry.id, p);
-    }
-    return p;
+    return this.safetyCheckers.get(entry.id, async () => {
+      if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
+      const files = await this.options.loadSafetyChecker(entry);
+      const { ort } = this.options;
+      const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
+        name: d,
+        create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
+      })));
+      return new SafetyChecker(ort, resolved.value, { preprocessor: files.preprocessor });
+    });
   }
 
   /** Unloads the model and every adapter-merged copy of it. */
   async unload(id: string): Promise<void> {
-    const checker = this.safetyCheckers.get(id);
-    this.safetyCheckers.delete(id);
-    await checker?.then((c) => c.release()).catch(() => undefined);
-    for (const key of [...this.models.keys()]) if (key === id || key.startsWith(`${id}|`)) await this.release(key);
-  }
-
-  private async release(key: string): Promise<void> {
-    const p = this.models.get(key);
-    this.models.delete(key);
-    const m = await p?.catch(() => undefined);
-    if (!m) return;
-    m.retired = true;
-    if (m.users === 0) await freeSessions(m);
+    await this.safetyCheckers.unload(id);
+    for (const key of this.models.keys()) if (key === id || key.startsWith(`${id}|`)) await this.models.unload(key);
   }
 
   private async pipeline(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const key = lora ? `${entry.id}|lora:${lora.repo}/${lora.filename ?? '*'}${lora.accessKey ? `|${await digest(lora.accessKey)}` : ''}` : entry.id;
-    let p = this.models.get(key);
-    if (!p) {
-      // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet). The entry
-      // is in the map before anything is awaited, so concurrent requests for it share one load.
-      const replaced = lora ? [...this.models.keys()].filter((other) => other.startsWith(`${entry.id}|`)) : [];
-      const loading = (async () => {
-        for (const other of replaced) await this.release(other);
-        return this.load(entry, lora);
-      })();
-      p = loading;
-      loading.catch(() => {
-        if (this.models.get(key) === loading) this.models.delete(key);
-      });
-      this.models.set(key, loading);
-    }
-    return p;
+    // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet). The load
+    // is in the host before anything is awaited, so concurrent requests for it share one load.
+    return this.models.get(key, async () => {
+      const replaced = lora ? this.models.keys().filter((other) => other.startsWith(`${entry.id}|`)) : [];
+      for (const other of replaced) await this.models.unload(other);
+      return this.load(key, entry, lora);
+    });
   }
 
-  private async load(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
+  private async load(key: string, entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const spec = entry.image;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no image spec`);
     // A LoRA adapter is fetched first: a missing or private one is a 400 before any model bytes are read.
@@ -291,7 +271,7 @@ export class SdxlService implements ImageEngine {
         vaeEncoder: s.vae_encoder, controlnet: s.controlnet, unetControlnet: s.unet_controlnet,
       },
     };
-    return { pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && adapter && { lora: `${lora.repo}/${adapter.filename}`, merge }) };
+    return { key, pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && adapter && { lora: `${lora.repo}/${adapter.filename}`, merge }) };
   }
 }
 
