@@ -2,33 +2,18 @@
  * What the API layer is built from: the model registry, the engines, and limits. The host page, the in-page
  * client and Node tests each assemble one of these and get the same `handle(request)` from it.
  */
-import type { EmbeddingsEngine } from '../engines/embeddings/types';
-import type { LlmEngine } from '../engines/llm/types';
-import type { ImageEngine } from '../engines/sdxl/types';
-import type { LoadedModelState } from '../engines/loaded';
+import type { Engines } from '../engines/kinds';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
+import type { DiagnosticsEngine } from '../engines/diagnostics/types';
 import type { Remotes } from './remote/remotes';
 
-/** A test-only streaming source living in an engine worker: proves streams and aborts cross every hop. */
-export interface DiagnosticsEngine {
-  /** A stream of `count` text chunks, one every `intervalMs`, tagged with `runId`. */
-  tickStream(runId: string, count: number, intervalMs: number): Promise<ReadableStream<Uint8Array>>;
-  /** What the worker saw of a run: chunks it produced and whether the consumer cancelled. */
-  runState(runId: string): Promise<{ produced: number; cancelled: boolean; finished: boolean } | null>;
-}
+export type { DiagnosticsEngine };
 
 export interface ApiDeps {
   registry: ModelRegistry;
-  /** Engines are created on first use: the getter is awaited per request. */
-  engines: {
-    embeddings(): Promise<EmbeddingsEngine>;
-    llm(): Promise<LlmEngine>;
-    image(): Promise<ImageEngine>;
-    diagnostics?(): Promise<DiagnosticsEngine>;
-    /** Models loaded in engines that have started, without starting any engine. */
-    loaded(): Promise<Map<string, LoadedModelState>>;
-  };
+  /** Engines are created on first use: the getter is awaited per request (src/engines/kinds.ts). */
+  engines: Engines;
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;
   /** Request bodies above this many bytes get 413 (default 8 MiB). */

@@ -1,9 +1,8 @@
 /**
  * What GET /models reports about a loaded model, gathered from whichever engines have started.
  */
-import type { EmbeddingsEngine } from './embeddings/types';
-import type { LlmEngine, LlmStats } from './llm/types';
-import type { ImageEngine } from './sdxl/types';
+import type { StartedEngines } from './kinds';
+import type { LlmStats } from './llm/types';
 
 export interface LoadedModelState {
   /** Where it runs: 'webgpu' | 'wasm' for ONNX models; web-llm runs on WebGPU. */
@@ -17,7 +16,7 @@ export interface LoadedModelState {
   loras?: string[];
 }
 
-export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine, image?: ImageEngine): Promise<Map<string, LoadedModelState>> {
+export async function loadedModels({ embeddings, llm, image }: StartedEngines): Promise<Map<string, LoadedModelState>> {
   const map = new Map<string, LoadedModelState>();
   for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
   for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats, skipped: m.skipped });

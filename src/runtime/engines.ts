@@ -1,64 +1,68 @@
 /**
  * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request.
+ * ENGINE_WORKERS is the runtime's column of the kinds table (src/engines/kinds.ts): kind → its worker entry and how
+ * to connect to it.
  */
 import * as Comlink from 'comlink';
-import type { DiagnosticsEngine } from '../api/types';
-import type { EmbeddingsEngine } from '../engines/embeddings/types';
-import type { LlmEngine } from '../engines/llm/types';
-import type { ImageEngine } from '../engines/sdxl/types';
-import { loadedModels, type LoadedModelState } from '../engines/loaded';
+import type { EngineInterfaces, EngineKind, Engines } from '../engines/kinds';
+import { loadedModels } from '../engines/loaded';
 import { connectEngine } from './worker-protocol';
 import type { WorkerConfig } from './worker-config';
 
-export interface EnginePool {
-  embeddings(): Promise<EmbeddingsEngine>;
-  llm(): Promise<LlmEngine>;
-  image(): Promise<ImageEngine>;
-  diagnostics?(): Promise<DiagnosticsEngine>;
-  /** Loaded models of the engines started so far; starts nothing. */
-  loaded(): Promise<Map<string, LoadedModelState>>;
-  terminate(): void;
+interface EngineWorker<T> {
+  /** Starts the kind's worker (Vite bundles each `new Worker(new URL(literal, import.meta.url))` it sees written out). */
+  start(name: string): Worker;
+  connect(worker: Worker): T;
 }
+
+const ENGINE_WORKERS: { [K in EngineKind]: EngineWorker<EngineInterfaces[K]> } = {
+  embeddings: {
+    start: (name) => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name }),
+    connect: (w) => connectEngine(w),
+  },
+  llm: {
+    start: (name) => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name }),
+    connect: (w) => connectEngine(w),
+  },
+  image: {
+    start: (name) => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }),
+    connect: (w) => connectEngine(w),
+  },
+  diagnostics: {
+    start: (name) => new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name }),
+    // Its streams are transferred by the worker itself: a plain Comlink proxy.
+    connect: (w) => Comlink.wrap<EngineInterfaces['diagnostics']>(w) as unknown as EngineInterfaces['diagnostics'],
+  },
+};
+
+export type EnginePool = Engines & {
+  terminate(): void;
+};
 
 export function createEnginePool(config: WorkerConfig, options: { diagnostics?: boolean } = {}): EnginePool {
   const workers: Worker[] = [];
   const name = JSON.stringify(config);
-  let embeddings: EmbeddingsEngine | undefined;
-  let llm: LlmEngine | undefined;
-  let image: ImageEngine | undefined;
-  let diagnostics: DiagnosticsEngine | undefined;
-  const track = (w: Worker) => (workers.push(w), w);
+  let started: { [K in EngineKind]?: EngineInterfaces[K] } = {};
+  const engine = <K extends EngineKind>(kind: K): EngineInterfaces[K] => {
+    let e = started[kind] as EngineInterfaces[K] | undefined;
+    if (!e) {
+      const worker = ENGINE_WORKERS[kind].start(name);
+      workers.push(worker);
+      e = ENGINE_WORKERS[kind].connect(worker);
+      started[kind] = e;
+    }
+    return e;
+  };
 
   return {
-    async embeddings() {
-      embeddings ??= connectEngine<EmbeddingsEngine>(track(
-        new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name })));
-      return embeddings;
-    },
-    async llm() {
-      llm ??= connectEngine<LlmEngine>(track(
-        new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
-      return llm;
-    },
-    async image() {
-      image ??= connectEngine<ImageEngine>(track(
-        new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name })));
-      return image;
-    },
-    loaded: () => loadedModels(embeddings, llm, image),
-    ...(options.diagnostics && {
-      async diagnostics() {
-        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(track(
-          new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name })));
-        return diagnostics;
-      },
-    }),
+    embeddings: async () => engine('embeddings'),
+    llm: async () => engine('llm'),
+    image: async () => engine('image'),
+    loaded: () => loadedModels(started),
+    ...(options.diagnostics && { diagnostics: async () => engine('diagnostics') }),
     terminate() {
       for (const w of workers.splice(0)) w.terminate();
-      embeddings = undefined;
-      llm = undefined;
-      image = undefined;
-      diagnostics = undefined;
+      started = {};
     },
   };
 }
