@@ -176,6 +176,12 @@ export class SdxlService implements ImageEngine {
     return this.options.codec.encode({ width, height, data: edges.rgba }, 'image/png');
   }
 
+  /** Loads the plain model (downloading if needed) without generating. */
+  async load(entry: CatalogEntry): Promise<LoadedImageInfo> {
+    const m = await this.pipeline(entry);
+    return { id: m.entryId, device: m.pipeline.model.device };
+  }
+
   async loaded(): Promise<LoadedImageInfo[]> {
     return (await this.models.loaded()).map(({ model: m }) => ({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) }));
   }
@@ -207,11 +213,11 @@ export class SdxlService implements ImageEngine {
     return this.models.get(key, async () => {
       const replaced = lora ? this.models.keys().filter((other) => other.startsWith(`${entry.id}|`)) : [];
       for (const other of replaced) await this.models.unload(other);
-      return this.load(key, entry, lora);
+      return this.loadPipeline(key, entry, lora);
     });
   }
 
-  private async load(key: string, entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
+  private async loadPipeline(key: string, entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const spec = entry.image;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no image spec`);
     // A LoRA adapter is fetched first: a missing or private one is a 400 before any model bytes are read.
