@@ -1,36 +1,24 @@
 /**
- * The LLM engine as its worker runs it: for each catalog entry, tries the entry's variants in order on the
- * available devices (web-llm for MLC builds; for ONNX variants on WebGPU, Hearth's own WGSL decoder when the model is
- * a Llama-family one it can read, then onnxruntime-web on WebGPU, then wasm), keeps the first that loads — the
+ * The LLM engine as its worker runs it: for each catalog entry, tries the entry's variants in order with every
+ * registered backend (backend-registry.ts: web-llm for MLC builds; for ONNX variants on WebGPU, Hearth's own WGSL
+ * decoder when the model is a Llama-family one it can read, then onnxruntime-web on WebGPU, then wasm), keeps the first that loads — the
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
  * queue and never interleave their tokens.
  */
 import { toHearthError } from '../../api/errors';
-import type { CatalogEntry, LlmVariant } from '../../models/types';
+import type { CatalogEntry } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import { ModelHost } from '../model-host';
 import type { ModelFiles } from '../model-files';
 import { readLlmFiles } from './files';
 import type { OrtDevice } from '../embeddings/types';
-import { generate, type LlmModel } from './generate';
-import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
+import { onnxBackend, webLlmBackend, wgslBackend, type ExternalLlmBackend, type LlmBackend, type RunnableLlm } from './backend-registry';
+import type { OnnxLlmFiles } from './onnx-backend';
 import type { Ort } from './onnx-decoder';
-import { loadWgslLlm } from './wgsl/backend';
 import type { WgslLlmShaderSources } from './wgsl/decoder';
 import type { LlmEngine, LlmEvent, LlmJob, LoadedLlmInfo } from './types';
 
-/** A loaded model, whatever runs it. */
-export interface RunnableLlm {
-  info: LoadedLlmInfo;
-  generate(job: LlmJob): ReadableStream<LlmEvent>;
-  release(): Promise<void>;
-}
-
-/** A backend family other than our ONNX decoder (web-llm), plugged in by the worker. */
-export interface ExternalLlmBackend {
-  name: string;
-  load(entry: CatalogEntry, variant: LlmVariant): Promise<RunnableLlm>;
-}
+export type { ExternalLlmBackend, LlmBackend, RunnableLlm };
 
 export interface LlmServiceOptions {
   ort: Ort;
@@ -45,13 +33,24 @@ export interface LlmServiceOptions {
    * the bundled ones).
    */
   wgsl?: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources };
+  /** The backend registry itself, replacing the one built from `webLlm`, `wgsl` and `ort` (web-llm, WGSL, ONNX). */
+  backends?: LlmBackend[];
 }
 
 export class LlmService implements LlmEngine {
   private readonly models = new ModelHost<RunnableLlm>((m) => m.release());
   private readonly queues = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly options: LlmServiceOptions) {}
+  /** The backends, in priority order, registered as equals (each offers candidates per variant). */
+  private readonly backends: LlmBackend[];
+
+  constructor(private readonly options: LlmServiceOptions) {
+    this.backends = options.backends ?? [
+      webLlmBackend(options.webLlm),
+      ...(options.wgsl ? [wgslBackend(options.wgsl)] : []),
+      onnxBackend(options.ort),
+    ];
+  }
 
   async load(entry: CatalogEntry): Promise<LoadedLlmInfo> {
     return (await this.model(entry)).info;
@@ -120,56 +119,17 @@ export class LlmService implements LlmEngine {
     return this.models.get(entry.id, () => this.resolve(entry));
   }
 
+  /** Every registered backend's candidates for each variant, in order; the first that loads serves the model. */
   private async resolve(entry: CatalogEntry): Promise<RunnableLlm> {
     const spec = entry.llm;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no llm spec`);
+    const { devices, hasShaderF16 } = this.options;
     const candidates: BackendCandidate<RunnableLlm>[] = [];
-    const { devices, webLlm } = this.options;
     for (const variant of spec.variants) {
-      if (variant.backend === 'web-llm') {
-        candidates.push({
-          name: `web-llm:${variant.name}`,
-          create: async () => {
-            if (!webLlm) throw new Error('web-llm is not available in this worker');
-            if (!devices.includes('webgpu')) throw new Error('web-llm needs WebGPU, which is disabled');
-            if (variant.requiresF16 && !(await this.options.hasShaderF16())) throw new Error('the adapter lacks shader-f16');
-            return webLlm.load(entry, variant);
-          },
-        });
-        continue;
-      }
-      // One download serves both decoders of the variant.
+      // One download serves every decoder of the variant.
       let files: Promise<OnnxLlmFiles> | undefined;
-      const variantFiles = () => (files ??= this.options.loadFiles(entry, variant.name));
-      const wgsl = this.options.wgsl;
-      if (wgsl && devices.includes('webgpu')) {
-        candidates.push({
-          name: `wgsl:${variant.name}:webgpu`,
-          create: async () => {
-            if (!wgsl.device && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
-            if (variant.requiresF16) throw new Error('f16 variants are not read by the WGSL decoder yet');
-            const device = await wgsl.device?.();
-            const model = await loadWgslLlm(entry, variant, await variantFiles(), { device, shaders: wgsl.shaders });
-            return llmRunnable(model, 'wgsl', variant.name, 'webgpu', () => model.decoder.release());
-          },
-        });
-      }
-      for (const device of devices) {
-        candidates.push({
-          name: `onnx:${variant.name}:${device}`,
-          create: async () => {
-            if (device === 'webgpu' && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
-            if (device === 'webgpu' && variant.requiresF16 && !(await this.options.hasShaderF16())) {
-              throw new Error('the adapter lacks shader-f16');
-            }
-            if (device === 'wasm' && !variant.wasm) {
-              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
-            }
-            const model = await loadOnnxLlm(this.options.ort, entry, variant, device, await variantFiles());
-            return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());
-          },
-        });
-      }
+      const context = { devices, hasShaderF16, files: () => (files ??= this.options.loadFiles(entry, variant.name)) };
+      for (const backend of this.backends) candidates.push(...backend.candidates(entry, variant, context));
     }
     const resolved = await resolveBackend(entry.id, candidates);
     resolved.value.info.skipped = resolved.skipped;
@@ -192,16 +152,6 @@ function jobClock(queued: number) {
       const first = firstToken ?? now;
       return { ...e, timings: { queueMs: started - queued, prefillMs: first - started, decodeMs: now - first } };
     },
-  };
-}
-
-function llmRunnable(model: LlmModel, backend: string, variant: string, device: OrtDevice, release: () => Promise<void>): RunnableLlm {
-  return {
-    info: { id: model.id, backend, variant, device, skipped: [], stats: { requests: 0, cancelled: 0, generatedTokens: 0 } },
-    generate(job) {
-      return generate(model, job, this.info.stats);
-    },
-    release,
   };
 }
 

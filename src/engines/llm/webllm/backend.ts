@@ -10,7 +10,7 @@ import type {
 } from '@mlc-ai/web-llm';
 import { unavailable } from '../../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../../models/types';
-import type { ExternalLlmBackend, RunnableLlm } from '../service';
+import type { ExternalLlmBackend, RunnableLlm } from '../backend-registry';
 import type { LlmEvent, LlmJob, LlmStats } from '../types';
 import { pullStream } from '../../../util/pull-stream';
 import { fromWebLlmError } from './errors';
