@@ -1,4 +1,4 @@
-// CPU reference for the Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny.ts and
+// CPU reference for the Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny/ and
 // shaders/canny/*.wgsl). Straightforward loops, written independently of the GPU code, implementing exactly the
 // same algorithm: same fixed-point grayscale, same 8-bit fixed-point Gaussian kernel and rounding, same clamp-to-edge
 // borders, same Sobel, same integer direction quantisation and NMS tie-breaking, same thresholds, same 8-connected

@@ -1,5 +1,6 @@
 /** The Canny detector's options, the parameters its kernels receive (cannyParams), the shapes of its stages, and
  * the WebGPU constants its files share. */
+import type { CannyReferenceStages } from '../canny-reference';
 
 /** The WGSL files in shaders/canny/, without extension. */
 export const CANNY_SHADER_NAMES = ['params', 'grayscale', 'gaussian', 'sobel', 'nms', 'threshold', 'hysteresis', 'output'] as const;
@@ -27,20 +28,8 @@ export interface CannyParams {
   highSq: number;
 }
 
-/** Every intermediate of one run (see `CannyDetector.debugStages`). Same fields as the CPU reference's stages. */
-export interface CannyStages extends CannyParams {
-  width: number;
-  height: number;
-  gray: Float32Array;
-  blur: Float32Array;
-  magnitude: Float32Array;
-  magnitudeSq: Uint32Array;
-  direction: Uint8Array;
-  nms: Uint32Array;
-  threshold: Uint8Array;
-  hysteresis: Uint8Array;
-  edges: Uint8Array;
-  chw: Float32Array;
+/** Every intermediate of one run (see `CannyDetector.debugStages`): the CPU reference's stages, and the dispatch count. */
+export interface CannyStages extends CannyReferenceStages {
   /** How many hysteresis dispatches ran: always HYSTERESIS_DISPATCHES (4), whatever the image. */
   hysteresisPasses: number;
 }
