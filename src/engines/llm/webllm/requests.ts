@@ -189,7 +189,7 @@ function userMessage(m: ChatMessage, at: string, target: WebLlmTarget): ChatComp
 }
 
 /**
- * Any JSON object, as our ONNX backend's JSON mode without a schema (constraint.ts): web-llm 0.2.86 compiles a
+ * Any JSON object, as our ONNX backend's JSON mode without a schema (constraint/factory.ts): web-llm 0.2.86 compiles a
  * `json_object` response format without a schema as a schema of `undefined` (which fails), so it gets this grammar.
  */
 export const JSON_OBJECT_GRAMMAR = JSON_OBJECT_EBNF;
