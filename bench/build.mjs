@@ -22,7 +22,8 @@ export async function buildWeb(outDir = `${BUILD_DIR}/web`) {
 /**
  * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and its
  * tokenizer; LlmService with generationParams, the LLM tokenizer, filesFor and loadedModels) and the SDXL engine
- * (SdxlService, which loads the pipeline as workers/sdxl.worker.ts does, and SdxlPipeline), the LoRA merge (the CPU
+ * (createSdxlService, which loads the pipeline as workers/sdxl.worker.ts does, SdxlPipeline, the parts list and the
+ * directory ModelFiles), the LoRA merge (the CPU
  * reference, the WGSL merger, mergeLora and the steps it takes) and tests/unit/dawn.ts (WebGPU in Node through
  * Dawn), bundled for Node as .mjs with their npm dependencies left as imports. The output lives under the project so
  * those imports resolve from its node_modules.
@@ -40,6 +41,8 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     loaded: 'src/engines/loaded.ts',
     'sdxl-service': 'src/engines/sdxl/service.ts',
     'sdxl-pipeline': 'src/engines/sdxl/pipeline.ts',
+    'sdxl-files': 'src/engines/sdxl/files.ts',
+    'model-files': 'src/server/model-files.ts',
     'lora-merge': 'src/engines/sdxl/lora/merge.ts',
     'lora-gpu-merge': 'src/engines/sdxl/lora/gpu-merge.ts',
     'lora-apply': 'src/engines/sdxl/lora/apply.ts',

@@ -46,17 +46,17 @@ const ADAPTER_DIR = 'hub/hearth/tiny-sdxl-lora/resolve/main';
 const ADAPTERS = ['pytorch_lora_weights.safetensors', 'kohya_lora.safetensors'];
 /** The graphs each LoRA part merges into (apply.ts: GRAPHS_OF), for timing mergeLora's steps on their own. */
 const GRAPHS_OF = { unet: ['unet', 'unet_controlnet'], text_encoder: ['text_encoder'], text_encoder_2: ['text_encoder_2'] };
-/** The SDXL parts SdxlService loads (service.ts: PARTS) and hands to mergeLora. */
-const PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet'];
 
 /** Loads the bundled LoRA modules and the Dawn setup (see build.mjs: buildNodeApi). */
 export async function loadLoraModules(dir) {
-  const names = ['lora-merge', 'lora-gpu-merge', 'lora-apply', 'lora-safetensors', 'lora-adapter-keys', 'lora-onnx-weights', 'lora-targets', 'dawn'];
-  const [merge, gpuMerge, apply, safetensors, adapterKeys, onnxWeights, targets, dawn] = await Promise.all(names.map((m) => import(`${dir}/${m}.mjs`)));
+  const names = ['lora-merge', 'lora-gpu-merge', 'lora-apply', 'lora-safetensors', 'lora-adapter-keys', 'lora-onnx-weights', 'lora-targets', 'dawn', 'sdxl-files'];
+  const [merge, gpuMerge, apply, safetensors, adapterKeys, onnxWeights, targets, dawn, files] = await Promise.all(names.map((m) => import(`${dir}/${m}.mjs`)));
   return {
     mergeOnCpu: merge.mergeOnCpu, cpuMerger: merge.cpuMerger, GpuLoraMerger: gpuMerge.GpuLoraMerger, mergeLora: apply.mergeLora,
     readSafetensors: safetensors.readSafetensors, loraModules: adapterKeys.loraModules, indexOnnxWeights: onnxWeights.indexOnnxWeights,
     resolveTargets: targets.resolveTargets, getGpu: dawn.getGpu,
+    /** The SDXL parts SdxlService loads (sdxl/files.ts) and hands to mergeLora. */
+    IMAGE_PARTS: files.IMAGE_PARTS,
   };
 }
 
@@ -279,9 +279,9 @@ async function weightPass({ mods, merger, gpu, items, pass, into, checks }) {
 
 // --- 2. whole model -------------------------------------------------------------------------------------------------
 
-function loadGraphs(entry) {
+function loadGraphs(mods, entry) {
   const graphs = {};
-  for (const part of PARTS) {
+  for (const part of mods.IMAGE_PARTS) {
     const file = entry.files.find((f) => f.role === part);
     if (file) graphs[part] = new Uint8Array(readFileSync(`${ROOT}public/${file.url}`));
   }
@@ -341,7 +341,7 @@ function compareMerged(mods, original, a, b, adapter) {
 
 async function runModel({ mods, merger, gpu, opts, log }) {
   const entry = new mods.ModelRegistry().resolve(SDXL_MODEL_ID, 'image');
-  const graphs = loadGraphs(entry);
+  const graphs = loadGraphs(mods, entry);
   const adapters = ADAPTERS.map((name) => ({ name, bytes: new Uint8Array(readFileSync(`${ROOT}public/${ADAPTER_DIR}/${name}`)) }));
   const mergers = { cpu: mods.cpuMerger, gpu: merger };
   const samples = {};

@@ -2,14 +2,14 @@
 // every part on onnxruntime-web wasm, 1 thread here, from public/models/hearth-tiny-sdxl), with every
 // InferenceSession's run wrapped to record its wall time, so one SdxlPipeline.sample can be split into ONNX time and
 // the pipeline's own time (tokenizing, noise, feeds, guidance, the sampler step, latent scaling, RGBA conversion).
-import { readFileSync } from 'node:fs';
 import { ROOT } from './build.mjs';
 import { ort } from './node-paths.mjs';
 
 /** Loads the bundled SDXL modules (see build.mjs: buildNodeApi). */
 export async function loadSdxlModules(dir) {
-  const [{ SdxlService }, { SdxlPipeline }] = await Promise.all(['sdxl-service', 'sdxl-pipeline'].map((m) => import(`${dir}/${m}.mjs`)));
-  return { SdxlService, SdxlPipeline };
+  const [{ createSdxlService }, { SdxlPipeline }, { IMAGE_PARTS }, { directoryFiles }] = await Promise.all(
+    ['sdxl-service', 'sdxl-pipeline', 'sdxl-files', 'model-files'].map((m) => import(`${dir}/${m}.mjs`)));
+  return { createSdxlService, SdxlPipeline, IMAGE_PARTS, directoryFiles };
 }
 
 /** Which part of the pipeline each session is (pipeline.ts: SdxlModel.sessions). */
@@ -20,36 +20,18 @@ export const SDXL_PARTS = {
 const notInBench = async () => { throw new Error('not part of the SDXL bench'); };
 
 /**
- * The worker's SdxlService (workers/sdxl.worker.ts) in Node: same parts, same session options, devices ['wasm'].
+ * The worker's SdxlService (workers/sdxl.worker.ts) in Node, built by the same factory from the model directory: same
+ * parts, same session options, devices ['wasm'].
  * Its pipeline is built by the service's own (private) `pipeline(entry)` — the code path a first request takes — and
  * every session's `run` is wrapped. Returns the loaded model, a timed `sample` and the load time.
  */
 export async function nodeSdxl(mods, entry) {
-  const read = (role) => {
-    const file = entry.files.find((f) => f.role === role);
-    if (!file) throw new Error(`${entry.id} has no ${role} file`);
-    if (/^https?:/.test(file.url)) throw new Error(`${entry.id} is not a built-in model (${file.url})`);
-    return new Uint8Array(readFileSync(`${ROOT}public/${file.url}`));
-  };
-  const json = (role) => JSON.parse(new TextDecoder().decode(read(role)));
-  const has = (role) => entry.files.some((f) => f.role === role);
-  const service = new mods.SdxlService({
+  const service = mods.createSdxlService({
     ort,
+    files: mods.directoryFiles(`${ROOT}public`),
     devices: ['wasm'],
     codec: { decode: notInBench, encode: notInBench },
     canny: notInBench,
-    loadFiles: async () => {
-      const models = {};
-      for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet']) {
-        if (has(part)) models[part] = read(part);
-      }
-      return {
-        models, externalData: {},
-        tokenizer: json('tokenizer'), tokenizerConfig: json('tokenizer_config'),
-        tokenizer2: json('tokenizer_2'), tokenizer2Config: json('tokenizer_2_config'),
-        schedulerConfig: json('scheduler_config'),
-      };
-    },
   });
   if (typeof service.pipeline !== 'function') throw new Error('SdxlService has no pipeline(entry) method any more: update bench/node-sdxl.mjs');
   const t0 = performance.now();

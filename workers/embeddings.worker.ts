@@ -1,31 +1,9 @@
 /**
- * Entry point of the embeddings engine worker: onnxruntime-web (WebGPU build, which also runs the wasm EP), the
- * artifact store for model files, and the EmbeddingsService exposed over Comlink.
+ * Entry point of the embeddings engine worker: onnxruntime-web (WebGPU build, which also runs the wasm EP) and the
+ * EmbeddingsService reading its files through the artifact store (src/runtime/engine-worker.ts does the wiring).
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import { EmbeddingsService } from '../src/engines/embeddings/service';
-import { ArtifactStore } from '../src/models/store';
-import { exposeEngine } from '../src/runtime/worker-protocol';
-import { readWorkerConfig } from '../src/runtime/worker-config';
-import { configureOrt, isOrtThread } from '../src/runtime/ort-env';
+import { createEmbeddingsService } from '../src/engines/embeddings/service';
+import { startEngineWorker } from '../src/runtime/engine-worker';
 
-// onnxruntime-web is bundled into this file, so its wasm threads start this same script as 'em-pthread' workers:
-// those only need ORT's module code above, not an engine.
-if (!isOrtThread()) startEngine();
-
-function startEngine() {
-  const config = readWorkerConfig(self.name);
-  configureOrt(ort, config);
-
-  const store = new ArtifactStore(config.modelBase);
-  const service = new EmbeddingsService(
-    ort,
-    async (entry) => ({
-      model: await store.read(entry, 'model'),
-      tokenizer: await store.readJson(entry, 'tokenizer'),
-      tokenizerConfig: await store.readJson(entry, 'tokenizer_config'),
-    }),
-    config.devices,
-  );
-  exposeEngine(service);
-}
+startEngineWorker(ort, ({ config, files }) => createEmbeddingsService({ ort, files, devices: config.devices }));

@@ -18,7 +18,7 @@ export type Handle = (request: Request) => Promise<Response>;
 export function createApi(deps: ApiDeps): Handle {
   const basePath = deps.basePath ?? DEFAULT_BASE_PATH;
   const maxBody = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const routes = ROUTES.filter((r) => !r.diagnostics || deps.engines.diagnostics);
+  const routes = ROUTES.filter((r) => !r.engine || deps.engines[r.engine]);
 
   return async function handle(request: Request): Promise<Response> {
     const requestId = newRequestId();

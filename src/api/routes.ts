@@ -9,6 +9,7 @@ import { startTickStream, tickRunState } from './handlers/diagnostics';
 import { getModel, listModels } from './handlers/models';
 import { controlNet, imageToImage, textToImage } from './handlers/images';
 import { invalidRequest } from './errors';
+import type { EngineKind } from '../engines/kinds';
 import type { Handler } from './types';
 
 export interface Route {
@@ -16,23 +17,23 @@ export interface Route {
   path: string;
   method: 'GET' | 'POST';
   handler: Handler;
-  /** Routes served only when the host enables diagnostics. */
-  diagnostics?: boolean;
+  /** The engine kind that serves it (src/engines/kinds.ts); served only where `deps.engines` has that kind. */
+  engine?: EngineKind;
 }
 
 const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 
 export const ROUTES: readonly Route[] = Object.freeze([
-  { path: '/chat/completions', method: 'POST', handler: createChatCompletion },
-  { path: '/completions', method: 'POST', handler: createCompletion },
-  { path: '/embeddings', method: 'POST', handler: createEmbedding },
-  { path: SDXL, method: 'POST', handler: textToImage },
-  { path: `${SDXL}/image_to_image`, method: 'POST', handler: imageToImage },
-  { path: `${SDXL}/control_net`, method: 'POST', handler: controlNet },
+  { path: '/chat/completions', method: 'POST', handler: createChatCompletion, engine: 'llm' },
+  { path: '/completions', method: 'POST', handler: createCompletion, engine: 'llm' },
+  { path: '/embeddings', method: 'POST', handler: createEmbedding, engine: 'embeddings' },
+  { path: SDXL, method: 'POST', handler: textToImage, engine: 'image' },
+  { path: `${SDXL}/image_to_image`, method: 'POST', handler: imageToImage, engine: 'image' },
+  { path: `${SDXL}/control_net`, method: 'POST', handler: controlNet, engine: 'image' },
   { path: '/models', method: 'GET', handler: listModels },
   { path: '/models/', method: 'GET', handler: getModel },
-  { path: '/_hearth/stream', method: 'POST', handler: startTickStream, diagnostics: true },
-  { path: '/_hearth/stream/', method: 'GET', handler: tickRunState, diagnostics: true },
+  { path: '/_hearth/stream', method: 'POST', handler: startTickStream, engine: 'diagnostics' },
+  { path: '/_hearth/stream/', method: 'GET', handler: tickRunState, engine: 'diagnostics' },
 ] satisfies Route[]);
 
 export interface RouteMatch {

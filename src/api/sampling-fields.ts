@@ -1,7 +1,7 @@
 /**
  * The sampling fields of a chat/completions request as the API reads them: the request-shaped fields (all nullable,
  * as the spec makes them), their defaults resolved into the engine's `SamplingParams`, and the combinations a JSON
- * Schema of each field alone cannot refuse. The sampling itself is src/engines/llm/sampling.ts.
+ * Schema of each field alone cannot refuse. The sampling itself is src/engines/llm/sampling/.
  */
 import { DEFAULT_MIROSTAT_LR, DEFAULT_SAMPLING_PARAMS, type SamplingParams, type SamplingProblem } from '../engines/llm/sampling';
 

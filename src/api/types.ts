@@ -2,10 +2,7 @@
  * What the API layer is built from: the model registry, the engines, and limits. The host page, the in-page
  * client and Node tests each assemble one of these and get the same `handle(request)` from it.
  */
-import type { EmbeddingsEngine } from '../engines/embeddings/types';
-import type { LlmEngine } from '../engines/llm/types';
-import type { ImageEngine } from '../engines/sdxl/types';
-import type { LoadedModelState } from '../engines/loaded';
+import type { Engines } from '../engines/kinds';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
 import type { DiagnosticsEngine } from '../engines/diagnostics/types';
@@ -15,15 +12,8 @@ export type { DiagnosticsEngine };
 
 export interface ApiDeps {
   registry: ModelRegistry;
-  /** Engines are created on first use: the getter is awaited per request. */
-  engines: {
-    embeddings(): Promise<EmbeddingsEngine>;
-    llm(): Promise<LlmEngine>;
-    image(): Promise<ImageEngine>;
-    diagnostics?(): Promise<DiagnosticsEngine>;
-    /** Models loaded in engines that have started, without starting any engine. */
-    loaded(): Promise<Map<string, LoadedModelState>>;
-  };
+  /** Engines are created on first use: the getter is awaited per request (src/engines/kinds.ts). */
+  engines: Engines;
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;
   /** Request bodies above this many bytes get 413 (default 8 MiB). */

@@ -17,7 +17,13 @@ export interface LoadedModelState {
   loras?: string[];
 }
 
-export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine, image?: ImageEngine): Promise<Map<string, LoadedModelState>> {
+/**
+ * The models loaded in the engines started so far (kinds.ts's StartedEngines; typed here engine by engine, as
+ * kinds.ts reads LoadedModelState from this file).
+ */
+export async function loadedModels({ embeddings, llm, image }: {
+  embeddings?: EmbeddingsEngine; llm?: LlmEngine; image?: ImageEngine;
+}): Promise<Map<string, LoadedModelState>> {
   const map = new Map<string, LoadedModelState>();
   for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
   for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats, skipped: m.skipped });

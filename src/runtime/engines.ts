@@ -1,77 +1,82 @@
 /**
  * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request.
+ * ENGINE_WORKERS is the runtime's column of the kinds table (src/engines/kinds.ts): kind → its worker entry and how
+ * to connect to it.
  */
 import * as Comlink from 'comlink';
-import type { DiagnosticsEngine } from '../api/types';
-import type { EmbeddingsEngine } from '../engines/embeddings/types';
-import type { LlmEngine } from '../engines/llm/types';
-import type { ImageEngine } from '../engines/sdxl/types';
-import { loadedModels, type LoadedModelState } from '../engines/loaded';
+import type { EngineInterfaces, EngineKind, Engines } from '../engines/kinds';
+import { loadedModels } from '../engines/loaded';
 import { connectEngine } from './worker-protocol';
 import type { WorkerConfig } from './worker-config';
 
-export interface EnginePool {
-  embeddings(): Promise<EmbeddingsEngine>;
-  llm(): Promise<LlmEngine>;
-  image(): Promise<ImageEngine>;
-  diagnostics?(): Promise<DiagnosticsEngine>;
-  /** Loaded models of the engines started so far; starts nothing. */
-  loaded(): Promise<Map<string, LoadedModelState>>;
+interface EngineWorker<T> {
+  /** Starts the kind's worker (Vite bundles each `new Worker(new URL(literal, import.meta.url))` it sees written out). */
+  start(name: string): Worker;
+  connect(worker: Worker): T;
+}
+
+const ENGINE_WORKERS: { [K in EngineKind]: EngineWorker<EngineInterfaces[K]> } = {
+  embeddings: {
+    start: (name) => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name }),
+    connect: (w) => connectEngine(w),
+  },
+  llm: {
+    start: (name) => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name }),
+    connect: (w) => connectEngine(w),
+  },
+  image: {
+    start: (name) => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }),
+    connect: (w) => connectEngine(w),
+  },
+  diagnostics: {
+    start: (name) => new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name }),
+    // Its streams are transferred by the worker itself: a plain Comlink proxy.
+    connect: (w) => Comlink.wrap<EngineInterfaces['diagnostics']>(w) as unknown as EngineInterfaces['diagnostics'],
+  },
+};
+
+export type { EngineKind };
+
+export type EnginePool = Engines & {
   /** A fresh port to the kind's engine worker (started if need be), for a context that reaches it through this pool's owner. */
   port?(kind: EngineKind): Promise<MessagePort>;
   terminate(): void;
-}
-
-export type EngineKind = 'embeddings' | 'llm' | 'image' | 'diagnostics';
+};
 
 export function createEnginePool(config: WorkerConfig, options: { diagnostics?: boolean } = {}): EnginePool {
   const workers: Worker[] = [];
   const name = JSON.stringify(config);
-  let embeddings: EmbeddingsEngine | undefined;
-  let llm: LlmEngine | undefined;
-  let image: ImageEngine | undefined;
-  let diagnostics: DiagnosticsEngine | undefined;
+  let started: { [K in EngineKind]?: EngineInterfaces[K] } = {};
+  /** A plain Comlink proxy per started worker, for `port` (a fresh endpoint to hand on). */
   const byKind = new Map<EngineKind, Comlink.Remote<unknown>>();
-  const track = (w: Worker) => (workers.push(w), w);
-  const trackAs = (kind: EngineKind, w: Worker) => (byKind.set(kind, Comlink.wrap(w)), track(w));
+  const engine = <K extends EngineKind>(kind: K): EngineInterfaces[K] => {
+    let e = started[kind] as EngineInterfaces[K] | undefined;
+    if (!e) {
+      const worker = ENGINE_WORKERS[kind].start(name);
+      workers.push(worker);
+      byKind.set(kind, Comlink.wrap(worker));
+      e = ENGINE_WORKERS[kind].connect(worker);
+      started[kind] = e;
+    }
+    return e;
+  };
 
   return {
-    async embeddings() {
-      embeddings ??= connectEngine<EmbeddingsEngine>(trackAs('embeddings',
-        new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name })));
-      return embeddings;
-    },
-    async llm() {
-      llm ??= connectEngine<LlmEngine>(trackAs('llm',
-        new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
-      return llm;
-    },
-    async image() {
-      image ??= connectEngine<ImageEngine>(trackAs('image',
-        new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name })));
-      return image;
-    },
-    loaded: () => loadedModels(embeddings, llm, image),
-    ...(options.diagnostics && {
-      async diagnostics() {
-        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(trackAs('diagnostics',
-          new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name })));
-        return diagnostics;
-      },
-    }),
+    embeddings: async () => engine('embeddings'),
+    llm: async () => engine('llm'),
+    image: async () => engine('image'),
+    loaded: () => loadedModels(started),
+    ...(options.diagnostics && { diagnostics: async () => engine('diagnostics') }),
     async port(kind) {
-      await this[kind]?.();
-      const engine = byKind.get(kind);
-      if (!engine) throw new Error(`No ${kind} engine in this pool`);
-      return engine[Comlink.createEndpoint]();
+      if (kind !== 'diagnostics' || options.diagnostics) engine(kind);
+      const proxy = byKind.get(kind);
+      if (!proxy) throw new Error(`No ${kind} engine in this pool`);
+      return proxy[Comlink.createEndpoint]();
     },
     terminate() {
       byKind.clear();
       for (const w of workers.splice(0)) w.terminate();
-      embeddings = undefined;
-      llm = undefined;
-      image = undefined;
-      diagnostics = undefined;
+      started = {};
     },
   };
 }

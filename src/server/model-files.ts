@@ -6,24 +6,23 @@
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unavailable } from '../core/errors';
+import { hasFile, type ModelFiles } from '../engines/model-files';
 import { dataPathOf, externalDataFiles, filesFor } from '../models/store';
 import type { CatalogEntry, ExternalDataFile, ModelFile } from '../models/types';
 
-export interface ModelFiles {
-  read(entry: CatalogEntry, role: string, variant?: string): Promise<Uint8Array>;
+/** The engines' ModelFiles over a directory, plus what `hearth serve` asks of the directory itself. */
+export interface ModelDirectory extends ModelFiles {
   readJson<T = object>(entry: CatalogEntry, role: string, variant?: string): Promise<T>;
   has(entry: CatalogEntry, role: string, variant?: string): boolean;
   /** The file name of a role's file (what an ONNX graph's external-data reference names). */
   fileName(entry: CatalogEntry, role: string, variant?: string): string;
-  /** The external data files of the graph with this role, named as the graph refers to them (none: an empty list). */
-  readExternalData(entry: CatalogEntry, role: string, variant?: string): Promise<ExternalDataFile[]>;
   /** Whether every required file of the entry is in the directory. */
   isPresent(entry: CatalogEntry): Promise<boolean>;
 }
 
 const isLocal = (file: ModelFile) => !/^[a-z][a-z0-9+.-]*:/i.test(file.url);
 
-export function directoryFiles(root: string): ModelFiles {
+export function directoryFiles(root: string): ModelDirectory {
   const find = (entry: CatalogEntry, role: string, variant?: string): ModelFile => {
     const file = entry.files.find((f) => f.role === role && (variant === undefined || f.variant === undefined || f.variant === variant));
     if (!file) throw unavailable(`${entry.id} has no "${role}" file`, 'model_file_missing');
@@ -46,7 +45,7 @@ export function directoryFiles(root: string): ModelFiles {
     async readJson<T>(entry: CatalogEntry, role: string, variant?: string) {
       return JSON.parse(new TextDecoder().decode(await read(entry, role, variant))) as T;
     },
-    has: (entry, role, variant) => entry.files.some((f) => f.role === role && (variant === undefined || f.variant === undefined || f.variant === variant)),
+    has: hasFile,
     fileName: (entry, role, variant) => find(entry, role, variant).url.split('/').pop()!,
     async readExternalData(entry, role, variant) {
       const out: ExternalDataFile[] = [];

@@ -5,15 +5,15 @@
  */
 import * as ort from 'onnxruntime-web';
 import type { ApiDeps } from '../api/types';
-import { EmbeddingsService } from '../engines/embeddings/service';
+import { createEmbeddingsService, type EmbeddingsService } from '../engines/embeddings/service';
 import { loadedModels } from '../engines/loaded';
-import { LlmService, type LlmServiceOptions } from '../engines/llm/service';
-import { cannyReference } from '../engines/sdxl/canny-cpu';
-import { loadImageFiles } from '../engines/sdxl/files';
-import { SdxlService } from '../engines/sdxl/service';
-import type { CatalogEntry } from '../models/types';
+import { readLlmFiles } from '../engines/llm/files';
+import { createLlmService, type LlmService, type LlmServiceOptions } from '../engines/llm/service';
+import type { ModelFiles } from '../engines/model-files';
+import { cpuCanny } from '../engines/sdxl/edges';
+import { createSdxlService, type SdxlService } from '../engines/sdxl/service';
 import { nodeCodec } from './image-codec';
-import type { ModelFiles } from './model-files';
+import type { ModelDirectory } from './model-files';
 
 ort.env.wasm.numThreads = 1;
 
@@ -54,45 +54,15 @@ function yielding<E extends { generate(job: never): Promise<ReadableStream<unkno
 
 /** An LLM's files (by variant) from a model directory, as LlmService loads them. */
 export function llmFiles(files: ModelFiles): LlmServiceOptions['loadFiles'] {
-  return async (entry, variant) => ({
-    model: await files.read(entry, 'model', variant),
-    externalData: await files.readExternalData(entry, 'model', variant).then((d) => (d.length ? d : undefined)),
-    tokenizer: await files.readJson(entry, 'tokenizer', variant),
-    tokenizerConfig: await files.readJson(entry, 'tokenizer_config', variant),
-    config: await files.readJson(entry, 'config', variant),
-    generationConfig: files.has(entry, 'generation_config', variant) ? await files.readJson(entry, 'generation_config', variant) : undefined,
-  });
+  return (entry, variant) => readLlmFiles(entry, variant, files);
 }
 
 /** `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device) instead of the wasm one. */
-export function createNodeEngines(files: ModelFiles, options: { llm?: LlmService } = {}): NodeEngines {
-  const embeddings = new EmbeddingsService(ort, async (entry) => ({
-    model: await files.read(entry, 'model'),
-    tokenizer: await files.readJson(entry, 'tokenizer'),
-    tokenizerConfig: await files.readJson(entry, 'tokenizer_config'),
-  }), ['wasm']);
-
-  const llm = options.llm ?? new LlmService({ ort, devices: ['wasm'], hasShaderF16: async () => false, loadFiles: llmFiles(files) });
-
+export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmService } = {}): NodeEngines {
+  const embeddings = createEmbeddingsService({ ort, files, devices: ['wasm'] });
+  const llm = options.llm ?? createLlmService({ ort, files, devices: ['wasm'], hasShaderF16: async () => false });
   let sdxl: SdxlService | undefined;
-  const image = () => (sdxl ??= new SdxlService({
-    ort,
-    devices: ['wasm'],
-    codec: nodeCodec,
-    canny: async (rgba, width, height, low, high) => {
-      const ref = cannyReference(rgba, width, height, { low, high });
-      return { chw: ref.chw, rgba: ref.edges };
-    },
-    loadSafetyChecker: async (entry) => ({
-      model: await files.read(entry, 'safety_checker'),
-      preprocessor: files.has(entry, 'safety_checker_config') ? await files.readJson(entry, 'safety_checker_config') : undefined,
-    }),
-    loadFiles: (entry: CatalogEntry) => loadImageFiles(entry, {
-      read: (e, role) => files.read(e, role),
-      readJson: (e, role) => files.readJson(e, role),
-      readExternalData: (e, role) => files.readExternalData(e, role),
-    }),
-  }));
+  const image = () => (sdxl ??= createSdxlService({ ort, files, devices: ['wasm'], codec: nodeCodec, canny: cpuCanny }));
 
   return {
     embeddings, llm, image,
@@ -101,7 +71,7 @@ export function createNodeEngines(files: ModelFiles, options: { llm?: LlmService
         embeddings: async () => embeddings,
         llm: async () => yielding(llm),
         image: async () => yielding(image()),
-        loaded: () => loadedModels(embeddings, llm, sdxl),
+        loaded: () => loadedModels({ embeddings, llm, image: sdxl }),
       },
       isDownloaded: (entry) => files.isPresent(entry),
     },

@@ -1,22 +1,12 @@
-// Test-only access to the WebGPU Canny detector's stages (src/engines/sdxl/canny.ts): a detector that reads back
+// Test-only access to the WebGPU Canny detector's stages (src/engines/sdxl/canny/): a detector that reads back
 // every intermediate of a run (`debugStages`) or runs one kernel on given inputs (`runStage`), so tests/unit/canny.test.ts
 // can compare each stage with the CPU Canny (src/engines/sdxl/canny-cpu.ts). Production code never needs these.
-import { CannyDetector, cannyParams, Usage, type CannyOptions, type CannyParams } from '../../src/engines/sdxl/canny';
+import { CannyDetector, cannyParams, type CannyOptions } from '../../src/engines/sdxl/canny';
+import { Usage } from '../../src/engines/sdxl/canny/params';
+import type { CannyReferenceStages } from '../../src/engines/sdxl/canny-cpu';
 
-/** Every intermediate of one run (see `CannyStageDetector.debugStages`). Same fields as the CPU reference's stages. */
-export interface CannyStages extends CannyParams {
-  width: number;
-  height: number;
-  gray: Float32Array;
-  blur: Float32Array;
-  magnitude: Float32Array;
-  magnitudeSq: Uint32Array;
-  direction: Uint8Array;
-  nms: Uint32Array;
-  threshold: Uint8Array;
-  hysteresis: Uint8Array;
-  edges: Uint8Array;
-  chw: Float32Array;
+/** Every intermediate of one run (see `CannyStageDetector.debugStages`): the CPU reference's stages, and the dispatch count. */
+export interface CannyStages extends CannyReferenceStages {
   /** How many hysteresis dispatches ran: always HYSTERESIS_DISPATCHES (4), whatever the image. */
   hysteresisPasses: number;
 }

@@ -1,4 +1,4 @@
-// Unit tests for the WebGPU Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny.ts,
+// Unit tests for the WebGPU Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny/,
 // shaders/canny/*.wgsl): every kernel, run alone and in the chained pipeline, is compared with the CPU reference
 // (src/engines/sdxl/canny-cpu.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
 // SwiftShader Vulkan driver. Without an adapter the GPU tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.

@@ -1,4 +1,4 @@
-// Grammar constraints (src/engines/llm/constraint.ts) on the real Llama-3 tokenizer, without a model: a seeded random
+// Grammar constraints (src/engines/llm/constraint/) on the real Llama-3 tokenizer, without a model: a seeded random
 // policy picks allowed tokens step by step (then switches to tokens that close structures), and the decoded text must
 // parse as JSON and validate (ajv) against the schema: ~40 generated schemas, the spec's example, plain json_object and
 // tool calls. Also: invalid schemas are clean 400s, the vocabulary conversion, and printed timings.

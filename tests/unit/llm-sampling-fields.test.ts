@@ -1,4 +1,4 @@
-// The sampling fields of the live API surface (src/engines/llm/sampling.ts, wired in generate.ts): min_p, typical_p,
+// The sampling fields of the live API surface (src/engines/llm/sampling/, wired in generate.ts): min_p, typical_p,
 // repetition_penalty, Mirostat v2, logit_bias and ignore_eos, each checked against an independent reference written
 // here (float64, full sort, the definitions as HF / llama.cpp state them), then end to end on the tiny Llama through
 // the real LLM engine (wasm). Default requests staying bit-identical is llm-sampling-defaults.test.ts.

@@ -1,4 +1,4 @@
-// Token sampling (src/engines/llm/sampling.ts) and the seeded PRNG (rng.ts): greedy, determinism, top-k/top-p/
+// Token sampling (src/engines/llm/sampling/) and the seeded PRNG (rng.ts): greedy, determinism, top-k/top-p/
 // temperature distributions checked empirically, penalties, grammar masks, logprobs, and a 128k-vocab timing print.
 import { describe, expect, it } from 'vitest';
 import { createRng, randomSeed } from '../../src/util/rng';

@@ -15,8 +15,9 @@ import type { ImageCodec } from '../../src/engines/sdxl/codec';
 import { fetchLoraAdapter } from '../../src/engines/sdxl/lora/fetch';
 import { GpuLoraMerger } from '../../src/engines/sdxl/lora/gpu-merge';
 import { cpuMerger, type WeightMerger } from '../../src/engines/sdxl/lora/merge';
-import type { SchedulerConfig } from '../../src/engines/sdxl/scheduler';
+import { loadImageFiles } from '../../src/engines/sdxl/files';
 import { SdxlService, type SdxlFiles } from '../../src/engines/sdxl/service';
+import { directoryFiles } from '../../src/server/model-files';
 import type { ImageEvent, ImageJob } from '../../src/engines/sdxl/types';
 import { CATALOG } from '../../src/models/catalog';
 import type { CatalogEntry } from '../../src/models/types';
@@ -35,18 +36,8 @@ const entry = CATALOG.find((e) => e.id === 'hearth/tiny-sdxl')!;
 const read = (e: CatalogEntry, role: string) => new Uint8Array(readFileSync(`${ROOT}public/${e.files.find((f) => f.role === role)!.url}`));
 const json = (e: CatalogEntry, role: string) => JSON.parse(new TextDecoder().decode(read(e, role))) as object;
 
-async function loadFiles(e: CatalogEntry): Promise<SdxlFiles> {
-  const models: Record<string, Uint8Array> = {};
-  for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet']) {
-    if (e.files.some((f) => f.role === part)) models[part] = read(e, part);
-  }
-  return {
-    models, externalData: {},
-    tokenizer: json(e, 'tokenizer'), tokenizerConfig: json(e, 'tokenizer_config'),
-    tokenizer2: json(e, 'tokenizer_2'), tokenizer2Config: json(e, 'tokenizer_2_config'),
-    schedulerConfig: json(e, 'scheduler_config') as SchedulerConfig,
-  };
-}
+/** The model's files as the worker gathers them (sdxl/files.ts), read from public/. */
+const loadFiles = (e: CatalogEntry): Promise<SdxlFiles> => loadImageFiles(e, directoryFiles(`${ROOT}public`));
 
 /** The app's hub/ folder as the browser would fetch it, read from public/hub. */
 const APP_HUB = 'http://app.test/hub/';

@@ -1,4 +1,4 @@
-// The web-llm backend's boundary (src/engines/llm/webllm-mapping.ts, webllm-backend.ts) in Node, where web-llm itself
+// The web-llm backend's boundary (src/engines/llm/webllm/) in Node, where web-llm itself
 // cannot run: every request mapping rule and refusal (checked against web-llm 0.2.86's own request validators), the
 // error mapping for each of its error names (real error instances where the package can make them), chunk folding of
 // realistic web-llm streams, and the backend's load / stream / cancel plumbing on a fake engine.
@@ -11,12 +11,12 @@ import { loadXGrammar, normalizeSchema } from '../../src/engines/llm/constraint'
 import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../src/engines/llm/sampling';
 import { LlmService } from '../../src/engines/llm/service';
 import type { ChatJob, ChatMessage, CompletionJob, GenerationParams, LlmEvent, ToolDefinition } from '../../src/engines/llm/types';
-import { createWebLlmBackend, importWebLlm, webLlmTokenCounter, type WebLlmEngine, type WebLlmModule } from '../../src/engines/llm/webllm-backend';
+import { createWebLlmBackend, importWebLlm, webLlmTokenCounter, type WebLlmEngine, type WebLlmModule } from '../../src/engines/llm/webllm';
 import {
   chatPromptTokenBound, choiceSeed, fromWebLlmError, HERMES_PROMPT_TOKENS, JSON_OBJECT_GRAMMAR, planWebLlmJob, toWebLlmChatRequest,
   toWebLlmCompletionRequest, WEBLLM_ERRORS, WEBLLM_FUNCTION_CALLING_MODEL_IDS, WEBLLM_MODEL_TYPE_VLM, WEBLLM_UNSUPPORTED,
   WebLlmFold, webLlmModelSetup, type WebLlmPlan, type WebLlmRun, type WebLlmTarget, type WebLlmUnsupportedKey,
-} from '../../src/engines/llm/webllm-mapping';
+} from '../../src/engines/llm/webllm';
 import { CATALOG } from '../../src/models/catalog';
 import type { CatalogEntry, LlmVariant } from '../../src/models/types';
 
@@ -100,7 +100,7 @@ describe('facts copied from web-llm 0.2.86', () => {
   });
 
   it('the JSON-object grammar is the ONNX backend\'s (constraint.ts)', () => {
-    const source = readFileSync('src/engines/llm/constraint.ts', 'utf8');
+    const source = readFileSync('src/engines/llm/constraint/factory.ts', 'utf8');
     const start = source.indexOf('const JSON_OBJECT_EBNF = [');
     const block = source.slice(start, source.indexOf('].join', start));
     const lines = [...block.matchAll(/^\s+'(.*)',$/gm)].map((m) => m[1].replace(/\\\\/g, '\\'));

@@ -3,13 +3,16 @@
  * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time so batches never
  * interleave on the device. Concurrent requests to one model are coalesced: those waiting when a job starts (after
  * at most `coalesceMs` when the engine was idle) run as one job sharing batches, each still answered with its own
- * vectors, token count and errors. A model that fails to load or breaks mid-run is dropped so the next request
- * loads it afresh.
+ * vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
+ * dropped so the next request loads it afresh.
  */
-import { HearthError, toHearthError } from '../../core/errors';
+import { toHearthError } from '../../core/errors';
 import { sleep } from '../../core/deferred';
 import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
+import { ModelHost } from '../model-host';
+import type { ModelFiles } from '../model-files';
+import { readEmbedderFiles } from './files';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
 import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
 
@@ -27,7 +30,7 @@ interface Waiting {
 }
 
 export class EmbeddingsService implements EmbeddingsEngine {
-  private readonly models = new Map<string, Promise<OnnxEmbedder>>();
+  private readonly models = new ModelHost<OnnxEmbedder>((m) => m.release());
   private readonly jobs = new SerialQueue();
   private readonly waiting = new Map<string, Waiting[]>();
   /** Jobs run and requests answered, per engine: requests ÷ jobs is how much coalescing happened. */
@@ -70,39 +73,29 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const results = await embedder.embedMany(job.map((w) => ({ inputs: w.request.inputs, dimensions: w.request.dimensions })));
       results.forEach((result, k) => ('error' in result ? job[k].reject(toHearthError(result.error)) : job[k].resolve(result)));
     } catch (e) {
-      const err = toHearthError(e);
-      if (!(e instanceof HearthError)) await this.unload(id); // device or runtime failure: reload next time
-      for (const w of job) w.reject(err);
+      await this.models.failed(id, e); // a device or runtime failure: reload next time
+      for (const w of job) w.reject(toHearthError(e));
     }
   }
 
   async loaded(): Promise<LoadedModelInfo[]> {
-    const infos: LoadedModelInfo[] = [];
-    for (const p of this.models.values()) {
-      const m = await p.catch(() => undefined);
-      if (m) infos.push(m.info);
-    }
-    return infos;
+    return (await this.models.loaded()).map(({ model }) => model.info);
   }
 
   async unload(id: string): Promise<void> {
-    const p = this.models.get(id);
-    this.models.delete(id);
-    const m = await p?.catch(() => undefined);
-    await m?.release().catch(() => undefined);
+    await this.models.unload(id);
   }
 
   private embedder(entry: CatalogEntry): Promise<OnnxEmbedder> {
-    let p = this.models.get(entry.id);
-    if (!p) {
-      p = this.loadFiles(entry).then((files) => OnnxEmbedder.create(this.ort, entry, files, this.devices));
-      p.catch(() => this.models.delete(entry.id));
-      this.models.set(entry.id, p);
-    }
-    return p;
+    return this.models.get(entry.id, () => this.loadFiles(entry).then((files) => OnnxEmbedder.create(this.ort, entry, files, this.devices)));
   }
 }
 
 function inputCount(queue: Waiting[]): number {
   return queue.reduce((n, w) => n + w.request.inputs.length, 0);
+}
+
+/** The engine as workers, `hearth serve`, tests and benches build it: its files read through `files`. */
+export function createEmbeddingsService(options: { ort: Ort; files: ModelFiles; devices: OrtDevice[]; coalesceMs?: number }): EmbeddingsService {
+  return new EmbeddingsService(options.ort, (entry) => readEmbedderFiles(entry, options.files), options.devices, options.coalesceMs);
 }

@@ -2,6 +2,7 @@
  * The embeddings engine's boundary: what the API asks of it and what it answers, whichever backend runs it.
  */
 import type { CatalogEntry } from '../../models/types';
+import type { ModelEngine } from '../contract';
 
 export type OrtDevice = 'webgpu' | 'wasm';
 
@@ -29,9 +30,7 @@ export interface LoadedModelInfo {
   skipped: { name: string; reason: string }[];
 }
 
-export interface EmbeddingsEngine {
+export interface EmbeddingsEngine extends ModelEngine<LoadedModelInfo> {
+  /** One request's vectors (coalesced with the other requests waiting for the same model). */
   embed(request: EmbedRequest): Promise<EmbedResult>;
-  load(entry: CatalogEntry): Promise<LoadedModelInfo>;
-  loaded(): Promise<LoadedModelInfo[]>;
-  unload(id: string): Promise<void>;
 }

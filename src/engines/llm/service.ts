@@ -1,35 +1,25 @@
 /**
- * The LLM engine as its worker runs it: for each catalog entry, tries the entry's variants in order on the
- * available devices (web-llm for MLC builds; for ONNX variants on WebGPU, Hearth's own WGSL decoder when the model is
- * a Llama-family one it can read, then onnxruntime-web on WebGPU, then wasm), keeps the first that loads — the
+ * The LLM engine as its worker runs it: for each catalog entry, tries the entry's variants in order with every
+ * registered backend (backend-registry.ts: web-llm for MLC builds; for ONNX variants on WebGPU, Hearth's own WGSL
+ * decoder when the model is a Llama-family one it can read, then onnxruntime-web on WebGPU, then wasm), keeps the first that loads — the
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
  * queue and never interleave their tokens.
  */
 import { toHearthError } from '../../core/errors';
-import type { CatalogEntry, LlmVariant } from '../../models/types';
+import type { CatalogEntry } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
+import { ModelHost } from '../model-host';
+import type { ModelFiles } from '../model-files';
+import { readGgufFile, readLlmFiles } from './files';
 import type { OrtDevice } from '../embeddings/types';
-import { generate, type LlmModel } from './generate';
-import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
-import { assertDeviceAvailable, type Ort } from '../../core/session';
+import type { Ort } from '../../core/session';
 import { KeyedQueue } from '../../core/queue';
-import { loadWgslLlm } from './wgsl/backend';
-import { loadGgufLlm } from './wgsl/gguf-backend';
+import { ggufBackend, onnxBackend, webLlmBackend, wgslBackend, type ExternalLlmBackend, type LlmBackend, type RunnableLlm } from './backend-registry';
+import type { OnnxLlmFiles } from './onnx-backend';
 import type { WgslLlmShaderSources } from './wgsl/decoder';
 import type { LlmEngine, LlmEvent, LlmJob, LoadedLlmInfo } from './types';
 
-/** A loaded model, whatever runs it. */
-export interface RunnableLlm {
-  info: LoadedLlmInfo;
-  generate(job: LlmJob): ReadableStream<LlmEvent>;
-  release(): Promise<void>;
-}
-
-/** A backend family other than our ONNX decoder (web-llm), plugged in by the worker. */
-export interface ExternalLlmBackend {
-  name: string;
-  load(entry: CatalogEntry, variant: LlmVariant): Promise<RunnableLlm>;
-}
+export type { ExternalLlmBackend, LlmBackend, RunnableLlm };
 
 export interface LlmServiceOptions {
   ort: Ort;
@@ -46,31 +36,36 @@ export interface LlmServiceOptions {
   wgsl?: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources; ggufShader?: string };
   /** The bytes of a GGUF variant's file (role 'gguf'); absent: GGUF variants are refused. */
   loadGguf?(entry: CatalogEntry): Promise<Uint8Array>;
+  /** The backend registry itself, replacing the one built from `webLlm`, `wgsl`, `loadGguf` and `ort` (web-llm, WGSL, GGUF, ONNX). */
+  backends?: LlmBackend[];
 }
 
 export class LlmService implements LlmEngine {
-  private readonly models = new Map<string, Promise<RunnableLlm>>();
+  private readonly models = new ModelHost<RunnableLlm>((m) => m.release());
   private readonly queues = new KeyedQueue<string>();
 
-  constructor(private readonly options: LlmServiceOptions) {}
+  /** The backends, in priority order, registered as equals (each offers candidates per variant). */
+  private readonly backends: LlmBackend[];
+
+  constructor(private readonly options: LlmServiceOptions) {
+    this.backends = options.backends ?? [
+      webLlmBackend(options.webLlm),
+      ...(options.wgsl ? [wgslBackend(options.wgsl)] : []),
+      ggufBackend(options.wgsl, options.loadGguf),
+      onnxBackend(options.ort),
+    ];
+  }
 
   async load(entry: CatalogEntry): Promise<LoadedLlmInfo> {
     return (await this.model(entry)).info;
   }
 
   async loaded(): Promise<LoadedLlmInfo[]> {
-    const out: LoadedLlmInfo[] = [];
-    for (const p of this.models.values()) {
-      const m = await p.catch(() => undefined);
-      if (m) out.push(m.info);
-    }
-    return out;
+    return (await this.models.loaded()).map(({ model }) => model.info);
   }
 
   async unload(id: string): Promise<void> {
-    const p = this.models.get(id);
-    this.models.delete(id);
-    await (await p?.catch(() => undefined))?.release().catch(() => undefined);
+    await this.models.unload(id);
   }
 
   /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
@@ -90,7 +85,7 @@ export class LlmService implements LlmEngine {
       release();
       throw e;
     }
-    const unload = () => this.unload(job.entry.id);
+    const failed = (e: unknown) => this.models.failed(job.entry.id, e);
     stats.requests++;
     const clock = jobClock(queued);
     // The next job starts only once this one's source has settled. A cancel ends a pending read at once (done), while
@@ -109,9 +104,8 @@ export class LlmService implements LlmEngine {
         } catch (e) {
           if (cancelled) return;
           release();
-          const err = toHearthError(e);
-          if (err.status >= 500) await unload(); // a device or runtime failure: load afresh next time
-          controller.error(err);
+          await failed(e); // a device or runtime failure: load afresh next time
+          controller.error(toHearthError(e));
         }
       },
       async cancel(reason) {
@@ -124,84 +118,24 @@ export class LlmService implements LlmEngine {
   }
 
   private model(entry: CatalogEntry): Promise<RunnableLlm> {
-    let p = this.models.get(entry.id);
-    if (!p) {
-      p = this.resolve(entry);
-      p.catch(() => this.models.delete(entry.id));
-      this.models.set(entry.id, p);
-    }
-    return p;
+    return this.models.get(entry.id, () => this.resolve(entry));
   }
 
+  /** Every registered backend's candidates for each variant, in order; the first that loads serves the model. */
   private async resolve(entry: CatalogEntry): Promise<RunnableLlm> {
     const spec = entry.llm;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no llm spec`);
+    const { devices, hasShaderF16 } = this.options;
     const candidates: BackendCandidate<RunnableLlm>[] = [];
-    const { devices, webLlm } = this.options;
     for (const variant of spec.variants) {
-      if (variant.backend === 'web-llm') {
-        candidates.push({
-          name: `web-llm:${variant.name}`,
-          create: async () => {
-            if (!webLlm) throw new Error('web-llm is not available in this worker');
-            if (!devices.includes('webgpu')) throw new Error('web-llm needs WebGPU, which is disabled');
-            if (variant.requiresF16 && !(await this.options.hasShaderF16())) throw new Error('the adapter lacks shader-f16');
-            return webLlm.load(entry, variant);
-          },
-        });
-        continue;
-      }
-      if (variant.backend === 'gguf') {
-        candidates.push({ name: `wgsl:${variant.name}:webgpu`, create: () => this.loadGguf(entry, variant) });
-        continue;
-      }
-      // One download serves both decoders of the variant.
+      // One download serves every decoder of the variant.
       let files: Promise<OnnxLlmFiles> | undefined;
-      const variantFiles = () => (files ??= this.options.loadFiles(entry, variant.name));
-      const wgsl = this.options.wgsl;
-      if (wgsl && devices.includes('webgpu')) {
-        candidates.push({
-          name: `wgsl:${variant.name}:webgpu`,
-          create: async () => {
-            if (!wgsl.device) assertDeviceAvailable('webgpu');
-            if (variant.requiresF16) throw new Error('f16 variants are not read by the WGSL decoder yet');
-            const device = await wgsl.device?.();
-            const model = await loadWgslLlm(entry, variant, await variantFiles(), { device, shaders: wgsl.shaders });
-            return llmRunnable(model, 'wgsl', variant.name, 'webgpu', () => model.decoder.release());
-          },
-        });
-      }
-      for (const device of devices) {
-        candidates.push({
-          name: `onnx:${variant.name}:${device}`,
-          create: async () => {
-            assertDeviceAvailable(device);
-            if (device === 'webgpu' && variant.requiresF16 && !(await this.options.hasShaderF16())) {
-              throw new Error('the adapter lacks shader-f16');
-            }
-            if (device === 'wasm' && !variant.wasm) {
-              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
-            }
-            const model = await loadOnnxLlm(this.options.ort, entry, variant, device, await variantFiles());
-            return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());
-          },
-        });
-      }
+      const context = { devices, hasShaderF16, files: () => (files ??= this.options.loadFiles(entry, variant.name)) };
+      for (const backend of this.backends) candidates.push(...backend.candidates(entry, variant, context));
     }
     const resolved = await resolveBackend(entry.id, candidates);
     resolved.value.info.skipped = resolved.skipped;
     return resolved.value;
-  }
-
-  /** A GGUF file runs on the WGSL decoder only (WebGPU); its own errors (a 400 naming the problem) pass through. */
-  private async loadGguf(entry: CatalogEntry, variant: Extract<LlmVariant, { backend: 'gguf' }>): Promise<RunnableLlm> {
-    const { wgsl, loadGguf, devices } = this.options;
-    if (!wgsl || !loadGguf) throw new Error('GGUF files need Hearth\'s WGSL decoder, which is disabled here');
-    if (!devices.includes('webgpu')) throw new Error('GGUF files need WebGPU, which is disabled');
-    if (!wgsl.device && !(globalThis.navigator as Navigator | undefined)?.gpu) throw new Error('WebGPU is not available');
-    const device = await wgsl.device?.();
-    const model = await loadGgufLlm(entry, variant, await loadGguf(entry), { device, shaders: wgsl.shaders, ggufShader: wgsl.ggufShader });
-    return llmRunnable(model, 'wgsl', variant.name, 'webgpu', () => model.decoder.release());
   }
 }
 
@@ -223,12 +157,12 @@ function jobClock(queued: number) {
   };
 }
 
-function llmRunnable(model: LlmModel, backend: string, variant: string, device: OrtDevice, release: () => Promise<void>): RunnableLlm {
-  return {
-    info: { id: model.id, backend, variant, device, skipped: [], stats: { requests: 0, cancelled: 0, generatedTokens: 0 } },
-    generate(job) {
-      return generate(model, job, this.info.stats);
-    },
-    release,
-  };
+/** The engine as workers, `hearth serve`, tests and benches build it: its files read through `files`. */
+export function createLlmService(options: Omit<LlmServiceOptions, 'loadFiles'> & { files: ModelFiles }): LlmService {
+  const { files, ...rest } = options;
+  return new LlmService({
+    ...rest,
+    loadFiles: (entry, variant) => readLlmFiles(entry, variant, files),
+    loadGguf: rest.loadGguf ?? ((entry) => readGgufFile(entry, files)),
+  });
 }

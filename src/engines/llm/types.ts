@@ -3,6 +3,7 @@
  * (our ONNX decoder or web-llm) runs them. The API layer fills defaults and validates; engines never see raw JSON.
  */
 import type { CatalogEntry } from '../../models/types';
+import type { ModelEngine, StreamingEngine } from '../contract';
 import type { SamplingParams } from './sampling';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
@@ -146,11 +147,5 @@ export interface LoadedLlmInfo {
   stats: LlmStats;
 }
 
-export interface LlmEngine {
-  /** Runs a job; the stream's cancel() stops generation before the next token. */
-  generate(job: LlmJob): Promise<ReadableStream<LlmEvent>>;
-  /** Loads (downloading if needed) without generating: the model manager's "load" button. */
-  load(entry: CatalogEntry): Promise<LoadedLlmInfo>;
-  loaded(): Promise<LoadedLlmInfo[]>;
-  unload(id: string): Promise<void>;
-}
+/** Runs a job as a stream of events; the stream's cancel() stops generation before the next token. */
+export interface LlmEngine extends ModelEngine<LoadedLlmInfo>, StreamingEngine<LlmJob, LlmEvent> {}

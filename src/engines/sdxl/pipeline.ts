@@ -17,6 +17,7 @@ import { eulerStep, trailingSchedule } from './euler';
 import { GpuDenoiser } from './gpu-loop';
 import { gaussianNoise } from './noise';
 import { dpmpp2mStep, type KarrasSchedule } from './scheduler';
+import type { ImageJob } from './types';
 
 type Session = OrtModule.InferenceSession;
 
@@ -33,13 +34,8 @@ export interface SdxlModel {
   };
 }
 
-export interface SampleRequest {
-  prompt: string;
-  negativePrompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  cfgScale: number;
+/** One sample of a job: the job's prompt and size settings, plus this sample's own seed and inputs. */
+export interface SampleRequest extends Pick<ImageJob, 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'cfgScale'> {
   /** This sample's seed: latent noise is gaussianNoise(seed), posterior noise gaussianNoise(seed ^ 0x9E3779B9). */
   seed: number;
   /** Noise-schedule fractions (1 = pure noise): sampling runs from start down to end. */

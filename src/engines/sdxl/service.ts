@@ -4,36 +4,31 @@
  * step and each finished image (encoded PNG/JPEG). Cancelling the stream stops the job between steps.
  * A job with a LoRA adapter runs on a copy of the model with the adapter merged into its weights (lora/apply.ts);
  * that copy is kept beside the plain model (one adapter per model at a time) so repeated requests reuse it.
+ * Loaded pipelines and safety checkers live in ModelHosts (loaded once, evicted after a device or runtime failure).
  */
 import type * as OrtModule from 'onnxruntime-web';
 import { hearthError, invalidRequest, toHearthError } from '../../core/errors';
 import { assertDeviceAvailable, createSession, type Ort } from '../../core/session';
 import { SerialQueue } from '../../core/queue';
-import type { CatalogEntry, ExternalDataFile } from '../../models/types';
+import type { CatalogEntry } from '../../models/types';
 import { resolveBackend } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
+import { IMAGE_PARTS, loadImageFiles, readSafetyCheckerFiles, type ImagePart, type SdxlFiles } from './files';
+import type { ModelFiles } from '../model-files';
+import { ModelHost } from '../model-host';
 import { mergeLora, type LoraMergeReport } from './lora/apply';
 import { SafetyChecker } from './safety';
 import type { LoraSource } from './lora/fetch';
 import { cpuMerger, type WeightMerger } from './lora/merge';
 import { rgbaToRgb, type ImageCodec } from './codec';
 import { SdxlPipeline, type SdxlModel } from './pipeline';
-import { KarrasSchedule, type SchedulerConfig } from './scheduler';
+import { KarrasSchedule } from './scheduler';
 import type { EncodedImage, ImageEngine, ImageEvent, ImageJob, LoadedImageInfo } from './types';
 import { pullStream } from '../../util/pull-stream';
 
 
-/** The bytes of every part (by catalog role) and the parsed JSON configs. */
-export interface SdxlFiles {
-  models: Record<string, Uint8Array>;
-  /** External weights by part (`unet` → [{path, data}]) for exports over 2 GB. */
-  externalData: Record<string, ExternalDataFile[]>;
-  tokenizer: object; tokenizerConfig: object;
-  /** SDXL's second tokenizer (absent for SD 1.x/2.x). */
-  tokenizer2?: object; tokenizer2Config?: object;
-  schedulerConfig: SchedulerConfig;
-}
+export type { SdxlFiles };
 
 /** Edge detection for ControlNet: RGBA in, CHW float [3, H, W] in {0, 1} out. */
 export type CannyFn = (rgba: Uint8Array, width: number, height: number, low: number, high: number) => Promise<{ chw: Float32Array; rgba: Uint8Array }>;
@@ -55,6 +50,8 @@ export interface SdxlServiceOptions {
 }
 
 interface LoadedPipeline {
+  /** Its key in the ModelHost: the entry id, or `id|lora:…` for a merged copy. */
+  key: string;
   pipeline: SdxlPipeline;
   entryId: string;
   lora?: string;
@@ -64,12 +61,13 @@ interface LoadedPipeline {
   retired: boolean;
 }
 
-const PARTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder', 'controlnet', 'unet_controlnet'] as const;
-
 export class SdxlService implements ImageEngine {
   /** By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. */
-  private readonly models = new Map<string, Promise<LoadedPipeline>>();
-  private readonly safetyCheckers = new Map<string, Promise<SafetyChecker>>();
+  private readonly models = new ModelHost<LoadedPipeline>(async (m) => {
+    m.retired = true;
+    if (m.users === 0) await freeSessions(m);
+  });
+  private readonly safetyCheckers = new ModelHost<SafetyChecker>((c) => c.release());
   private readonly jobs = new SerialQueue();
 
   constructor(private readonly options: SdxlServiceOptions) {}
@@ -102,6 +100,7 @@ export class SdxlService implements ImageEngine {
       throw e;
     }
     const { codec } = this.options;
+    const models = this.models;
     let cancelled = false;
     let started = false;
     const turn = this.jobs.enter();
@@ -150,6 +149,9 @@ export class SdxlService implements ImageEngine {
           yield { type: 'image', index: k, seed, bytes, mime: job.output.type, finishReason: filtered ? 'CONTENT_FILTERED' : 'SUCCESS' };
         }
         yield { type: 'done' };
+      } catch (e) {
+        await models.failed(loaded.key, e); // a device or runtime failure: load afresh next time
+        throw e;
       } finally {
         await sampling?.catch(() => undefined); // a cancelled sample stops at its next step
         finish();
@@ -173,73 +175,48 @@ export class SdxlService implements ImageEngine {
     return this.options.codec.encode({ width, height, data: edges.rgba }, 'image/png');
   }
 
+  /** Loads the plain model (downloading if needed) without generating. */
+  async load(entry: CatalogEntry): Promise<LoadedImageInfo> {
+    const m = await this.pipeline(entry);
+    return { id: m.entryId, device: m.pipeline.model.device };
+  }
+
   async loaded(): Promise<LoadedImageInfo[]> {
-    const out: LoadedImageInfo[] = [];
-    for (const p of this.models.values()) {
-      const m = await p.catch(() => undefined);
-      if (m) out.push({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) });
-    }
-    return out;
+    return (await this.models.loaded()).map(({ model: m }) => ({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) }));
   }
 
   /** The entry's safety checker, created on the pipeline's device (then wasm) on first use. */
   private safetyChecker(entry: CatalogEntry, device: OrtDevice): Promise<SafetyChecker> {
-    let p = this.safetyCheckers.get(entry.id);
-    if (!p) {
-      p = (async () => {
-        if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
-        const files = await this.options.loadSafetyChecker(entry);
-        const { ort } = this.options;
-        const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
-          name: d,
-          create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
-        })));
-        return new SafetyChecker(ort, resolved.value, { preprocessor: files.preprocessor });
-      })();
-      p.catch(() => this.safetyCheckers.delete(entry.id));
-      this.safetyCheckers.set(entry.id, p);
-    }
-    return p;
+    return this.safetyCheckers.get(entry.id, async () => {
+      if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
+      const files = await this.options.loadSafetyChecker(entry);
+      const { ort } = this.options;
+      const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
+        name: d,
+        create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
+      })));
+      return new SafetyChecker(ort, resolved.value, { preprocessor: files.preprocessor });
+    });
   }
 
   /** Unloads the model and every adapter-merged copy of it. */
   async unload(id: string): Promise<void> {
-    const checker = this.safetyCheckers.get(id);
-    this.safetyCheckers.delete(id);
-    await checker?.then((c) => c.release()).catch(() => undefined);
-    for (const key of [...this.models.keys()]) if (key === id || key.startsWith(`${id}|`)) await this.release(key);
-  }
-
-  private async release(key: string): Promise<void> {
-    const p = this.models.get(key);
-    this.models.delete(key);
-    const m = await p?.catch(() => undefined);
-    if (!m) return;
-    m.retired = true;
-    if (m.users === 0) await freeSessions(m);
+    await this.safetyCheckers.unload(id);
+    for (const key of this.models.keys()) if (key === id || key.startsWith(`${id}|`)) await this.models.unload(key);
   }
 
   private async pipeline(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const key = lora ? `${entry.id}|lora:${lora.repo}/${lora.filename ?? '*'}${lora.accessKey ? `|${await digest(lora.accessKey)}` : ''}` : entry.id;
-    let p = this.models.get(key);
-    if (!p) {
-      // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet). The entry
-      // is in the map before anything is awaited, so concurrent requests for it share one load.
-      const replaced = lora ? [...this.models.keys()].filter((other) => other.startsWith(`${entry.id}|`)) : [];
-      const loading = (async () => {
-        for (const other of replaced) await this.release(other);
-        return this.load(entry, lora);
-      })();
-      p = loading;
-      loading.catch(() => {
-        if (this.models.get(key) === loading) this.models.delete(key);
-      });
-      this.models.set(key, loading);
-    }
-    return p;
+    // One merged copy per model: a new adapter replaces the previous one (each copy holds a whole UNet). The load
+    // is in the host before anything is awaited, so concurrent requests for it share one load.
+    return this.models.get(key, async () => {
+      const replaced = lora ? this.models.keys().filter((other) => other.startsWith(`${entry.id}|`)) : [];
+      for (const other of replaced) await this.models.unload(other);
+      return this.loadPipeline(key, entry, lora);
+    });
   }
 
-  private async load(entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
+  private async loadPipeline(key: string, entry: CatalogEntry, lora?: LoraSource): Promise<LoadedPipeline> {
     const spec = entry.image;
     if (!spec) throw new Error(`Catalog entry ${entry.id} has no image spec`);
     // A LoRA adapter is fetched first: a missing or private one is a 400 before any model bytes are read.
@@ -263,9 +240,9 @@ export class SdxlService implements ImageEngine {
         assertDeviceAvailable(device);
         if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
         if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
-        const sessions: Partial<Record<(typeof PARTS)[number], OrtModule.InferenceSession>> = {};
+        const sessions: Partial<Record<ImagePart, OrtModule.InferenceSession>> = {};
         try {
-          for (const part of PARTS) {
+          for (const part of IMAGE_PARTS) {
             const bytes = files.models[part];
             if (!bytes) continue;
             sessions[part] = await createSession(ort, bytes, device, {
@@ -299,7 +276,7 @@ export class SdxlService implements ImageEngine {
         vaeEncoder: s.vae_encoder, controlnet: s.controlnet, unetControlnet: s.unet_controlnet,
       },
     };
-    return { pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && adapter && { lora: `${lora.repo}/${adapter.filename}`, merge }) };
+    return { key, pipeline: new SdxlPipeline(model), entryId: entry.id, users: 0, retired: false, ...(lora && adapter && { lora: `${lora.repo}/${adapter.filename}`, merge }) };
   }
 }
 
@@ -311,4 +288,10 @@ async function freeSessions(m: LoadedPipeline): Promise<void> {
 async function digest(text: string): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
   return Array.from(hash.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The engine as workers, `hearth serve`, tests and benches build it: its files (and the safety checker's) read through `files`. */
+export function createSdxlService(options: Omit<SdxlServiceOptions, 'loadFiles' | 'loadSafetyChecker'> & { files: ModelFiles }): SdxlService {
+  const { files, ...rest } = options;
+  return new SdxlService({ ...rest, loadFiles: (entry) => loadImageFiles(entry, files), loadSafetyChecker: (entry) => readSafetyCheckerFiles(entry, files) });
 }

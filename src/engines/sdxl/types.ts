@@ -3,6 +3,7 @@
  * progress is live and cancelling stops the denoising loop between steps).
  */
 import type { CatalogEntry } from '../../models/types';
+import type { ModelEngine, StreamingEngine } from '../contract';
 import type { LoraSource } from './lora/fetch';
 
 /** Pixels as they cross the worker boundary: RGBA, row-major. */
@@ -42,10 +43,7 @@ export type ImageEvent =
 
 export interface LoadedImageInfo { id: string; device: string; /** `repo/file` of the merged LoRA, if any. */ lora?: string }
 
-export interface ImageEngine {
-  generate(job: ImageJob): Promise<ReadableStream<ImageEvent>>;
+export interface ImageEngine extends ModelEngine<LoadedImageInfo>, StreamingEngine<ImageJob, ImageEvent> {
   /** Canny edges of an image (resized to width × height) as the ControlNet will see them, as a PNG: the UI's preview. */
   cannyPreview(image: EncodedImage, low: number, high: number, width?: number, height?: number): Promise<ArrayBuffer>;
-  loaded(): Promise<LoadedImageInfo[]>;
-  unload(id: string): Promise<void>;
 }

@@ -2,20 +2,21 @@
  * The web-llm (MLC) LLM backend: runs a catalog entry's `web-llm` variants with @mlc-ai/web-llm 0.2.86 inside our LLM
  * worker. The library (~6 MB) is imported only when an MLC variant is first tried; each loaded model gets its own
  * MLCEngine (created directly: we already are in a worker). Jobs become web-llm requests and web-llm's chunks become
- * our events through webllm-mapping.ts; cancelling a job's stream interrupts web-llm before its next token.
+ * our events through the mapping in this folder (index.ts); cancelling a job's stream interrupts web-llm before its next token.
  */
 import type {
   AppConfig, ChatCompletionChunk, ChatCompletionRequestStreaming, ChatOptions, Completion,
   CompletionCreateParamsNonStreaming, CompletionCreateParamsStreaming, InitProgressReport, MLCEngineConfig,
 } from '@mlc-ai/web-llm';
-import { unavailable } from '../../core/errors';
-import type { CatalogEntry, LlmVariant } from '../../models/types';
-import type { ExternalLlmBackend, RunnableLlm } from './service';
-import type { LlmEvent, LlmJob, LlmStats } from './types';
-import { pullStream } from '../../util/pull-stream';
-import {
-  fromWebLlmError, planWebLlmJob, webLlmModelSetup, WebLlmFold, type WebLlmCacheBackend, type WebLlmPlan, type WebLlmVariant,
-} from './webllm-mapping';
+import { unavailable } from '../../../core/errors';
+import type { CatalogEntry, LlmVariant } from '../../../models/types';
+import type { ExternalLlmBackend, RunnableLlm } from '../backend-registry';
+import type { LlmEvent, LlmJob, LlmStats } from '../types';
+import { pullStream } from '../../../util/pull-stream';
+import { fromWebLlmError } from './errors';
+import { WebLlmFold } from './fold';
+import { webLlmModelSetup, type WebLlmCacheBackend, type WebLlmVariant } from './model';
+import { planWebLlmJob, type WebLlmPlan } from './requests';
 
 /** The part of an MLCEngine this backend uses, as exactly typed calls. */
 export interface WebLlmEngine {
