@@ -11,6 +11,7 @@ import type { OrtDevice } from '../engines/embeddings/types';
 import { ModelRegistry } from '../models/registry';
 import { ArtifactStore } from '../models/store';
 import type { CatalogEntry } from '../models/types';
+import type { EngineDeadlines } from './deadlines';
 import { createEnginePool, type EnginePool } from './engines';
 import { serveAsHost, type HostHandle } from './host';
 import { installServiceWorker } from './install';
@@ -31,8 +32,13 @@ export interface HearthOptions {
   aliases?: Record<string, string>;
   /** Require `Authorization: Bearer <apiKey>` on API requests. */
   apiKey?: string;
-  /** Mounts the test-only stream routes (`/_hearth/stream`). */
+  /** Mounts the test-only routes (`/_hearth/stream`, `/_hearth/engine-fault`) and lets them inject engine faults. */
   diagnostics?: boolean;
+  /**
+   * Engine job deadlines in ms per kind (`embeddings`, `llm`, `image`) and `graceMs`, the time a worker gets to stop
+   * a job past its deadline before it is restarted (defaults in src/runtime/deadlines.ts).
+   */
+  deadlines?: Partial<EngineDeadlines>;
   /** Where to load onnxruntime-web's wasm files from (default: the copy the build bundled). */
   ortWasmBase?: string;
   /** The Hugging Face endpoint (or a mirror) LoRA adapters are downloaded from (default https://huggingface.co). */
@@ -71,7 +77,7 @@ export function createHearth(options: HearthOptions = {}): Hearth {
     ortWasmBase: options.ortWasmBase,
     modelBase,
     hubEndpoint: options.hubEndpoint,
-  }, { diagnostics: options.diagnostics });
+  }, { diagnostics: options.diagnostics, deadlines: options.deadlines });
   const basePath = `${BASE_URL.replace(/\/$/, '')}${DEFAULT_BASE_PATH}`;
   const handle = createApi({
     registry,

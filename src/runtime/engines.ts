@@ -1,5 +1,7 @@
 /**
- * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request.
+ * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request,
+ * each under a supervisor (./supervisor.ts) that enforces job deadlines and restarts a stuck, crashed or
+ * device-lost worker.
  */
 import * as Comlink from 'comlink';
 import type { DiagnosticsEngine } from '../api/types';
@@ -7,7 +9,9 @@ import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
 import type { ImageEngine } from '../engines/sdxl/types';
 import { loadedModels, type LoadedModelState } from '../engines/loaded';
-import { connectEngine } from './worker-protocol';
+import { engineDeadlines, type EngineDeadlines, type EngineKind } from './deadlines';
+import { superviseEngine, type EngineHealth } from './supervisor';
+import type { EngineFault } from './supervision-protocol';
 import type { WorkerConfig } from './worker-config';
 
 export interface EnginePool {
@@ -17,47 +21,72 @@ export interface EnginePool {
   diagnostics?(): Promise<DiagnosticsEngine>;
   /** Loaded models of the engines started so far; starts nothing. */
   loaded(): Promise<Map<string, LoadedModelState>>;
+  /** Per engine kind: restarts and jobs in flight per model. */
+  health(): EngineHealth[];
+  /** Test-only (pools created with diagnostics): injects a fault into an engine worker. */
+  injectFault?(kind: EngineKind, fault: EngineFault, ms?: number): boolean;
   terminate(): void;
 }
 
-export function createEnginePool(config: WorkerConfig, options: { diagnostics?: boolean } = {}): EnginePool {
-  const workers: Worker[] = [];
-  const name = JSON.stringify(config);
-  let embeddings: EmbeddingsEngine | undefined;
-  let llm: LlmEngine | undefined;
-  let image: ImageEngine | undefined;
+/** How long GET /models waits for a worker to list its loaded models. */
+const LOADED_ANSWER_MS = 3000;
+
+export interface EnginePoolOptions {
+  /** Mounts the diagnostics worker and lets tests inject faults into engine workers. */
+  diagnostics?: boolean;
+  /** Job deadlines per engine kind and the grace period after them (defaults: ./deadlines.ts). */
+  deadlines?: Partial<EngineDeadlines>;
+}
+
+export function createEnginePool(config: WorkerConfig, options: EnginePoolOptions = {}): EnginePool {
+  const name = JSON.stringify(options.diagnostics ? { ...config, testHooks: true } : config);
+  const deadlines = engineDeadlines(options.deadlines);
+  const spawn = (url: URL) => () => new Worker(url, { type: 'module', name });
+  const engines = {
+    embeddings: superviseEngine<EmbeddingsEngine>('embeddings', spawn(new URL('../../workers/embeddings.worker.ts', import.meta.url)), deadlines),
+    llm: superviseEngine<LlmEngine>('llm', spawn(new URL('../../workers/llm.worker.ts', import.meta.url)), deadlines),
+    image: superviseEngine<ImageEngine>('image', spawn(new URL('../../workers/sdxl.worker.ts', import.meta.url)), deadlines),
+  };
+  let diagnosticsWorker: Worker | undefined;
   let diagnostics: DiagnosticsEngine | undefined;
-  const track = (w: Worker) => (workers.push(w), w);
+  /**
+   * An engine's loaded models, without starting it: none when its worker is not running, or when it does not answer
+   * within a moment (a busy or stuck worker must not hold GET /models).
+   */
+  const loadedIn = <I>(kind: EngineKind, engine: { loaded(): Promise<I[]> }) => ({
+    loaded: async (): Promise<I[]> => {
+      if (!engines[kind].health().running) return [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<I[]>((resolve) => (timer = setTimeout(() => resolve([]), LOADED_ANSWER_MS)));
+      try {
+        return await Promise.race([engine.loaded().catch(() => []), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
 
   return {
-    async embeddings() {
-      embeddings ??= connectEngine<EmbeddingsEngine>(track(
-        new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name })));
-      return embeddings;
-    },
-    async llm() {
-      llm ??= connectEngine<LlmEngine>(track(
-        new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
-      return llm;
-    },
-    async image() {
-      image ??= connectEngine<ImageEngine>(track(
-        new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name })));
-      return image;
-    },
-    loaded: () => loadedModels(embeddings, llm, image),
+    embeddings: async () => engines.embeddings.engine,
+    llm: async () => engines.llm.engine,
+    image: async () => engines.image.engine,
+    loaded: () => loadedModels(
+      loadedIn('embeddings', engines.embeddings.engine),
+      loadedIn('llm', engines.llm.engine),
+      loadedIn('image', engines.image.engine),
+    ),
+    health: () => Object.values(engines).map((e) => e.health()),
     ...(options.diagnostics && {
       async diagnostics() {
-        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(track(
-          new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name })));
+        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(diagnosticsWorker = new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name }));
         return diagnostics;
       },
+      injectFault: (kind: EngineKind, fault: EngineFault, ms?: number) => engines[kind].inject(fault, ms),
     }),
     terminate() {
-      for (const w of workers.splice(0)) w.terminate();
-      embeddings = undefined;
-      llm = undefined;
-      image = undefined;
+      for (const e of Object.values(engines)) e.terminate();
+      diagnosticsWorker?.terminate();
+      diagnosticsWorker = undefined;
       diagnostics = undefined;
     },
   };

@@ -20,6 +20,7 @@ const MAX_COALESCED_INPUTS = 256;
 
 interface Waiting {
   request: EmbedRequest;
+  signal?: AbortSignal;
   resolve(result: EmbedResult): void;
   reject(error: unknown): void;
 }
@@ -38,14 +39,14 @@ export class EmbeddingsService implements EmbeddingsEngine {
     return (await this.embedder(entry)).info;
   }
 
-  async embed(request: EmbedRequest): Promise<EmbedResult> {
+  async embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult> {
     const embedder = await this.embedder(request.entry);
     const id = request.entry.id;
     return new Promise<EmbedResult>((resolve, reject) => {
       let queue = this.waiting.get(id);
       const first = !queue?.length;
       if (!queue) this.waiting.set(id, (queue = []));
-      queue.push({ request, resolve, reject });
+      queue.push({ request, signal, resolve, reject });
       if (first) void this.serially(() => this.runWaiting(id, embedder));
     });
   }
@@ -58,10 +59,16 @@ export class EmbeddingsService implements EmbeddingsEngine {
     let inputs = 0;
     while (queue.length && (job.length === 0 || inputs + queue[0].request.inputs.length <= MAX_COALESCED_INPUTS)) {
       const next = queue.shift()!;
+      if (next.signal?.aborted) {
+        // Its client has gone: dropped before it runs.
+        next.reject(new HearthError({ status: 499, type: 'invalid_request_error', param: null, code: 'cancelled', message: 'The client went away before the job started' }));
+        continue;
+      }
       job.push(next);
       inputs += next.request.inputs.length;
     }
     if (queue.length) void this.serially(() => this.runWaiting(id, embedder));
+    if (!job.length) return;
     this.counters.jobs++;
     this.counters.requests += job.length;
     try {

@@ -5,7 +5,7 @@
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
  * queue and never interleave their tokens.
  */
-import { toHearthError } from '../../api/errors';
+import { HearthError, toHearthError } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import type { OrtDevice } from '../embeddings/types';
@@ -70,7 +70,7 @@ export class LlmService implements LlmEngine {
   }
 
   /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
-  async generate(job: LlmJob): Promise<ReadableStream<LlmEvent>> {
+  async generate(job: LlmJob, signal?: AbortSignal): Promise<ReadableStream<LlmEvent>> {
     const queued = performance.now();
     const model = await this.model(job.entry);
     const previous = this.queues.get(job.entry.id) ?? Promise.resolve();
@@ -79,8 +79,14 @@ export class LlmService implements LlmEngine {
     this.queues.set(job.entry.id, previous.then(() => mine));
     const stats = model.info.stats;
     stats.queued = (stats.queued ?? 0) + 1;
-    await previous.catch(() => undefined);
+    await Promise.race([previous.catch(() => undefined), abortedPromise(signal)]);
     stats.queued--;
+    if (signal?.aborted) {
+      // Its client has gone: dropped before it starts (the queue behind it still waits for the previous job).
+      release();
+      stats.cancelled++;
+      throw new HearthError({ status: 499, type: 'invalid_request_error', param: null, code: 'cancelled', message: 'The client went away before the job started' });
+    }
     let source: ReadableStreamDefaultReader<LlmEvent>;
     try {
       source = model.generate(job).getReader();
@@ -186,6 +192,15 @@ export class LlmService implements LlmEngine {
     resolved.value.info.skipped = resolved.skipped;
     return resolved.value;
   }
+}
+
+/** Resolves when `signal` aborts (never without one). */
+function abortedPromise(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 /**
