@@ -13,7 +13,7 @@ import * as Comlink from 'comlink';
 import { HearthError, toHearthError, unavailable } from '../api/errors';
 import type { EngineHealth } from '../api/types';
 import type { EngineDeadlines, EngineKind } from './deadlines';
-import { isEngineReport, type AbortMessage, type AbortReason, type EngineFault, type FaultMessage, type SignalMarker } from './supervision-protocol';
+import { isEngineReport, type AbortMessage, type EngineFault, type FaultMessage, type SignalMarker } from './supervision-protocol';
 
 /** What the supervisor needs of a Worker (a Worker, or a MessagePort-backed stand-in in Node tests). */
 export interface EngineEndpoint {
@@ -100,8 +100,8 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     call.timers.push(setTimeout(() => {
       if (call.done) return;
       call.aborting = true;
+      call.fail(deadlineError(kind, ms)); // first: a read that the cancel below ends must not look like the end
       onExpire();
-      call.fail(deadlineError(kind, ms));
       if (!call.control) return finish(state.calls, call);
       call.control.onmessage = () => finish(state.calls, call); // the worker's ack: the job has stopped
       call.control.postMessage({ reason: 'deadline', deadlineMs: ms } satisfies AbortMessage);
@@ -118,7 +118,7 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     let channel: MessageChannel | undefined;
     const marker = (): SignalMarker => {
       channel ??= new MessageChannel();
-      return { hearthSignal: channel.port2 };
+      return Comlink.transfer({ hearthSignal: channel.port2 }, [channel.port2]);
     };
     const wire = args.map((a) => (a instanceof AbortSignal ? ((clientSignal = a), marker()) : a));
     if (timing && !clientSignal) wire.push(marker());
@@ -136,10 +136,9 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     else clientSignal?.addEventListener('abort', cancel, { once: true });
     if (timing === 'call') armDeadline(state, call, () => undefined);
 
-    const transfers = channel ? [channel.port2] : [];
     let result: unknown;
     try {
-      result = await Promise.race([state.remote[key](...wire.map((w) => (transfers.length && w && typeof w === 'object' && 'hearthSignal' in w ? Comlink.transfer(w, transfers) : w))), failed]);
+      result = await Promise.race([state.remote[key](...wire), failed]);
     } catch (e) {
       end();
       throw toHearthError(e);
@@ -231,5 +230,3 @@ function restartError(kind: EngineKind, reason: RestartReason): HearthError {
   const why = reason === 'deadline' ? 'a job ran past its deadline and did not stop' : 'its worker crashed';
   return unavailable(`The ${kind} engine was restarted (${why}); its models load again on the next request`, 'engine_restarted');
 }
-
-export type { AbortReason };
