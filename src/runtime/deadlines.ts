@@ -2,8 +2,8 @@
  * How long an engine job may run, per engine kind, and how long a worker gets to answer an abort before it is
  * terminated and restarted. Data, overridable with `startHearth({ deadlines })`.
  *
- * A streamed job (LLM, image) is timed from its first event (its turn came and its model is loaded: a first download
- * is not counted), a whole-answer job (embeddings) from the call, model load included.
+ * A streamed job (LLM, image) is timed from when its stream is first read (for an LLM: its turn came and its model is
+ * loaded, so a first download is not counted), a whole-answer job (embeddings) from the call, model load included.
  */
 import type { EngineKind } from '../api/types';
 

@@ -41,11 +41,11 @@ export interface EnginePoolOptions {
 export function createEnginePool(config: WorkerConfig, options: EnginePoolOptions = {}): EnginePool {
   const name = JSON.stringify(options.diagnostics ? { ...config, testHooks: true } : config);
   const deadlines = engineDeadlines(options.deadlines);
-  const spawn = (url: URL) => () => new Worker(url, { type: 'module', name });
+  // Each `new Worker(new URL(…))` stays literal: that is the form Vite finds and bundles workers by.
   const engines = {
-    embeddings: superviseEngine<EmbeddingsEngine>('embeddings', spawn(new URL('../../workers/embeddings.worker.ts', import.meta.url)), deadlines),
-    llm: superviseEngine<LlmEngine>('llm', spawn(new URL('../../workers/llm.worker.ts', import.meta.url)), deadlines),
-    image: superviseEngine<ImageEngine>('image', spawn(new URL('../../workers/sdxl.worker.ts', import.meta.url)), deadlines),
+    embeddings: superviseEngine<EmbeddingsEngine>('embeddings', () => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name }), deadlines),
+    llm: superviseEngine<LlmEngine>('llm', () => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name }), deadlines),
+    image: superviseEngine<ImageEngine>('image', () => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }), deadlines),
   };
   let diagnosticsWorker: Worker | undefined;
   let diagnostics: DiagnosticsEngine | undefined;

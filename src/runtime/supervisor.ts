@@ -38,7 +38,7 @@ export interface SupervisedEngine<T> {
 
 /**
  * Engine methods that run jobs, and when their deadline clock starts: `call` at the call (model load included),
- * `stream` at the first event of the stream they return (queueing and loading are not counted). A job method takes
+ * `stream` when the stream they return is first read (what the engine did before returning it is not counted). A job method takes
  * an optional AbortSignal as its last argument; the supervisor passes one when the caller did not.
  */
 export const JOB_METHODS: Readonly<Record<string, 'call' | 'stream'>> = Object.freeze({ embed: 'call', generate: 'stream' });
@@ -65,7 +65,7 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     const endpoint = spawn();
     const state = { endpoint, remote: Comlink.wrap<Record<string, (...a: unknown[]) => Promise<unknown>>>(endpoint as unknown as Comlink.Endpoint), calls: new Set<Call>() };
     endpoint.addEventListener('error', (event) => {
-      event.preventDefault?.();
+      console.error(`[hearth] the ${kind} engine worker failed: ${(event as ErrorEvent).message ?? 'no message'}`);
       if (current === state) restart('crashed');
     });
     endpoint.addEventListener('message', (event) => {

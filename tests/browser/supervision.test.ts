@@ -1,0 +1,130 @@
+// Engine supervision in Chromium through the real service worker and real engines on the tiny fixtures: a job made
+// to hang (the worker's event loop blocked by a test fault) ends at its deadline and the worker is restarted with 503
+// engine_restarted for the job queued behind it; a worker that crashes mid-stream ends that stream within a second;
+// on WebGPU, device.destroy() in the engine worker answers the stream in flight with 503 device_lost and the engine
+// comes back on a fresh device. Each case ends with a plain request that succeeds at once, and GET /models/{id} shows
+// the restart. Faults are injected through the test-only /_hearth/engine-fault route (diagnostics hosts only).
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launch, openHost, pageFetch, type HostPage } from './browser';
+
+const baseUrl = inject('baseUrl');
+let browser: Browser;
+
+beforeAll(async () => { browser = await launch(); });
+afterAll(async () => { await browser?.close(); });
+
+interface StreamOutcome {
+  /** The SSE text received. */
+  text: string;
+  /** ms from the fault's injection to the stream's end. */
+  endedAfterMs: number;
+  /** The error event's body, if the stream ended with one. */
+  error: { code: string; type: string } | null;
+  done: boolean;
+}
+
+/**
+ * In the page: starts a streamed chat, reads its first chunk, injects `fault` into the LLM worker (optionally with a
+ * second, non-streamed request queued behind the stream) and reads the stream to its end.
+ */
+async function streamThenFault(page: Page, fault: string, options: { ms?: number; queued?: boolean; maxTokens: number }) {
+  return page.evaluate(async ({ fault, options }) => {
+    const chat = (body: object) => fetch('/inference/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], temperature: 0, ...body }),
+    });
+    const res = await chat({ stream: true, max_tokens: options.maxTokens, ignore_eos: true });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    const queued = options.queued ? chat({ max_tokens: 2 }).then(async (r) => ({ status: r.status, body: await r.json() })) : null;
+    const injected = await fetch('/inference/v1/_hearth/engine-fault', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ engine: 'llm', fault, ms: options.ms }),
+    }).then((r) => r.json());
+    const t0 = Date.now();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    const events = text.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const last = events.at(-1) ?? '';
+    const error = last.startsWith('{"error"') ? JSON.parse(last).error : null;
+    const outcome = { text, endedAfterMs: Date.now() - t0, error, done: last === '[DONE]' };
+    return { injected, outcome, queued: queued ? await queued : null };
+  }, { fault, options }) as Promise<{ injected: { injected: boolean }; outcome: StreamOutcome; queued: { status: number; body: { error?: { code: string } } } | null }>;
+}
+
+async function plainChat(host: HostPage) {
+  const t0 = Date.now();
+  const res = await pageFetch(host.page, '/inference/v1/chat/completions', {
+    body: { model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], temperature: 0, max_tokens: 2 },
+  });
+  return { ...res, ms: Date.now() - t0 };
+}
+
+async function engineState(host: HostPage) {
+  const res = await pageFetch(host.page, '/inference/v1/models/hearth/tiny-llama');
+  return (res.body as { engine: { restarts: number; running: boolean; last_restart: { reason: string } | null; jobs_in_flight: number } }).engine;
+}
+
+describe('a stuck or crashed engine worker (wasm)', () => {
+  let host: HostPage;
+  beforeAll(async () => {
+    host = await openHost(browser, baseUrl, 'devices=wasm&diagnostics=1&deadlines=llm:4000,graceMs:1000');
+    const warm = await plainChat(host);
+    expect(warm.status, warm.text).toBe(200);
+  }, 120_000);
+  afterAll(async () => { await host?.context.close(); });
+
+  it('a job made to hang ends at its deadline (503 deadline_exceeded); the worker, not answering, is restarted: the job queued behind it gets 503 engine_restarted; the next request succeeds at once', async () => {
+    expect(await engineState(host)).toMatchObject({ restarts: 0, running: true });
+    const { injected, outcome, queued } = await streamThenFault(host.page, 'hang', { ms: 60_000, queued: true, maxTokens: 240 });
+    expect(injected.injected).toBe(true);
+    expect(outcome.error, outcome.text.slice(-300)).toMatchObject({ type: 'service_unavailable', code: 'deadline_exceeded' });
+    expect(outcome.endedAfterMs).toBeLessThan(5000);
+    expect(queued?.status).toBe(503);
+    expect(queued?.body.error?.code).toBe('engine_restarted');
+    expect(await engineState(host)).toMatchObject({ restarts: 1, last_restart: { reason: 'deadline' }, jobs_in_flight: 0 });
+    const next = await plainChat(host);
+    expect(next.status, next.text).toBe(200);
+    expect(next.ms).toBeLessThan(20_000); // a fresh worker loads the model again
+    expect(await engineState(host)).toMatchObject({ restarts: 1, running: true });
+  }, 120_000);
+
+  it('a worker that crashes mid-stream: the stream ends within a second with 503 engine_restarted; the next request succeeds', async () => {
+    const before = (await engineState(host)).restarts;
+    const { injected, outcome } = await streamThenFault(host.page, 'crash', { maxTokens: 240 });
+    expect(injected.injected).toBe(true);
+    expect(outcome.error, outcome.text.slice(-300)).toMatchObject({ code: 'engine_restarted' });
+    expect(outcome.endedAfterMs).toBeLessThan(1000);
+    expect(await engineState(host)).toMatchObject({ restarts: before + 1, last_restart: { reason: 'crashed' } });
+    const next = await plainChat(host);
+    expect(next.status, next.text).toBe(200);
+    // The other engines keep serving throughout.
+    const embed = await pageFetch(host.page, '/inference/v1/embeddings', { body: { model: 'hearth/tiny-embed', input: 'still here' } });
+    expect(embed.status).toBe(200);
+  }, 120_000);
+});
+
+describe('GPU device loss (WebGPU, Hearth\'s WGSL decoder)', () => {
+  it('device.destroy() in the engine worker: the stream in flight gets 503 device_lost, the engine comes back on a fresh device, the next request succeeds on WebGPU', async () => {
+    const host = await openHost(browser, baseUrl, 'devices=webgpu&diagnostics=1');
+    try {
+      const warm = await plainChat(host);
+      expect(warm.status, warm.text).toBe(200);
+      expect(warm.headers['x-hearth-backend']).toBe('wgsl/webgpu');
+      const { injected, outcome } = await streamThenFault(host.page, 'device-lost', { maxTokens: 100 });
+      expect(injected.injected).toBe(true);
+      expect(outcome.error, outcome.text.slice(-300)).toMatchObject({ type: 'service_unavailable', code: 'device_lost' });
+      expect(outcome.endedAfterMs).toBeLessThan(1000);
+      expect(await engineState(host)).toMatchObject({ restarts: 1, last_restart: { reason: 'device_lost' } });
+      const next = await plainChat(host);
+      expect(next.status, next.text).toBe(200);
+      expect(next.headers['x-hearth-backend']).toBe('wgsl/webgpu');
+    } finally {
+      await host.context.close();
+    }
+  }, 180_000);
+});
