@@ -29,9 +29,9 @@ export interface EngineHealth {
   kind: EngineKind;
   /** Whether a worker is running now. */
   running: boolean;
-  /** Times the worker was terminated and restarted (stuck past a deadline, crashed, GPU device lost). */
+  /** Times the worker was terminated and restarted (stuck past a deadline, not answering, crashed, GPU device lost). */
   restarts: number;
-  lastRestart: { reason: 'deadline' | 'crashed' | 'device_lost'; at: string } | null;
+  lastRestart: { reason: 'deadline' | 'unresponsive' | 'crashed' | 'device_lost'; at: string } | null;
   /** Calls in flight per model id (waiting, loading or running; streams until they end). */
   jobsInFlight: Record<string, number>;
 }

@@ -16,6 +16,18 @@ export interface AbortMessage { reason: AbortReason; deadlineMs?: number }
 /** Worker → host, on the worker's own channel (Comlink ignores messages without its `id`). */
 export interface EngineReport { hearthEngine: 'device-lost'; message: string }
 
+/** Host → worker: are you there? The worker answers `{ hearthPong }` with the same number from its event loop. */
+export interface PingMessage { hearthPing: number }
+export interface PongMessage { hearthPong: number }
+
+export function isPing(v: unknown): v is PingMessage {
+  return typeof v === 'object' && v !== null && typeof (v as { hearthPing?: unknown }).hearthPing === 'number';
+}
+
+export function isPong(v: unknown): v is PongMessage {
+  return typeof v === 'object' && v !== null && typeof (v as { hearthPong?: unknown }).hearthPong === 'number';
+}
+
 /** The faults a test can inject into an engine worker (honoured only by workers started with `testHooks`). */
 export type { EngineFault };
 

@@ -13,7 +13,7 @@ import * as Comlink from 'comlink';
 import { HearthError, toHearthError, unavailable } from '../api/errors';
 import type { EngineHealth } from '../api/types';
 import type { EngineDeadlines, EngineKind } from './deadlines';
-import { isEngineReport, type AbortMessage, type EngineFault, type FaultMessage, type SignalMarker } from './supervision-protocol';
+import { isEngineReport, isPong, type AbortMessage, type EngineFault, type FaultMessage, type PingMessage, type SignalMarker } from './supervision-protocol';
 
 /** What the supervisor needs of a Worker (a Worker, or a MessagePort-backed stand-in in Node tests). */
 export interface EngineEndpoint {
@@ -57,19 +57,26 @@ interface Call {
 }
 
 export function superviseEngine<T extends object>(kind: EngineKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines): SupervisedEngine<T> {
-  let current: { endpoint: EngineEndpoint; remote: Record<string, (...a: unknown[]) => Promise<unknown>>; calls: Set<Call> } | undefined;
+  let current: {
+    endpoint: EngineEndpoint; remote: Record<string, (...a: unknown[]) => Promise<unknown>>; calls: Set<Call>;
+    /** Pings sent and not answered yet: number → resolve. */
+    pings: Map<number, () => void>;
+  } | undefined;
+  let pingCount = 0;
   let restarts = 0;
   let lastRestart: EngineHealth['lastRestart'] = null;
 
   const start = () => {
     const endpoint = spawn();
-    const state = { endpoint, remote: Comlink.wrap<Record<string, (...a: unknown[]) => Promise<unknown>>>(endpoint as unknown as Comlink.Endpoint), calls: new Set<Call>() };
+    const state = { endpoint, remote: Comlink.wrap<Record<string, (...a: unknown[]) => Promise<unknown>>>(endpoint as unknown as Comlink.Endpoint), calls: new Set<Call>(), pings: new Map<number, () => void>() };
     endpoint.addEventListener('error', (event) => {
       console.error(`[hearth] the ${kind} engine worker failed: ${(event as ErrorEvent).message ?? 'no message'}`);
       if (current === state) restart('crashed');
     });
     endpoint.addEventListener('message', (event) => {
-      if (isEngineReport((event as MessageEvent).data) && current === state) restart('device_lost');
+      const data = (event as MessageEvent).data;
+      if (isPong(data)) state.pings.get(data.hearthPong)?.();
+      else if (isEngineReport(data) && current === state) restart('device_lost');
     });
     return state;
   };
@@ -111,6 +118,28 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     }, ms));
   };
 
+  /**
+   * A streamed job still waiting for its stream (its turn, its model's load) after a whole deadline: no deadline
+   * counts there, but the worker must still answer a ping within the grace period, else it is stuck.
+   */
+  const armAlive = (state: NonNullable<typeof current>, call: Call, waiting: () => boolean) => {
+    call.timers.push(setTimeout(() => {
+      if (call.done || !waiting() || current !== state) return;
+      const n = ++pingCount;
+      const answered = setTimeout(() => {
+        state.pings.delete(n);
+        if (current === state) restart('unresponsive');
+      }, deadlines.graceMs);
+      call.timers.push(answered);
+      state.pings.set(n, () => {
+        state.pings.delete(n);
+        clearTimeout(answered);
+        armAlive(state, call, waiting);
+      });
+      state.endpoint.postMessage({ hearthPing: n } satisfies PingMessage, []);
+    }, deadlines[kind]));
+  };
+
   const invoke = async (key: string, args: unknown[]): Promise<unknown> => {
     const state = (current ??= start());
     const timing = JOB_METHODS[key];
@@ -135,6 +164,8 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     if (clientSignal?.aborted) cancel();
     else clientSignal?.addEventListener('abort', cancel, { once: true });
     if (timing === 'call') armDeadline(state, call, () => undefined);
+    let waiting = true;
+    if (timing === 'stream') armAlive(state, call, () => waiting);
 
     let result: unknown;
     try {
@@ -143,6 +174,7 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
       end();
       throw toHearthError(e);
     } finally {
+      waiting = false;
       clientSignal?.removeEventListener('abort', cancel);
     }
     if (!(result instanceof ReadableStream)) {
@@ -227,6 +259,7 @@ function restartError(kind: EngineKind, reason: RestartReason): HearthError {
   if (reason === 'device_lost') {
     return unavailable(`The GPU device of the ${kind} engine was lost; the engine restarts and the next request loads the model again`, 'device_lost');
   }
-  const why = reason === 'deadline' ? 'a job ran past its deadline and did not stop' : 'its worker crashed';
+  const why = reason === 'deadline' ? 'a job ran past its deadline and did not stop'
+    : reason === 'unresponsive' ? 'its worker stopped answering' : 'its worker crashed';
   return unavailable(`The ${kind} engine was restarted (${why}); its models load again on the next request`, 'engine_restarted');
 }

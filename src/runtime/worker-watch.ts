@@ -1,11 +1,11 @@
 /**
  * Runs inside each engine worker: watches every GPU device the worker creates (onnxruntime-web's, the WGSL
  * decoder's, the image engine's own) and tells the host when one is lost, so the supervisor restarts the worker with
- * fresh devices; and, in workers started with `testHooks` only, obeys the test faults (`hang`, `crash`,
+ * fresh devices; answers the supervisor's pings (liveness); and, in workers started with `testHooks` only, obeys the test faults (`hang`, `crash`,
  * `device-lost`: `device.destroy()` on every live device) sent by a diagnostics host. A device our own code destroys
  * (a model unloaded) is not a loss.
  */
-import { isFaultMessage, type EngineReport } from './supervision-protocol';
+import { isFaultMessage, isPing, type EngineReport, type PongMessage } from './supervision-protocol';
 
 let lost = false;
 
@@ -34,6 +34,10 @@ export function watchEngineWorker(scope: DedicatedWorkerGlobalScope, options: { 
       return device;
     };
   }
+  // Liveness: answered from the event loop, so a worker blocked by a stuck job cannot answer.
+  scope.addEventListener('message', (event: MessageEvent) => {
+    if (isPing(event.data)) scope.postMessage({ hearthPong: event.data.hearthPing } satisfies PongMessage);
+  });
   if (!options.testHooks) return;
   scope.addEventListener('message', (event: MessageEvent) => {
     const fault = event.data;

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/api/errors';
 import { engineDeadlines } from '../../src/runtime/deadlines';
 import { superviseEngine, type EngineEndpoint, type SupervisedEngine } from '../../src/runtime/supervisor';
+import { isPing } from '../../src/runtime/supervision-protocol';
 import { exposeEngine } from '../../src/runtime/worker-protocol';
 
 interface Job { entry: { id: string }; steps: number; stepMs?: number; ignoreAbort?: boolean }
@@ -63,15 +64,20 @@ class ScriptedEngine {
   }
 }
 
-interface FakeWorker extends EngineEndpoint { crash(): void; reportDeviceLost(): void; terminated: boolean }
+interface FakeWorker extends EngineEndpoint { crash(): void; reportDeviceLost(): void; terminated: boolean; frozen: boolean }
 
 /** A Worker stand-in: Comlink on one end of a MessageChannel, the real exposeEngine on the other. */
 function fakeWorker(): FakeWorker {
   const { port1, port2 } = new MessageChannel();
   exposeEngine(new ScriptedEngine(), port2 as unknown as Comlink.Endpoint);
   const errors = new EventTarget();
+  // Pings are answered as worker-watch.ts answers them, unless the test froze the worker (a blocked event loop).
+  port2.addEventListener('message', (event) => {
+    if (isPing(event.data) && !worker.frozen) port2.postMessage({ hearthPong: event.data.hearthPing });
+  });
   const worker: FakeWorker = {
     terminated: false,
+    frozen: false,
     postMessage: (message, transfer) => port1.postMessage(message, transfer),
     addEventListener: (type, listener) => (type === 'error' ? errors.addEventListener(type, listener) : port1.addEventListener(type, listener as EventListener)),
     removeEventListener: (type, listener) => (type === 'error' ? errors.removeEventListener(type, listener) : port1.removeEventListener(type, listener as EventListener)),
@@ -210,5 +216,18 @@ describe('engine supervisor', () => {
     expect(await readAll(running)).toEqual({ values: [0, 1, 2] });
     expect(await engine.started()).toBe(1);
     expect(health().jobsInFlight).toEqual({});
+  });
+
+  it('a job waiting for its stream counts no deadline while the worker answers pings; a worker that stops answering is restarted', async () => {
+    const { engine, health } = supervise({ llm: 150, graceMs: 150 });
+    const first = await engine.generate(job(2)); // not read yet: the next job waits its turn
+    const waiting = engine.generate(job(1)).then(readAll, (e: HearthError) => ({ values: [], error: e }));
+    await new Promise((r) => setTimeout(r, 700)); // several deadlines, each ping answered
+    expect(health()).toMatchObject({ restarts: 0, jobsInFlight: { m: 2 } });
+    workers[0].frozen = true;
+    expect((await waiting).error).toMatchObject({ status: 503, code: 'engine_restarted' });
+    expect(health()).toMatchObject({ restarts: 1, lastRestart: { reason: 'unresponsive' } });
+    expect((await readAll(first)).error).toMatchObject({ code: 'engine_restarted' });
+    expect(await readAll(await engine.generate(job(1)))).toEqual({ values: [0] });
   });
 });
