@@ -1,9 +1,9 @@
 // Engine supervision in Chromium through the real service worker and real engines on the tiny fixtures: a job made
 // to hang (the worker's event loop blocked by a test fault) ends at its deadline and the worker is restarted with 503
-// engine_restarted for the job queued behind it; a worker that crashes mid-stream ends that stream within a second;
-// on WebGPU, device.destroy() in the engine worker answers the stream in flight with 503 device_lost and the engine
+// engine_restarted for the job queued behind it, while the embeddings engine keeps serving; on WebGPU, device.destroy() in the engine worker answers the stream in flight with 503 device_lost and the engine
 // comes back on a fresh device. Each case ends with a plain request that succeeds at once, and GET /models/{id} shows
 // the restart. Faults are injected through the test-only /_hearth/engine-fault route (diagnostics hosts only).
+// A worker crashing mid-stream is shown in Node (tests/unit/supervisor.test.ts) and five times over by `npm run soak`.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launch, openHost, pageFetch, type HostPage } from './browser';
@@ -28,7 +28,7 @@ async function engineState(host: HostPage) {
   return (res.body as { engine: { restarts: number; running: boolean; last_restart: { reason: string } | null; jobs_in_flight: number } }).engine;
 }
 
-describe('a stuck or crashed engine worker (wasm)', () => {
+describe('a stuck engine worker (wasm)', () => {
   let host: HostPage;
   beforeAll(async () => {
     host = await openHost(browser, baseUrl, 'devices=wasm&diagnostics=1&deadlines=llm:4000,graceMs:1000');
@@ -39,7 +39,12 @@ describe('a stuck or crashed engine worker (wasm)', () => {
 
   it('a job made to hang ends at its deadline (503 deadline_exceeded); the worker, not answering, is restarted: the job queued behind it gets 503 engine_restarted; the next request succeeds at once', async () => {
     expect(await engineState(host)).toMatchObject({ restarts: 0, running: true });
-    const { injected, outcome, queued } = await streamThenFault(host.page, 'hang', { ms: 60_000, queued: true, maxTokens: 240 });
+    // While the LLM worker is stuck, the embeddings engine (a worker of its own) keeps serving.
+    const [{ injected, outcome, queued }, embed] = await Promise.all([
+      streamThenFault(host.page, 'hang', { ms: 60_000, queued: true, maxTokens: 240 }),
+      new Promise((r) => setTimeout(r, 1500)).then(() => pageFetch(host.page, '/inference/v1/embeddings', { body: { model: 'hearth/tiny-embed', input: 'still here' } })),
+    ]);
+    expect(embed.status, embed.text).toBe(200);
     expect(injected.injected).toBe(true);
     expect(outcome.error, outcome.text.slice(-300)).toMatchObject({ type: 'service_unavailable', code: 'deadline_exceeded' });
     expect(outcome.endedAfterMs).toBeLessThan(5000);
@@ -53,20 +58,6 @@ describe('a stuck or crashed engine worker (wasm)', () => {
     expect(next.status, next.text).toBe(200);
     expect(next.ms).toBeLessThan(20_000); // a fresh worker loads the model again
     expect(await engineState(host)).toMatchObject({ restarts: 1, running: true });
-  }, 120_000);
-
-  it('a worker that crashes mid-stream: the stream ends within a second with 503 engine_restarted; the next request succeeds', async () => {
-    const before = (await engineState(host)).restarts;
-    const { injected, outcome } = await streamThenFault(host.page, 'crash', { maxTokens: 240 });
-    expect(injected.injected).toBe(true);
-    expect(outcome.error, outcome.text.slice(-300)).toMatchObject({ code: 'engine_restarted' });
-    expect(outcome.endedAfterMs).toBeLessThan(1000);
-    expect(await engineState(host)).toMatchObject({ restarts: before + 1, last_restart: { reason: 'crashed' } });
-    const next = await plainChat(host);
-    expect(next.status, next.text).toBe(200);
-    // The other engines keep serving throughout.
-    const embed = await pageFetch(host.page, '/inference/v1/embeddings', { body: { model: 'hearth/tiny-embed', input: 'still here' } });
-    expect(embed.status).toBe(200);
   }, 120_000);
 });
 
