@@ -6,7 +6,7 @@
  * MODEL, e.g. `alias=accounts/fireworks/models/stable-diffusion-xl-1024-v1-0=hearth/tiny-sdxl`, `diagnostics=1`
  * mounts the test routes, `sw=0` skips the service worker (the page then answers only through `hearth.fetch`),
  * `wgsl=0` leaves LLMs to onnxruntime-web (no WGSL decoder), `deadlines=llm:3000,graceMs:1000` sets engine job
- * deadlines in ms (kinds `embeddings`, `llm`, `image`, and `graceMs`).
+ * deadlines in ms (kinds `embeddings`, `llm`, `image`, and `graceMs`, `unresponsiveMs`).
  */
 import { startHearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
@@ -29,7 +29,7 @@ const aliases = Object.fromEntries(params.getAll('alias').flatMap((a) => {
 /** `deadlines=KIND:MS,…`. */
 const deadlines = Object.fromEntries((params.get('deadlines') ?? '').split(',').flatMap((pair) => {
   const [kind, ms] = pair.split(':');
-  return ['embeddings', 'llm', 'image', 'graceMs'].includes(kind) && Number(ms) > 0 ? [[kind, Number(ms)]] : [];
+  return ['embeddings', 'llm', 'image', 'graceMs', 'unresponsiveMs'].includes(kind) && Number(ms) > 0 ? [[kind, Number(ms)]] : [];
 }));
 
 export const hearth = startHearth({

@@ -16,6 +16,11 @@ export interface EngineDeadlines {
   image: number;
   /** After a deadline's abort, how long the worker has to end the job before it is restarted. */
   graceMs: number;
+  /**
+   * A job that has waited a whole deadline for its stream (its turn, its model's load) pings the worker; one that
+   * leaves the ping unanswered this long is stuck. Long, because loading a big model can block a worker for a while.
+   */
+  unresponsiveMs: number;
 }
 
 export const DEFAULT_DEADLINES: Readonly<EngineDeadlines> = Object.freeze({
@@ -23,6 +28,7 @@ export const DEFAULT_DEADLINES: Readonly<EngineDeadlines> = Object.freeze({
   llm: 15 * 60_000,
   image: 15 * 60_000,
   graceMs: 10_000,
+  unresponsiveMs: 120_000,
 });
 
 export function engineDeadlines(overrides: Partial<EngineDeadlines> = {}): EngineDeadlines {

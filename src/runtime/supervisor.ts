@@ -120,7 +120,7 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
 
   /**
    * A streamed job still waiting for its stream (its turn, its model's load) after a whole deadline: no deadline
-   * counts there, but the worker must still answer a ping within the grace period, else it is stuck.
+   * counts there, but the worker must still answer a ping within `unresponsiveMs`, else it is stuck.
    */
   const armAlive = (state: NonNullable<typeof current>, call: Call, waiting: () => boolean) => {
     call.timers.push(setTimeout(() => {
@@ -129,7 +129,7 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
       const answered = setTimeout(() => {
         state.pings.delete(n);
         if (current === state) restart('unresponsive');
-      }, deadlines.graceMs);
+      }, deadlines.unresponsiveMs);
       call.timers.push(answered);
       state.pings.set(n, () => {
         state.pings.delete(n);

@@ -50,10 +50,7 @@ describe('a stuck engine worker (wasm)', () => {
     expect(outcome.endedAfterMs).toBeLessThan(5000);
     expect(queued?.status).toBe(503);
     expect(queued?.body.error?.code).toBe('engine_restarted');
-    const state = await engineState(host);
-    expect(state).toMatchObject({ restarts: 1, jobs_in_flight: 0 });
-    // The stream's deadline and the queued job's unanswered ping both find the worker stuck, a few ms apart.
-    expect(['deadline', 'unresponsive']).toContain(state.last_restart?.reason);
+    expect(await engineState(host)).toMatchObject({ restarts: 1, last_restart: { reason: 'deadline' }, jobs_in_flight: 0 });
     const next = await plainChat(host);
     expect(next.status, next.text).toBe(200);
     expect(next.ms).toBeLessThan(20_000); // a fresh worker loads the model again

@@ -94,7 +94,7 @@ function fakeWorker(): FakeWorker {
 let supervised: SupervisedEngine<TestEngine> | undefined;
 const workers: FakeWorker[] = [];
 
-function supervise(deadlines: { llm?: number; embeddings?: number; graceMs?: number }) {
+function supervise(deadlines: { llm?: number; embeddings?: number; graceMs?: number; unresponsiveMs?: number }) {
   supervised = superviseEngine<TestEngine>('llm', () => {
     const w = fakeWorker();
     workers.push(w);
@@ -219,7 +219,7 @@ describe('engine supervisor', () => {
   });
 
   it('a job waiting for its stream counts no deadline while the worker answers pings; a worker that stops answering is restarted', async () => {
-    const { engine, health } = supervise({ llm: 150, graceMs: 150 });
+    const { engine, health } = supervise({ llm: 150, graceMs: 150, unresponsiveMs: 150 });
     const first = await engine.generate(job(2)); // not read yet: the next job waits its turn
     const waiting = engine.generate(job(1)).then(readAll, (e: HearthError) => ({ values: [], error: e }));
     await new Promise((r) => setTimeout(r, 700)); // several deadlines, each ping answered
