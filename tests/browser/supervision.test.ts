@@ -47,15 +47,16 @@ describe('a stuck engine worker (wasm)', () => {
     expect(embed.status, embed.text).toBe(200);
     expect(injected.injected).toBe(true);
     expect(outcome.error, outcome.text.slice(-300)).toMatchObject({ type: 'service_unavailable', code: 'deadline_exceeded' });
-    expect(outcome.endedAfterMs).toBeLessThan(5000);
+    expect(outcome.endedAfterMs).toBeLessThan(8000); // the 4 s deadline counts from the stream's start
     expect(queued?.status).toBe(503);
     expect(queued?.body.error?.code).toBe('engine_restarted');
     expect(await engineState(host)).toMatchObject({ restarts: 1, last_restart: { reason: 'deadline' }, jobs_in_flight: 0 });
     const next = await plainChat(host);
     expect(next.status, next.text).toBe(200);
-    expect(next.ms).toBeLessThan(20_000); // a fresh worker loads the model again
+    // A fresh worker loads the model again: ~10 s on this 2-core machine when quiet, minutes of CPU under a load of 30.
+    expect(next.ms).toBeLessThan(90_000);
     expect(await engineState(host)).toMatchObject({ restarts: 1, running: true });
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('GPU device loss (WebGPU, Hearth\'s WGSL decoder)', () => {
