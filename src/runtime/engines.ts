@@ -29,7 +29,7 @@ export interface EnginePool {
 }
 
 /** How long GET /models waits for a worker to list its loaded models. */
-const LOADED_ANSWER_MS = 3000;
+const LOADED_ANSWER_MS = 10_000;
 
 export interface EnginePoolOptions {
   /** Mounts the diagnostics worker and lets tests inject faults into engine workers. */
