@@ -2,6 +2,8 @@
  * The engine supervisor: owns one engine worker and every call made to it, so that no job can wedge the engine.
  * - Each job has a deadline (./deadlines.ts). At the deadline its caller gets 503 `deadline_exceeded` at once and
  *   the worker is asked to abort the job; a worker that has not stopped it within the grace period is stuck.
+ * - A job still waiting for its stream after a whole deadline (its turn, its model's load) pings the worker: one that
+ *   leaves the ping unanswered for `unresponsiveMs` is stuck too.
  * - A stuck worker, one that crashes (an `error` event) or one that reports a lost GPU device is terminated; every
  *   call and stream it held ends with 503 `engine_restarted` (`device_lost` for a lost device) at once, and the next
  *   call starts a fresh worker (models load again on first use). Other engine kinds have workers of their own.
@@ -38,8 +40,8 @@ export interface SupervisedEngine<T> {
 
 /**
  * Engine methods that run jobs, and when their deadline clock starts: `call` at the call (model load included),
- * `stream` when the stream they return is first read (what the engine did before returning it is not counted). A job method takes
- * an optional AbortSignal as its last argument; the supervisor passes one when the caller did not.
+ * `stream` when the stream they return is first read (what the engine did before returning it is not counted).
+ * A job method takes an optional AbortSignal as its last argument; the supervisor passes one when the caller did not.
  */
 export const JOB_METHODS: Readonly<Record<string, 'call' | 'stream'>> = Object.freeze({ embed: 'call', generate: 'stream' });
 
