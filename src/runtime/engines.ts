@@ -1,7 +1,7 @@
 /**
  * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request,
  * each under a supervisor (./supervisor.ts) that enforces job deadlines and restarts a stuck, crashed or
- * device-lost worker.
+ * device-lost worker (on wasm only once its GPU devices keep getting lost).
  */
 import * as Comlink from 'comlink';
 import type { DiagnosticsEngine } from '../api/types';
@@ -10,6 +10,7 @@ import type { LlmEngine } from '../engines/llm/types';
 import type { ImageEngine } from '../engines/sdxl/types';
 import { loadedModels, type LoadedModelState } from '../engines/loaded';
 import { engineDeadlines, type EngineDeadlines, type EngineKind } from './deadlines';
+import { devicesAfterLosses } from './device-fallback';
 import { superviseEngine, type EngineHealth } from './supervisor';
 import type { EngineFault } from './supervision-protocol';
 import type { WorkerConfig } from './worker-config';
@@ -41,11 +42,20 @@ export interface EnginePoolOptions {
 export function createEnginePool(config: WorkerConfig, options: EnginePoolOptions = {}): EnginePool {
   const name = JSON.stringify(options.diagnostics ? { ...config, testHooks: true } : config);
   const deadlines = engineDeadlines(options.deadlines);
+  /** When each engine's GPU devices were lost: repeated losses send its next worker to wasm (./device-fallback.ts). */
+  const losses: Record<EngineKind, number[]> = { embeddings: [], llm: [], image: [] };
+  const nameFor = (kind: EngineKind) => {
+    const devices = devicesAfterLosses(config.devices, losses[kind], Date.now());
+    return devices === config.devices ? name : JSON.stringify({ ...JSON.parse(name) as WorkerConfig, devices });
+  };
+  const hooks = (kind: EngineKind) => ({
+    onRestart: (reason: string) => void (reason === 'device_lost' && losses[kind].push(Date.now())),
+  });
   // Each `new Worker(new URL(…))` stays literal: that is the form Vite finds and bundles workers by.
   const engines = {
-    embeddings: superviseEngine<EmbeddingsEngine>('embeddings', () => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name }), deadlines),
-    llm: superviseEngine<LlmEngine>('llm', () => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name }), deadlines),
-    image: superviseEngine<ImageEngine>('image', () => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }), deadlines),
+    embeddings: superviseEngine<EmbeddingsEngine>('embeddings', () => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name: nameFor('embeddings') }), deadlines, hooks('embeddings')),
+    llm: superviseEngine<LlmEngine>('llm', () => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name: nameFor('llm') }), deadlines, hooks('llm')),
+    image: superviseEngine<ImageEngine>('image', () => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name: nameFor('image') }), deadlines, hooks('image')),
   };
   let diagnosticsWorker: Worker | undefined;
   let diagnostics: DiagnosticsEngine | undefined;

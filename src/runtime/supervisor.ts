@@ -58,7 +58,10 @@ interface Call {
   aborting: boolean;
 }
 
-export function superviseEngine<T extends object>(kind: EngineKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines): SupervisedEngine<T> {
+export function superviseEngine<T extends object>(
+  kind: EngineKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines,
+  hooks: { onRestart?(reason: RestartReason): void } = {},
+): SupervisedEngine<T> {
   let current: {
     endpoint: EngineEndpoint; remote: Record<string, (...a: unknown[]) => Promise<unknown>>; calls: Set<Call>;
     /** Pings sent and not answered yet: number → resolve. */
@@ -89,6 +92,7 @@ export function superviseEngine<T extends object>(kind: EngineKind, spawn: () =>
     current = undefined;
     restarts++;
     lastRestart = { reason, at: new Date().toISOString() };
+    hooks.onRestart?.(reason);
     state.endpoint.terminate();
     const error = restartError(kind, reason);
     for (const call of state.calls) finish(state.calls, call, error);

@@ -8,6 +8,7 @@ import type * as Comlink from 'comlink';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/api/errors';
 import { engineDeadlines } from '../../src/runtime/deadlines';
+import { devicesAfterLosses } from '../../src/runtime/device-fallback';
 import { superviseEngine, type EngineEndpoint, type SupervisedEngine } from '../../src/runtime/supervisor';
 import { isPing } from '../../src/runtime/supervision-protocol';
 import { exposeEngine } from '../../src/runtime/worker-protocol';
@@ -229,5 +230,14 @@ describe('engine supervisor', () => {
     expect(health()).toMatchObject({ restarts: 1, lastRestart: { reason: 'unresponsive' } });
     expect((await readAll(first)).error).toMatchObject({ code: 'engine_restarted' });
     expect(await readAll(await engine.generate(job(1)))).toEqual({ values: [0] });
+  });
+
+  it('an engine whose GPU devices keep getting lost gets a wasm-only worker next (2 losses in 10 minutes)', () => {
+    const both = ['webgpu', 'wasm'] as const;
+    const now = 1_000_000_000;
+    expect(devicesAfterLosses([...both], [now - 1000], now)).toEqual(['webgpu', 'wasm']);
+    expect(devicesAfterLosses([...both], [now - 5000, now - 1000], now)).toEqual(['wasm']);
+    expect(devicesAfterLosses([...both], [now - 11 * 60_000, now - 1000], now)).toEqual(['webgpu', 'wasm']);
+    expect(devicesAfterLosses(['webgpu'], [now - 5000, now - 1000], now)).toEqual(['webgpu']); // no wasm to fall back to
   });
 });
