@@ -13,6 +13,24 @@ import type { Remotes } from './remote/remotes';
 
 export type { DiagnosticsEngine };
 
+/** The engine kinds, each in a worker of its own in the browser. */
+export type EngineKind = 'embeddings' | 'llm' | 'image';
+
+/** The faults a test can inject into an engine worker (diagnostics hosts only). */
+export type EngineFault = 'hang' | 'crash' | 'device-lost';
+
+/** An engine worker's supervision state, as GET /models shows it. */
+export interface EngineHealth {
+  kind: EngineKind;
+  /** Whether a worker is running now. */
+  running: boolean;
+  /** Times the worker was terminated and restarted (stuck past a deadline, not answering, crashed, GPU device lost). */
+  restarts: number;
+  lastRestart: { reason: 'deadline' | 'unresponsive' | 'crashed' | 'device_lost'; at: string } | null;
+  /** Calls in flight per model id (waiting, loading or running; streams until they end). */
+  jobsInFlight: Record<string, number>;
+}
+
 export interface ApiDeps {
   registry: ModelRegistry;
   /** Engines are created on first use: the getter is awaited per request. */
@@ -23,6 +41,10 @@ export interface ApiDeps {
     diagnostics?(): Promise<DiagnosticsEngine>;
     /** Models loaded in engines that have started, without starting any engine. */
     loaded(): Promise<Map<string, LoadedModelState>>;
+    /** Supervised engines (browser workers): restarts and jobs in flight per engine kind. */
+    health?(): EngineHealth[];
+    /** Test-only (diagnostics hosts): injects a fault into an engine worker; false when none is running. */
+    injectFault?(kind: EngineKind, fault: EngineFault, ms?: number): boolean;
   };
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;

@@ -17,7 +17,7 @@ export interface LoadedModelState {
   loras?: string[];
 }
 
-export async function loadedModels(embeddings?: EmbeddingsEngine, llm?: LlmEngine, image?: ImageEngine): Promise<Map<string, LoadedModelState>> {
+export async function loadedModels(embeddings?: Pick<EmbeddingsEngine, 'loaded'>, llm?: Pick<LlmEngine, 'loaded'>, image?: Pick<ImageEngine, 'loaded'>): Promise<Map<string, LoadedModelState>> {
   const map = new Map<string, LoadedModelState>();
   for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx' });
   for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats, skipped: m.skipped });

@@ -1,5 +1,7 @@
 /**
- * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request.
+ * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request,
+ * each under a supervisor (./supervisor.ts) that enforces job deadlines and restarts a stuck, crashed or
+ * device-lost worker (on wasm only once its GPU devices keep getting lost).
  */
 import * as Comlink from 'comlink';
 import type { DiagnosticsEngine } from '../api/types';
@@ -7,8 +9,15 @@ import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
 import type { ImageEngine } from '../engines/sdxl/types';
 import { loadedModels, type LoadedModelState } from '../engines/loaded';
-import { connectEngine } from './worker-protocol';
+import { engineDeadlines, type EngineDeadlines, type EngineKind } from './deadlines';
+import { devicesAfterLosses } from './device-fallback';
+import { superviseEngine, type EngineHealth } from './supervisor';
+import type { EngineFault } from './supervision-protocol';
 import type { WorkerConfig } from './worker-config';
+import { relayEngine } from './worker-protocol';
+
+/** What a pool can hand out a port to: an engine kind, or the test-only diagnostics worker. */
+export type PoolKind = EngineKind | 'diagnostics';
 
 export interface EnginePool {
   embeddings(): Promise<EmbeddingsEngine>;
@@ -17,60 +26,90 @@ export interface EnginePool {
   diagnostics?(): Promise<DiagnosticsEngine>;
   /** Loaded models of the engines started so far; starts nothing. */
   loaded(): Promise<Map<string, LoadedModelState>>;
-  /** A fresh port to the kind's engine worker (started if need be), for a context that reaches it through this pool's owner. */
-  port?(kind: EngineKind): Promise<MessagePort>;
+  /** Per engine kind: restarts and jobs in flight per model. */
+  health(): EngineHealth[];
+  /** Test-only (pools created with diagnostics): injects a fault into an engine worker. */
+  injectFault?(kind: EngineKind, fault: EngineFault, ms?: number): boolean;
+  /** A fresh port to the kind's engine (started if need be), for a context that reaches it through this pool's owner. */
+  port?(kind: PoolKind): Promise<MessagePort>;
   terminate(): void;
 }
 
-export type EngineKind = 'embeddings' | 'llm' | 'image' | 'diagnostics';
+/** How long GET /models waits for a worker to list its loaded models. */
+const LOADED_ANSWER_MS = 10_000;
 
-export function createEnginePool(config: WorkerConfig, options: { diagnostics?: boolean } = {}): EnginePool {
-  const workers: Worker[] = [];
-  const name = JSON.stringify(config);
-  let embeddings: EmbeddingsEngine | undefined;
-  let llm: LlmEngine | undefined;
-  let image: ImageEngine | undefined;
+export interface EnginePoolOptions {
+  /** Mounts the diagnostics worker and lets tests inject faults into engine workers. */
+  diagnostics?: boolean;
+  /** Job deadlines per engine kind and the grace period after them (defaults: ./deadlines.ts). */
+  deadlines?: Partial<EngineDeadlines>;
+}
+
+export function createEnginePool(config: WorkerConfig, options: EnginePoolOptions = {}): EnginePool {
+  const name = JSON.stringify(options.diagnostics ? { ...config, testHooks: true } : config);
+  const deadlines = engineDeadlines(options.deadlines);
+  /** When each engine's GPU devices were lost: repeated losses send its next worker to wasm (./device-fallback.ts). */
+  const losses: Record<EngineKind, number[]> = { embeddings: [], llm: [], image: [] };
+  const nameFor = (kind: EngineKind) => {
+    const devices = devicesAfterLosses(config.devices, losses[kind], Date.now());
+    return devices === config.devices ? name : JSON.stringify({ ...JSON.parse(name) as WorkerConfig, devices });
+  };
+  const hooks = (kind: EngineKind) => ({
+    onRestart: (reason: string) => void (reason === 'device_lost' && losses[kind].push(Date.now())),
+  });
+  // Each `new Worker(new URL(…))` stays literal: that is the form Vite finds and bundles workers by.
+  const engines = {
+    embeddings: superviseEngine<EmbeddingsEngine>('embeddings', () => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name: nameFor('embeddings') }), deadlines, hooks('embeddings')),
+    llm: superviseEngine<LlmEngine>('llm', () => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name: nameFor('llm') }), deadlines, hooks('llm')),
+    image: superviseEngine<ImageEngine>('image', () => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name: nameFor('image') }), deadlines, hooks('image')),
+  };
+  let diagnosticsWorker: Worker | undefined;
   let diagnostics: DiagnosticsEngine | undefined;
-  const byKind = new Map<EngineKind, Comlink.Remote<unknown>>();
-  const track = (w: Worker) => (workers.push(w), w);
-  const trackAs = (kind: EngineKind, w: Worker) => (byKind.set(kind, Comlink.wrap(w)), track(w));
+  /**
+   * An engine's loaded models, without starting it: none when its worker is not running, or when it does not answer
+   * within a moment (a busy or stuck worker must not hold GET /models).
+   */
+  const loadedIn = <I>(kind: EngineKind, engine: { loaded(): Promise<I[]> }) => ({
+    loaded: async (): Promise<I[]> => {
+      if (!engines[kind].health().running) return [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<I[]>((resolve) => (timer = setTimeout(() => resolve([]), LOADED_ANSWER_MS)));
+      try {
+        return await Promise.race([engine.loaded().catch(() => []), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
 
   return {
-    async embeddings() {
-      embeddings ??= connectEngine<EmbeddingsEngine>(trackAs('embeddings',
-        new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name })));
-      return embeddings;
-    },
-    async llm() {
-      llm ??= connectEngine<LlmEngine>(trackAs('llm',
-        new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name })));
-      return llm;
-    },
-    async image() {
-      image ??= connectEngine<ImageEngine>(trackAs('image',
-        new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name })));
-      return image;
-    },
-    loaded: () => loadedModels(embeddings, llm, image),
+    embeddings: async () => engines.embeddings.engine,
+    llm: async () => engines.llm.engine,
+    image: async () => engines.image.engine,
+    loaded: () => loadedModels(
+      loadedIn('embeddings', engines.embeddings.engine),
+      loadedIn('llm', engines.llm.engine),
+      loadedIn('image', engines.image.engine),
+    ),
+    health: () => Object.values(engines).map((e) => e.health()),
     ...(options.diagnostics && {
       async diagnostics() {
-        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(trackAs('diagnostics',
-          new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name })));
+        diagnostics ??= Comlink.wrap<DiagnosticsEngine>(diagnosticsWorker = new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name }));
         return diagnostics;
       },
+      injectFault: (kind: EngineKind, fault: EngineFault, ms?: number) => engines[kind].inject(fault, ms),
     }),
     async port(kind) {
-      await this[kind]?.();
-      const engine = byKind.get(kind);
+      const engine = kind === 'diagnostics' ? await this.diagnostics?.() : engines[kind].engine;
       if (!engine) throw new Error(`No ${kind} engine in this pool`);
-      return engine[Comlink.createEndpoint]();
+      const { port1, port2 } = new MessageChannel();
+      relayEngine(engine, port1);
+      return port2;
     },
     terminate() {
-      byKind.clear();
-      for (const w of workers.splice(0)) w.terminate();
-      embeddings = undefined;
-      llm = undefined;
-      image = undefined;
+      for (const e of Object.values(engines)) e.terminate();
+      diagnosticsWorker?.terminate();
+      diagnosticsWorker = undefined;
       diagnostics = undefined;
     },
   };

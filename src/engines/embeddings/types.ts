@@ -30,7 +30,8 @@ export interface LoadedModelInfo {
 }
 
 export interface EmbeddingsEngine {
-  embed(request: EmbedRequest): Promise<EmbedResult>;
+  /** A request whose `signal` has aborted while it waited for its turn is dropped before it runs (499 `cancelled`). */
+  embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult>;
   load(entry: CatalogEntry): Promise<LoadedModelInfo>;
   loaded(): Promise<LoadedModelInfo[]>;
   unload(id: string): Promise<void>;

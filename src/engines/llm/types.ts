@@ -147,8 +147,11 @@ export interface LoadedLlmInfo {
 }
 
 export interface LlmEngine {
-  /** Runs a job; the stream's cancel() stops generation before the next token. */
-  generate(job: LlmJob): Promise<ReadableStream<LlmEvent>>;
+  /**
+   * Runs a job; the stream's cancel() stops generation before the next token. A job whose `signal` has aborted
+   * while it waited for its turn is dropped before it starts (499 `cancelled`).
+   */
+  generate(job: LlmJob, signal?: AbortSignal): Promise<ReadableStream<LlmEvent>>;
   /** Loads (downloading if needed) without generating: the model manager's "load" button. */
   load(entry: CatalogEntry): Promise<LoadedLlmInfo>;
   loaded(): Promise<LoadedLlmInfo[]>;

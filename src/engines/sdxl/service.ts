@@ -74,7 +74,7 @@ export class SdxlService implements ImageEngine {
 
   constructor(private readonly options: SdxlServiceOptions) {}
 
-  async generate(job: ImageJob): Promise<ReadableStream<ImageEvent>> {
+  async generate(job: ImageJob, signal?: AbortSignal): Promise<ReadableStream<ImageEvent>> {
     const loaded = await this.pipeline(job.entry, job.lora);
     const { pipeline, lora } = loaded;
     loaded.users++;
@@ -117,6 +117,8 @@ export class SdxlService implements ImageEngine {
       try {
         await turn.ready;
         if (cancelled) return;
+        // Its client has gone while it waited: dropped before it starts.
+        if (signal?.aborted) throw hearthError('cancelled', 'The client went away before the job started');
         yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
         for (let k = 0; k < job.samples; k++) {
           const seed = (job.seed + k) >>> 0;
