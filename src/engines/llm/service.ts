@@ -8,7 +8,7 @@
 import { toHearthError } from '../../api/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
-import type { OrtDevice } from '../embeddings/types';
+import { onCpu, type OrtDevice } from '../embeddings/types';
 import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import type { Ort } from './onnx-decoder';
@@ -173,7 +173,7 @@ export class LlmService implements LlmEngine {
             if (device === 'webgpu' && variant.requiresF16 && !(await this.options.hasShaderF16())) {
               throw new Error('the adapter lacks shader-f16');
             }
-            if (device === 'wasm' && !variant.wasm) {
+            if (onCpu(device) && !variant.wasm) {
               throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
             }
             const model = await loadOnnxLlm(this.options.ort, entry, variant, device, await variantFiles());
