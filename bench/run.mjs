@@ -9,7 +9,7 @@
 // bench/lora.mjs; and the decode bench (Node, WebGPU through Dawn: Hearth's WGSL decoder vs onnxruntime-web's WebGPU
 // EP, tokens/s and the fraction of the copy-bandwidth roofline; see bench/decode.mjs).
 //
-//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote (comma-separated)] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|serve (comma-separated)] [--no-build]
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
@@ -47,7 +47,7 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote', 'serve'];
 const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
@@ -222,5 +222,11 @@ log(`wrote bench/results/latest.json (build outputs in ${BUILD_DIR.replace(ROOT,
 // its own process after the others, in Node only; it prints its table and writes bench/results/remote.json.
 if (only.includes('remote')) {
   const r = spawnSync(process.execPath, [`${ROOT}bench/remote.mjs`], { stdio: 'inherit', cwd: ROOT });
+  if (r.status !== 0) process.exitCode = r.status ?? 1;
+}
+// `hearth serve` on onnxruntime-node vs on onnxruntime-web's wasm build (same models, same requests, one run), in Node
+// only, as its own process; it prints its table and writes bench/results/serve.json.
+if (only.includes('serve')) {
+  const r = spawnSync(process.execPath, [`${ROOT}bench/serve.mjs`], { stdio: 'inherit', cwd: ROOT });
   if (r.status !== 0) process.exitCode = r.status ?? 1;
 }

@@ -34,6 +34,22 @@ export const WASM_RUNTIME: NodeRuntime = {
   ort: ortWeb, devices: ['wasm'], name: `onnxruntime-web ${ortWeb.env.versions.web ?? ortWeb.env.versions.common} (wasm)`, unavailable: [],
 };
 
+/**
+ * What every onnxruntime-node session starts from (an engine's own options win). Its thread pools stop spinning
+ * between runs: the server's JavaScript (sampling, HTTP) runs between two decoder steps, and spinning pool threads
+ * took the cores it needed (the tiny Llama decoded ~4× slower through the API than a bare session.run loop).
+ */
+const NATIVE_SESSION_DEFAULTS: ortWeb.InferenceSession.SessionOptions = {
+  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+};
+
+/** The module with `InferenceSession.create(bytes, options)` (all the engines call) starting from `defaults`. */
+function withSessionDefaults(ort: NodeOrt, defaults: ortWeb.InferenceSession.SessionOptions): NodeOrt {
+  const { InferenceSession } = ort;
+  const create = (model: Uint8Array, options?: ortWeb.InferenceSession.SessionOptions) => InferenceSession.create(model, { ...defaults, ...options });
+  return { ...ort, InferenceSession: Object.assign(Object.create(InferenceSession) as object, { create }) as NodeOrt['InferenceSession'] };
+}
+
 interface OrtNode {
   listSupportedBackends(): { name: string; bundled: boolean }[];
 }
@@ -70,5 +86,5 @@ export async function nodeRuntime(choice: DeviceChoice = 'auto'): Promise<NodeRu
   const noCuda = cudaMissing(ortNode, bindingDir);
   if (choice === 'cuda' && noCuda) throw new Error(`--device cuda: ${noCuda}`);
   const devices: OrtDevice[] = choice === 'cpu' ? ['cpu'] : choice === 'cuda' ? ['cuda'] : noCuda ? ['cpu'] : ['cuda', 'cpu'];
-  return { ort: ortNode, devices, name, unavailable: choice === 'auto' && noCuda ? [{ device: 'cuda', reason: noCuda }] : [] };
+  return { ort: withSessionDefaults(ortNode, NATIVE_SESSION_DEFAULTS), devices, name, unavailable: choice === 'auto' && noCuda ? [{ device: 'cuda', reason: noCuda }] : [] };
 }
