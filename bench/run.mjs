@@ -9,7 +9,8 @@
 // bench/lora.mjs; and the decode bench (Node, WebGPU through Dawn: Hearth's WGSL decoder vs onnxruntime-web's WebGPU
 // EP, tokens/s and the fraction of the copy-bandwidth roofline; see bench/decode.mjs).
 //
-//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|serve (comma-separated)] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|serve|transformers (comma-separated)] [--no-build]
+//                      [--tjs-n=40] [--tjs-k=20] [--tjs-warmup=3]             (transformers: Hearth vs transformers.js)
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
@@ -42,13 +43,14 @@ import { DECODE_DEFAULTS, decodeJson, loadDecodeModules, reportDecode, runDecode
 import { loadSdxlModules } from './node-sdxl.mjs';
 import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
+import { TRANSFORMERS_DEFAULTS, buildTransformersBundle, reportTransformers, runTransformers, transformersJson } from './transformers.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote', 'serve'];
-const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote', 'serve', 'transformers'];
+const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl', 'transformers'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
 const num = (key, fallback) => Number(args[key] ?? fallback);
@@ -90,6 +92,12 @@ const decodeOpts = {
   ort: args['decode-ort'] !== '0',
 };
 
+const transformersOpts = {
+  n: num('tjs-n', TRANSFORMERS_DEFAULTS.n),
+  k: num('tjs-k', TRANSFORMERS_DEFAULTS.k),
+  warmup: num('tjs-warmup', TRANSFORMERS_DEFAULTS.warmup),
+};
+
 const started = performance.now();
 const loadAtStart = os.loadavg();
 const log = (msg) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -119,6 +127,11 @@ const results = {};
 let info;
 let chromiumVersion;
 let errors;
+let tjsBuild;
+if (only.includes('transformers')) {
+  log('bundling transformers.js for the page into <app>/bench-tjs');
+  tjsBuild = await buildTransformersBundle(webDir);
+}
 if (browserNeeded) {
   const { server, baseUrl } = await serve(webDir);
   const browser = await launch();
@@ -133,6 +146,7 @@ if (browserNeeded) {
       for (const workload of LLM_WORKLOADS) results[workload.key] = await runLlm({ page: host.page, mods, opts: llmOpts, log, workload });
     }
     if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
+    if (only.includes('transformers')) results.transformers = await runTransformers({ page: host.page, opts: transformersOpts, log, version: tjsBuild.version });
   } finally {
     await browser.close().catch(() => undefined);
     await server.close().catch(() => undefined);
@@ -172,6 +186,10 @@ if (results.sdxl) {
   print();
   reportSdxl(results.sdxl, print);
 }
+if (results.transformers) {
+  print();
+  reportTransformers(results.transformers, print);
+}
 if (results.lora) {
   print();
   reportLora(results.lora, print);
@@ -201,7 +219,7 @@ const env = {
   app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson };
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson, transformers: transformersJson };
 const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : [b]));
 for (const b of JSON_KEYS) {
   if (results[b]) {
