@@ -23,11 +23,20 @@ const HF = 'https://huggingface.co';
  * [D] Hugging Face file pages (rounded sizes, exact LFS sha256).
  * [E] Issue 12's reading of the repository listings (rounded sizes, names).
  * [F] onnx-community/Llama-3.2-1B-Instruct's onnx/ listing at c5b77c42b9a13105f54d55be507e1a65b5b8149b (rounded sizes).
+ * [G] nomic-ai/nomic-embed-text-v1.5 onnx/model.onnx: 547,310,275 bytes and sha256 147d5aa8…, from two independent public
+ *     manifests (a Homebrew formula pinning the file's full sha256; a model-provenance table that downloaded, sized and
+ *     hashed it, matching the same prefix).
+ * [H] onnx-community/Qwen2.5-0.5B-Instruct pinned at cc5cc01a65cc3ff17bdb73a7de33d879f62599b0 by several public apps;
+ *     sizes as their manifests round them (q4f16 467.3 MiB, q4 ~750 MB).
+ * Files under resolve/main are unpinned: a repository may change them; downloads still compare Content-Length, and
+ * any size or sha256 given here, before a file is stored.
  */
 const SDXL_BASE = `${HF}/stabilityai/stable-diffusion-xl-base-1.0/resolve/main`;
 const SDXL_TURBO = `${HF}/stabilityai/sdxl-turbo/resolve/main`;
 const SDXL_TURBO_WEBNN = `${HF}/microsoft/sdxl-turbo-webnn/resolve/main`;
 const SD_TURBO_ORT = `${HF}/schmuell/sd-turbo-ort-web/resolve/ace89b7d2cd849f9a73914cdbb8a3ea60c853dd1`;
+const LLAMA_32_1B_ONNX = `${HF}/onnx-community/Llama-3.2-1B-Instruct/resolve/c5b77c42b9a13105f54d55be507e1a65b5b8149b`;
+const QWEN_25_05B_ONNX = `${HF}/onnx-community/Qwen2.5-0.5B-Instruct/resolve/cc5cc01a65cc3ff17bdb73a7de33d879f62599b0`;
 
 const BERT_IO: Pick<EmbeddingsSpec, 'inputs' | 'output'> = {
   inputs: { inputIds: 'input_ids', attentionMask: 'attention_mask', tokenTypeIds: 'token_type_ids' },
@@ -145,7 +154,9 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     description: 'Nomic Embed v1.5 (768 dims, Matryoshka down to 64, 8192 tokens). Prefix inputs with "search_query: " or "search_document: ".',
     builtIn: false,
     created: 1707955200,
-    files: onnxEmbedderFiles(`${HF}/nomic-ai/nomic-embed-text-v1.5/resolve/main`),
+    // [G] the model file's exact size and sha256; the tokenizer files' are not known.
+    files: onnxEmbedderFiles(`${HF}/nomic-ai/nomic-embed-text-v1.5/resolve/main`).map((f) => (f.role === 'model'
+      ? { ...f, size: 547_310_275, sha256: '147d5aa88c2101237358e17796cf3a227cead1ec304ec34b465bb08e9d952965' } : f)),
     embeddings: { hiddenSize: 768, maxTokens: 8192, pooling: 'mean', normalize: true, matryoshka: true, ...BERT_IO },
   },
   {
@@ -245,8 +256,9 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     description: 'Llama 3.2 1B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export (q4f16 with shader-f16, q4 otherwise, also on wasm).',
     builtIn: false,
     created: 1727222400,
-    // [F] model_q4f16.onnx 1.07 GB and model_q4.onnx 1.66 GB, one file each (rounded); other sizes not verified.
-    files: onnxLlmFiles(`${HF}/onnx-community/Llama-3.2-1B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' })
+    // [F] pinned to the listed revision: model_q4f16.onnx 1.07 GB and model_q4.onnx 1.66 GB, one file each (rounded);
+    // other sizes not verified.
+    files: onnxLlmFiles(LLAMA_32_1B_ONNX, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' })
       .map((f) => (f.variant ? { ...f, listedSize: f.variant === 'q4f16' ? 1_070_000_000 : 1_660_000_000 } : f)),
     llm: {
       contextLength: 4096,
@@ -269,8 +281,9 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     description: 'Qwen2.5 0.5B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export.',
     builtIn: false,
     created: 1726531200,
-    // File names as onnx-community's layout; sizes not verified.
-    files: onnxLlmFiles(`${HF}/onnx-community/Qwen2.5-0.5B-Instruct/resolve/main`, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' }),
+    // [H] pinned revision; model sizes as listed (rounded), other sizes not verified.
+    files: onnxLlmFiles(QWEN_25_05B_ONNX, { q4f16: 'onnx/model_q4f16.onnx', q4: 'onnx/model_q4.onnx' })
+      .map((f) => (f.variant ? { ...f, listedSize: f.variant === 'q4f16' ? 490_000_000 : 750_000_000 } : f)),
     llm: {
       contextLength: 4096,
       variants: [
