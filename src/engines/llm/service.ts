@@ -174,7 +174,7 @@ export class LlmService implements LlmEngine {
               throw new Error('the adapter lacks shader-f16');
             }
             if (onCpu(device) && !variant.wasm) {
-              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
+              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : `this variant does not run on ${device}`);
             }
             const model = await loadOnnxLlm(this.options.ort, entry, variant, device, await variantFiles());
             return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());
