@@ -1,9 +1,9 @@
 /**
- * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on
- * onnxruntime-web's wasm backend (single-threaded), reading model files from a directory (model-files.ts) and
+ * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on the
+ * ONNX Runtime node-runtime.ts chose (onnxruntime-node on CPU/CUDA for `hearth serve`; onnxruntime-web's wasm build,
+ * single-threaded, by default and for the Node tests), reading model files from a directory (model-files.ts) and
  * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
  */
-import * as ort from 'onnxruntime-web';
 import type { ApiDeps } from '../api/types';
 import { EmbeddingsService } from '../engines/embeddings/service';
 import { loadedModels } from '../engines/loaded';
@@ -14,10 +14,11 @@ import { SdxlService } from '../engines/sdxl/service';
 import type { CatalogEntry } from '../models/types';
 import { nodeCodec } from './image-codec';
 import type { ModelFiles } from './model-files';
-
-ort.env.wasm.numThreads = 1;
+import { WASM_RUNTIME, type NodeRuntime } from './node-runtime';
 
 export interface NodeEngines {
+  /** The ONNX Runtime and devices the engines run on. */
+  runtime: NodeRuntime;
   embeddings: EmbeddingsService;
   llm: LlmService;
   /** Created on first use (it is the heaviest). */
@@ -64,20 +65,25 @@ export function llmFiles(files: ModelFiles): LlmServiceOptions['loadFiles'] {
   });
 }
 
-/** `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device) instead of the wasm one. */
-export function createNodeEngines(files: ModelFiles, options: { llm?: LlmService } = {}): NodeEngines {
+/**
+ * `runtime`: the ONNX Runtime and devices (default: onnxruntime-web's wasm build; `await nodeRuntime()` for
+ * onnxruntime-node). `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device).
+ */
+export function createNodeEngines(files: ModelFiles, options: { llm?: LlmService; runtime?: NodeRuntime } = {}): NodeEngines {
+  const runtime = options.runtime ?? WASM_RUNTIME;
+  const { ort, devices } = runtime;
   const embeddings = new EmbeddingsService(ort, async (entry) => ({
     model: await files.read(entry, 'model'),
     tokenizer: await files.readJson(entry, 'tokenizer'),
     tokenizerConfig: await files.readJson(entry, 'tokenizer_config'),
-  }), ['wasm']);
+  }), devices);
 
-  const llm = options.llm ?? new LlmService({ ort, devices: ['wasm'], hasShaderF16: async () => false, loadFiles: llmFiles(files) });
+  const llm = options.llm ?? new LlmService({ ort, devices, hasShaderF16: async () => false, loadFiles: llmFiles(files) });
 
   let sdxl: SdxlService | undefined;
   const image = () => (sdxl ??= new SdxlService({
     ort,
-    devices: ['wasm'],
+    devices,
     codec: nodeCodec,
     canny: async (rgba, width, height, low, high) => {
       const ref = cannyReference(rgba, width, height, { low, high });
@@ -95,7 +101,7 @@ export function createNodeEngines(files: ModelFiles, options: { llm?: LlmService
   }));
 
   return {
-    embeddings, llm, image,
+    runtime, embeddings, llm, image,
     deps: {
       engines: {
         embeddings: async () => embeddings,

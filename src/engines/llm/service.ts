@@ -8,7 +8,7 @@
 import { hearthError, toHearthError } from '../../core/errors';
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
-import type { OrtDevice } from '../embeddings/types';
+import { onCpu, type OrtDevice } from '../embeddings/types';
 import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import { assertDeviceAvailable, type Ort } from '../../core/session';
@@ -185,8 +185,8 @@ export class LlmService implements LlmEngine {
             if (device === 'webgpu' && variant.requiresF16 && !(await this.options.hasShaderF16())) {
               throw new Error('the adapter lacks shader-f16');
             }
-            if (device === 'wasm' && !variant.wasm) {
-              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
+            if (onCpu(device) && !variant.wasm) {
+              throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : `this variant does not run on ${device}`);
             }
             const model = await loadOnnxLlm(this.options.ort, entry, variant, device, await variantFiles());
             return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());

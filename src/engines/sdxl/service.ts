@@ -11,7 +11,7 @@ import { assertDeviceAvailable, createSession, type Ort } from '../../core/sessi
 import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry, ExternalDataFile } from '../../models/types';
 import { resolveBackend } from '../backends';
-import type { OrtDevice } from '../embeddings/types';
+import { onCpu, type OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
 import { mergeLora, type LoraMergeReport } from './lora/apply';
 import { SafetyChecker } from './safety';
@@ -184,7 +184,7 @@ export class SdxlService implements ImageEngine {
     return out;
   }
 
-  /** The entry's safety checker, created on the pipeline's device (then wasm) on first use. */
+  /** The entry's safety checker, created on the pipeline's device (then on the CPU: onnxruntime-node's if listed, else wasm) on first use. */
   private safetyChecker(entry: CatalogEntry, device: OrtDevice): Promise<SafetyChecker> {
     let p = this.safetyCheckers.get(entry.id);
     if (!p) {
@@ -192,7 +192,8 @@ export class SdxlService implements ImageEngine {
         if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
         const files = await this.options.loadSafetyChecker(entry);
         const { ort } = this.options;
-        const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
+        const cpu: OrtDevice = this.options.devices.includes('cpu') ? 'cpu' : 'wasm';
+        const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, cpu])].map((d) => ({
           name: d,
           create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
         })));
@@ -263,7 +264,7 @@ export class SdxlService implements ImageEngine {
       name: device,
       create: async () => {
         assertDeviceAvailable(device);
-        if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
+        if (spec.requiresF16 && onCpu(device)) throw new Error('this fp16 export needs WebGPU with shader-f16');
         if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
         const sessions: Partial<Record<(typeof PARTS)[number], OrtModule.InferenceSession>> = {};
         try {
