@@ -9,7 +9,8 @@
 // bench/lora.mjs; and the decode bench (Node, WebGPU through Dawn: Hearth's WGSL decoder vs onnxruntime-web's WebGPU
 // EP, tokens/s and the fraction of the copy-bandwidth roofline; see bench/decode.mjs).
 //
-//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|relay (comma-separated)] [--no-build]
+//   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|relay|serve|transformers (comma-separated)] [--no-build]
+//                      [--tjs-n=40] [--tjs-k=20] [--tjs-warmup=3]             (transformers: Hearth vs transformers.js)
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
@@ -44,13 +45,14 @@ import { loadSdxlModules } from './node-sdxl.mjs';
 import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
 import { RELAY_DEFAULTS, relayJson, reportRelay, runRelay } from './relay.mjs';
+import { TRANSFORMERS_DEFAULTS, buildTransformersBundle, reportTransformers, runTransformers, transformersJson } from './transformers.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
   return [k, v ?? true];
 }));
-const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote', 'relay'];
-const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl', 'relay'];
+const BENCHES = ['embeddings', 'llm', 'sdxl', 'lora', 'decode', 'remote', 'relay', 'serve', 'transformers'];
+const BROWSER_BENCHES = ['embeddings', 'llm', 'sdxl', 'relay', 'transformers'];
 const only = args.only === undefined ? BENCHES : String(args.only).split(',');
 for (const b of only) if (!BENCHES.includes(b)) throw new Error(`--only=${args.only}: expected one of ${BENCHES.join(', ')}`);
 const num = (key, fallback) => Number(args[key] ?? fallback);
@@ -99,6 +101,12 @@ const decodeOpts = {
   prefill: num('decode-prefill', DECODE_DEFAULTS.prefill),
 };
 
+const transformersOpts = {
+  n: num('tjs-n', TRANSFORMERS_DEFAULTS.n),
+  k: num('tjs-k', TRANSFORMERS_DEFAULTS.k),
+  warmup: num('tjs-warmup', TRANSFORMERS_DEFAULTS.warmup),
+};
+
 const started = performance.now();
 const loadAtStart = os.loadavg();
 const log = (msg) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -128,6 +136,11 @@ const results = {};
 let info;
 let chromiumVersion;
 let errors;
+let tjsBuild;
+if (only.includes('transformers')) {
+  log('bundling transformers.js for the page into <app>/bench-tjs');
+  tjsBuild = await buildTransformersBundle(webDir);
+}
 if (browserNeeded) {
   const { server, baseUrl } = await serve(webDir);
   const browser = await launch();
@@ -142,6 +155,7 @@ if (browserNeeded) {
       for (const workload of LLM_WORKLOADS) results[workload.key] = await runLlm({ page: host.page, mods, opts: llmOpts, log, workload });
     }
     if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
+    if (only.includes('transformers')) results.transformers = await runTransformers({ page: host.page, opts: transformersOpts, log, version: tjsBuild.version });
     if (only.includes('relay')) {
       await host.context.close(); // its idle page would only share the cores
       results.relay = await runRelay({ browser, baseUrl, opts: relayOpts, log });
@@ -189,6 +203,10 @@ if (results.relay) {
   print();
   reportRelay(results.relay, print);
 }
+if (results.transformers) {
+  print();
+  reportTransformers(results.transformers, print);
+}
 if (results.lora) {
   print();
   reportLora(results.lora, print);
@@ -218,7 +236,7 @@ const env = {
   app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson, relay: relayJson };
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson, relay: relayJson, transformers: transformersJson };
 const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : [b]));
 for (const b of JSON_KEYS) {
   if (results[b]) {
@@ -239,5 +257,11 @@ log(`wrote bench/results/latest.json (build outputs in ${BUILD_DIR.replace(ROOT,
 // its own process after the others, in Node only; it prints its table and writes bench/results/remote.json.
 if (only.includes('remote')) {
   const r = spawnSync(process.execPath, [`${ROOT}bench/remote.mjs`], { stdio: 'inherit', cwd: ROOT });
+  if (r.status !== 0) process.exitCode = r.status ?? 1;
+}
+// `hearth serve` on onnxruntime-node vs on onnxruntime-web's wasm build (same models, same requests, one run), in Node
+// only, as its own process; it prints its table and writes bench/results/serve.json.
+if (only.includes('serve')) {
+  const r = spawnSync(process.execPath, [`${ROOT}bench/serve.mjs`], { stdio: 'inherit', cwd: ROOT });
   if (r.status !== 0) process.exitCode = r.status ?? 1;
 }

@@ -11,6 +11,7 @@ export { CATALOG } from './models/catalog';
 export type { CatalogEntry, ModelFile, ModelKind, EmbeddingsSpec, LlmSpec, LlmVariant, ImageSpec, Pooling } from './models/types';
 export type { OrtDevice } from './engines/embeddings/types';
 export type { EnginePool } from './runtime/engines';
+export type { EngineDeadlines } from './runtime/deadlines';
 export type { HostHandle } from './runtime/host';
 export type { AddModelOptions, LocalModels } from './runtime/local-models';
 export * from './components/index';

@@ -5,7 +5,7 @@
 import { createChatCompletion } from './handlers/chat';
 import { createCompletion } from './handlers/completions';
 import { createEmbedding } from './handlers/embeddings';
-import { startTickStream, tickRunState } from './handlers/diagnostics';
+import { injectEngineFault, startTickStream, tickRunState } from './handlers/diagnostics';
 import { getModel, listModels } from './handlers/models';
 import { controlNet, imageToImage, textToImage } from './handlers/images';
 import { invalidRequest } from './errors';
@@ -34,6 +34,7 @@ export const ROUTES: readonly Route[] = Object.freeze([
   { path: '/models/', method: 'GET', handler: getModel },
   { path: '/_hearth/stream', method: 'POST', handler: startTickStream, engine: 'diagnostics' },
   { path: '/_hearth/stream/', method: 'GET', handler: tickRunState, engine: 'diagnostics' },
+  { path: '/_hearth/engine-fault', method: 'POST', handler: injectEngineFault, engine: 'diagnostics' },
 ] satisfies Route[]);
 
 export interface RouteMatch {

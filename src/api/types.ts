@@ -2,7 +2,7 @@
  * What the API layer is built from: the model registry, the engines, and limits. The host page, the in-page
  * client and Node tests each assemble one of these and get the same `handle(request)` from it.
  */
-import type { Engines } from '../engines/kinds';
+import type { Engines, ModelEngineKind } from '../engines/kinds';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
 import type { DiagnosticsEngine } from '../engines/diagnostics/types';
@@ -10,10 +10,36 @@ import type { Remotes } from './remote/remotes';
 
 export type { DiagnosticsEngine };
 
+/** The engine kinds that serve models (src/engines/kinds.ts), each in a supervised worker of its own in the browser. */
+export type EngineKind = ModelEngineKind;
+
+/** The faults a test can inject into an engine worker (diagnostics hosts only). */
+export type EngineFault = 'hang' | 'crash' | 'device-lost';
+
+/** An engine worker's supervision state, as GET /models shows it. */
+export interface EngineHealth {
+  kind: EngineKind;
+  /** Whether a worker is running now. */
+  running: boolean;
+  /** Times the worker was terminated and restarted (stuck past a deadline, not answering, crashed, GPU device lost). */
+  restarts: number;
+  lastRestart: { reason: 'deadline' | 'unresponsive' | 'crashed' | 'device_lost'; at: string } | null;
+  /** Calls in flight per model id (waiting, loading or running; streams until they end). */
+  jobsInFlight: Record<string, number>;
+}
+
 export interface ApiDeps {
   registry: ModelRegistry;
-  /** Engines are created on first use: the getter is awaited per request (src/engines/kinds.ts). */
-  engines: Engines;
+  /**
+   * Engines are created on first use: the getter is awaited per request (src/engines/kinds.ts). Supervised engines
+   * (browser workers) also report their health, and diagnostics hosts let tests inject faults.
+   */
+  engines: Engines & {
+    /** Supervised engines (browser workers): restarts and jobs in flight per engine kind. */
+    health?(): EngineHealth[];
+    /** Test-only (diagnostics hosts): injects a fault into an engine worker; false when none is running. */
+    injectFault?(kind: EngineKind, fault: EngineFault, ms?: number): boolean;
+  };
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;
   /** Request bodies above this many bytes get 413 (default 8 MiB). */

@@ -96,6 +96,9 @@ export const ERROR_CODES = {
   // Cannot serve now (503): retry, download, or pick another model.
   service_unavailable: busy(),
   no_host: busy(),
+  deadline_exceeded: busy(),
+  engine_restarted: busy(),
+  engine_stopped: busy(),
   not_host: busy(),
   host_gone: busy(),
   host_changed: busy(),
@@ -112,7 +115,7 @@ export const ERROR_CODES = {
   generation_interrupted: busy(),
   // Hearth or the model failed (500).
   engine_error: broken('Unknown engine failure'),
-  device_lost: broken(),
+  device_lost: busy(),
   bad_catalog_entry: broken(),
   bad_model_config: broken(),
   bad_model_io: broken(),

@@ -1,5 +1,5 @@
 /**
- * onnxruntime-web sessions, created one way for every engine: the `Ort` module type (the module is passed in, so
+ * onnxruntime sessions (onnxruntime-web, or onnxruntime-node's cpu/cuda in `hearth serve`), created one way for every engine: the `Ort` module type (the module is passed in, so
  * Node tests, workers and benches each bring their own build), the WebGPU availability check, and `createSession`.
  */
 import type * as OrtModule from 'onnxruntime-web';
@@ -23,7 +23,7 @@ export function assertDeviceAvailable(device: string, message = 'WebGPU is not a
  * A session for `model` (the ONNX bytes) on `device`, after the WebGPU check; `options` adds to
  * `{ executionProviders: [device] }` (graph optimisation, external data, outputs kept on the GPU).
  */
-export async function createSession(ort: Ort, model: Uint8Array, device: 'webgpu' | 'wasm', options: OrtSessionOptions = {},
+export async function createSession(ort: Ort, model: Uint8Array, device: 'webgpu' | 'wasm' | 'cpu' | 'cuda', options: OrtSessionOptions = {},
   unavailableMessage?: string): Promise<OrtSession> {
   assertDeviceAvailable(device, unavailableMessage);
   return ort.InferenceSession.create(model, { executionProviders: [device], ...options });

@@ -6,7 +6,8 @@
  * MODEL, e.g. `alias=accounts/fireworks/models/stable-diffusion-xl-1024-v1-0=hearth/tiny-sdxl`, `diagnostics=1`
  * mounts the test routes, `sw=0` skips the service worker (the page then answers only through `hearth.fetch`),
  * `wgsl=0` leaves LLMs to onnxruntime-web (no WGSL decoder), `apiworker=0` runs the API on the page's main thread
- * (the path before the API worker, for comparison).
+ * (the path before the API worker, for comparison), `deadlines=llm:3000,graceMs:1000` sets engine job deadlines in ms
+ * (kinds `embeddings`, `llm`, `image`, and `graceMs`, `unresponsiveMs`).
  */
 import { startHearth } from '../runtime/client';
 import type { OrtDevice } from '../engines/embeddings/types';
@@ -26,7 +27,14 @@ const aliases = Object.fromEntries(params.getAll('alias').flatMap((a) => {
   return at > 0 ? [[a.slice(0, at), a.slice(at + 1)]] : [];
 }));
 
+/** `deadlines=KIND:MS,…`. */
+const deadlines = Object.fromEntries((params.get('deadlines') ?? '').split(',').flatMap((pair) => {
+  const [kind, ms] = pair.split(':');
+  return ['embeddings', 'llm', 'image', 'graceMs', 'unresponsiveMs'].includes(kind) && Number(ms) > 0 ? [[kind, Number(ms)]] : [];
+}));
+
 export const hearth = startHearth({
+  deadlines,
   aliases,
   devices: params.get('devices') === 'none' ? [] : devices?.length ? devices : undefined,
   // URL remotes first (they win for the models both match), then the ones saved in the model manager.

@@ -16,6 +16,9 @@ export interface ModelEngine<Info> {
 }
 
 export interface StreamingEngine<Job, Event> {
-  /** Runs a job as a stream of events; the stream's cancel() stops the job. */
-  generate(job: Job): Promise<ReadableStream<Event>>;
+  /**
+   * Runs a job as a stream of events; the stream's cancel() stops the job. A job whose `signal` has aborted while it
+   * waited for its turn is dropped before it starts (499 `cancelled`).
+   */
+  generate(job: Job, signal?: AbortSignal): Promise<ReadableStream<Event>>;
 }

@@ -14,7 +14,7 @@ import type { ImageEngine } from '../engines/sdxl/types';
 import type { ModelRegistry } from '../models/registry';
 import type { ApiWorkerControl } from './api-worker';
 import type { RuntimeOptions } from './assemble';
-import type { EngineKind, EnginePool } from './engines';
+import type { EnginePool, PoolKind } from './engines';
 import { relayClient } from './relay-client';
 import { connectEngine } from './worker-protocol';
 
@@ -71,8 +71,8 @@ function forwardEdits(registry: ModelRegistry, remotes: Remotes, control: Comlin
 
 /** `hearth.engines` in a page whose engines live under the API worker: each kind reached on its own port. */
 function enginesThrough(control: Comlink.Remote<ApiWorkerControl>, diagnostics: boolean): EnginePool {
-  const connected = new Map<EngineKind, Promise<unknown>>();
-  const connect = <T>(kind: EngineKind, wrap: (port: MessagePort) => T): Promise<T> => {
+  const connected = new Map<PoolKind, Promise<unknown>>();
+  const connect = <T>(kind: PoolKind, wrap: (port: MessagePort) => T): Promise<T> => {
     if (!connected.has(kind)) connected.set(kind, control.enginePort(kind).then(wrap));
     return connected.get(kind) as Promise<T>;
   };
@@ -82,6 +82,8 @@ function enginesThrough(control: Comlink.Remote<ApiWorkerControl>, diagnostics: 
     image: () => connect('image', (p) => connectEngine<ImageEngine>(p)),
     ...(diagnostics && { diagnostics: () => connect('diagnostics', (p) => Comlink.wrap<DiagnosticsEngine>(p)) }),
     loaded: () => control.loadedModels(),
+    // The supervisors live in the API worker: its GET /models reports their health; the page has none of its own.
+    health: () => [],
     terminate() {
       connected.clear();
       void control.terminateEngines();

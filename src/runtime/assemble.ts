@@ -10,6 +10,7 @@ import type { OrtDevice } from '../engines/embeddings/types';
 import { ModelRegistry } from '../models/registry';
 import { ArtifactStore } from '../models/store';
 import type { CatalogEntry } from '../models/types';
+import type { EngineDeadlines } from './deadlines';
 import { createEnginePool, type EnginePool } from './engines';
 
 /** What a runtime is built from: plain data, so the page can hand it to the API worker. */
@@ -21,6 +22,8 @@ export interface RuntimeOptions {
   aliases: Record<string, string>;
   apiKey?: string;
   diagnostics: boolean;
+  /** Engine job deadlines (./deadlines.ts), plain data. */
+  deadlines?: Partial<EngineDeadlines>;
   ortWasmBase?: string;
   hubEndpoint?: string;
   /** Absolute URL model files resolve against. */
@@ -54,7 +57,7 @@ export function assembleRuntime(options: RuntimeOptions): Runtime {
     ortWasmBase: options.ortWasmBase,
     modelBase: options.modelBase,
     hubEndpoint: options.hubEndpoint,
-  }, { diagnostics: options.diagnostics });
+  }, { diagnostics: options.diagnostics, deadlines: options.deadlines });
   const handle = createApi({
     registry,
     engines,

@@ -15,6 +15,7 @@ import { startApiWorker } from './api-link';
 import { assembleRuntime, createRegistry, type RuntimeOptions } from './assemble';
 import type { EnginePool } from './engines';
 import { answerOnMainThread, serveAsHost, type HostHandle, type RelayTarget } from './host';
+import type { EngineDeadlines } from './deadlines';
 import { installServiceWorker } from './install';
 import { localModels, type LocalModels } from './local-models';
 
@@ -34,7 +35,7 @@ export interface HearthOptions {
   aliases?: Record<string, string>;
   /** Require `Authorization: Bearer <apiKey>` on API requests. */
   apiKey?: string;
-  /** Mounts the test-only stream routes (`/_hearth/stream`). */
+  /** Mounts the test-only routes (`/_hearth/stream`, `/_hearth/engine-fault`) and lets them inject engine faults. */
   diagnostics?: boolean;
   /**
    * Run the API in a dedicated worker (default true): relayed requests go service worker → API worker → engine
@@ -43,6 +44,11 @@ export interface HearthOptions {
    * `npm run bench -- --only=relay`).
    */
   apiWorker?: boolean;
+  /**
+   * Engine job deadlines in ms per kind (`embeddings`, `llm`, `image`) and `graceMs`, the time a worker gets to stop
+   * a job past its deadline before it is restarted (defaults in src/runtime/deadlines.ts).
+   */
+  deadlines?: Partial<EngineDeadlines>;
   /** Where to load onnxruntime-web's wasm files from (default: the copy the build bundled). */
   ortWasmBase?: string;
   /** The Hugging Face endpoint (or a mirror) LoRA adapters are downloaded from (default https://huggingface.co). */
@@ -84,6 +90,7 @@ function assemble(options: HearthOptions): { hearth: Hearth; relay: RelayTarget 
     aliases: options.aliases ?? {},
     apiKey: options.apiKey,
     diagnostics: options.diagnostics ?? false,
+    deadlines: options.deadlines,
     ortWasmBase: options.ortWasmBase,
     hubEndpoint: options.hubEndpoint,
     modelBase: new URL(BASE_URL, origin).href,

@@ -15,6 +15,8 @@ export interface WorkerConfig {
   modelBase: string;
   /** Where LoRA adapters are downloaded from (`<hub>/<repo>/resolve/main/<file>`); default https://huggingface.co. */
   hubEndpoint?: string;
+  /** Test-only: the worker obeys injected faults (hang, crash, device loss; see worker-watch.ts). */
+  testHooks?: boolean;
 }
 
 export function readWorkerConfig(name: string): WorkerConfig {

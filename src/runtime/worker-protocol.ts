@@ -2,16 +2,23 @@
  * How engines cross the worker boundary (Comlink): the worker side turns every thrown error into a plain
  * `{status, error}` body (structured clone would strip a HearthError to a bare Error), and the host side turns
  * it back, so a 400 raised in a worker is still a 400 with its `param` in the page. Streams a method returns are
- * transferred, and their errors made cloneable the same way.
+ * transferred, and their errors made cloneable the same way. An AbortSignal argument crosses as a port (the host
+ * side is ./supervisor.ts, the worker side ./job-control.ts); in a worker, ./worker-watch.ts reports lost GPU devices.
  */
 import * as Comlink from 'comlink';
-import { toHearthError, type HearthError } from '../core/errors';
+import { toHearthError, unavailable, type HearthError } from '../core/errors';
 import { restOf } from '../util/pull-stream';
+import { jobControl } from './job-control';
+import { readWorkerConfig } from './worker-config';
+import { deviceLost, watchEngineWorker } from './worker-watch';
 
 type AsyncMethods<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<R> : never };
 
-/** Exposes `impl` on the worker's global scope with errors made cloneable. */
-export function exposeEngine<T extends object>(impl: T): void {
+/**
+ * Exposes `impl` on the worker's global scope (or on `endpoint`: Node tests) with errors made cloneable, signals
+ * made real and the worker watched.
+ */
+export function exposeEngine<T extends object>(impl: T, endpoint?: Comlink.Endpoint): void {
   const wrapped: Record<string, unknown> = {};
   let proto: object | null = impl;
   while (proto && proto !== Object.prototype) {
@@ -19,10 +26,13 @@ export function exposeEngine<T extends object>(impl: T): void {
       const value = (impl as Record<string, unknown>)[key];
       if (key === 'constructor' || typeof value !== 'function' || key in wrapped) continue;
       wrapped[key] = async (...args: unknown[]) => {
+        const control = jobControl(args);
         try {
-          const result = await (value as (...a: unknown[]) => unknown).apply(impl, args);
+          const pending = Promise.resolve((value as (...a: unknown[]) => unknown).apply(impl, control.args));
+          control.settle(pending);
+          const result = await pending;
           if (result instanceof ReadableStream) {
-            const stream = cloneableErrors(result);
+            const stream = cloneableErrors(control.stream(result));
             return Comlink.transfer(stream, [stream as unknown as Transferable]);
           }
           return result;
@@ -33,11 +43,19 @@ export function exposeEngine<T extends object>(impl: T): void {
     }
     proto = Object.getPrototypeOf(proto);
   }
+  if (endpoint) return Comlink.expose(wrapped, endpoint);
+  const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
+  if (typeof scope.postMessage === 'function' && typeof scope.name === 'string') {
+    watchEngineWorker(scope, { testHooks: readWorkerConfig(scope.name).testHooks });
+  }
   Comlink.expose(wrapped);
 }
 
 function cloneableError(e: unknown): { status: number; error: ReturnType<HearthError['toJSON']>['error'] } {
-  const err = toHearthError(e);
+  // Once a GPU device of this worker is lost, what fails with it is the loss (the host restarts the worker).
+  const err = deviceLost() && toHearthError(e).status >= 500
+    ? unavailable('The GPU device was lost; the engine restarts and the next request loads the model again', 'device_lost')
+    : toHearthError(e);
   return { status: err.status, error: err.toJSON().error };
 }
 
@@ -61,4 +79,31 @@ export function connectEngine<T extends object>(endpoint: Worker | MessagePort):
       };
     },
   });
+}
+
+/**
+ * Serves an engine held here (a supervised worker's proxy) on `port`, for another context (the page's
+ * `hearth.engines`): any method name is forwarded, streams are transferred and errors stay spec-shaped. The port
+ * outlives worker restarts, since it reaches the engine through its supervisor.
+ */
+export function relayEngine(engine: object, port: MessagePort): void {
+  const methods = engine as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  const forward = new Proxy({}, {
+    get(_target, key) {
+      if (typeof key !== 'string' || key === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        try {
+          const result = await methods[key](...args);
+          if (result instanceof ReadableStream) {
+            const stream = restOf(result.getReader(), cloneableError);
+            return Comlink.transfer(stream, [stream as unknown as Transferable]);
+          }
+          return result;
+        } catch (e) {
+          throw cloneableError(e);
+        }
+      };
+    },
+  });
+  Comlink.expose(forward, port);
 }

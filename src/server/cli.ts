@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { RemoteConfig } from '../api/remote/types';
+import { DEVICE_CHOICES, type DeviceChoice } from './node-runtime';
 import { startServer } from './serve';
 
 const USAGE = `Usage: hearth serve [options]
@@ -15,6 +16,8 @@ const USAGE = `Usage: hearth serve [options]
   --cors <origin>     let pages on this origin call the server (repeatable; '*' for any)
   --api-key <key>     require "Authorization: Bearer <key>" (or set HEARTH_API_KEY)
   --model-dir <dir>   folder holding models/ as in the web app's public/ (default: the repo's public/)
+  --device <d>        where models run: auto (default: CUDA where installed, then CPU, on onnxruntime-node;
+                      wasm when it cannot load), cuda, cpu, or wasm (onnxruntime-web's build)
   --remote <n>=<url>  also relay to a remote backend, local-first (repeatable; key in HEARTH_REMOTE_KEY_<N>)
   --quiet             no request log`;
 
@@ -36,6 +39,7 @@ export async function main(argv: string[], defaults: { modelDir: string }): Prom
         cors: { type: 'string', multiple: true },
         'api-key': { type: 'string' },
         'model-dir': { type: 'string' },
+        device: { type: 'string', default: 'auto' },
         remote: { type: 'string', multiple: true },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -56,22 +60,39 @@ export async function main(argv: string[], defaults: { modelDir: string }): Prom
     process.exitCode = 2;
     return;
   }
+  const device = values.device as DeviceChoice;
+  if (!DEVICE_CHOICES.includes(device)) {
+    console.error(`--device must be one of ${DEVICE_CHOICES.join(', ')} (got ${values.device})`);
+    process.exitCode = 2;
+    return;
+  }
   const remotes: RemoteConfig[] = (values.remote ?? []).map((spec) => {
     const at = spec.indexOf('=');
     const name = spec.slice(0, at);
     return { name, baseURL: spec.slice(at + 1), apiKey: process.env[`HEARTH_REMOTE_KEY_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] };
   });
-  const server = await startServer({
-    port,
-    host: values.host,
-    modelDir: values['model-dir'] ?? defaults.modelDir,
-    models: values.models?.flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean),
-    cors: values.cors,
-    apiKey: values['api-key'] ?? process.env.HEARTH_API_KEY,
-    remotes,
-    log: values.quiet ? undefined : (line) => console.log(line),
-  });
+  let server;
+  try {
+    server = await startServer({
+      port,
+      host: values.host,
+      modelDir: values['model-dir'] ?? defaults.modelDir,
+      models: values.models?.flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean),
+      cors: values.cors,
+      apiKey: values['api-key'] ?? process.env.HEARTH_API_KEY,
+      remotes,
+      device,
+      log: values.quiet ? undefined : (line) => console.log(line),
+    });
+  } catch (e) {
+    console.error(`hearth serve: ${(e as Error).message}`);
+    process.exitCode = 1;
+    return;
+  }
+  const { runtime } = server.engines;
   console.log(`Hearth serving ${server.baseURL} (${server.models.length} models${values.cors?.length ? `; CORS for ${values.cors.join(', ')}` : ''})`);
+  console.log(`Models run on ${runtime.name}: ${runtime.devices.join(', then ')}`);
+  for (const { device: d, reason } of runtime.unavailable) console.log(`  no ${d}: ${reason}`);
   const stop = () => {
     void server.close().then(() => process.exit(0));
   };

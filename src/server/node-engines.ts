@@ -1,9 +1,9 @@
 /**
- * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on
- * onnxruntime-web's wasm backend (single-threaded), reading model files from a directory (model-files.ts) and
+ * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on the
+ * ONNX Runtime node-runtime.ts chose (onnxruntime-node on CPU/CUDA for `hearth serve`; onnxruntime-web's wasm build,
+ * single-threaded, by default and for the Node tests), reading model files from a directory (model-files.ts) and
  * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
  */
-import * as ort from 'onnxruntime-web';
 import type { ApiDeps } from '../api/types';
 import { createEmbeddingsService, type EmbeddingsService } from '../engines/embeddings/service';
 import { loadedModels } from '../engines/loaded';
@@ -14,10 +14,11 @@ import { cpuCanny } from '../engines/sdxl/edges';
 import { createSdxlService, type SdxlService } from '../engines/sdxl/service';
 import { nodeCodec } from './image-codec';
 import type { ModelDirectory } from './model-files';
-
-ort.env.wasm.numThreads = 1;
+import { WASM_RUNTIME, type NodeRuntime } from './node-runtime';
 
 export interface NodeEngines {
+  /** The ONNX Runtime and devices the engines run on. */
+  runtime: NodeRuntime;
   embeddings: EmbeddingsService;
   llm: LlmService;
   /** Created on first use (it is the heaviest). */
@@ -31,13 +32,13 @@ export interface NodeEngines {
  * would only be noticed after the whole job. Each event of a generation is therefore handed out after one turn of
  * the event loop: other requests progress between tokens or steps, and a cancel arrives while the job still runs.
  */
-function yielding<E extends { generate(job: never): Promise<ReadableStream<unknown>> }>(engine: E): E {
+function yielding<E extends { generate(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }>(engine: E): E {
   return new Proxy(engine, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (prop !== 'generate') return typeof value === 'function' ? value.bind(target) : value;
-      return async (job: never) => {
-        const reader = (await target.generate(job)).getReader();
+      return async (job: never, signal?: AbortSignal) => {
+        const reader = (await target.generate(job, signal)).getReader();
         return new ReadableStream({
           async pull(controller) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -57,15 +58,20 @@ export function llmFiles(files: ModelFiles): LlmServiceOptions['loadFiles'] {
   return (entry, variant) => readLlmFiles(entry, variant, files);
 }
 
-/** `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device) instead of the wasm one. */
-export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmService } = {}): NodeEngines {
-  const embeddings = createEmbeddingsService({ ort, files, devices: ['wasm'] });
-  const llm = options.llm ?? createLlmService({ ort, files, devices: ['wasm'], hasShaderF16: async () => false });
+/**
+ * `runtime`: the ONNX Runtime and devices (default: onnxruntime-web's wasm build; `await nodeRuntime()` for
+ * onnxruntime-node). `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device).
+ */
+export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmService; runtime?: NodeRuntime } = {}): NodeEngines {
+  const runtime = options.runtime ?? WASM_RUNTIME;
+  const { ort, devices } = runtime;
+  const embeddings = createEmbeddingsService({ ort, files, devices });
+  const llm = options.llm ?? createLlmService({ ort, files, devices, hasShaderF16: async () => false });
   let sdxl: SdxlService | undefined;
-  const image = () => (sdxl ??= createSdxlService({ ort, files, devices: ['wasm'], codec: nodeCodec, canny: cpuCanny }));
+  const image = () => (sdxl ??= createSdxlService({ ort, files, devices, codec: nodeCodec, canny: cpuCanny }));
 
   return {
-    embeddings, llm, image,
+    runtime, embeddings, llm, image,
     deps: {
       engines: {
         embeddings: async () => embeddings,

@@ -16,6 +16,7 @@ import type { RemoteConfig } from '../api/remote/types';
 import { corsHeaders, preflight, type CorsPolicy } from './cors';
 import { directoryFiles } from './model-files';
 import { createNodeEngines, type NodeEngines } from './node-engines';
+import { nodeRuntime, type DeviceChoice } from './node-runtime';
 import { toRequest, writeResponse } from './node-http';
 
 export interface ServeOptions {
@@ -32,6 +33,11 @@ export interface ServeOptions {
   apiKey?: string;
   /** Remote backends, as for startHearth (this server may itself relay to another). */
   remotes?: RemoteConfig[];
+  /**
+   * Where models run (default `auto`: onnxruntime-node on CUDA where its provider is installed, then CPU; wasm when
+   * onnxruntime-node cannot load). An explicit device that cannot run here makes startServer throw.
+   */
+  device?: DeviceChoice;
   /** Called per answered request with a log line (default: none). */
   log?: (line: string) => void;
 }
@@ -57,8 +63,8 @@ export function servedCatalog(patterns: string[] | undefined): CatalogEntry[] {
 }
 
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
-  const engines = createNodeEngines(directoryFiles(options.modelDir));
   const models = servedCatalog(options.models);
+  const engines = createNodeEngines(directoryFiles(options.modelDir), { runtime: await nodeRuntime(options.device) });
   const handle = createApi({
     registry: new ModelRegistry(models),
     ...engines.deps,

@@ -1,13 +1,15 @@
 // The soak: Hearth tried as a hostile user would, through the service worker from two tabs. Malformed-input fuzz
 // over every endpoint (tests/soak/cases.ts), concurrent mixed requests from both tabs checked against solo answers,
 // abort storms, a service-worker stop, site-data clearing, memory over many requests, another site's form post, a
-// decompression bomb, and the host closing mid-stream. Prints one table (counts and the first failure of each kind)
+// decompression bomb, engine workers crashing or hanging mid-stream (full run only: tests/browser/supervision.test.ts
+// covers one of each in npm test), and the host closing mid-stream. Prints one table (counts and the first failure of each kind)
 // and fails on any hang, 5xx, non-ErrorResponse error, or lost or mixed answer.
 // `npm run soak` runs it all (SOAK=full); the fast subset (every 10th fuzz case, fewer repetitions) runs in npm test.
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launch, openHost, seedStoredFile, type HostPage } from '../browser/browser';
+import { streamThenFault } from '../browser/faults';
 import { soakCases, type SoakCase } from './cases';
 
 const FULL = process.env.SOAK === 'full';
@@ -75,7 +77,8 @@ let png: number[];
 
 beforeAll(async () => {
   browser = await launch();
-  host = await openHost(browser, baseUrl, 'devices=wasm&diagnostics=1');
+  // LLM jobs get 15 s (the fuzz's longest runs take ~1 s here) so that a hung worker is restarted within the soak.
+  host = await openHost(browser, baseUrl, 'devices=wasm&diagnostics=1&deadlines=llm:15000,graceMs:2000');
   other = await host.context.newPage();
   await other.goto(`${baseUrl}/?devices=wasm&diagnostics=1`);
   await other.waitForFunction(() => window.hearth !== undefined && Boolean(navigator.serviceWorker.controller));
@@ -290,6 +293,24 @@ describe(`soak (${FULL ? 'full' : 'fast subset'})`, () => {
       { ok: answers[2].status === 200, what: `plain: ${answers[2].status}` },
     ]);
     expect([...outcomes.filter((o) => !o.ok), ...quota, ...template].map((f) => f.what)).toEqual([]);
+  }, 600_000);
+
+  it.skipIf(!FULL)('engine workers crashing or hanging mid-stream: the stream ends (crash < 1 s, hang at its deadline), the next request answers 200', async () => {
+    const outcomes: { ok: boolean; what: string }[] = [];
+    const plain = { name: 'after the fault', path: '/inference/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 }) };
+    for (const [fault, rounds] of [['crash', 5], ['hang', 2]] as const) {
+      for (let i = 0; i < rounds; i++) {
+        const { outcome } = await streamThenFault(other, fault, { ms: 60_000, maxTokens: 240 });
+        const code = fault === 'crash' ? 'engine_restarted' : 'deadline_exceeded';
+        const limit = fault === 'crash' ? 1000 : 16_000;
+        outcomes.push({ ok: outcome.error?.code === code && outcome.endedAfterMs < limit, what: `${fault} #${i}: ${outcome.error?.code ?? (outcome.done ? 'finished' : 'no error')} after ${outcome.endedAfterMs} ms` });
+        if (fault === 'hang') await other.waitForTimeout(2500); // the grace period: the worker is restarted
+        const [next] = await send(other, [plain]);
+        outcomes.push({ ok: next.status === 200, what: `${fault} #${i}: next request ${next.status} ${next.text.slice(0, 120)}` });
+      }
+    }
+    const failed = record('engine worker crash (5) and hang (2) mid-stream, then a request', outcomes);
+    expect(failed.map((f) => f.what)).toEqual([]);
   }, 600_000);
 
   it('the host closes mid-stream: the other tab\'s stream errors within a second, then it serves', async () => {

@@ -47,7 +47,7 @@ export const createChatCompletion: Handler = async (ctx) => {
   const { start, rest: events } = await splitStart(await engine.generate({
     kind: 'chat', entry, messages: req.messages.map(asEngineMessage), tools, toolChoice,
     promptTruncateLen: req.prompt_truncate_len === undefined ? 1500 : req.prompt_truncate_len, params,
-  }));
+  }, ctx.request.signal));
   const id = newId('chatcmpl');
   const created = nowSeconds();
   const headers = { 'x-hearth-seed': String(params.seed), 'x-hearth-backend': start.backend };

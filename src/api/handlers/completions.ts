@@ -33,7 +33,7 @@ export const createCompletion: Handler = async (ctx) => {
   const engine = await ctx.deps.engines.llm();
   const { start, rest: events } = await splitStart(await engine.generate({
     kind: 'completion', entry, prompts, images: req.images ?? [], params,
-  }));
+  }, ctx.request.signal));
   const id = newId('cmpl');
   const created = nowSeconds();
   const headers = { 'x-hearth-seed': String(params.seed), 'x-hearth-backend': start.backend };

@@ -3,10 +3,13 @@
  * stream crossing worker → host → service worker → page, and a cancel travelling back to the worker.
  *   POST /_hearth/stream {"run_id", "count", "interval_ms"} → text/event-stream of ticks
  *   GET  /_hearth/stream/{run_id}                             → what the worker saw of that run
+ *   POST /_hearth/engine-fault {"engine", "fault", "ms"}       → injects a fault into a running engine worker:
+ *        `hang` (its event loop blocked for ms), `crash` (an uncaught error), `device-lost` (device.destroy() on its
+ *        GPU devices); answers {"injected": false} when that engine's worker is not running
  */
 import { invalidRequest, notFound } from '../errors';
 import { jsonResponse } from '../http';
-import type { DiagnosticsEngine, Handler, RequestContext } from '../types';
+import type { DiagnosticsEngine, EngineFault, EngineKind, Handler, RequestContext } from '../types';
 
 async function diagnostics(ctx: RequestContext): Promise<DiagnosticsEngine> {
   const get = ctx.deps.engines.diagnostics;
@@ -31,4 +34,20 @@ export const tickRunState: Handler = async (ctx) => {
   const state = await engine.runState(ctx.pathParam ?? '');
   if (!state) throw notFound(`No stream run "${ctx.pathParam}"`, 'run_id');
   return jsonResponse(state);
+};
+
+const ENGINE_KINDS: readonly EngineKind[] = ['embeddings', 'llm', 'image'];
+const ENGINE_FAULTS: readonly EngineFault[] = ['hang', 'crash', 'device-lost'];
+
+export const injectEngineFault: Handler = async (ctx) => {
+  const inject = ctx.deps.engines.injectFault;
+  if (!inject) throw notFound(`No route for ${ctx.path}`, null, 'unknown_route');
+  const body = (await ctx.json()) as { engine?: unknown; fault?: unknown; ms?: unknown };
+  const engine = ENGINE_KINDS.find((k) => k === body.engine);
+  const fault = ENGINE_FAULTS.find((f) => f === body.fault);
+  if (!engine) throw invalidRequest(`"engine" must be one of ${ENGINE_KINDS.join(', ')}`, 'engine');
+  if (!fault) throw invalidRequest(`"fault" must be one of ${ENGINE_FAULTS.join(', ')}`, 'fault');
+  const ms = body.ms === undefined ? undefined : Number(body.ms);
+  if (ms !== undefined && (!Number.isFinite(ms) || ms < 0 || ms > 600_000)) throw invalidRequest('"ms" must be 0..600000', 'ms');
+  return jsonResponse({ injected: inject(engine, fault, ms) });
 };

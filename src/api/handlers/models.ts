@@ -4,14 +4,15 @@
  */
 import { notFound } from '../errors';
 import { jsonResponse } from '../http';
-import type { ApiDeps, Handler } from '../types';
+import type { ApiDeps, EngineHealth, Handler } from '../types';
 import type { LoadedModelState } from '../../engines/loaded';
 import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
 
 export const listModels: Handler = async (ctx) => {
   const loaded = await ctx.deps.engines.loaded();
-  const data = await Promise.all(ctx.deps.registry.list().map((e) => describe(ctx.deps, e, loaded)));
+  const health = ctx.deps.engines.health?.();
+  const data = await Promise.all(ctx.deps.registry.list().map((e) => describe(ctx.deps, e, loaded, health)));
   return jsonResponse({ object: 'list', data, aliases: ctx.deps.registry.aliases() });
 };
 
@@ -19,11 +20,24 @@ export const getModel: Handler = async (ctx) => {
   const name = ctx.pathParam ?? '';
   const entry = ctx.deps.registry.find(name);
   if (!entry) throw notFound(`Model "${name}" not found`, 'model', 'model_not_found');
-  return jsonResponse(await describe(ctx.deps, entry, await ctx.deps.engines.loaded()));
+  return jsonResponse(await describe(ctx.deps, entry, await ctx.deps.engines.loaded(), ctx.deps.engines.health?.()));
 };
 
-async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, LoadedModelState>) {
+/** The model's engine worker as its supervisor sees it (browser hosts): restarts, and this model's jobs in flight. */
+function engineState(entry: CatalogEntry, health: EngineHealth[] | undefined) {
+  const engine = health?.find((h) => h.kind === entry.kind);
+  if (!engine) return undefined;
+  return {
+    running: engine.running,
+    restarts: engine.restarts,
+    last_restart: engine.lastRestart,
+    jobs_in_flight: engine.jobsInFlight[entry.id] ?? 0,
+  };
+}
+
+async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, LoadedModelState>, health?: EngineHealth[]) {
   const state = loaded.get(entry.id);
+  const engine = engineState(entry, health);
   const needed = entry.files.filter((f) => !f.optional);
   const size = needed.every((f) => f.size !== undefined) ? needed.reduce((s, f) => s + (f.size ?? 0), 0) : null;
   // Where some files are known only by a listing's rounded size (listedSize): the sum of the sizes known, exact or
@@ -49,6 +63,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
     ...(state?.variant && { loaded_variant: `${state.backend}:${state.variant}` }),
     ...(state?.loras && { loaded_loras: state.loras }),
     ...(state?.skipped?.length && { skipped_backends: state.skipped }),
+    ...(engine && { engine }),
     ...(state?.stats && { stats: { requests: state.stats.requests, cancelled: state.stats.cancelled, generated_tokens: state.stats.generatedTokens, queued: state.stats.queued ?? 0 } }),
     ...(entry.llm && {
       context_length: entry.llm.contextLength,

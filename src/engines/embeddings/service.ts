@@ -6,7 +6,7 @@
  * vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
  * dropped so the next request loads it afresh.
  */
-import { toHearthError } from '../../core/errors';
+import { hearthError, toHearthError } from '../../core/errors';
 import { sleep } from '../../core/deferred';
 import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
@@ -25,6 +25,7 @@ const MAX_COALESCED_INPUTS = 256;
 
 interface Waiting {
   request: EmbedRequest;
+  signal?: AbortSignal;
   resolve(result: EmbedResult): void;
   reject(error: unknown): void;
 }
@@ -43,14 +44,14 @@ export class EmbeddingsService implements EmbeddingsEngine {
     return (await this.embedder(entry)).info;
   }
 
-  async embed(request: EmbedRequest): Promise<EmbedResult> {
+  async embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult> {
     const embedder = await this.embedder(request.entry);
     const id = request.entry.id;
     return new Promise<EmbedResult>((resolve, reject) => {
       let queue = this.waiting.get(id);
       const first = !queue?.length;
       if (!queue) this.waiting.set(id, (queue = []));
-      queue.push({ request, resolve, reject });
+      queue.push({ request, signal, resolve, reject });
       if (first) void this.jobs.run(() => this.runWaiting(id, embedder));
     });
   }
@@ -63,10 +64,16 @@ export class EmbeddingsService implements EmbeddingsEngine {
     let inputs = 0;
     while (queue.length && (job.length === 0 || inputs + queue[0].request.inputs.length <= MAX_COALESCED_INPUTS)) {
       const next = queue.shift()!;
+      if (next.signal?.aborted) {
+        // Its client has gone: dropped before it runs.
+        next.reject(hearthError('cancelled', 'The client went away before the job started'));
+        continue;
+      }
       job.push(next);
       inputs += next.request.inputs.length;
     }
     if (queue.length) void this.jobs.run(() => this.runWaiting(id, embedder));
+    if (!job.length) return;
     this.counters.jobs++;
     this.counters.requests += job.length;
     try {

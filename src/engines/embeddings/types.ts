@@ -4,7 +4,14 @@
 import type { CatalogEntry } from '../../models/types';
 import type { ModelEngine } from '../contract';
 
-export type OrtDevice = 'webgpu' | 'wasm';
+/**
+ * Where an ONNX session runs: onnxruntime-web's WebGPU or wasm backend (browser, or wasm in Node), or
+ * onnxruntime-node's CPU or CUDA execution provider (`hearth serve`). The name is the execution provider's.
+ */
+export type OrtDevice = 'webgpu' | 'wasm' | 'cpu' | 'cuda';
+
+/** Devices that compute on the CPU: fp16-arithmetic exports and WebGPU-only variants are not tried there. */
+export const onCpu = (device: OrtDevice): boolean => device === 'wasm' || device === 'cpu';
 
 /** One input: text, or token ids the caller already has. `param` names it in errors (e.g. `input[2]`). */
 export type EmbeddingInput = { text: string; param: string } | { ids: number[]; param: string };
@@ -19,7 +26,7 @@ export interface EmbedResult {
   /** One unit vector per input, in input order. */
   vectors: Float32Array[];
   promptTokens: number;
-  /** The device that ran the model ('webgpu' or 'wasm'). */
+  /** The device that ran the model ('webgpu', 'wasm', 'cpu', 'cuda'). */
   backend: OrtDevice;
 }
 
@@ -31,6 +38,9 @@ export interface LoadedModelInfo {
 }
 
 export interface EmbeddingsEngine extends ModelEngine<LoadedModelInfo> {
-  /** One request's vectors (coalesced with the other requests waiting for the same model). */
-  embed(request: EmbedRequest): Promise<EmbedResult>;
+  /**
+   * One request's vectors (coalesced with the other requests waiting for the same model). A request whose `signal`
+   * has aborted while it waited for its turn is dropped before it runs (499 `cancelled`).
+   */
+  embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult>;
 }

@@ -6,7 +6,7 @@
  */
 import type { CatalogEntry, LlmVariant } from '../../models/types';
 import type { BackendCandidate } from '../backends';
-import type { OrtDevice } from '../embeddings/types';
+import { onCpu, type OrtDevice } from '../embeddings/types';
 import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import { assertDeviceAvailable, hasWebGpu, type Ort } from '../../core/session';
@@ -115,8 +115,8 @@ export function onnxBackend(ort: Ort): LlmBackend {
         if (device === 'webgpu' && variant.requiresF16 && !(await hasShaderF16())) {
           throw new Error('the adapter lacks shader-f16');
         }
-        if (device === 'wasm' && !variant.wasm) {
-          throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : 'this variant does not run on wasm');
+        if (onCpu(device) && !variant.wasm) {
+          throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : `this variant does not run on ${device}`);
         }
         const model = await loadOnnxLlm(ort, entry, variant, device, await files());
         return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());

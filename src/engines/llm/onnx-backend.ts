@@ -6,6 +6,7 @@
 import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../core/errors';
 import type { CatalogEntry, ExternalDataFile, LlmVariant } from '../../models/types';
+import type { OrtDevice } from '../embeddings/types';
 import { ChatTemplate, type TemplateConfig } from './chat-template';
 import { ConstraintFactory } from './constraint';
 import type { LlmDecoder } from './decoder';
@@ -36,7 +37,7 @@ interface HfConfig {
 }
 
 export async function loadOnnxLlm(ort: Ort, entry: CatalogEntry, variant: Extract<LlmVariant, { backend: 'onnx' }>,
-  device: 'webgpu' | 'wasm', files: OnnxLlmFiles): Promise<LlmModel> {
+  device: OrtDevice, files: OnnxLlmFiles): Promise<LlmModel> {
   const config = files.config as HfConfig;
   const shape = decoderShape(entry, config);
   const options: OrtModule.InferenceSession.SessionOptions = OnnxDecoder.sessionOptions(device, shape);

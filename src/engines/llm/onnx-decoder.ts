@@ -10,6 +10,7 @@ import type * as OrtModule from 'onnxruntime-web';
 import { internal, unavailable } from '../../core/errors';
 import type { Ort } from '../../core/session';
 import { float16ToFloat32 } from '../../util/float16';
+import type { OrtDevice } from '../embeddings/types';
 import type { DecoderShape, LlmDecoder, StepInput, StepOutput } from './decoder';
 
 export type { Ort };
@@ -44,7 +45,7 @@ export class OnnxDecoder implements LlmDecoder {
     private readonly ort: Ort,
     private readonly session: OrtModule.InferenceSession,
     readonly shape: DecoderShape,
-    readonly device: 'webgpu' | 'wasm',
+    readonly device: OrtDevice,
   ) {
     this.kvType = shape.layers > 0 ? floatTypeOf(session.inputMetadata, 'past_key_values.0.key') : 'float32';
     this.logitsType = floatTypeOf(session.outputMetadata, 'logits');
@@ -54,7 +55,7 @@ export class OnnxDecoder implements LlmDecoder {
     return `onnx/${this.device}`;
   }
 
-  static sessionOptions(device: 'webgpu' | 'wasm', shape: DecoderShape): OrtModule.InferenceSession.SessionOptions {
+  static sessionOptions(device: OrtDevice, shape: DecoderShape): OrtModule.InferenceSession.SessionOptions {
     const options: OrtModule.InferenceSession.SessionOptions = { executionProviders: [device], graphOptimizationLevel: 'all' };
     if (device === 'webgpu') {
       const keep: Record<string, 'gpu-buffer'> = {};

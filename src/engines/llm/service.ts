@@ -5,7 +5,7 @@
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
  * queue and never interleave their tokens.
  */
-import { toHearthError } from '../../core/errors';
+import { hearthError, toHearthError } from '../../core/errors';
 import type { CatalogEntry } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import { ModelHost } from '../model-host';
@@ -69,15 +69,21 @@ export class LlmService implements LlmEngine {
   }
 
   /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
-  async generate(job: LlmJob): Promise<ReadableStream<LlmEvent>> {
+  async generate(job: LlmJob, signal?: AbortSignal): Promise<ReadableStream<LlmEvent>> {
     const queued = performance.now();
     const model = await this.model(job.entry);
     const turn = this.queues.enter(job.entry.id);
     const release = turn.leave;
     const stats = model.info.stats;
     stats.queued = (stats.queued ?? 0) + 1;
-    await turn.ready;
+    await Promise.race([turn.ready, abortedPromise(signal)]);
     stats.queued--;
+    if (signal?.aborted) {
+      // Its client has gone: dropped before it starts (the queue behind it still waits for the previous job).
+      release();
+      stats.cancelled++;
+      throw hearthError('cancelled', 'The client went away before the job started');
+    }
     let source: ReadableStreamDefaultReader<LlmEvent>;
     try {
       source = model.generate(job).getReader();
@@ -137,6 +143,15 @@ export class LlmService implements LlmEngine {
     resolved.value.info.skipped = resolved.skipped;
     return resolved.value;
   }
+}
+
+/** Resolves when `signal` aborts (never without one). */
+function abortedPromise(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 /**

@@ -147,5 +147,8 @@ export interface LoadedLlmInfo {
   stats: LlmStats;
 }
 
-/** Runs a job as a stream of events; the stream's cancel() stops generation before the next token. */
+/**
+ * Runs a job as a stream of events; the stream's cancel() stops generation before the next token. A job whose
+ * `signal` has aborted while it waited for its turn is dropped before it starts (499 `cancelled`).
+ */
 export interface LlmEngine extends ModelEngine<LoadedLlmInfo>, StreamingEngine<LlmJob, LlmEvent> {}

@@ -12,6 +12,7 @@ import type * as OrtModule from 'onnxruntime-web';
 import { internal } from '../../core/errors';
 import type { Ort } from '../../core/session';
 import type { ImageSpec } from '../../models/types';
+import type { OrtDevice } from '../embeddings/types';
 import { encodePrompt, zeroConditioning, type ClipTokenizer, type TextConditioning } from './clip';
 import { eulerStep, trailingSchedule } from './euler';
 import { GpuDenoiser } from './gpu-loop';
@@ -23,7 +24,7 @@ type Session = OrtModule.InferenceSession;
 
 export interface SdxlModel {
   ort: Ort;
-  device: 'webgpu' | 'wasm';
+  device: OrtDevice;
   spec: ImageSpec;
   schedule: KarrasSchedule;
   /** `two` and `textEncoder2` for SDXL only. */

@@ -12,7 +12,7 @@ import { assertDeviceAvailable, createSession, type Ort } from '../../core/sessi
 import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
 import { resolveBackend } from '../backends';
-import type { OrtDevice } from '../embeddings/types';
+import { onCpu, type OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
 import { IMAGE_PARTS, loadImageFiles, readSafetyCheckerFiles, type ImagePart, type SdxlFiles } from './files';
 import type { ModelFiles } from '../model-files';
@@ -72,7 +72,7 @@ export class SdxlService implements ImageEngine {
 
   constructor(private readonly options: SdxlServiceOptions) {}
 
-  async generate(job: ImageJob): Promise<ReadableStream<ImageEvent>> {
+  async generate(job: ImageJob, signal?: AbortSignal): Promise<ReadableStream<ImageEvent>> {
     const loaded = await this.pipeline(job.entry, job.lora);
     const { pipeline, lora } = loaded;
     loaded.users++;
@@ -116,6 +116,8 @@ export class SdxlService implements ImageEngine {
       try {
         await turn.ready;
         if (cancelled) return;
+        // Its client has gone while it waited: dropped before it starts.
+        if (signal?.aborted) throw hearthError('cancelled', 'The client went away before the job started');
         yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
         for (let k = 0; k < job.samples; k++) {
           const seed = (job.seed + k) >>> 0;
@@ -185,13 +187,14 @@ export class SdxlService implements ImageEngine {
     return (await this.models.loaded()).map(({ model: m }) => ({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) }));
   }
 
-  /** The entry's safety checker, created on the pipeline's device (then wasm) on first use. */
+  /** The entry's safety checker, created on the pipeline's device (then on the CPU: onnxruntime-node's if listed, else wasm) on first use. */
   private safetyChecker(entry: CatalogEntry, device: OrtDevice): Promise<SafetyChecker> {
     return this.safetyCheckers.get(entry.id, async () => {
       if (!this.options.loadSafetyChecker) throw invalidRequest('No safety checker can be loaded in this runtime', 'safety_check', 'unsupported_parameter');
       const files = await this.options.loadSafetyChecker(entry);
       const { ort } = this.options;
-      const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, 'wasm' as const])].map((d) => ({
+      const cpu: OrtDevice = this.options.devices.includes('cpu') ? 'cpu' : 'wasm';
+      const resolved = await resolveBackend(`${entry.id} safety checker`, [...new Set([device, cpu])].map((d) => ({
         name: d,
         create: () => ort.InferenceSession.create(files.model, { executionProviders: [d] }),
       })));
@@ -238,7 +241,7 @@ export class SdxlService implements ImageEngine {
       name: device,
       create: async () => {
         assertDeviceAvailable(device);
-        if (spec.requiresF16 && device === 'wasm') throw new Error('this fp16 export needs WebGPU with shader-f16');
+        if (spec.requiresF16 && onCpu(device)) throw new Error('this fp16 export needs WebGPU with shader-f16');
         if (spec.requiresF16 && !(await this.options.hasShaderF16?.())) throw new Error('the adapter lacks shader-f16, which this fp16 export needs');
         const sessions: Partial<Record<ImagePart, OrtModule.InferenceSession>> = {};
         try {

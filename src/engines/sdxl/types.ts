@@ -43,6 +43,7 @@ export type ImageEvent =
 
 export interface LoadedImageInfo { id: string; device: string; /** `repo/file` of the merged LoRA, if any. */ lora?: string }
 
+/** A job whose `signal` has aborted while it waited for its turn is dropped before it starts. */
 export interface ImageEngine extends ModelEngine<LoadedImageInfo>, StreamingEngine<ImageJob, ImageEvent> {
   /** Canny edges of an image (resized to width × height) as the ControlNet will see them, as a PNG: the UI's preview. */
   cannyPreview(image: EncodedImage, low: number, high: number, width?: number, height?: number): Promise<ArrayBuffer>;

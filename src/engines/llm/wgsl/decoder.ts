@@ -10,7 +10,7 @@
  *
  * Shader sources (shaders/llm/*.wgsl): `?raw` imports in the browser and vitest; pass them elsewhere (Node benches).
  */
-import { internal } from '../../../core/errors';
+import { internal, unavailable } from '../../../core/errors';
 import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } from '../decoder';
 import type { SamplingParams } from '../sampling';
 import { bundledGgufShader, ggufModuleSource, ggufParams, ggufTypesOf, type GgufEntry } from './gguf-kernels';
@@ -351,7 +351,7 @@ export class WgslDecoder implements LlmDecoder {
   // --- stepping -----------------------------------------------------------------------------------------------------
 
   private check(input: StepInput): { batch: number; tokens: number } {
-    if (this.lost) throw internal(`The GPU device was lost: ${this.lost}`, 'device_lost');
+    if (this.lost) throw unavailable(`The GPU device was lost: ${this.lost}`, 'device_lost');
     const batch = input.ids.length;
     const tokens = input.ids[0]?.length ?? 0;
     if (!batch || !tokens) throw new Error('WgslDecoder.step: empty input');
@@ -464,7 +464,7 @@ export class WgslDecoder implements LlmDecoder {
     try {
       await buffer.mapAsync(MAP_MODE_READ);
     } catch (e) {
-      throw internal(`The WGSL decoder's GPU work failed${this.lost ? ` (device lost: ${this.lost})` : ''}: ${(e as Error).message}`, 'device_lost', e);
+      throw unavailable(`The WGSL decoder's GPU work failed${this.lost ? ` (device lost: ${this.lost})` : ''}: ${(e as Error).message}`, 'device_lost', e);
     }
   }
 
