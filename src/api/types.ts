@@ -10,15 +10,12 @@ import type { Remotes } from './remote/remotes';
 
 export type { DiagnosticsEngine };
 
-/** The engine kinds that serve models (src/engines/kinds.ts), each in a supervised worker of its own in the browser. */
-export type EngineKind = ModelEngineKind;
-
 /** The faults a test can inject into an engine worker (diagnostics hosts only). */
 export type EngineFault = 'hang' | 'crash' | 'device-lost';
 
 /** An engine worker's supervision state, as GET /models shows it. */
 export interface EngineHealth {
-  kind: EngineKind;
+  kind: ModelEngineKind;
   /** Whether a worker is running now. */
   running: boolean;
   /** Times the worker was terminated and restarted (stuck past a deadline, not answering, crashed, GPU device lost). */
@@ -38,7 +35,7 @@ export interface ApiDeps {
     /** Supervised engines (browser workers): restarts and jobs in flight per engine kind. */
     health?(): EngineHealth[];
     /** Test-only (diagnostics hosts): injects a fault into an engine worker; false when none is running. */
-    injectFault?(kind: EngineKind, fault: EngineFault, ms?: number): boolean;
+    injectFault?(kind: ModelEngineKind, fault: EngineFault, ms?: number): boolean;
   };
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;

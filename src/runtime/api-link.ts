@@ -14,7 +14,8 @@ import type { ImageEngine } from '../engines/sdxl/types';
 import type { ModelRegistry } from '../models/registry';
 import type { ApiWorkerControl } from './api-worker';
 import type { RuntimeOptions } from './assemble';
-import type { EnginePool, PoolKind } from './engines';
+import type { EngineKind } from '../engines/kinds';
+import type { EnginePool } from './engines';
 import { relayClient } from './relay-client';
 import { connectEngine } from './worker-protocol';
 
@@ -71,8 +72,8 @@ function forwardEdits(registry: ModelRegistry, remotes: Remotes, control: Comlin
 
 /** `hearth.engines` in a page whose engines live under the API worker: each kind reached on its own port. */
 function enginesThrough(control: Comlink.Remote<ApiWorkerControl>, diagnostics: boolean): EnginePool {
-  const connected = new Map<PoolKind, Promise<unknown>>();
-  const connect = <T>(kind: PoolKind, wrap: (port: MessagePort) => T): Promise<T> => {
+  const connected = new Map<EngineKind, Promise<unknown>>();
+  const connect = <T>(kind: EngineKind, wrap: (port: MessagePort) => T): Promise<T> => {
     if (!connected.has(kind)) connected.set(kind, control.enginePort(kind).then(wrap));
     return connected.get(kind) as Promise<T>;
   };

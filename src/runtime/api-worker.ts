@@ -9,7 +9,7 @@ import type { RemoteConfig } from '../api/remote/types';
 import type { LoadedModelState } from '../engines/loaded';
 import type { CatalogEntry } from '../models/types';
 import { assembleRuntime, type Runtime, type RuntimeOptions } from './assemble';
-import type { PoolKind } from './engines';
+import type { EngineKind } from '../engines/kinds';
 import { serveRelayPort } from './relay-server';
 
 /** What the page may ask of its API worker. */
@@ -24,7 +24,7 @@ export interface ApiWorkerControl {
   /** The page took or gave up the host role: when it gives it up, relay ports answer 503 `not_host` and are closed. */
   hosting(on: boolean): void;
   /** A port straight to one engine worker (the page's `hearth.engines`). */
-  enginePort(kind: PoolKind): Promise<MessagePort>;
+  enginePort(kind: EngineKind): Promise<MessagePort>;
   /** Page-side edits of `hearth.registry` and `hearth.remotes`, applied to this runtime's copies. */
   register(entry: CatalogEntry): void;
   alias(name: string, target: string): void;

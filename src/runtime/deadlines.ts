@@ -5,10 +5,6 @@
  * A streamed job (LLM, image) is timed from when its stream is first read (for an LLM: its turn came and its model is
  * loaded, so a first download is not counted), a whole-answer job (embeddings) from the call, model load included.
  */
-import type { EngineKind } from '../api/types';
-
-export type { EngineKind };
-
 export interface EngineDeadlines {
   /** Milliseconds per job of each kind. */
   embeddings: number;

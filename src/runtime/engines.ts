@@ -9,17 +9,14 @@ import type { DiagnosticsEngine } from '../engines/diagnostics/types';
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
 import type { ImageEngine } from '../engines/sdxl/types';
-import type { EngineInterfaces, ModelEngineKind } from '../engines/kinds';
+import type { EngineInterfaces, EngineKind, ModelEngineKind } from '../engines/kinds';
 import { loadedModels, type LoadedModelState } from '../engines/loaded';
-import { engineDeadlines, type EngineDeadlines, type EngineKind } from './deadlines';
+import { engineDeadlines, type EngineDeadlines } from './deadlines';
 import { devicesAfterLosses } from './device-fallback';
 import { superviseEngine, type EngineHealth, type SupervisedEngine } from './supervisor';
 import type { EngineFault } from './supervision-protocol';
 import type { WorkerConfig } from './worker-config';
 import { relayEngine } from './worker-protocol';
-
-/** What a pool can hand out a port to: an engine kind, or the test-only diagnostics worker. */
-export type PoolKind = EngineKind | 'diagnostics';
 
 export interface EnginePool {
   embeddings(): Promise<EmbeddingsEngine>;
@@ -31,9 +28,9 @@ export interface EnginePool {
   /** Per engine kind: restarts and jobs in flight per model. */
   health(): EngineHealth[];
   /** Test-only (pools created with diagnostics): injects a fault into an engine worker. */
-  injectFault?(kind: EngineKind, fault: EngineFault, ms?: number): boolean;
+  injectFault?(kind: ModelEngineKind, fault: EngineFault, ms?: number): boolean;
   /** A fresh port to the kind's engine (started if need be), for a context that reaches it through this pool's owner. */
-  port?(kind: PoolKind): Promise<MessagePort>;
+  port?(kind: EngineKind): Promise<MessagePort>;
   terminate(): void;
 }
 
@@ -51,12 +48,12 @@ export function createEnginePool(config: WorkerConfig, options: EnginePoolOption
   const name = JSON.stringify(options.diagnostics ? { ...config, testHooks: true } : config);
   const deadlines = engineDeadlines(options.deadlines);
   /** When each engine's GPU devices were lost: repeated losses send its next worker to wasm (./device-fallback.ts). */
-  const losses: Record<EngineKind, number[]> = { embeddings: [], llm: [], image: [] };
-  const nameFor = (kind: EngineKind) => {
+  const losses: Record<ModelEngineKind, number[]> = { embeddings: [], llm: [], image: [] };
+  const nameFor = (kind: ModelEngineKind) => {
     const devices = devicesAfterLosses(config.devices, losses[kind], Date.now());
     return devices === config.devices ? name : JSON.stringify({ ...JSON.parse(name) as WorkerConfig, devices });
   };
-  const hooks = (kind: EngineKind) => ({
+  const hooks = (kind: ModelEngineKind) => ({
     onRestart: (reason: string) => void (reason === 'device_lost' && losses[kind].push(Date.now())),
   });
   // Each `new Worker(new URL(…))` stays literal: that is the form Vite finds and bundles workers by.
@@ -71,7 +68,7 @@ export function createEnginePool(config: WorkerConfig, options: EnginePoolOption
    * An engine's loaded models, without starting it: none when its worker is not running, or when it does not answer
    * within a moment (a busy or stuck worker must not hold GET /models).
    */
-  const loadedIn = <I>(kind: EngineKind, engine: { loaded(): Promise<I[]> }) => ({
+  const loadedIn = <I>(kind: ModelEngineKind, engine: { loaded(): Promise<I[]> }) => ({
     loaded: async (): Promise<I[]> => {
       if (!engines[kind].health().running) return [];
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -99,7 +96,7 @@ export function createEnginePool(config: WorkerConfig, options: EnginePoolOption
         diagnostics ??= Comlink.wrap<DiagnosticsEngine>(diagnosticsWorker = new Worker(new URL('../../workers/diagnostics.worker.ts', import.meta.url), { type: 'module', name }));
         return diagnostics;
       },
-      injectFault: (kind: EngineKind, fault: EngineFault, ms?: number) => engines[kind].inject(fault, ms),
+      injectFault: (kind: ModelEngineKind, fault: EngineFault, ms?: number) => engines[kind].inject(fault, ms),
     }),
     async port(kind) {
       const engine = kind === 'diagnostics' ? await this.diagnostics?.() : engines[kind].engine;

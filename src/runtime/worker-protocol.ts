@@ -25,20 +25,13 @@ export function exposeEngine<T extends object>(impl: T, endpoint?: Comlink.Endpo
     for (const key of Object.getOwnPropertyNames(proto)) {
       const value = (impl as Record<string, unknown>)[key];
       if (key === 'constructor' || typeof value !== 'function' || key in wrapped) continue;
-      wrapped[key] = async (...args: unknown[]) => {
+      wrapped[key] = (...args: unknown[]) => {
         const control = jobControl(args);
-        try {
+        return crossable(() => {
           const pending = Promise.resolve((value as (...a: unknown[]) => unknown).apply(impl, control.args));
           control.settle(pending);
-          const result = await pending;
-          if (result instanceof ReadableStream) {
-            const stream = cloneableErrors(control.stream(result));
-            return Comlink.transfer(stream, [stream as unknown as Transferable]);
-          }
-          return result;
-        } catch (e) {
-          throw cloneableError(e);
-        }
+          return pending;
+        }, (stream) => control.stream(stream));
       };
     }
     proto = Object.getPrototypeOf(proto);
@@ -59,9 +52,19 @@ function cloneableError(e: unknown): { status: number; error: ReturnType<HearthE
   return { status: err.status, error: err.toJSON().error };
 }
 
-/** A stream that is transferred (not copied) to the host, erroring with cloneable error bodies. */
-function cloneableErrors<T>(source: ReadableStream<T>): ReadableStream<T> {
-  return restOf(source.getReader(), cloneableError);
+/**
+ * A call's answer made ready to cross a port: a stream is transferred (not copied), erroring with cloneable error
+ * bodies (`watch` wraps it first), a thrown error becomes a cloneable body.
+ */
+async function crossable(call: () => Promise<unknown>, watch = <T>(stream: ReadableStream<T>) => stream): Promise<unknown> {
+  try {
+    const result = await call();
+    if (!(result instanceof ReadableStream)) return result;
+    const stream = restOf(watch(result).getReader(), cloneableError);
+    return Comlink.transfer(stream, [stream as unknown as Transferable]);
+  } catch (e) {
+    throw cloneableError(e);
+  }
 }
 
 /** The host-side proxy of a worker engine (its Worker, or a port to it), with errors restored to HearthErrors. */
@@ -91,18 +94,7 @@ export function relayEngine(engine: object, port: MessagePort): void {
   const forward = new Proxy({}, {
     get(_target, key) {
       if (typeof key !== 'string' || key === 'then') return undefined;
-      return async (...args: unknown[]) => {
-        try {
-          const result = await methods[key](...args);
-          if (result instanceof ReadableStream) {
-            const stream = restOf(result.getReader(), cloneableError);
-            return Comlink.transfer(stream, [stream as unknown as Transferable]);
-          }
-          return result;
-        } catch (e) {
-          throw cloneableError(e);
-        }
-      };
+      return (...args: unknown[]) => crossable(() => methods[key](...args));
     },
   });
   Comlink.expose(forward, port);

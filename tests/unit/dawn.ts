@@ -85,3 +85,63 @@ export function mapReadCount(): number {
   }
   return mapReads;
 }
+
+/** Data for one storage binding of a kernel test. */
+export type KernelData = Float32Array | Uint32Array | Uint8Array;
+
+const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/**
+ * Runs one entry point of `code` alone: binding 0 is a 64-byte uniform of `params` (u32, or `{ f }` for f32), the
+ * others storage buffers holding `bindings` (padded to 4 bytes); returns the contents of the bindings listed in `read`.
+ */
+export async function runKernel(device: GPUDevice, code: string, entry: string, params: (number | { f: number })[],
+  bindings: Record<number, KernelData>, groups: [number, number?, number?], read: number[]): Promise<Map<number, ArrayBuffer>> {
+  let pipelines = pipelineCache.get(device);
+  if (!pipelines) pipelineCache.set(device, (pipelines = new Map()));
+  const key = `${entry}\n${code}`;
+  let pipeline = pipelines.get(key);
+  if (!pipeline) {
+    const module = device.createShaderModule({ code });
+    pipelines.set(key, (pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: entry } })));
+  }
+  const words = new ArrayBuffer(64);
+  const view = new DataView(words);
+  params.forEach((p, i) => (typeof p === 'number' ? view.setUint32(4 * i, p, true) : view.setFloat32(4 * i, p.f, true)));
+  const uniform = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(uniform, 0, words);
+  const buffers = new Map<number, GPUBuffer>();
+  for (const [b, data] of Object.entries(bindings)) {
+    const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
+    const buf = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const padded = new Uint8Array(size);
+    padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    device.queue.writeBuffer(buf, 0, padded);
+    buffers.set(Number(b), buf);
+  }
+  const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
+  for (const [b, buf] of buffers) entries.push({ binding: b, resource: { buffer: buf } });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+  pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+  pass.end();
+  const out = new Map<number, GPUBuffer>();
+  for (const b of read) {
+    const src = buffers.get(b)!;
+    const dst = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(src, 0, dst, 0, src.size);
+    out.set(b, dst);
+  }
+  device.queue.submit([enc.finish()]);
+  const result = new Map<number, ArrayBuffer>();
+  for (const [b, dst] of out) {
+    await dst.mapAsync(GPUMapMode.READ);
+    result.set(b, dst.getMappedRange().slice(0));
+    dst.destroy();
+  }
+  for (const b of buffers.values()) b.destroy();
+  uniform.destroy();
+  return result;
+}

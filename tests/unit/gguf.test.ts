@@ -9,7 +9,7 @@
 //  - a truncated file, a file that is not GGUF and a tensor in an unsupported block type are 400s naming the problem.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getDevice, skipGpu } from './dawn';
+import { getDevice, runKernel, skipGpu } from './dawn';
 import { mulberry32 } from './random';
 import { readGguf } from '../../src/engines/llm/wgsl/gguf-file';
 import { ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
@@ -89,36 +89,8 @@ describe.skipIf(skipGpu)('GGUF kernels equal the CPU reference', () => {
   const randn = (n: number) => Float32Array.from({ length: n }, () => rand() * 2 - 1);
 
   async function run(type: GgufBlockType, entry: 'gemv' | 'gemv_thread' | 'embed', params: number[], bindings: Record<number, Uint8Array | Float32Array | Uint32Array>, groups: [number, number], read: number): Promise<Float32Array> {
-    const module = device.createShaderModule({ code: ggufModuleSource(shader, type) });
-    const pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: entry } });
-    const uniform = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(uniform, 0, new Uint32Array([...params, ...new Array(16 - params.length).fill(0)]));
-    const buffers = new Map<number, GPUBuffer>();
-    for (const [b, data] of Object.entries(bindings)) {
-      const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
-      const buf = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-      const padded = new Uint8Array(size);
-      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      device.queue.writeBuffer(buf, 0, padded);
-      buffers.set(Number(b), buf);
-    }
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }, ...[...buffers].map(([b, buffer]) => ({ binding: b, resource: { buffer } }))];
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
-    pass.dispatchWorkgroups(groups[0], groups[1]);
-    pass.end();
-    const src = buffers.get(read)!;
-    const dst = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    enc.copyBufferToBuffer(src, 0, dst, 0, src.size);
-    device.queue.submit([enc.finish()]);
-    await dst.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(dst.getMappedRange().slice(0));
-    dst.destroy();
-    for (const b of buffers.values()) b.destroy();
-    uniform.destroy();
-    return out;
+    const out = await runKernel(device, ggufModuleSource(shader, type), entry, params, bindings, groups, [read]);
+    return new Float32Array(out.get(read)!);
   }
 
   const close = (got: Float32Array, want: Float32Array, tol = 1e-4) => {

@@ -7,7 +7,7 @@
 // many tokens at once with causal lengths), SwiGLU, and argmax with ties. Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getDevice, skipGpu } from './dawn';
+import { getDevice, runKernel, skipGpu, type KernelData } from './dawn';
 import { mulberry32 } from './random';
 import {
   argmaxReference, attentionReference, embedReference, gemmReference, gemvReference, rmsNormReference, ropeReference, swigluReference,
@@ -27,62 +27,15 @@ function q4Weight(n: number, k: number, blockSize: number, withZp: boolean): Lin
   return { kind: 'q4', n, k, blockSize, q, scales: new Uint8Array(scales), zeroPoints };
 }
 
-type Data = Float32Array | Uint32Array | Uint8Array;
+type Data = KernelData;
 
 describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
   let device: GPUDevice;
   beforeAll(async () => { device = await getDevice('wgsl-llm-kernels tests'); });
 
-  const pipelines = new Map<string, GPUComputePipeline>();
   /** Runs one entry point; bindings by number (0 is the uniform made of `params`); returns the listed bindings. */
-  async function run(name: string, entry: string, params: (number | { f: number })[], bindings: Record<number, Data>, groups: [number, number?, number?], read: number[]): Promise<Map<number, ArrayBuffer>> {
-    const key = `${name}:${entry}`;
-    let pipeline = pipelines.get(key);
-    if (!pipeline) {
-      const module = device.createShaderModule({ code: name.includes('\n') ? name : shader(name) });
-      pipelines.set(key, (pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: entry } })));
-    }
-    const words = new ArrayBuffer(64);
-    const view = new DataView(words);
-    params.forEach((p, i) => (typeof p === 'number' ? view.setUint32(4 * i, p, true) : view.setFloat32(4 * i, p.f, true)));
-    const uniform = device.createBuffer({ size: 64, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(uniform, 0, words);
-    const buffers = new Map<number, GPUBuffer>();
-    for (const [b, data] of Object.entries(bindings)) {
-      const size = Math.max(16, Math.ceil(data.byteLength / 4) * 4);
-      const buf = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-      const padded = new Uint8Array(size);
-      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      device.queue.writeBuffer(buf, 0, padded);
-      buffers.set(Number(b), buf);
-    }
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }];
-    for (const [b, buf] of buffers) entries.push({ binding: b, resource: { buffer: buf } });
-    const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
-    pass.end();
-    const out = new Map<number, GPUBuffer>();
-    for (const b of read) {
-      const src = buffers.get(b)!;
-      const dst = device.createBuffer({ size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      enc.copyBufferToBuffer(src, 0, dst, 0, src.size);
-      out.set(b, dst);
-    }
-    device.queue.submit([enc.finish()]);
-    const result = new Map<number, ArrayBuffer>();
-    for (const [b, dst] of out) {
-      await dst.mapAsync(GPUMapMode.READ);
-      result.set(b, dst.getMappedRange().slice(0));
-      dst.destroy();
-    }
-    for (const b of buffers.values()) b.destroy();
-    uniform.destroy();
-    return result;
-  }
+  const run = (name: string, entry: string, params: (number | { f: number })[], bindings: Record<number, Data>, groups: [number, number?, number?], read: number[]) =>
+    runKernel(device, name.includes('\n') ? name : shader(name), entry, params, bindings, groups, read);
 
   const f32 = (buf: ArrayBuffer, n: number) => new Float32Array(buf, 0, n);
   const close = (got: Float32Array, want: Float32Array, tol: number) => {
@@ -117,7 +70,6 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
     expect(hasSmallSubgroups(sg)).toBe(true);
     const saved = device;
     device = sg;
-    pipelines.clear();
     try {
       const [n, k] = [37, 299];
       const w = randn(n * k);
@@ -141,7 +93,6 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
       }
     } finally {
       device = saved;
-      pipelines.clear();
       sg.destroy();
     }
   });

@@ -9,7 +9,8 @@
  */
 import { invalidRequest, notFound } from '../errors';
 import { jsonResponse } from '../http';
-import type { DiagnosticsEngine, EngineFault, EngineKind, Handler, RequestContext } from '../types';
+import { MODEL_ENGINE_KINDS, type ModelEngineKind } from '../../engines/kinds';
+import type { DiagnosticsEngine, EngineFault, Handler, RequestContext } from '../types';
 
 async function diagnostics(ctx: RequestContext): Promise<DiagnosticsEngine> {
   const get = ctx.deps.engines.diagnostics;
@@ -36,7 +37,7 @@ export const tickRunState: Handler = async (ctx) => {
   return jsonResponse(state);
 };
 
-const ENGINE_KINDS: readonly EngineKind[] = ['embeddings', 'llm', 'image'];
+const ENGINE_KINDS: readonly ModelEngineKind[] = MODEL_ENGINE_KINDS;
 const ENGINE_FAULTS: readonly EngineFault[] = ['hang', 'crash', 'device-lost'];
 
 export const injectEngineFault: Handler = async (ctx) => {
