@@ -13,6 +13,7 @@ beforeAll(async () => { browser = await launch(); });
 afterAll(async () => { await browser?.close(); });
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
 /** Opens a host with `query` and a second tab of the origin (not host, controlled by the service worker). */
 async function hostAndTab(query: string): Promise<{ host: HostPage; tab: Page }> {
@@ -55,12 +56,13 @@ describe('the API worker', () => {
     const worker = await hostAndTab('devices=wasm');
     const main = await hostAndTab('devices=wasm&apiworker=0');
     try {
-      const viaWorker = await latenciesUnderBusyHost(worker.host.page, worker.tab, 12);
-      const viaMain = await latenciesUnderBusyHost(main.host.page, main.tab, 12);
-      // Main thread busy 80 % of the time: a request arriving at a random moment waits ~100 ms on average there.
-      expect(median(viaMain)).toBeGreaterThan(40);
+      const viaWorker = await latenciesUnderBusyHost(worker.host.page, worker.tab, 24);
+      const viaMain = await latenciesUnderBusyHost(main.host.page, main.tab, 24);
+      // Main thread busy 80 % of the time: a request arriving at a random moment waits ~80 ms on average there (0 ms
+      // in the idle fifth, up to 200 ms otherwise); the mean, not the median, since the waits are that skewed.
+      expect(mean(viaMain)).toBeGreaterThan(40);
       expect(median(viaWorker)).toBeLessThan(40);
-      expect(median(viaWorker) * 3).toBeLessThan(median(viaMain));
+      expect(median(viaWorker) * 3).toBeLessThan(mean(viaMain));
     } finally {
       await worker.host.context.close();
       await main.host.context.close();
