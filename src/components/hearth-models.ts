@@ -257,7 +257,7 @@ export class HearthModels extends LitElement {
       const eta = d.total && speed > 0 ? (d.total - d.loaded) / speed : null;
       text = [
         `${formatBytes(d.loaded)} / ${d.total ? formatBytes(d.total) : 'size unknown'}`,
-        pct != null ? `(${pct.toFixed(0)}%)` : null,
+        pct != null ? `(${Math.floor(pct)}%)` : null, // floored: 99.96 % is not "100%" before the last bytes land
         speed > 0 ? `· ${formatRate(speed)}` : null,
         eta != null ? `· ETA ${formatDuration(eta)}` : null,
       ].filter(Boolean).join(' ');
