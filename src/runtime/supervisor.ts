@@ -14,7 +14,7 @@
 import * as Comlink from 'comlink';
 import { HearthError, toHearthError, unavailable } from '../api/errors';
 import type { EngineHealth } from '../api/types';
-import type { ModelEngineKind } from '../engines/kinds';
+import type { ModelKind } from '../engines/kinds';
 import type { EngineDeadlines } from './deadlines';
 import { isEngineReport, isPong, type AbortMessage, type EngineFault, type FaultMessage, type PingMessage, type SignalMarker } from './supervision-protocol';
 
@@ -60,7 +60,7 @@ interface Call {
 }
 
 export function superviseEngine<T extends object>(
-  kind: ModelEngineKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines,
+  kind: ModelKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines,
   hooks: { onRestart?(reason: RestartReason): void } = {},
 ): SupervisedEngine<T> {
   let current: {
@@ -258,11 +258,11 @@ function modelIdOf(job: unknown): string | null {
   return typeof id === 'string' ? id : null;
 }
 
-function deadlineError(kind: ModelEngineKind, ms: number): HearthError {
+function deadlineError(kind: ModelKind, ms: number): HearthError {
   return unavailable(`The ${kind} job ran past its deadline (${Math.round(ms / 1000)} s) and was stopped; retry with less work`, 'deadline_exceeded');
 }
 
-function restartError(kind: ModelEngineKind, reason: RestartReason): HearthError {
+function restartError(kind: ModelKind, reason: RestartReason): HearthError {
   if (reason === 'device_lost') {
     return unavailable(`The GPU device of the ${kind} engine was lost; the engine restarts and the next request loads the model again`, 'device_lost');
   }

@@ -9,8 +9,8 @@
  */
 import { invalidRequest, notFound } from '../errors';
 import { jsonResponse } from '../http';
-import { MODEL_ENGINE_KINDS, type ModelEngineKind } from '../../engines/kinds';
-import type { DiagnosticsEngine, EngineFault, Handler, RequestContext } from '../types';
+import { MODEL_KINDS, type ModelKind } from '../../engines/kinds';
+import type { DiagnosticsEngine, EngineFault, Handler, KindRoute, RequestContext } from '../types';
 
 async function diagnostics(ctx: RequestContext): Promise<DiagnosticsEngine> {
   const get = ctx.deps.engines.diagnostics;
@@ -37,7 +37,7 @@ export const tickRunState: Handler = async (ctx) => {
   return jsonResponse(state);
 };
 
-const ENGINE_KINDS: readonly ModelEngineKind[] = MODEL_ENGINE_KINDS;
+const ENGINE_KINDS: readonly ModelKind[] = MODEL_KINDS;
 const ENGINE_FAULTS: readonly EngineFault[] = ['hang', 'crash', 'device-lost'];
 
 export const injectEngineFault: Handler = async (ctx) => {
@@ -52,3 +52,10 @@ export const injectEngineFault: Handler = async (ctx) => {
   if (ms !== undefined && (!Number.isFinite(ms) || ms < 0 || ms > 600_000)) throw invalidRequest('"ms" must be 0..600000', 'ms');
   return jsonResponse({ injected: inject(engine, fault, ms) });
 };
+
+/** The paths it serves (the test-only diagnostics kind's routes: src/api/routes.ts). */
+export const diagnosticsRoutes: readonly KindRoute[] = [
+  { path: '/_hearth/stream', method: 'POST', handler: startTickStream },
+  { path: '/_hearth/stream/', method: 'GET', handler: tickRunState },
+  { path: '/_hearth/engine-fault', method: 'POST', handler: injectEngineFault },
+];
