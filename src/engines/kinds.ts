@@ -20,6 +20,11 @@ export type StartWorker = (name: string) => Worker;
 /** A kind that serves catalog models: a supervised worker of its own, with a job deadline. */
 interface ModelKindRow<E> {
   serves: 'models';
+  /**
+   * What a job answers: a `stream` of events (its deadline counts from the stream's first read; Node hands its events
+   * out one turn of the event loop apart) or a `whole` answer (its deadline counts from the call, model load included).
+   */
+  answer: 'stream' | 'whole';
   /** Default milliseconds per job (overridable per host: `startHearth({ deadlines })`). */
   deadlineMs: number;
   worker: StartWorker;
@@ -43,14 +48,17 @@ const tests = <E>(row: Omit<TestKindRow<E>, 'serves' | 'engine'>): TestKindRow<E
  */
 export const ENGINE_KINDS = Object.freeze({
   embeddings: models<EmbeddingsEngine>({
+    answer: 'whole',
     deadlineMs: 5 * 60_000,
     worker: (name) => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name }),
   }),
   llm: models<LlmEngine>({
+    answer: 'stream',
     deadlineMs: 15 * 60_000,
     worker: (name) => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name }),
   }),
   image: models<ImageEngine>({
+    answer: 'stream',
     deadlineMs: 15 * 60_000,
     worker: (name) => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }),
   }),

@@ -1,8 +1,8 @@
 /**
  * The host's engine pool: one dedicated worker per engine kind, started on first use and shared by every request,
  * each under a supervisor (./supervisor.ts) that enforces job deadlines and restarts a stuck, crashed or
- * device-lost worker (on wasm only once its GPU devices keep getting lost). `engines` below is the runtime's column of
- * the kinds table (src/engines/kinds.ts): a kind added there is demanded here, with its worker entry.
+ * device-lost worker (on wasm only once its GPU devices keep getting lost). Built from the kinds table
+ * (src/engines/kinds.ts: each kind's worker start, whether it serves models or tests only): nothing here names a kind.
  */
 import * as Comlink from 'comlink';
 import { ENGINE_KINDS, MODEL_KINDS, perModelKind, TEST_KINDS, type EngineInterfaces, type EngineKind, type Engines, type ModelKind, type TestEngineKind } from '../engines/kinds';
@@ -75,15 +75,13 @@ export function createEnginePool(config: WorkerConfig, options: EnginePoolOption
    * An engine's loaded models, without starting it: none when its worker is not running, or when it does not answer
    * within a moment (a busy or stuck worker must not hold GET /models).
    */
-  const loadedIn = <K extends ModelKind>(kind: K) => ({
-    loaded: async () => {
-      type Loaded = Awaited<ReturnType<EngineInterfaces[K]['loaded']>>;
-      if (!engines[kind].health().running) return [] as Loaded;
+  const loadedIn = (kind: ModelKind) => ({
+    loaded: async (): Promise<unknown[]> => {
+      if (!engines[kind].health().running) return [];
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<Loaded>((resolve) => (timer = setTimeout(() => resolve([] as Loaded), LOADED_ANSWER_MS)));
+      const late = new Promise<unknown[]>((resolve) => (timer = setTimeout(() => resolve([]), LOADED_ANSWER_MS)));
       try {
-        const answer = (engineOf(kind).loaded() as Promise<Loaded>).catch(() => [] as Loaded);
-        return await Promise.race([answer, late]);
+        return await Promise.race([engineOf(kind).loaded().catch(() => []), late]);
       } finally {
         clearTimeout(timer);
       }

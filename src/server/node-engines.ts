@@ -8,7 +8,7 @@
  */
 import type { ApiDeps } from '../api/types';
 import { createEmbeddingsService, type EmbeddingsService } from '../engines/embeddings/service';
-import { perModelKind, type EngineInterfaces, type Engines, type ModelKind } from '../engines/kinds';
+import { ENGINE_KINDS, perModelKind, type EngineInterfaces, type Engines, type ModelKind } from '../engines/kinds';
 import { loadedModels } from '../engines/loaded';
 import { readLlmFiles } from '../engines/llm/files';
 import { createLlmService, type LlmService, type LlmServiceOptions } from '../engines/llm/service';
@@ -35,9 +35,8 @@ export interface NodeEngines {
  * would only be noticed after the whole job. Each event of a generation is therefore handed out after one turn of
  * the event loop: other requests progress between tokens or steps, and a cancel arrives while the job still runs.
  */
-function yielding<E extends object>(engine: E): E {
-  if (!('generate' in engine)) return engine;
-  return new Proxy(engine as E & { generate(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }, {
+function yielding<E extends { generate(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }>(engine: E): E {
+  return new Proxy(engine, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (prop !== 'generate') return typeof value === 'function' ? value.bind(target) : value;
@@ -86,7 +85,10 @@ export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmSer
     runtime, embeddings: get('embeddings'), llm: get('llm'), image: () => get('image'),
     deps: {
       engines: {
-        ...perModelKind<Getters>(<K extends ModelKind>(kind: K) => (async () => yielding(get(kind))) as Getters[K]),
+        // A kind whose jobs answer streams (the kinds table) hands their events out one turn of the event loop apart.
+        ...perModelKind<Getters>(<K extends ModelKind>(kind: K) => (ENGINE_KINDS[kind].answer === 'stream'
+          ? async () => yielding(get(kind) as Parameters<typeof yielding>[0])
+          : async () => get(kind)) as Getters[K]),
         loaded: () => loadedModels(started),
       },
       isDownloaded: (entry) => files.isPresent(entry),
