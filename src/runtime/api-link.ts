@@ -79,7 +79,7 @@ function enginesThrough(control: Comlink.Remote<ApiWorkerControl>, diagnostics: 
     ...(diagnostics ? TEST_KINDS.map((kind) => [kind, () => connect(kind, (p) => Comlink.wrap(p) as EngineInterfaces[typeof kind])] as const) : []),
   ];
   return {
-    ...Object.fromEntries(getters) as Pick<EnginePool, (typeof MODEL_KINDS)[number]>,
+    ...Object.fromEntries(getters) as Pick<EnginePool, EngineKind>,
     loaded: () => control.loadedModels(),
     // The supervisors live in the API worker: its GET /models reports their health; the page has none of its own.
     health: () => [],
