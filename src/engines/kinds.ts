@@ -1,11 +1,11 @@
 /**
  * The engine kinds, in one table: per kind, the interface its engine implements (what its worker exposes and the API
- * calls), whether it serves catalog models or exists for tests only, its default job deadline and how the browser
- * starts its worker. Everything wired per kind is derived from it: the API's engine getters (`Engines`), the host's
- * worker pool (src/runtime/engines.ts), deadlines (src/runtime/deadlines.ts), the page's engine ports
- * (src/runtime/api-link.ts); the route table (src/api/routes.ts) and Node's engines (src/server/node-engines.ts) are
- * typed by kind from it, so a row added here is a compile error until its routes and Node factory exist.
- * See README ("Adding an engine kind").
+ * calls), whether it serves catalog models or exists for tests only, what its jobs answer, its default job deadline
+ * and how the browser starts its worker. Everything wired per kind derives from it: the API's engine getters
+ * (`Engines`), the host's worker pool (src/runtime/engines.ts), deadlines (src/runtime/deadlines.ts), the page's
+ * engine ports (src/runtime/api-link.ts). What this layer cannot hold is typed by kind from it, so a row added here is
+ * a compile error until the catalog's `ModelKind`, the kind's routes (src/api/routes.ts) and its Node factory
+ * (src/server/node-engines.ts) exist. See README ("Adding an engine kind").
  */
 import type { ModelKind } from '../models/types';
 import type { DiagnosticsEngine } from './diagnostics/types';
@@ -18,7 +18,7 @@ import type { ImageEngine } from './sdxl/types';
 export type StartWorker = (name: string) => Worker;
 
 /** A kind that serves catalog models: a supervised worker of its own, with a job deadline. */
-interface ModelKindRow<E> {
+export interface ModelKindRow<E> {
   serves: 'models';
   /**
    * What a job answers: a `stream` of events (its deadline counts from the stream's first read; Node hands its events
@@ -33,7 +33,7 @@ interface ModelKindRow<E> {
 }
 
 /** A test-only kind: started only where a host enables diagnostics, unsupervised. */
-interface TestKindRow<E> {
+export interface TestKindRow<E> {
   serves: 'tests';
   worker: StartWorker;
   readonly engine?: E;
