@@ -1,9 +1,9 @@
 /**
  * The embeddings engine as a worker runs it: loads models on demand through a file loader (the artifact store in
  * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time (the ModelHost's
- * per-device queue) so batches never interleave on the device. Concurrent requests to one model are coalesced: those waiting when a job starts (after
- * at most `coalesceMs` when the engine was idle) run as one job sharing batches, each still answered with its own
- * vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
+ * per-device queue) so batches never interleave on the device. Concurrent requests to one model are coalesced: those
+ * waiting when a job starts (after at most `coalesceMs` when the engine was idle) run as one job sharing batches,
+ * each still answered with its own vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
  * dropped so the next request loads it afresh.
  */
 import { toHearthError } from '../../core/errors';

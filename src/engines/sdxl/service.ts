@@ -65,7 +65,8 @@ interface LoadedPipeline {
 export class SdxlService implements ImageEngine {
   /**
    * By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. One queue for the device: a
-   * job's denoising steps never interleave with another's.
+   * job's denoising steps never interleave with another's. (The devices tried before the one that loaded are not
+   * reported as `skipped`: GET /models has never listed them for image models.)
    */
   private readonly models = new ModelHost<LoadedPipeline>({
     release: async (m) => {
