@@ -45,7 +45,7 @@ export function nodeLlmApi(mods) {
   const unused = async () => { throw new Error('not part of the LLM bench'); };
   const handle = mods.createApi({
     registry: new mods.ModelRegistry(),
-    engines: { embeddings: unused, llm: async () => llm, loaded: () => mods.loadedModels([llm]) },
+    engines: { embeddings: unused, llm: async () => llm, loaded: () => mods.loadedModels({ llm }) },
     isDownloaded: async (e) => e.builtIn,
   });
   return { handle, llm };

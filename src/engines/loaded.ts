@@ -35,7 +35,15 @@ export function mergeLoaded(perKind: LoadedModelInfo[][]): Map<string, LoadedMod
   return map;
 }
 
-/** `mergeLoaded` over engines: each one's `loaded()` (an engine not started is absent). */
-export async function loadedModels(engines: ({ loaded(): Promise<LoadedModelInfo[]> } | undefined)[]): Promise<Map<string, LoadedModelState>> {
-  return mergeLoaded(await Promise.all(engines.map(async (e) => (await e?.loaded()) ?? [])));
+/** What `loadedModels` asks of an engine. */
+export interface LoadedLister {
+  loaded(): Promise<LoadedModelInfo[]>;
+}
+
+/**
+ * `mergeLoaded` over the engines started so far, by kind (a kind not started is absent): each one's `loaded()`,
+ * asked of all at once.
+ */
+export async function loadedModels(engines: Readonly<Record<string, LoadedLister | undefined>>): Promise<Map<string, LoadedModelState>> {
+  return mergeLoaded(await Promise.all(Object.values(engines).map(async (e) => (await e?.loaded()) ?? [])));
 }

@@ -9,7 +9,7 @@ import type { DiagnosticsEngine } from '../engines/diagnostics/types';
 import type { EmbeddingsEngine } from '../engines/embeddings/types';
 import type { LlmEngine } from '../engines/llm/types';
 import type { ImageEngine } from '../engines/sdxl/types';
-import { MODEL_ENGINE_KINDS, type EngineInterfaces, type EngineKind, type ModelEngineKind } from '../engines/kinds';
+import type { EngineInterfaces, EngineKind, ModelEngineKind } from '../engines/kinds';
 import { loadedModels, type LoadedModelState } from '../engines/loaded';
 import { engineDeadlines, type EngineDeadlines } from './deadlines';
 import { devicesAfterLosses } from './device-fallback';
@@ -85,7 +85,11 @@ export function createEnginePool(config: WorkerConfig, options: EnginePoolOption
     embeddings: async () => engines.embeddings.engine,
     llm: async () => engines.llm.engine,
     image: async () => engines.image.engine,
-    loaded: () => loadedModels(MODEL_ENGINE_KINDS.map((kind) => loadedIn(kind, engines[kind].engine))),
+    loaded: () => loadedModels({
+      embeddings: loadedIn('embeddings', engines.embeddings.engine),
+      llm: loadedIn('llm', engines.llm.engine),
+      image: loadedIn('image', engines.image.engine),
+    }),
     health: () => Object.values(engines).map((e) => e.health()),
     ...(options.diagnostics && {
       async diagnostics() {

@@ -77,7 +77,7 @@ export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmSer
         embeddings: async () => embeddings,
         llm: async () => yielding(llm),
         image: async () => yielding(image()),
-        loaded: () => loadedModels([embeddings, llm, sdxl]),
+        loaded: () => loadedModels({ embeddings, llm, image: sdxl }),
       },
       isDownloaded: (entry) => files.isPresent(entry),
     },
