@@ -6,8 +6,9 @@
  * - jobs queue by one rule, chosen per engine (`queue`): per model (each model's jobs run one at a time, different
  *   models side by side: an LLM's KV cache belongs to one job at a time) or per device (every job of the engine one
  *   at a time, whatever its model: the engine's models share one device, and batches or denoising steps of two jobs
- *   must not interleave on it). Jobs waiting for their turn are counted per model (`stats.queued`) and dropped
- *   before they start when their client has gone;
+ *   must not interleave on it). A job takes its place with `turn` (waits, counted per model in `stats.queued`,
+ *   dropped before it starts when its client has gone), `enter` (a stream that waits inside itself: image) or
+ *   `enqueue` (one promise: a coalesced embeddings batch);
  * - loaded models are described in the one shape GET /models reads (contract.ts's LoadedModelInfo).
  */
 import { hearthError, toHearthError, type HearthError } from '../core/errors';
