@@ -1,8 +1,9 @@
 // GGUF on Hearth's WGSL decoder, in Node (Dawn on SwiftShader), against independent references:
 //  - the CPU dequantisers (src/engines/llm/wgsl/gguf-reference.ts) equal the `gguf` Python package's on random blocks
 //    of F16, Q8_0, Q4_0, Q4_K and Q6_K (tests/fixtures/gguf/blocks.json, written by scripts/fixtures_gguf.py);
-//  - each GGUF kernel (shaders/llm/gemv_gguf.wgsl: gemv, gemv_thread, embed) equals that reference on odd shapes,
-//    with bias and residual epilogues and a 2-D dispatch;
+//  - each GGUF kernel (shaders/llm/gemv_gguf.wgsl: gemv, gemv_thread, embed; gemm_gguf.wgsl: the prefill GEMM)
+//    equals that reference on odd shapes, with bias and residual epilogues, a 2-D dispatch, SwiGLU fused into the
+//    GEMM's input and the embedding of several tokens at once;
 //  - the fixture GGUFs (tiny Llama in F32/F16/Q8_0/Q4_0/Q4_K, tiny Qwen2 mixed and Q4_K, stories260K F32/Q8_0) run
 //    through the decoder give torch's greedy tokens (torch on the dequantised weights; stories260K: its published
 //    text) and first-step top-10 logits within 1e-3;
@@ -12,11 +13,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
 import { mulberry32 } from './random';
 import { readGguf } from '../../src/engines/llm/wgsl/gguf-file';
-import { ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
+import { ggufGemmParams, ggufGemmSource, ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
 import { dequantizeGguf } from '../../src/engines/llm/wgsl/gguf-reference';
 import { llamaWeightsFromGguf } from '../../src/engines/llm/wgsl/gguf-weights';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
-import { embedReference, gemvReference } from '../../src/engines/llm/wgsl/reference';
+import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
 import type { GgufBlockType, LinearWeight } from '../../src/engines/llm/wgsl/weights';
 import { HearthError } from '../../src/api/errors';
 import { ModelRegistry } from '../../src/models/registry';
@@ -28,6 +29,7 @@ import { get, nodeApi, nodeLlm, post } from './node-api';
 const DIR = new URL('../fixtures/gguf/', import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, DIR)));
 const shader = readFileSync(new URL('../../shaders/llm/gemv_gguf.wgsl', import.meta.url), 'utf8');
+const gemmShader = ggufGemmSource(shader, readFileSync(new URL('../../shaders/llm/gemm_gguf.wgsl', import.meta.url), 'utf8'));
 interface Block { type: GgufBlockType; n: number; k: number; hex: string; values: number[] }
 const blocks = JSON.parse(readFileSync(new URL('blocks.json', DIR), 'utf8')) as Block[];
 const hexBytes = (hex: string) => Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
@@ -123,6 +125,39 @@ describe.skipIf(skipGpu)('GGUF kernels equal the CPU reference', () => {
       const token = n - 2;
       const got = await run(b.type, 'embed', ggufParams(b.type, b.k, n, 0, 0), { 2: bytes, 5: new Uint32Array([token, 0, 0, 0]), 6: new Float32Array(b.k) }, [Math.ceil(b.k / 64), 1], 6);
       close(got.subarray(0, b.k), embedReference(w, token), 1e-6);
+    });
+  }
+
+  for (const b of blocks) {
+    it(`${b.type}: gemm (prefill), 21 tokens of 24 rows, [${b.n}·23, ${b.k}], bias + residual, SwiGLU fused; embed of 3 tokens`, async () => {
+      // 23 copies of the reference rows, one byte changed per copy: 69 rows, two 64-output tiles; 21 tokens: a full
+      // 16-token tile and a partial one.
+      const one = hexBytes(b.hex);
+      const copies = 23;
+      const n = b.n * copies;
+      const bytes = new Uint8Array(one.length * copies);
+      for (let c = 0; c < copies; c++) {
+        bytes.set(one, c * one.length);
+        bytes[c * one.length + 5 + c] ^= 0x21;
+      }
+      const w: LinearWeight = { kind: 'gguf', type: b.type, n, k: b.k, bytes };
+      const [tokens, rows] = [21, 24];
+      const x = randn(rows * b.k);
+      const up = randn(rows * b.k);
+      const bias = randn(n);
+      const residual = randn(rows * n);
+      const code = ggufModuleSource(gemmShader, b.type);
+      const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
+      const got = await runKernel(device, code, 'gemm', ggufGemmParams(b.type, b.k, n, 3, rows), { 1: x, 2: bytes, 3: bias, 4: residual, 7: up }, groups, [4]);
+      close(new Float32Array(got.get(4)!).subarray(0, tokens * n), gemmReference(w, x, tokens, bias, residual));
+      const fused = await runKernel(device, code, 'gemm', ggufGemmParams(b.type, b.k, n, 8, rows), { 1: x, 2: bytes, 3: bias, 4: residual, 7: up }, groups, [4]);
+      close(new Float32Array(fused.get(4)!).subarray(0, tokens * n), gemmReference(w, swigluReference(x, up), tokens));
+      // Prefill's embedding: token t's id at state[4t], its row of x at t·k.
+      const ids = [n - 1, 0, 37];
+      const state = new Uint32Array(12);
+      ids.forEach((id, t) => { state[4 * t] = id; });
+      const hidden = await run(b.type, 'embed', ggufParams(b.type, b.k, n, 0, 0), { 2: bytes, 5: state, 6: new Float32Array(3 * b.k) }, [Math.ceil(b.k / 64), 3], 6);
+      ids.forEach((id, t) => close(hidden.subarray(t * b.k, (t + 1) * b.k), embedReference(w, id), 1e-6));
     });
   }
 });
