@@ -5,8 +5,9 @@
 //    equals that reference on odd shapes, with bias and residual epilogues, a 2-D dispatch, SwiGLU fused into the
 //    GEMM's input and the embedding of several tokens at once;
 //  - the fixture GGUFs (tiny Llama in F32/F16/Q8_0/Q4_0/Q4_K, tiny Qwen2 mixed and Q4_K, stories260K F32/Q8_0) run
-//    through the decoder give torch's greedy tokens (torch on the dequantised weights; stories260K: its published
-//    text) and first-step top-10 logits within 1e-3;
+//    through the decoder (their prompts through the prefill GEMMs) give torch's greedy tokens (torch on the
+//    dequantised weights; stories260K: its published text) and first-step top-10 logits within 1e-3;
+//  - a 72-token prompt through prefill (two passes) gives the token-by-token path's logits on the mixed-type Qwen2;
 //  - a truncated file, a file that is not GGUF and a tensor in an unsupported block type are 400s naming the problem.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +196,34 @@ describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', (
       }
     }, 240_000);
   }
+
+  it('prefill equals the token-by-token path: tiny Qwen2 with every tensor in a different block type, a 72-token prompt (passes of 64 + 8) gives the same last logits, then the same greedy token', async () => {
+    const weights = llamaWeightsFromGguf(await readGguf(fixture(ref.models['tiny-qwen2-mixed'].file)));
+    const decoder = await WgslDecoder.create(weights, { capacity: 80, ggufShader: shader }, device);
+    try {
+      expect(decoder.prefillRows).toBe(64);
+      let seed = 11;
+      const ids = Array.from({ length: 72 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % decoder.shape.vocabSize);
+      const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
+      const vocab = decoder.shape.vocabSize;
+      const stepwise = await decoder.step(input, { allPositions: true });
+      const want = stepwise.logits.slice(71 * vocab, 72 * vocab);
+      const prefill = await decoder.step(input);
+      expect(prefill.tokens).toBe(1);
+      let worst = 0;
+      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(prefill.logits[i] - want[i]) / (1 + Math.abs(want[i])));
+      expect(worst).toBeLessThan(1e-4);
+      // The KV cache the prefill wrote serves the decode steps as the token-by-token one did.
+      const next = { ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] };
+      const greedy = await decoder.stepGreedy(next);
+      const viaLogits = await decoder.step(next);
+      let best = 0;
+      for (let i = 1; i < vocab; i++) if (viaLogits.logits[i] > viaLogits.logits[best]) best = i;
+      expect(greedy[0]).toBe(best);
+    } finally {
+      await decoder.release();
+    }
+  }, 120_000);
 });
 
 describe.skipIf(skipGpu)('hearth.models.add(file) → the API on the WGSL decoder (Node; the store kept in memory)', () => {
