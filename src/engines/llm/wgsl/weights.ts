@@ -5,7 +5,7 @@
  * on the CPU (float16 is widened in the kernels, with unpack2x16float). Readers: onnx-weights.ts,
  * safetensors-weights.ts, gguf-weights.ts.
  */
-import { halfToFloat } from './gguf-reference';
+import { halfTable } from '../../../util/float16';
 
 export interface LlamaArchitecture {
   hidden: number;
@@ -88,8 +88,9 @@ export function f32FromBytes(bytes: Uint8Array): Float32Array {
 
 /** Little-endian IEEE half bytes → a Float32Array (for 1-D vectors: norms and biases, once at load). */
 export function f32FromF16Bytes(bytes: Uint8Array): Float32Array {
+  const half = halfTable();
   const out = new Float32Array(bytes.byteLength >>> 1);
-  for (let i = 0; i < out.length; i++) out[i] = halfToFloat(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+  for (let i = 0; i < out.length; i++) out[i] = half[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
   return out;
 }
 
