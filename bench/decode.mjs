@@ -6,7 +6,8 @@
 //   - per model: tokens/s of the decode steps after a prompt (prefill excluded), the weight bytes one step reads, and
 //     bytes/token ÷ s/token ÷ copy bandwidth = the fraction of the roofline reached;
 //   - models: the tiny Llama fixtures (fp32 model.onnx, 4-bit model_q4.onnx: WGSL and onnxruntime-web), stories260K
-//     (WGSL, from its llama.c checkpoint, when /work/shared/models/stories260K is there), and a synthetic
+//     (WGSL, from its llama.c checkpoint, when /work/shared/models/stories260K is there), GGUF files (WGSL: the
+//     tiny Llama Q4_K and stories260K Q8_0 fixtures of tests/fixtures/gguf, prefilled by gemm_gguf.wgsl), and a synthetic
 //     Llama-3.2-1B-shaped 4-bit model (random weights generated here, never written to disk: 16 layers, hidden 2048,
 //     32 heads / 8 KV heads, MLP 8192, vocabulary 128256, MatMulNBits blocks of 32 with zero points, 4-bit
 //     embedding and head) and its q4f16 twin (float16 scales and a float16 embedding read again as the tied head, as
@@ -16,6 +17,7 @@
 //     split-K attention) and token by token (the same decoder with prefill off), and their ratio;
 //   - per kernel variant (bench/decode-kernels.mjs): time, bytes moved and the roofline ratio of the batch-1 GEMVs
 //     (f32 both layouts, 4-bit; with and without subgroups where the adapter has them; the decoder uses them then), the prefill GEMMs (f32 both layouts, 4-bit, per token and as weight bandwidth),
+//     the GGUF GEMV and prefill GEMM per block type (Q8_0, Q4_K, Q6_K) and the GEMM's per-token speed-up over the GEMV,
 //     split-K attention over a long cache, argmax and GPU sampling over a Llama-3 vocabulary.
 // Each model runs one warm-up round (shader compilation: onnxruntime-web compiles per shape on first use) before the
 // timed rounds. Greedy tokens of WGSL and onnxruntime-web are compared on the fixtures (they must agree). On SwiftShader the numbers
@@ -32,17 +34,18 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const DECODE_DEFAULTS = { tokens: 24, rounds: 3, big: false, bigTokens: 32, ort: true, prefill: 64 };
 
 export async function loadDecodeModules(dir) {
-  const names = ['wgsl-decoder', 'wgsl-onnx-weights', 'wgsl-config', 'wgsl-weights', 'onnx-decoder', 'llama2c', 'dawn'];
-  const [decoder, onnxWeights, config, weights, onnxDecoder, llama2c, dawn] = await Promise.all(names.map((m) => import(`${dir}/${m}.mjs`)));
+  const names = ['wgsl-decoder', 'wgsl-onnx-weights', 'wgsl-config', 'wgsl-weights', 'onnx-decoder', 'llama2c', 'dawn', 'wgsl-gguf-file', 'wgsl-gguf-weights'];
+  const [decoder, onnxWeights, config, weights, onnxDecoder, llama2c, dawn, ggufFile, ggufWeights] = await Promise.all(names.map((m) => import(`${dir}/${m}.mjs`)));
   return {
     WgslDecoder: decoder.WgslDecoder, llamaWeightsFromOnnx: onnxWeights.llamaWeightsFromOnnx, llamaArchitecture: config.llamaArchitecture,
     weightBytesPerToken: weights.weightBytesPerToken, OnnxDecoder: onnxDecoder.OnnxDecoder, readLlama2c: llama2c.readLlama2c,
-    getGpu: dawn.getGpu,
+    getGpu: dawn.getGpu, readGguf: ggufFile.readGguf, llamaWeightsFromGguf: ggufWeights.llamaWeightsFromGguf,
   };
 }
 
 const TINY = `${ROOT}public/models/hearth-tiny-llama/`;
 const STORIES = '/work/shared/models/stories260K/stories260K.bin';
+const GGUF = `${ROOT}tests/fixtures/gguf/`;
 
 async function adapterAndDevice(mods) {
   const gpu = globalThis.navigator?.gpu ?? await mods.getGpu('bench/decode.mjs');
@@ -263,6 +266,11 @@ export async function runDecode({ mods, opts, log }) {
     if (existsSync(file)) await measure(`stories260K ${variant} (ONNX)`, mods.llamaWeightsFromOnnx(new Uint8Array(readFileSync(file)), [], mods.llamaArchitecture(cfg)), [1, 403, 407, 261, 378], opts.tokens, null);
   }
   if (existsSync(STORIES)) await measure('stories260K (llama.c)', mods.readLlama2c(new Uint8Array(readFileSync(STORIES))), [1, 403, 407, 261, 378], opts.tokens, null);
+  for (const [name, file, promptIds] of [['tiny Llama GGUF Q4_K', 'tiny-llama-q4_k.gguf', [1, 403, 407, 261, 378]], ['stories260K GGUF Q8_0', 'stories260k-q8_0.gguf', [1, 403, 407, 261, 378]]]) {
+    if (!existsSync(GGUF + file)) continue;
+    const weights = mods.llamaWeightsFromGguf(await mods.readGguf(new Uint8Array(readFileSync(GGUF + file))));
+    await measure(name, weights, promptIds, opts.tokens, null);
+  }
   if (!adapter.swiftshader || opts.big) {
     log('decode: generating the synthetic Llama-3.2-1B-shaped q4 model');
     await measure('synthetic Llama-3.2-1B q4', syntheticQ4Llama(), [128000, 1, 2, 3, 4, 5, 6, 7], opts.bigTokens, null);

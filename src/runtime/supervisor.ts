@@ -39,12 +39,15 @@ export interface SupervisedEngine<T> {
   terminate(): void;
 }
 
+/** The engine method that runs jobs (contract.ts): it takes an optional AbortSignal as its last argument, and the supervisor passes one when the caller did not. */
+export const JOB_METHOD = 'run';
+
 /**
- * Engine methods that run jobs, and when their deadline clock starts: `call` at the call (model load included),
- * `stream` when the stream they return is first read (what the engine did before returning it is not counted).
- * A job method takes an optional AbortSignal as its last argument; the supervisor passes one when the caller did not.
+ * When a job's deadline clock starts, by what the kind's `run` answers: `call` at the call, model load included (a
+ * whole answer: embeddings), `stream` when the stream it returns is first read (LLM, image: what the engine did
+ * before returning it is not counted).
  */
-export const JOB_METHODS: Readonly<Record<string, 'call' | 'stream'>> = Object.freeze({ embed: 'call', generate: 'stream' });
+export const JOB_TIMING: Readonly<Record<ModelEngineKind, 'call' | 'stream'>> = Object.freeze({ embeddings: 'call', llm: 'stream', image: 'stream' });
 
 interface Call {
   modelId: string | null;
@@ -149,7 +152,7 @@ export function superviseEngine<T extends object>(
 
   const invoke = async (key: string, args: unknown[]): Promise<unknown> => {
     const state = (current ??= start());
-    const timing = JOB_METHODS[key];
+    const timing = key === JOB_METHOD ? JOB_TIMING[kind] : undefined;
     let clientSignal: AbortSignal | undefined;
     let channel: MessageChannel | undefined;
     const marker = (): SignalMarker => {

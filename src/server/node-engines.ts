@@ -32,13 +32,13 @@ export interface NodeEngines {
  * would only be noticed after the whole job. Each event of a generation is therefore handed out after one turn of
  * the event loop: other requests progress between tokens or steps, and a cancel arrives while the job still runs.
  */
-function yielding<E extends { generate(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }>(engine: E): E {
+function yielding<E extends { run(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }>(engine: E): E {
   return new Proxy(engine, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
-      if (prop !== 'generate') return typeof value === 'function' ? value.bind(target) : value;
+      if (prop !== 'run') return typeof value === 'function' ? value.bind(target) : value;
       return async (job: never, signal?: AbortSignal) => {
-        const reader = (await target.generate(job, signal)).getReader();
+        const reader = (await target.run(job, signal)).getReader();
         return new ReadableStream({
           async pull(controller) {
             await new Promise((resolve) => setImmediate(resolve));

@@ -44,7 +44,7 @@ export const createChatCompletion: Handler = async (ctx) => {
     throw invalidRequest('"tool_choice" needs "tools"', 'tool_choice');
   }
   const engine = await ctx.deps.engines.llm();
-  const { start, rest: events } = await splitStart(await engine.generate({
+  const { start, rest: events } = await splitStart(await engine.run({
     kind: 'chat', entry, messages: req.messages.map(asEngineMessage), tools, toolChoice,
     promptTruncateLen: req.prompt_truncate_len === undefined ? 1500 : req.prompt_truncate_len, params,
   }, ctx.request.signal));

@@ -31,7 +31,7 @@ export const createCompletion: Handler = async (ctx) => {
   }
   const prompts = normalisePrompts(req.prompt);
   const engine = await ctx.deps.engines.llm();
-  const { start, rest: events } = await splitStart(await engine.generate({
+  const { start, rest: events } = await splitStart(await engine.run({
     kind: 'completion', entry, prompts, images: req.images ?? [], params,
   }, ctx.request.signal));
   const id = newId('cmpl');

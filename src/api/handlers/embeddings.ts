@@ -21,7 +21,7 @@ export const createEmbedding: Handler = async (ctx) => {
   const req = body as EmbeddingRequestBody;
   const entry = ctx.deps.registry.resolve(req.model, 'embeddings');
   const engine = await ctx.deps.engines.embeddings();
-  const result = await engine.embed({ entry, inputs: toInputs(req.input), dimensions: req.dimensions }, ctx.request.signal);
+  const result = await engine.run({ entry, inputs: toInputs(req.input), dimensions: req.dimensions }, ctx.request.signal);
   const format = req.encoding_format ?? 'float';
   return jsonResponse(
     {

@@ -42,7 +42,7 @@ async function serveImages(ctx: RequestContext, mode: ImageJob['mode']): Promise
   const format = responseFormat(ctx.request.headers.get('accept'), job.samples);
   job.output = { type: format.imageType };
   const engine = await ctx.deps.engines.image();
-  const events = await engine.generate(job, ctx.request.signal);
+  const events = await engine.run(job, ctx.request.signal);
 
   if (format.kind === 'sse') {
     return sseResponse(events, (e) => {

@@ -1,20 +1,20 @@
 /**
  * The embeddings engine as a worker runs it: loads models on demand through a file loader (the artifact store in
- * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time so batches never
- * interleave on the device. Concurrent requests to one model are coalesced: those waiting when a job starts (after
- * at most `coalesceMs` when the engine was idle) run as one job sharing batches, each still answered with its own
- * vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
+ * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time (the ModelHost's
+ * per-device queue) so batches never interleave on the device. Concurrent requests to one model are coalesced: those
+ * waiting when a job starts (after at most `coalesceMs` when the engine was idle) run as one job sharing batches,
+ * each still answered with its own vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
  * dropped so the next request loads it afresh.
  */
-import { hearthError, toHearthError } from '../../core/errors';
+import { toHearthError } from '../../core/errors';
 import { sleep } from '../../core/deferred';
-import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
-import { ModelHost } from '../model-host';
+import type { LoadedModelInfo } from '../contract';
+import { droppedBeforeStart, ModelHost } from '../model-host';
 import type { ModelFiles } from '../model-files';
 import { readEmbedderFiles } from './files';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
-import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
+import type { EmbeddingsEngine, EmbedRequest, EmbedResult, OrtDevice } from './types';
 
 export type FileLoader = (entry: CatalogEntry) => Promise<EmbedderFiles>;
 
@@ -31,8 +31,8 @@ interface Waiting {
 }
 
 export class EmbeddingsService implements EmbeddingsEngine {
-  private readonly models = new ModelHost<OnnxEmbedder>((m) => m.release());
-  private readonly jobs = new SerialQueue();
+  /** One queue for the device: a job's batches never interleave with another's, whichever models they use. */
+  private readonly models = new ModelHost<OnnxEmbedder>({ release: (m) => m.release(), describe: (m) => m.info, queue: 'device' });
   private readonly waiting = new Map<string, Waiting[]>();
   /** Jobs run and requests answered, per engine: requests ÷ jobs is how much coalescing happened. */
   readonly counters = { jobs: 0, requests: 0 };
@@ -41,10 +41,10 @@ export class EmbeddingsService implements EmbeddingsEngine {
     private readonly coalesceMs = DEFAULT_COALESCE_MS) {}
 
   async load(entry: CatalogEntry): Promise<LoadedModelInfo> {
-    return (await this.embedder(entry)).info;
+    return this.models.describe(await this.embedder(entry), entry.id);
   }
 
-  async embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult> {
+  async run(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult> {
     const embedder = await this.embedder(request.entry);
     const id = request.entry.id;
     return new Promise<EmbedResult>((resolve, reject) => {
@@ -52,7 +52,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const first = !queue?.length;
       if (!queue) this.waiting.set(id, (queue = []));
       queue.push({ request, signal, resolve, reject });
-      if (first) void this.jobs.run(() => this.runWaiting(id, embedder));
+      if (first) void this.models.enqueue(id, () => this.runWaiting(id, embedder));
     });
   }
 
@@ -66,13 +66,13 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const next = queue.shift()!;
       if (next.signal?.aborted) {
         // Its client has gone: dropped before it runs.
-        next.reject(hearthError('cancelled', 'The client went away before the job started'));
+        next.reject(droppedBeforeStart());
         continue;
       }
       job.push(next);
       inputs += next.request.inputs.length;
     }
-    if (queue.length) void this.jobs.run(() => this.runWaiting(id, embedder));
+    if (queue.length) void this.models.enqueue(id, () => this.runWaiting(id, embedder));
     if (!job.length) return;
     this.counters.jobs++;
     this.counters.requests += job.length;
@@ -86,7 +86,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
   }
 
   async loaded(): Promise<LoadedModelInfo[]> {
-    return (await this.models.loaded()).map(({ model }) => model.info);
+    return this.models.infos();
   }
 
   async unload(id: string): Promise<void> {

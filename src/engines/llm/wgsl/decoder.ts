@@ -3,10 +3,10 @@
  * blocks, as the file stores them), a KV cache per batch row in GPU buffers, and per token one compute pass replaying
  * a list of dispatches recorded at load time (recording.ts: pipelines, bind groups and every uniform written once; the
  * token id and position are read by the kernels from a small state buffer, copied in on the GPU). Prompts run as
- * prefill: up to PREFILL_ROWS tokens per pass through tiled GEMMs (gemm.wgsl, gemm_q4.wgsl) and split-K attention,
- * the kernels taking the token as a dispatch dimension, then the head on the last token only (prompt logprobs, which
- * need every position's logits, run token by token). Greedy decoding ends in an argmax kernel, so only a token id is
- * read back; otherwise the logits are.
+ * prefill: up to PREFILL_ROWS tokens per pass through tiled GEMMs (gemm.wgsl, gemm_q4.wgsl, gemm_gguf.wgsl) and
+ * split-K attention, the kernels taking the token as a dispatch dimension, then the head on the last token only
+ * (prompt logprobs, which need every position's logits, run token by token). Greedy decoding ends in an argmax
+ * kernel, so only a token id is read back; otherwise the logits are.
  *
  * This module steps the recorded work; shaders.ts names the kernels, pipelines.ts compiles them, gpu-resources.ts
  * owns buffers, uniforms and bind groups.
@@ -39,6 +39,8 @@ export interface WgslDecoderOptions {
   shaders?: WgslLlmShaderSources;
   /** shaders/llm/gemv_gguf.wgsl (default: the bundled one), for models with GGUF block weights. */
   ggufShader?: string;
+  /** shaders/llm/gemm_gguf.wgsl (default: the bundled one), their prefill GEMM. */
+  ggufGemmShader?: string;
 }
 
 export class WgslDecoder implements LlmDecoder {
@@ -104,7 +106,7 @@ export class WgslDecoder implements LlmDecoder {
     try {
       const shaders = options.shaders ?? await bundledLlmShaders();
       const subgroups = options.subgroups !== false && hasSmallSubgroups(gpu);
-      const pipelines = await compilePipelines(gpu, shaders, weights, subgroups, options.ggufShader);
+      const pipelines = await compilePipelines(gpu, shaders, weights, subgroups, { gemv: options.ggufShader, gemm: options.ggufGemmShader });
       const capacity = Math.max(1, Math.min(options.capacity, weights.arch.maxPositions));
       const decoder = new WgslDecoder(gpu, new GpuResources(gpu, pipelines), weights, capacity, owns);
       decoder.subgroups = subgroups;
@@ -252,7 +254,7 @@ export class WgslDecoder implements LlmDecoder {
         slot++;
       }
       const last = real[real.length - 1];
-      if (this.prefill && !this.recording.ggufWeights && !allPositions && real.length >= 2) {
+      if (this.prefill && !allPositions && real.length >= 2) {
         let count = 0;
         for (let c = 0; c < real.length; c += this.prefillRows) {
           count = Math.min(this.prefillRows, real.length - c);

@@ -3,7 +3,7 @@
  * subgroups) plus one GGUF kernel per block type the model uses, compiled once per device and shader source (a model
  * loaded again on the same device compiles nothing), and the device requested with the adapter's largest limits.
  */
-import { bundledGgufShader, ggufModuleSource, ggufTypesOf, type GgufEntry } from './gguf-kernels';
+import { bundledGgufGemmShader, bundledGgufShader, ggufGemmSource, ggufModuleSource, ggufTypesOf, type GgufEntry } from './gguf-kernels';
 import type { WgslLlmShaderSources } from './shaders';
 import type { GgufBlockType, LlamaWeights } from './weights';
 
@@ -39,9 +39,15 @@ function cached(gpu: GPUDevice, code: string, entryPoint: string): Promise<GPUCo
   return p;
 }
 
+/** GGUF kernel sources (default: the bundled shaders/llm/gemv_gguf.wgsl and gemm_gguf.wgsl). */
+export interface GgufShaderSources {
+  gemv?: string;
+  gemm?: string;
+}
+
 /** Compiles (or finds) every pipeline `weights` needs; `subgroups` picks the GEMVs' subgroup variants. */
 export async function compilePipelines(
-  gpu: GPUDevice, shaders: WgslLlmShaderSources, weights: LlamaWeights, subgroups: boolean, ggufShader?: string,
+  gpu: GPUDevice, shaders: WgslLlmShaderSources, weights: LlamaWeights, subgroups: boolean, ggufShaders: GgufShaderSources = {},
 ): Promise<DecoderPipelines> {
   const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
     // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
@@ -67,12 +73,16 @@ export async function compilePipelines(
   const types = ggufTypesOf(weights);
   const ggufList: [string, Promise<GPUComputePipeline>][] = [];
   if (types.gemv.size || types.embed) {
-    const source = ggufShader ?? await bundledGgufShader();
-    const ggufMake = (entry: GgufEntry, type: GgufBlockType) => {
-      ggufList.push([`${entry}:${type}`, cached(gpu, ggufModuleSource(source, type), entry)]);
+    const source = ggufShaders.gemv ?? await bundledGgufShader();
+    const ggufMake = (entry: GgufEntry, type: GgufBlockType, code = source) => {
+      ggufList.push([`${entry}:${type}`, cached(gpu, ggufModuleSource(code, type), entry)]);
     };
     for (const type of types.gemv) { ggufMake('gemv', type); ggufMake('gemv_thread', type); }
     if (types.embed) ggufMake('embed', types.embed);
+    if (types.gemm.size) {
+      const gemm = ggufGemmSource(source, ggufShaders.gemm ?? await bundledGgufGemmShader());
+      for (const type of types.gemm) ggufMake('gemm', type, gemm);
+    }
   }
   const fixed = Object.fromEntries(await Promise.all(list.map(async ([n, p]) => [n, await p] as const))) as Record<PipelineName, GPUComputePipeline>;
   const f16 = Object.fromEntries(await Promise.all(f16List.map(async ([n, p]) => [n, await p] as const))) as DecoderPipelines['f16'];

@@ -4,7 +4,7 @@
  * the per-row parts (step state, KV caches, sampler) per row. Kernels read the token id and position from a state
  * buffer, so the same list replays for every token.
  */
-import { ggufParams } from './gguf-kernels';
+import { ggufGemmParams, ggufParams } from './gguf-kernels';
 import { samplerBufferWords } from './gpu-sampling';
 import { MAX_GROUPS, Usage, type Dispatch, type GpuLinear, type GpuResources, type PrefillDispatch } from './gpu-resources';
 import { ropeTable, type LlamaArchitecture, type LlamaWeights } from './weights';
@@ -17,7 +17,7 @@ const SHORT_ROW = 256;
 export const STATE_BYTES = 16;
 /** Prompt tokens per prefill pass (the prefill activations are this many rows). */
 export const PREFILL_ROWS = 64;
-/** Outputs × tokens per GEMM workgroup (TN, TT in gemm.wgsl / gemm_q4.wgsl). */
+/** Outputs × tokens per GEMM workgroup (TN, TT in gemm.wgsl / gemm_q4.wgsl / gemm_gguf.wgsl). */
 const GEMM_COLS = 64;
 const GEMM_TOKENS = 16;
 /** Most cache slots per attention split and the largest head (workgroup arrays in attention.wgsl). */
@@ -90,8 +90,6 @@ export interface Recording {
   sampleSlot: number;
   prefillEmbed: (state: GPUBuffer) => PrefillDispatch;
   prefillLayer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => PrefillDispatch[])[];
-  /** Set when a weight is in GGUF blocks: the prefill GEMMs do not read them, so prompts run token by token. */
-  ggufWeights: boolean;
 }
 
 /** A deferred dispatch: its uniform slot is reserved now, its bind group made once the uniform buffer exists. */
@@ -128,13 +126,17 @@ function quantFlags(w: GpuLinear): number {
 
 /**
  * The prefill counterpart of gemv: [tokens, k] × W → [tokens, n], 64 outputs × 16 tokens per workgroup; with `up`,
- * the input is read as silu(x)·up (SwiGLU fused into the down projection). Null for GGUF blocks (no GEMM reads them).
+ * the input is read as silu(x)·up (SwiGLU fused into the down projection).
  */
-function gemm(res: GpuResources, layout: DecoderLayout, w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null): (() => PrefillDispatch) | null {
-  if (w.kind === 'gguf') return null;
+function gemm(res: GpuResources, layout: DecoderLayout, w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null): () => PrefillDispatch {
   const dummy = layout.act.dummy;
   const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | quantFlags(w) | (up ? 8 : 0);
   const groups = (tokens: number): [number, number, number] => [Math.ceil(w.n / GEMM_COLS), Math.ceil(tokens / GEMM_TOKENS), 1];
+  if (w.kind === 'gguf') {
+    // gemm_gguf.wgsl over gemv_gguf.wgsl's bindings (5, 6: the embedding's, unbound) and `up` at 7.
+    const slot = res.param(ggufGemmParams(w.type, w.k, w.n, flags, layout.prefillRows));
+    return () => res.prefillDispatch(`gemm:${w.type}`, slot, [x, w.w, bias ?? dummy, out, null, null, up ?? dummy], groups);
+  }
   if (w.kind === 'f32') {
     const slot = res.param([w.k, w.n, flags, layout.prefillRows]);
     return () => res.prefillDispatch(w.layout === 'kn' ? 'gemm_kn' : 'gemm_nk', slot, [x, w.w, bias ?? dummy, out, up ?? dummy], groups);
@@ -161,22 +163,15 @@ export function recordSteps(res: GpuResources, weights: LlamaWeights, layout: De
     deferred.push(() => { value = make(); });
     return () => value as T;
   };
-  let ggufWeights = false;
-  const laterGemm = (make: (() => PrefillDispatch) | null): (() => PrefillDispatch) => {
-    if (make) return later(make);
-    ggufWeights = true;
-    return () => null as unknown as PrefillDispatch; // never dispatched: rows get no prefill list
-  };
   const gemvOf = (w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, n = w.n) => later(gemv(res, act.dummy, w, x, out, bias, accumulate, n));
-  const gemmOf = (w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null) => laterGemm(gemm(res, layout, w, x, out, bias, accumulate, up));
+  const gemmOf = (w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null) => later(gemm(res, layout, w, x, out, bias, accumulate, up));
 
   const embed = res.linear(weights.embed);
   const embedSlot = embed.kind === 'q4'
     ? res.param([a.hidden, quantFlags(embed), embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
     : embed.kind === 'gguf' ? res.param(ggufParams(embed.type, a.hidden, a.vocab, 0, 0)) : res.param([a.hidden, 0, 0, 0, 0, a.vocab]);
   const embedGroups = Math.ceil(a.hidden / 64);
-  // GGUF blocks are read by gemv_gguf.wgsl's embed entry (bindings 2, 5, 6); GGUF models run their prompts token by
-  // token (the prefill GEMMs read f32 and MatMulNBits weights only).
+  // GGUF blocks are read by gemv_gguf.wgsl's embed entry (bindings 2, 5, 6).
   const embedBindings = (state: GPUBuffer, x: GPUBuffer): (GPUBuffer | null)[] => embed.kind === 'q4'
     ? [state, x, null, embed.q, embed.scales, embed.zp ?? act.dummy]
     : embed.kind === 'gguf' ? [null, embed.w, null, null, state, x]
@@ -253,7 +248,7 @@ export function recordSteps(res: GpuResources, weights: LlamaWeights, layout: De
   for (const make of deferred) make();
   return {
     embed: makeEmbed, layer: layerMakers.map((m) => m.decode), tail: tail.map((f) => f()), argmax: argmax(), sampleSlot: argmaxSlot,
-    prefillEmbed: makePrefillEmbed, prefillLayer: layerMakers.map((m) => m.prefill), ggufWeights,
+    prefillEmbed: makePrefillEmbed, prefillLayer: layerMakers.map((m) => m.prefill),
   };
 }
 
@@ -275,6 +270,6 @@ export function newRow(res: GpuResources, recording: Recording, layout: DecoderL
     state, kCache, vCache, prefillState, sampler,
     sample: res.dispatch('sample', r.sampleSlot, [act.logits, sampler, act.work, act.weight, act.result], 1),
     dispatches: [r.embed(state), ...r.layer.flatMap((make, i) => make(state, kCache[i], vCache[i])), ...r.tail],
-    prefill: r.ggufWeights ? [] : [r.prefillEmbed(prefillState), ...r.prefillLayer.flatMap((make, i) => make(prefillState, kCache[i], vCache[i]))],
+    prefill: [r.prefillEmbed(prefillState), ...r.prefillLayer.flatMap((make, i) => make(prefillState, kCache[i], vCache[i]))],
   };
 }
