@@ -3,7 +3,7 @@
  * linear weight and vector uploaded once, as the file stores it), the uniform slots every dispatch reads (reserved
  * while recording, written once), and bind groups / recorded dispatches over the compiled pipelines.
  */
-import type { DecoderPipelines, DispatchName, PipelineName } from './pipelines';
+import type { DecoderPipelines, DispatchName, F16PipelineName, PipelineName } from './pipelines';
 import { f32Bytes, type GgufBlockType, type LinearWeight } from './weights';
 
 export const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
@@ -32,7 +32,9 @@ export interface PrefillDispatch {
 /** A linear weight on the GPU. */
 export type GpuLinear =
   | { kind: 'f32'; layout: 'nk' | 'kn'; n: number; k: number; w: GPUBuffer }
-  | { kind: 'q4'; n: number; k: number; blockSize: number; blocks: number; zpStride: number; q: GPUBuffer; scales: GPUBuffer; zp: GPUBuffer | null }
+  /** float16 [n, k] or [k, n], two halves per word (gemv_f16.wgsl, gemm_f16.wgsl). */
+  | { kind: 'f16'; layout: 'nk' | 'kn'; n: number; k: number; w: GPUBuffer }
+  | { kind: 'q4'; n: number; k: number; blockSize: number; blocks: number; zpStride: number; q: GPUBuffer; scales: GPUBuffer; f16Scales: boolean; zp: GPUBuffer | null }
   | { kind: 'gguf'; type: GgufBlockType; n: number; k: number; w: GPUBuffer };
 
 /** A uniform word: u32, or f32 given as { f }. */
@@ -93,12 +95,13 @@ export class GpuResources {
     let g = this.linears.get(w);
     if (g) return g;
     if (w.kind === 'f32') g = { kind: 'f32', layout: w.layout, n: w.n, k: w.k, w: this.upload(w.bytes) };
+    else if (w.kind === 'f16') g = { kind: 'f16', layout: w.layout, n: w.n, k: w.k, w: this.upload(w.bytes) };
     else if (w.kind === 'gguf') g = { kind: 'gguf', type: w.type, n: w.n, k: w.k, w: this.upload(w.bytes) };
     else {
       const blocks = Math.ceil(w.k / w.blockSize);
       g = {
         kind: 'q4', n: w.n, k: w.k, blockSize: w.blockSize, blocks, zpStride: Math.ceil(blocks / 2),
-        q: this.upload(w.q), scales: this.upload(w.scales), zp: w.zeroPoints ? this.upload(w.zeroPoints) : null,
+        q: this.upload(w.q), scales: this.upload(w.scales), f16Scales: w.scaleType === 'f16', zp: w.zeroPoints ? this.upload(w.zeroPoints) : null,
       };
     }
     this.linears.set(w, g);
@@ -137,7 +140,9 @@ export class GpuResources {
   /** A bind group of `name`'s pipeline: the uniform slot at binding 0, `buffers` from binding 1 (null: unbound). */
   bind(name: DispatchName, slot: number, buffers: (GPUBuffer | null)[]): { pipeline: GPUComputePipeline; bindGroup: GPUBindGroup } {
     if (!this.paramBuffer) throw new Error('GpuResources.bind: writeParams() first');
-    const pipeline = name.includes(':') ? this.pipelines.gguf.get(name)! : this.pipelines.fixed[name as PipelineName];
+    const pipeline = name.includes(':') ? this.pipelines.gguf.get(name)
+      : this.pipelines.fixed[name as PipelineName] ?? this.pipelines.f16[name as F16PipelineName];
+    if (!pipeline) throw new Error(`GpuResources.bind: no pipeline ${name} was compiled`);
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
     ];

@@ -9,11 +9,15 @@ import type { GgufBlockType, LlamaWeights } from './weights';
 
 export type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'gemm_nk' | 'gemm_kn' | 'gemm_q4'
   | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu' | 'argmax' | 'sample';
-/** A pipeline of the fixed set, or a GGUF kernel for one block type. */
-export type DispatchName = PipelineName | `${GgufEntry}:${GgufBlockType}`;
+/** Kernels over float16 matrices (gemv_f16.wgsl, gemm_f16.wgsl, embed.wgsl's embed_f16), compiled for models that have them. */
+export type F16PipelineName = 'gemv_f16_nk' | 'gemv_f16_nk_thread' | 'gemv_f16_kn' | 'gemm_f16_nk' | 'gemm_f16_kn' | 'embed_f16';
+/** A pipeline of the fixed set, an f16 one, or a GGUF kernel for one block type. */
+export type DispatchName = PipelineName | F16PipelineName | `${GgufEntry}:${GgufBlockType}`;
 
 export interface DecoderPipelines {
   fixed: Record<PipelineName, GPUComputePipeline>;
+  /** Present when the model has float16 matrices. */
+  f16: Partial<Record<F16PipelineName, GPUComputePipeline>>;
   /** GGUF kernels by `${entry}:${type}` (gguf-kernels.ts), for the block types this model uses. */
   gguf: Map<string, GPUComputePipeline>;
 }
@@ -48,7 +52,8 @@ export async function compilePipelines(
   const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
     // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
     const code = module === 'gemv_subgroup' ? `enable subgroups;\n${shaders.gemv}\n${shaders.gemv_subgroup}`
-      : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}` : shaders[module];
+      : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}`
+        : module === 'gemv_f16_subgroup' ? `enable subgroups;\n${shaders.gemv_f16}\n${shaders.gemv_f16_subgroup}` : shaders[module];
     return cached(gpu, code, entryPoint);
   };
   const list: [PipelineName, Promise<GPUComputePipeline>][] = [
@@ -59,6 +64,11 @@ export async function compilePipelines(
     ['rope_kv', make('rope_kv', 'main')], ['attn_split', make('attention', 'split')], ['attn_combine', make('attention', 'combine')],
     ['swiglu', make('swiglu', 'main')],
     ['argmax', make('argmax', 'main')], ['sample', make('sample', 'main')],
+  ];
+  const f16List: [F16PipelineName, Promise<GPUComputePipeline>][] = !hasF16Matrices(weights) ? [] : [
+    ['gemv_f16_nk', subgroups ? make('gemv_f16_subgroup', 'gemv_nk_subgroup') : make('gemv_f16', 'gemv_nk')],
+    ['gemv_f16_nk_thread', make('gemv_f16', 'gemv_nk_thread')], ['gemv_f16_kn', make('gemv_f16', 'gemv_kn')],
+    ['gemm_f16_nk', make('gemm_f16', 'gemm_nk')], ['gemm_f16_kn', make('gemm_f16', 'gemm_kn')], ['embed_f16', make('embed', 'embed_f16')],
   ];
   const types = ggufTypesOf(weights);
   const ggufList: [string, Promise<GPUComputePipeline>][] = [];
@@ -75,8 +85,14 @@ export async function compilePipelines(
     }
   }
   const fixed = Object.fromEntries(await Promise.all(list.map(async ([n, p]) => [n, await p] as const))) as Record<PipelineName, GPUComputePipeline>;
+  const f16 = Object.fromEntries(await Promise.all(f16List.map(async ([n, p]) => [n, await p] as const))) as DecoderPipelines['f16'];
   const gguf = new Map(await Promise.all(ggufList.map(async ([n, p]) => [n, await p] as const)));
-  return { fixed, gguf };
+  return { fixed, f16, gguf };
+}
+
+/** Whether any matrix (embedding, projections, head) is stored as float16. */
+function hasF16Matrices(weights: LlamaWeights): boolean {
+  return [weights.embed, weights.lmHead, ...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])].some((w) => w.kind === 'f16');
 }
 
 /** The device has subgroups whose size divides a 32-lane row group (gemv_subgroup.wgsl's assumption). */

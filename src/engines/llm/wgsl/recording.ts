@@ -94,9 +94,12 @@ export interface Recording {
 
 /** A deferred dispatch: its uniform slot is reserved now, its bind group made once the uniform buffer exists. */
 function gemv(res: GpuResources, dummy: GPUBuffer, w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, n = w.n): () => Dispatch {
-  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | (w.kind === 'q4' && w.zp ? 4 : 0);
-  const perThread = w.k <= SHORT_ROW || (w.kind === 'f32' && w.layout === 'kn');
-  const groups = Math.ceil(n / (perThread ? 64 : GEMV_ROWS));
+  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | quantFlags(w);
+  const kn = (w.kind === 'f32' || w.kind === 'f16') && w.layout === 'kn';
+  const perThread = w.k <= SHORT_ROW || kn;
+  // gemv_f16.wgsl's gemv_kn runs one invocation per output pair when n is even.
+  const invocations = w.kind === 'f16' && kn && n % 2 === 0 ? n / 2 : n;
+  const groups = Math.ceil(invocations / (perThread ? 64 : GEMV_ROWS));
   const stride = Math.min(groups, MAX_GROUPS);
   if (w.kind === 'gguf') {
     const slot = res.param(ggufParams(w.type, w.k, n, flags, stride));
@@ -107,8 +110,18 @@ function gemv(res: GpuResources, dummy: GPUBuffer, w: GpuLinear, x: GPUBuffer, o
     const name = w.layout === 'kn' ? 'gemv_kn' : perThread ? 'gemv_nk_thread' : 'gemv_nk';
     return () => res.dispatch(name, slot, [x, w.w, bias ?? dummy, out], groups);
   }
+  if (w.kind === 'f16') {
+    const slot = res.param([w.k, n, flags, stride]);
+    const name = w.layout === 'kn' ? 'gemv_f16_kn' : perThread ? 'gemv_f16_nk_thread' : 'gemv_f16_nk';
+    return () => res.dispatch(name, slot, [x, w.w, bias ?? dummy, out], groups);
+  }
   const slot = res.param([w.k, n, flags, stride, w.blocks, w.blockSize, w.zpStride, 0]);
   return () => res.dispatch(perThread ? 'gemv_q4_thread' : 'gemv_q4', slot, [x, w.q, w.scales, w.zp ?? dummy, bias ?? dummy, out], groups);
+}
+
+/** Flag bits of the 4-bit kernels: 4 zero points given, 16 float16 scales (gemv_q4.wgsl, gemm_q4.wgsl, embed_q4). */
+function quantFlags(w: GpuLinear): number {
+  return w.kind !== 'q4' ? 0 : (w.zp ? 4 : 0) | (w.f16Scales ? 16 : 0);
 }
 
 /**
@@ -117,7 +130,7 @@ function gemv(res: GpuResources, dummy: GPUBuffer, w: GpuLinear, x: GPUBuffer, o
  */
 function gemm(res: GpuResources, layout: DecoderLayout, w: GpuLinear, x: GPUBuffer, out: GPUBuffer, bias: GPUBuffer | null, accumulate: boolean, up: GPUBuffer | null = null): () => PrefillDispatch {
   const dummy = layout.act.dummy;
-  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | (w.kind === 'q4' && w.zp ? 4 : 0) | (up ? 8 : 0);
+  const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | quantFlags(w) | (up ? 8 : 0);
   const groups = (tokens: number): [number, number, number] => [Math.ceil(w.n / GEMM_COLS), Math.ceil(tokens / GEMM_TOKENS), 1];
   if (w.kind === 'gguf') {
     // gemm_gguf.wgsl over gemv_gguf.wgsl's bindings (5, 6: the embedding's, unbound) and `up` at 7.
@@ -127,6 +140,10 @@ function gemm(res: GpuResources, layout: DecoderLayout, w: GpuLinear, x: GPUBuff
   if (w.kind === 'f32') {
     const slot = res.param([w.k, w.n, flags, layout.prefillRows]);
     return () => res.prefillDispatch(w.layout === 'kn' ? 'gemm_kn' : 'gemm_nk', slot, [x, w.w, bias ?? dummy, out, up ?? dummy], groups);
+  }
+  if (w.kind === 'f16') {
+    const slot = res.param([w.k, w.n, flags, layout.prefillRows]);
+    return () => res.prefillDispatch(w.layout === 'kn' ? 'gemm_f16_kn' : 'gemm_f16_nk', slot, [x, w.w, bias ?? dummy, out, up ?? dummy], groups);
   }
   const slot = res.param([w.k, w.n, flags, layout.prefillRows, w.blocks, w.blockSize, w.zpStride, 0]);
   return () => res.prefillDispatch('gemm_q4', slot, [x, w.q, w.scales, w.zp ?? dummy, bias ?? dummy, out, up ?? dummy], groups);
@@ -151,14 +168,15 @@ export function recordSteps(res: GpuResources, weights: LlamaWeights, layout: De
 
   const embed = res.linear(weights.embed);
   const embedSlot = embed.kind === 'q4'
-    ? res.param([a.hidden, embed.zp ? 4 : 0, embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
+    ? res.param([a.hidden, quantFlags(embed), embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
     : embed.kind === 'gguf' ? res.param(ggufParams(embed.type, a.hidden, a.vocab, 0, 0)) : res.param([a.hidden, 0, 0, 0, 0, a.vocab]);
   const embedGroups = Math.ceil(a.hidden / 64);
   // GGUF blocks are read by gemv_gguf.wgsl's embed entry (bindings 2, 5, 6).
   const embedBindings = (state: GPUBuffer, x: GPUBuffer): (GPUBuffer | null)[] => embed.kind === 'q4'
     ? [state, x, null, embed.q, embed.scales, embed.zp ?? act.dummy]
-    : embed.kind === 'gguf' ? [null, embed.w, null, null, state, x] : [state, x, embed.w];
-  const embedName = embed.kind === 'q4' ? 'embed_q4' : embed.kind === 'gguf' ? `embed:${embed.type}` as const : 'embed_f32';
+    : embed.kind === 'gguf' ? [null, embed.w, null, null, state, x]
+      : embed.kind === 'f16' ? [state, x, null, null, null, null, embed.w] : [state, x, embed.w];
+  const embedName = embed.kind === 'q4' ? 'embed_q4' : embed.kind === 'gguf' ? `embed:${embed.type}` as const : embed.kind === 'f16' ? 'embed_f16' : 'embed_f32';
   const makeEmbed = (state: GPUBuffer) => res.dispatch(embedName, embedSlot, embedBindings(state, act.x), embedGroups);
   const makePrefillEmbed = (state: GPUBuffer) => res.prefillDispatch(embedName, embedSlot, embedBindings(state, pre.x), (t) => [embedGroups, t, 1]);
 
