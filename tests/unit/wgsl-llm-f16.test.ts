@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
 import { get, nodeApi, nodeLlm, post, readJson, ROOT } from './node-api';
 import { mulberry32 } from './random';
+import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
 import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
 import { llamaWeightsFromOnnx } from '../../src/engines/llm/wgsl/onnx-weights';
@@ -251,5 +252,60 @@ describe.skipIf(skipGpu)('a q4f16 variant through the API on an adapter without 
     expect(model.loaded_variant).toBe('wgsl:q4f16');
     expect(model.device).toBe('webgpu');
     expect(model.skipped_backends ?? []).toEqual([]); // omitted when no candidate before it failed
+  }, 120_000);
+});
+
+// The built-in hearth/tiny-llama-q4f16 (scripts/fixtures_llama_f16.py): its float16 embedding reaches the Gather and the
+// tied lm_head's Transpose only through `Cast(model.embed_tokens.weight_fp16, to=float)`, the shape onnx-community q4f16
+// exports give their embedding. The reader follows the Cast to the float16 bytes; greedy tokens equal torch's
+// (tests/fixtures/llm/reference-q4f16.json: fp32 arithmetic over the same weights, every greedy gap ≥ 2 fp16 ulps).
+interface TinyQ4f16Ref { model_file: string; greedy: { prompt: string; new_tokens: number[] }[] }
+const tinyRef = readJson<TinyQ4f16Ref>('tests/fixtures/llm/reference-q4f16.json');
+const tinyPrompts = readJson<{ prompts: { name: string; input_ids: number[] }[] }>('tests/fixtures/llm/reference.json').prompts;
+const tinyDir = 'public/models/hearth-tiny-llama';
+const tinyIds = (name: string) => tinyPrompts.find((p) => p.name === name)!.input_ids;
+
+describe.skipIf(skipGpu)('hearth/tiny-llama-q4f16 (embedding behind a Cast) on the WGSL decoder equals torch', () => {
+  const file = () => new Uint8Array(readFileSync(`${ROOT}${tinyDir}/${tinyRef.model_file}`));
+  const arch = () => llamaArchitecture(readJson<object>(`${tinyDir}/config.json`));
+
+  it('the reader follows Cast(fp16 → float) to the embedding\'s float16 bytes; the tied head is the same weight', () => {
+    const bytes = file();
+    const weights = llamaWeightsFromOnnx(bytes, [], arch());
+    expect(weights.embed).toMatchObject({ kind: 'f16', layout: 'nk', n: 128256, k: 16 });
+    expect((weights.embed as F16Weight).bytes.buffer).toBe(bytes.buffer);
+    expect(weights.lmHead).toBe(weights.embed);
+    expect(weights.layers[1].down).toMatchObject({ kind: 'q4', scaleType: 'f32', n: 16, k: 32 });
+  });
+
+  it('greedy tokens on every reference prompt equal torch\'s', async () => {
+    const decoder = await WgslDecoder.create(llamaWeightsFromOnnx(file(), [], arch()), { capacity: 64 }, await sharedDevice());
+    try {
+      for (const g of tinyRef.greedy) {
+        const { tokens } = await greedy(decoder, tinyIds(g.prompt), g.new_tokens.length);
+        expect(tokens, g.prompt).toEqual(g.new_tokens);
+      }
+    } finally {
+      await decoder.release();
+    }
+  }, 120_000);
+
+  it('through the API on an adapter without shader-f16: served by wgsl/webgpu, nothing skipped', async () => {
+    const llm = nodeLlm({ devices: ['webgpu', 'wasm'], hasShaderF16: async () => false, wgsl: { device: sharedDevice } });
+    const api = nodeApi({}, llm);
+    try {
+      const g = tinyRef.greedy.find((x) => x.prompt === 'chat')!;
+      const res = await api.handle(post('/completions', { model: 'hearth/tiny-llama-q4f16', prompt: tinyIds(g.prompt), max_tokens: g.new_tokens.length, temperature: 0 }));
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+      const tokenizer = new LlmTokenizer(readJson(`${tinyDir}/tokenizer.json`), readJson(`${tinyDir}/tokenizer_config.json`));
+      const body = await res.json() as { choices: { text: string }[] };
+      expect(body.choices[0].text).toBe(tokenizer.decode(g.new_tokens));
+      const model = await (await api.handle(get('/models/hearth/tiny-llama-q4f16'))).json() as { loaded_variant: string; skipped_backends?: unknown[] };
+      expect(model.loaded_variant).toBe('wgsl:q4f16');
+      expect(model.skipped_backends ?? []).toEqual([]);
+    } finally {
+      await api.llm.unload('hearth/tiny-llama-q4f16');
+    }
   }, 120_000);
 });

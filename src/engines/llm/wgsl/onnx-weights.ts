@@ -3,7 +3,8 @@
  * the embedding is the table a Gather indexes with `input_ids`; each projection is the weight of the MatMul,
  * MatMulNBits or Gemm whose node (or weight, or output) is named `layers.{i}…{q,k,v,o,gate,up,down}_proj`; the head is
  * the one producing `logits` (a Transpose of the embedding when tied); biases are the initializers added to the q/k/v
- * outputs; norms are the 1-D initializers named (or used by nodes named) `input_layernorm`, `post_attention_layernorm`
+ * outputs; a weight may sit behind `Cast` nodes that only widen it (float16 → float, as q4f16 exports store the
+ * embedding: `Cast(embed_tokens.weight_fp16, to=float)`), read as the initializer under them; norms are the 1-D initializers named (or used by nodes named) `input_layernorm`, `post_attention_layernorm`
  * and the final `norm`. Matrices may be float32 or float16 (fp16 / q4f16 exports: the fp16 bytes are kept as they are,
  * widened on the GPU), MatMulNBits scales float32 or float16; norms and biases (1-D, a few KB) are widened to float32
  * here, once at load. Anything else (8-bit blocks, fused qkv…) is an Error naming what is missing.
@@ -22,7 +23,7 @@ export function llamaWeightsFromOnnx(model: Uint8Array, external: { path: string
     for (const o of node.outputs) producer.set(o, node);
     for (const i of node.inputs) consumers.set(i, [...(consumers.get(i) ?? []), node]);
   }
-  const init = (name: string) => graph.initializers.get(name);
+  const init = (name: string) => initializerBehindCasts(name, graph, producer);
 
   // Embedding: Gather(table, input_ids).
   const gather = graph.nodes.find((n) => (n.op === 'Gather' || n.op === 'GatherBlockQuantized') && n.inputs[1] === 'input_ids');
@@ -104,8 +105,28 @@ export function llamaWeightsFromOnnx(model: Uint8Array, external: { path: string
   return { arch, embed, layers, finalNorm: norm(null, 'norm'), lmHead };
 }
 
+/**
+ * The initializer named `name`, or the one under a chain of `Cast` nodes that change no value: to float (widening
+ * float16 is exact, and the decoder widens float16 on the GPU anyway; a non-float source is refused by the caller),
+ * or to float16 straight from a float16 initializer. A narrowing Cast (float → float16) is not followed: its values
+ * are not the stored ones.
+ */
+export function initializerBehindCasts(name: string, graph: OnnxGraph, producer: Map<string, OnnxNode>): OnnxTensor | undefined {
+  for (let hops = 0; hops < 8; hops++) {
+    const t = graph.initializers.get(name);
+    if (t) return t;
+    const cast = producer.get(name);
+    if (cast?.op !== 'Cast') return undefined;
+    const to = cast.ints.to;
+    const lossless = to === ONNX_FLOAT || (to === ONNX_FLOAT16 && graph.initializers.get(cast.inputs[0])?.dataType === ONNX_FLOAT16);
+    if (!lossless) return undefined;
+    name = cast.inputs[0];
+  }
+  return undefined;
+}
+
 function linearWeight(node: OnnxNode, graph: OnnxGraph, producer: Map<string, OnnxNode>, table: OnnxTensor, embed: LinearWeight): LinearWeight | null {
-  const init = (name: string | undefined) => (name ? graph.initializers.get(name) : undefined);
+  const init = (name: string | undefined) => (name ? initializerBehindCasts(name, graph, producer) : undefined);
   if (node.op === 'MatMulNBits') {
     const q = init(node.inputs[1]);
     const scales = init(node.inputs[2]);
