@@ -185,6 +185,11 @@ export const hearthClient = {
     return sizes;
   },
 
+  /** The file variant of `entry` the engines will load on this adapter (what to download); undefined without an in-page Hearth. */
+  async downloadVariant(entry: CatalogEntry, adapter: { webgpu: boolean; shaderF16: boolean }): Promise<string | undefined> {
+    return (await inPageHearth())?.downloadVariant(entry, adapter);
+  },
+
   /** Downloads a model's files (those of `options.variant`); false when there is no in-page Hearth. */
   async download(entry: CatalogEntry, options: EnsureOptions): Promise<boolean> {
     const hearth = await inPageHearth();

@@ -2,7 +2,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { ifDefined } from 'lit/directives/if-defined.js';
-import { emitRequest, errorText, hearthClient, listModels, modelsChanged, type CachedAdapter, type CatalogEntry, type ModelInfo } from './api';
+import { emitRequest, errorText, hearthClient, listModels, modelsChanged, type CachedAdapter, type ModelInfo } from './api';
 import { formatBytes, formatDuration, formatRate } from './format';
 import { baseStyles } from './styles';
 import { describeAdapter, KEY_LIMITS, type AdapterSummary } from './webgpu-info';
@@ -118,7 +118,7 @@ export class HearthModels extends LitElement {
     const entry = await hearthClient.catalogEntry(id);
     if (!entry || this.downloads.get(id)?.done === false) return;
     const adapter = await describeAdapter();
-    const variant = downloadVariant(entry, Boolean(adapter.shaderF16));
+    const variant = await hearthClient.downloadVariant(entry, { webgpu: adapter.available, shaderF16: Boolean(adapter.shaderF16) });
     const started = performance.now();
     const d: Download = { loaded: 0, total: null, started, now: started, done: false, variant, abort: new AbortController() };
     this.setDownload(id, d);
@@ -312,7 +312,7 @@ export class HearthModels extends LitElement {
           <dt>Vendor</dt><dd>${a.vendor}</dd>
           <dt>Architecture</dt><dd>${a.architecture}${a.fallback ? ' (fallback adapter: CPU, slow)' : ''}</dd>
           ${a.description ? html`<dt>Description</dt><dd>${a.description}</dd>` : nothing}
-          <dt>shader-f16</dt><dd>${a.shaderF16 ? 'yes (q4f16 models)' : 'no (f32 variants only)'}</dd>
+          <dt>shader-f16</dt><dd>${a.shaderF16 ? 'yes' : 'no (q4f16 models run on Hearth\'s WGSL decoder only)'}</dd>
           ${KEY_LIMITS.map((k) => html`<dt>${k}</dt><dd>${limitText(k, a.limits?.[k])}</dd>`)}
           <dt>Engines</dt><dd>${this.enginesText()}</dd>
         </dl>`}
@@ -351,16 +351,6 @@ export class HearthModels extends LitElement {
 function limitText(key: string, v: number | undefined): string {
   if (v === undefined) return '—';
   return /Size$/.test(key) && v >= 1 << 20 ? `${formatBytes(v)} (${v.toLocaleString('en-US')})` : v.toLocaleString('en-US');
-}
-
-/** For models whose files come in variants (real LLMs): the ONNX variant this adapter can run (q4f16 needs shader-f16). */
-export function downloadVariant(entry: CatalogEntry, shaderF16: boolean): string | undefined {
-  const fileVariants = new Set(entry.files.map((f) => f.variant).filter((v): v is string => v !== undefined));
-  if (!fileVariants.size) return undefined;
-  for (const v of entry.llm?.variants ?? []) {
-    if (v.backend === 'onnx' && fileVariants.has(v.name) && (!v.requiresF16 || shaderF16)) return v.name;
-  }
-  return [...fileVariants][0];
 }
 
 declare global {

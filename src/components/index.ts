@@ -3,7 +3,7 @@ export { HearthChat, WEATHER_TOOL } from './hearth-chat';
 export { HearthCompletion } from './hearth-completion';
 export { HearthEmbeddings, cosine } from './hearth-embeddings';
 export { HearthImage, RESOLUTIONS, SDXL_PATH, type ImageProgress } from './hearth-image';
-export { HearthModels, downloadVariant } from './hearth-models';
+export { HearthModels } from './hearth-models';
 export { HearthModelSelect } from './hearth-model-select';
 export { HearthRemotes } from './hearth-remotes';
 export { API_BASE, ApiError, apiFetch, listModels, modelsChanged, type HearthRequestDetail, type ModelInfo } from './api';

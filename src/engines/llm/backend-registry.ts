@@ -5,8 +5,9 @@
  * first that loads, reporting why each one before it failed.
  */
 import type { CatalogEntry, LlmVariant } from '../../models/types';
+import { onnxRuntimeRefusal, wgslRefusal } from '../../models/llm-variants';
 import type { BackendCandidate } from '../backends';
-import { onCpu, type OrtDevice } from '../embeddings/types';
+import type { OrtDevice } from '../embeddings/types';
 import { generate, type LlmModel } from './generate';
 import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import { assertDeviceAvailable, hasWebGpu, type Ort } from '../../core/session';
@@ -66,7 +67,7 @@ export function webLlmBackend(webLlm: ExternalLlmBackend | undefined): LlmBacken
 export function wgslBackend(options: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources }): LlmBackend {
   return {
     name: 'wgsl',
-    candidates: (entry, variant, { devices, files }) => variant.backend !== 'onnx' || !devices.includes('webgpu') ? [] : [{
+    candidates: (entry, variant, { devices, files }) => variant.backend !== 'onnx' || wgslRefusal(devices) ? [] : [{
       name: `wgsl:${variant.name}:webgpu`,
       create: async () => {
         if (!options.device) assertDeviceAvailable('webgpu');
@@ -113,12 +114,9 @@ export function onnxBackend(ort: Ort): LlmBackend {
       name: `onnx:${variant.name}:${device}`,
       create: async () => {
         assertDeviceAvailable(device);
-        if (device === 'webgpu' && variant.requiresF16 && !(await hasShaderF16())) {
-          throw new Error('the adapter lacks shader-f16');
-        }
-        if (onCpu(device) && !variant.wasm) {
-          throw new Error(variant.requiresF16 ? 'f16 variants need WebGPU' : `this variant does not run on ${device}`);
-        }
+        // The same rule the models page asks before downloading (models/llm-variants.ts).
+        const refusal = onnxRuntimeRefusal(variant, device, device === 'webgpu' && variant.requiresF16 ? await hasShaderF16() : false);
+        if (refusal) throw new Error(refusal);
         const model = await loadOnnxLlm(ort, entry, variant, device, await files());
         return llmRunnable(model, 'onnx', variant.name, device, () => model.decoder.release());
       },
