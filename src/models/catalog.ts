@@ -203,7 +203,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     kind: 'llm',
     backend: 'onnx',
     ownedBy: 'hearth',
-    description: 'The tiny Llama in the I/O layout of onnx-community q4f16 exports: float16 past_key_values, present and logits (4-bit weights, fp16 embedding). Its arithmetic stays fp32, so it also runs on wasm; on WebGPU its float16 tensors need shader-f16.',
+    description: 'The tiny Llama in the I/O layout of onnx-community q4f16 exports: float16 past_key_values, present and logits (4-bit weights, fp16 embedding behind a Cast). Its arithmetic stays fp32, so it also runs on wasm; on WebGPU Hearth\'s WGSL decoder runs it on any adapter, onnxruntime-web needs shader-f16.',
     builtIn: true,
     randomWeights: true,
     created: 1764115200,

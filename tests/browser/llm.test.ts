@@ -1,5 +1,5 @@
 // Chat and completions through the service worker, on the tiny Llama: greedy tokens equal torch's on WebGPU (Hearth's
-// WGSL decoder on the 4-bit model, and onnxruntime-web with `wgsl=0`) and on wasm, SSE chunks arrive incrementally and join to the non-streamed answer, the OpenAI SDK works unchanged in the
+// WGSL decoder on the 4-bit model and on the q4f16 layout, and onnxruntime-web with `wgsl=0`) and on wasm, SSE chunks arrive incrementally and join to the non-streamed answer, the OpenAI SDK works unchanged in the
 // page, an aborted stream stops the engine, concurrent requests never interleave, and bad input gets 4xx.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -38,6 +38,14 @@ describe('on WebGPU, Hearth\'s WGSL decoder', () => {
     expect((r.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe(greedyTextQ4('chat'));
     const model = await pageFetch(host.page, '/inference/v1/models/hearth/tiny-llama-q4', { method: 'GET' });
     expect((model.body as { loaded_variant: string }).loaded_variant).toBe('wgsl:q4');
+  }, 240_000);
+
+  it('the q4f16 layout (fp16 embedding behind a Cast) runs on wgsl/webgpu without shader-f16 and equals torch', async () => {
+    const want = refQ4f16.greedy.find((g) => g.prompt === 'chat')!.new_tokens;
+    const r = await pageFetch(host.page, '/inference/v1/completions', { body: { model: 'hearth/tiny-llama-q4f16', prompt: ids('chat'), max_tokens: want.length, temperature: 0 } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('wgsl/webgpu');
+    expect((r.body as { choices: { text: string }[] }).choices[0].text).toBe(tokenizer.decode(want));
   }, 240_000);
 });
 
