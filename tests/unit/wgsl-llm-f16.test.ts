@@ -8,6 +8,9 @@
 //    far above float32 rounding, so the exact-token comparison cannot flip on summation order);
 //  - through the API on an adapter without shader-f16: a q4f16 variant (requiresF16, no wasm) is served by
 //    wgsl/webgpu (`x-hearth-backend`, GET /models/{id}) with torch's greedy text;
+//  - the built-in hearth/tiny-llama-q4f16, whose fp16 embedding and tied head sit behind Cast(to=float): read through
+//    the Cast, torch's greedy tokens on all four reference prompts, served as wgsl/webgpu through the API; which Casts
+//    the reader follows (widening, fp16 → fp16) and which it refuses (narrowing, other types, activations);
 //  - each f16 kernel alone against its CPU reference (src/engines/llm/wgsl/reference.ts) on odd shapes: gemv_f16's
 //    gemv_nk / gemv_nk_thread / gemv_kn (odd k: single-element path; even k: word-pair path; odd and even n for
 //    gemv_kn's pair path), its subgroup variant, gemm_f16's gemm_nk / gemm_kn (21 tokens, SwiGLU fused), embed_f16,
@@ -23,7 +26,8 @@ import { mulberry32 } from './random';
 import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
 import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
-import { llamaWeightsFromOnnx } from '../../src/engines/llm/wgsl/onnx-weights';
+import { initializerBehindCasts, llamaWeightsFromOnnx } from '../../src/engines/llm/wgsl/onnx-weights';
+import type { OnnxGraph, OnnxNode } from '../../src/engines/llm/wgsl/onnx-graph';
 import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
 import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/pipelines';
 import type { LinearWeight } from '../../src/engines/llm/wgsl/weights';
@@ -308,4 +312,27 @@ describe.skipIf(skipGpu)('hearth/tiny-llama-q4f16 (embedding behind a Cast) on t
       await api.llm.unload('hearth/tiny-llama-q4f16');
     }
   }, 120_000);
+});
+
+describe('initializerBehindCasts: only Casts that keep the stored values are followed', () => {
+  const tensor = (name: string, dataType: number) => ({ name, dims: [2, 2], dataType, bytes: new Uint8Array(dataType === 10 ? 8 : 16) });
+  const cast = (input: string, output: string, to: number): OnnxNode => ({ op: 'Cast', name: output, inputs: [input], outputs: [output], ints: { to } });
+  const half = tensor('w_fp16', 10);
+  const single = tensor('w_fp32', 1);
+  const nodes = [cast('w_fp16', 'w', 1), cast('w', 'w_again', 1), cast('w_fp16', 'w_half', 10), cast('w_fp32', 'w_narrow', 10), cast('w_fp16', 'w_int', 7), cast('activations', 'x', 1)];
+  const graph: OnnxGraph = { nodes, initializers: new Map([[half.name, half], [single.name, single]]) };
+  const producer = new Map(nodes.map((n) => [n.outputs[0], n]));
+
+  it('follows widening Casts (chained too) and a float16 → float16 Cast to the initializer under them', () => {
+    expect(initializerBehindCasts('w', graph, producer)).toBe(half);
+    expect(initializerBehindCasts('w_again', graph, producer)).toBe(half);
+    expect(initializerBehindCasts('w_half', graph, producer)).toBe(half);
+    expect(initializerBehindCasts('w_fp32', graph, producer)).toBe(single);
+  });
+
+  it('refuses a narrowing Cast (float → float16), a Cast to another type, and a Cast of an activation', () => {
+    expect(initializerBehindCasts('w_narrow', graph, producer)).toBeUndefined();
+    expect(initializerBehindCasts('w_int', graph, producer)).toBeUndefined();
+    expect(initializerBehindCasts('x', graph, producer)).toBeUndefined();
+  });
 });
