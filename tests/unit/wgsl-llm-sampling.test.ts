@@ -9,22 +9,32 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, skipGpu } from './dawn';
 import { mulberry32 } from './random';
-import { gpuSamplingFits, samplerWords, type GpuSamplerInput } from '../../src/engines/llm/wgsl/gpu-sampling';
+import { gpuSamplingFits, kernelBindGroupLayout, SAMPLER_STAGES, samplerScratchWords, samplerWords, stageGroups, type GpuSamplerInput } from '../../src/engines/llm/wgsl/gpu-sampling';
+import { withReductions } from '../../src/engines/llm/wgsl/shaders';
 import { DEFAULT_SAMPLING_PARAMS, applyPenalties, applyRepetitionPenalty, sampleToken, type SamplingParams } from '../../src/engines/llm/sampling';
 
 const VOCAB = 999;
+const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
 const rand = mulberry32(1414);
 
-describe.skipIf(skipGpu)('GPU sampling equals the CPU sampler with the same draw', () => {
+/** Both reduction libraries: the fallback on any device, and subgroups (SwiftShader's Dawn adapter has the feature). */
+const VARIANTS = [['workgroup reductions', false], ['subgroup reductions', true]] as const;
+
+describe.skipIf(skipGpu).each(VARIANTS)('GPU sampling (%s) equals the CPU sampler with the same draw', (_, subgroups) => {
   let device: GPUDevice;
-  let pipeline: GPUComputePipeline;
+  let layout: GPUBindGroupLayout;
+  let pipelines: GPUComputePipeline[];
   beforeAll(async () => {
-    device = await getDevice('wgsl-llm-sampling tests');
-    const code = readFileSync(new URL('../../shaders/llm/sample.wgsl', import.meta.url), 'utf8');
-    pipeline = await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
+    device = await getDevice('wgsl-llm-sampling tests', subgroups ? ['subgroups' as GPUFeatureName] : []);
+    if (subgroups) expect(device.features.has('subgroups')).toBe(true);
+    const code = withReductions(shader('sample'), { reduce_workgroup: shader('reduce_workgroup'), reduce_subgroup: shader('reduce_subgroup') }, subgroups);
+    layout = kernelBindGroupLayout(device, 'sample');
+    const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+    const module = device.createShaderModule({ code });
+    pipelines = await Promise.all(SAMPLER_STAGES.map(([entryPoint]) => device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint } })));
   }, 120_000);
 
-  /** Samples each (logits, sampler) pair in one submission; returns [id, error] per pair. */
+  /** Samples each (logits, sampler) pair in one submission (the seven stages each); returns [id, error] per pair. */
   async function gpuSample(logits: Float32Array, samplers: GpuSamplerInput[]): Promise<[number, number][]> {
     const storage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const uniform = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -32,7 +42,7 @@ describe.skipIf(skipGpu)('GPU sampling equals the CPU sampler with the same draw
     const logitsBuf = device.createBuffer({ size: logits.byteLength, usage: storage });
     device.queue.writeBuffer(logitsBuf, 0, logits as Float32Array<ArrayBuffer>);
     const work = device.createBuffer({ size: logits.byteLength, usage: storage });
-    const weight = device.createBuffer({ size: logits.byteLength, usage: storage });
+    const scratch = device.createBuffer({ size: 4 * samplerScratchWords(logits.length), usage: storage });
     const result = device.createBuffer({ size: 8 * samplers.length, usage: storage });
     const read = device.createBuffer({ size: 8 * samplers.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = device.createCommandEncoder();
@@ -43,14 +53,16 @@ describe.skipIf(skipGpu)('GPU sampling equals the CPU sampler with the same draw
       device.queue.writeBuffer(cfg, 0, words);
       temp.push(cfg);
       const bindGroup = device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [uniform, logitsBuf, cfg, work, weight].map((buffer, b) => ({ binding: b, resource: { buffer } }))
+        layout,
+        entries: [uniform, logitsBuf, cfg, work, scratch].map((buffer, b) => ({ binding: b, resource: { buffer } }))
           .concat([{ binding: 5, resource: { buffer: result, offset: 0, size: 8 } } as never]),
       });
       const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(1);
+      SAMPLER_STAGES.forEach((stage, k) => {
+        pass.setPipeline(pipelines[k]);
+        pass.setBindGroup(0, bindGroup);
+        pass.dispatchWorkgroups(stageGroups(stage, 'sample', logits.length));
+      });
       pass.end();
       enc.copyBufferToBuffer(result, 0, read, 8 * i, 8);
     });
@@ -58,7 +70,7 @@ describe.skipIf(skipGpu)('GPU sampling equals the CPU sampler with the same draw
     await read.mapAsync(GPUMapMode.READ);
     const words = new Uint32Array(read.getMappedRange().slice(0));
     read.unmap();
-    for (const b of [uniform, logitsBuf, work, weight, result, read, ...temp]) b.destroy();
+    for (const b of [uniform, logitsBuf, work, scratch, result, read, ...temp]) b.destroy();
     return samplers.map((_, i) => [words[2 * i], words[2 * i + 1]]);
   }
 
@@ -69,7 +81,7 @@ describe.skipIf(skipGpu)('GPU sampling equals the CPU sampler with the same draw
     return sampleToken(l, s.params, { next: () => s.u }, { allowed: s.allowed, banned: s.banned, logprob: false }).id;
   }
 
-  const randomLogits = (scale: number) => Float32Array.from({ length: VOCAB }, () => (rand() * 2 - 1) * scale);
+  const randomLogits = (scale: number, vocab = VOCAB) => Float32Array.from({ length: vocab }, () => (rand() * 2 - 1) * scale);
   const params = (p: Partial<SamplingParams>): SamplingParams => ({ ...DEFAULT_SAMPLING_PARAMS, ...p });
   // 12 draws per setting in npm test, 48 with HEARTH_WGSL_FULL=1 (`npm run test:wgsl`).
   const count = process.env.HEARTH_WGSL_FULL === '1' ? 48 : 12;
