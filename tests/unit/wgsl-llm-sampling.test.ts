@@ -140,6 +140,64 @@ describe.skipIf(skipGpu).each(VARIANTS)('GPU sampling (%s) equals the CPU sample
     await expectSame(logits, { params: params({ temperature: 0 }), ...none, allowed, banned: [0, 7] });
   }, 120_000);
 
+  it('odd vocabulary sizes (1, 33, 1023, 1025, 3001: one chunk, a partial chunk, several): every mode', async () => {
+    for (const vocab of [1, 33, 1023, 1025, 3001]) {
+      const logits = randomLogits(4, vocab);
+      if (vocab > 40) {
+        // Ties at the top and across chunks: the maximum at the last id and once more below; the 3rd value four times.
+        const sorted = Array.from(logits).sort((a, b) => b - a);
+        logits[vocab - 1] = logits[7] = sorted[0] + 1;
+        for (const id of [3, Math.floor(vocab / 2), vocab - 2]) logits[id] = sorted[2];
+      }
+      const greedy = await expectSame(logits, { params: params({ temperature: 0 }), ...none });
+      if (vocab > 40) expect(new Set(greedy)).toEqual(new Set([7]));
+      await expectSame(logits, { params: params({ temperature: 0.9 }), ...none });
+      await expectSame(logits, { params: params({ topK: 4, temperature: 1.2 }), ...none });
+      await expectSame(logits, { params: params({ topP: 0.85 }), ...none });
+      await expectSame(logits, { params: params({ topK: 30, topP: 0.9, minP: 0.02 }), ...none });
+      const allowed = new Uint32Array(Math.ceil(vocab / 32));
+      for (let j = 0; j < vocab; j += 3) allowed[j >> 5] |= 1 << (j & 31);
+      const masked = await expectSame(logits, { params: params({ topP: 0.95, temperature: 0.7 }), ...none, allowed });
+      expect(masked.every((id) => id % 3 === 0)).toBe(true);
+    }
+  }, 240_000);
+
+  it('a 128,256-token vocabulary (Llama 3): greedy, temperature, top-k with ties across chunks, top-p, min-p, penalties, a mask', async () => {
+    const vocab = 128_256;
+    // Logits spread like a model's (most mass on a few hundred tokens), with ties: the 5th-highest value at four ids
+    // in different chunks, top_k = 6 keeps two of them (the lowest ids).
+    const logits = Float32Array.from({ length: vocab }, () => {
+      const g = Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+      return g * 2.5;
+    });
+    const sorted = Array.from(logits).sort((a, b) => b - a);
+    for (const id of [1_000, 50_000, 99_999, 128_255]) logits[id] = sorted[4];
+    const draws8 = draws.filter((_, i) => i % 2 === 0);
+    const big = async (base: Omit<GpuSamplerInput, 'u'>) => {
+      const samplers = draws8.map((u) => ({ ...base, u }));
+      const got = await gpuSample(logits, samplers);
+      const want = samplers.map((s) => cpuSample(logits, s));
+      expect(got.map(([, e]) => e)).toEqual(samplers.map(() => 0));
+      expect(got.map(([id]) => id)).toEqual(want);
+      return want;
+    };
+    await big({ params: params({ temperature: 0 }), ...none });
+    await big({ params: params({ temperature: 0.8 }), ...none });
+    const k6 = await big({ params: params({ topK: 6, temperature: 3 }), ...none });
+    const byRank = Array.from(logits.keys()).sort((x, y) => logits[y] - logits[x] || x - y);
+    expect(new Set(k6)).toEqual(new Set(byRank.slice(0, 6)));
+    expect(byRank.slice(4, 6)).toEqual([1_000, 50_000]);
+    await big({ params: params({ topK: 40, topP: 0.9, temperature: 0.8 }), ...none });
+    await big({ params: params({ topP: 0.95 }), ...none });
+    await big({ params: params({ minP: 0.05, temperature: 1.5 }), ...none });
+    const seen = new Set([5, 70_000, 128_000]);
+    await big({ params: params({ repetitionPenalty: 1.2, presencePenalty: 0.5, topP: 0.9 }), seen, counts: new Map([[70_000, 2]]) });
+    const allowed = new Uint32Array(vocab / 32);
+    for (let j = 0; j < vocab; j += 5) allowed[j >> 5] |= 1 << (j & 31);
+    const masked = await big({ params: params({ topK: 100, temperature: 1.1 }), ...none, allowed });
+    expect(masked.every((id) => id % 5 === 0)).toBe(true);
+  }, 240_000);
+
   it('errors: nothing allowed (2), a NaN logit (1); Mirostat and typical_p stay on the CPU', async () => {
     const logits = randomLogits(2);
     const [[, none2]] = await gpuSample(logits, [{ params: params({}), u: 0.5, ...none, allowed: new Uint32Array(32) }]);

@@ -45,6 +45,10 @@ export function samplerScratchWords(vocab: number): number {
  * (read-only), 2 result, 3 scratch.
  */
 export function kernelBindGroupLayout(device: GPUDevice, kernel: 'sample' | 'argmax'): GPUBindGroupLayout {
+  let layouts = layoutCache.get(device);
+  if (!layouts) layoutCache.set(device, (layouts = new Map()));
+  const known = layouts.get(kernel);
+  if (known) return known;
   const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
   const storage = (binding: number, readOnly: boolean): GPUBindGroupLayoutEntry =>
     ({ binding, visibility: COMPUTE, buffer: { type: readOnly ? 'read-only-storage' : 'storage' } });
@@ -52,7 +56,29 @@ export function kernelBindGroupLayout(device: GPUDevice, kernel: 'sample' | 'arg
   const entries = kernel === 'sample'
     ? [uniform, storage(1, true), storage(2, true), storage(3, false), storage(4, false), storage(5, false)]
     : [uniform, storage(1, true), storage(2, false), storage(3, false)];
-  return device.createBindGroupLayout({ entries });
+  const layout = device.createBindGroupLayout({ entries });
+  layouts.set(kernel, layout);
+  return layout;
+}
+const layoutCache = new WeakMap<GPUDevice, Map<string, GPUBindGroupLayout>>();
+const stageCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline[]>>>();
+
+/** A kernel's stages compiled from its full source (withReductions) over the shared layout; once per device and source. */
+export function compileStages(device: GPUDevice, code: string, kernel: 'sample' | 'argmax'): Promise<GPUComputePipeline[]> {
+  let cache = stageCache.get(device);
+  if (!cache) stageCache.set(device, (cache = new Map()));
+  const key = `${kernel}\n${code}`;
+  let stages = cache.get(key);
+  if (!stages) {
+    const layout = device.createPipelineLayout({ bindGroupLayouts: [kernelBindGroupLayout(device, kernel)] });
+    const module = device.createShaderModule({ code });
+    stages = Promise.all((kernel === 'sample' ? SAMPLER_STAGES : ARGMAX_STAGES)
+      .map(([entryPoint]) => device.createComputePipelineAsync({ layout, compute: { module, entryPoint } })));
+    const owner = cache;
+    stages.catch(() => owner.delete(key));
+    cache.set(key, stages);
+  }
+  return stages;
 }
 
 /** logit_bias entries (plus banned ids) the sampler buffer holds; more → the CPU sampler. */
