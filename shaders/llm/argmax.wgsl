@@ -18,9 +18,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> result: array<u32>;
 @group(0) @binding(3) var<storage, read_write> scratch: array<u32>;
 
-const WG = 256u;
+const WG = 64u;
 /** Logits per `per_chunk` workgroup (ARGMAX_CHUNK in gpu-sampling.ts). */
-const CHUNK = 4096u;
+const CHUNK = 1024u;
 const NONE = 0xffffffffu;
 
 /** f32 bits → u32 keys in the same order (negative values flipped). */
@@ -35,7 +35,7 @@ fn best_of(key: u32, index: u32, lid: u32) -> vec2<u32> {
   return vec2<u32>(k, wg_min_u(select(NONE, index, key == k && index != NONE), lid));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn per_chunk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let base = wg.x * CHUNK;
   var bv = -3.4028234e38;
@@ -54,7 +54,7 @@ fn per_chunk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn combine(@builtin(local_invocation_index) lid: u32) {
   let chunks = (p.n + CHUNK - 1u) / CHUNK;
   var bk = 0u;

@@ -43,10 +43,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> scratch: array<u32>;
 @group(0) @binding(5) var<storage, read_write> result: array<u32>;
 
-const WG = 256u;
-/** Tokens per chunk (SAMPLER_CHUNK in gpu-sampling.ts): PER_LANE per lane. */
+const WG = 64u;
+/** Tokens per chunk (SAMPLER_CHUNK in gpu-sampling.ts): PER_LANE per lane. 64 lanes per workgroup: on SwiftShader
+ * the cost of a workgroup grows with its lanes × barriers (4× less here than with 256 lanes); on GPUs the chunks,
+ * not the lanes, give the parallelism. */
 const CHUNK = 1024u;
-const PER_LANE = 4u;
+const PER_LANE = 16u;
 const EXCLUDED = -3.0e38;
 const MAX_FORCED = 256u;
 const NONE = 0xffffffffu;
@@ -173,7 +175,7 @@ fn best_of(key: u32, id: u32, lid: u32) -> vec2<u32> {
   return vec2<u32>(k, wg_min_u(select(NONE, id, key == k && id != NONE), lid));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn prepare(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let c = wg.x;
   let n = p.vocab;
@@ -199,7 +201,7 @@ fn prepare(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   if (lid == 0u) { scratch[stat(c, C_BAD)] = any_bad; }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn edit(@builtin(local_invocation_index) lid: u32) {
   let h = load_header(lid);
   let n = p.vocab;
@@ -254,7 +256,19 @@ fn edit(@builtin(local_invocation_index) lid: u32) {
   }
 }
 
-@compute @workgroup_size(256)
+/** Bitonic step: pair t of a stride, ordered descending where its block of `size` is (ascending elsewhere). */
+fn compare_swap(t: u32, stride: u32, size: u32) {
+  let lo = 2u * stride * (t / stride) + t % stride;
+  let hi = lo + stride;
+  let a = keys[lo];
+  let b = keys[hi];
+  if ((a < b) == ((lo & size) == 0u)) {
+    keys[lo] = b;
+    keys[hi] = a;
+  }
+}
+
+@compute @workgroup_size(WG)
 fn sort_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let h = load_header(lid);
   let flags = h[H_FLAGS];
@@ -272,7 +286,7 @@ fn sort_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
       let v = work[j];
       if (!excluded(v)) { key = order_key(v); }
     }
-    keys[idx] = key;
+    if (sorted) { keys[idx] = key; } else { scratch[key_at(c, idx)] = key; }
     if (key != 0u) {
       cand++;
       if (key > best_key) {
@@ -284,24 +298,21 @@ fn sort_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   let best = best_of(best_key, best_id, lid);
   let count = wg_sum_u(cand, lid);
   if (sorted) {
-    // Bitonic sort, descending.
+    // Bitonic sort, descending. Steps with a stride under PER_LANE compare within one lane's block of PER_LANE keys:
+    // no barrier between them (28 barriers in all instead of 55).
     for (var size = 2u; size <= CHUNK; size <<= 1u) {
       for (var stride = size / 2u; stride > 0u; stride >>= 1u) {
-        for (var t = lid; t < CHUNK / 2u; t += WG) {
-          let lo = 2u * stride * (t / stride) + t % stride;
-          let hi = lo + stride;
-          let a = keys[lo];
-          let b = keys[hi];
-          if ((a < b) == ((lo & size) == 0u)) {
-            keys[lo] = b;
-            keys[hi] = a;
-          }
+        if (stride >= PER_LANE) {
+          for (var t = lid; t < CHUNK / 2u; t += WG) { compare_swap(t, stride, size); }
+          workgroupBarrier();
+        } else {
+          for (var q = 0u; q < PER_LANE / 2u; q++) { compare_swap(lid * (PER_LANE / 2u) + q, stride, size); }
+          if (stride == 1u) { workgroupBarrier(); }
         }
-        workgroupBarrier();
       }
     }
+    for (var i = 0u; i < PER_LANE; i++) { scratch[key_at(c, i * WG + lid)] = keys[i * WG + lid]; }
   }
-  for (var i = 0u; i < PER_LANE; i++) { scratch[key_at(c, i * WG + lid)] = keys[i * WG + lid]; }
   if (lid == 0u) {
     scratch[stat(c, C_MAXKEY)] = best.x;
     scratch[stat(c, C_ARGMAX)] = best.y;
@@ -309,7 +320,7 @@ fn sort_chunks(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn pick_top_k(@builtin(local_invocation_index) lid: u32) {
   let h = load_header(lid);
   let flags = h[H_FLAGS];
@@ -387,7 +398,7 @@ fn pick_top_k(@builtin(local_invocation_index) lid: u32) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn weigh(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let h = load_header(lid);
   if (finished(lid)) { return; }
@@ -399,7 +410,7 @@ fn weigh(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   let kept = scratch[stat(c, C_KEPT)];
   var total = 0.0;
   var lane = 0.0;
-  var ws: array<f32, 4>;
+  var ws: array<f32, PER_LANE>;
   for (var i = 0u; i < PER_LANE; i++) {
     let idx = lid * PER_LANE + i;
     let key = scratch[key_at(c, idx)];
@@ -421,7 +432,7 @@ fn weigh(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
   if (lid == 0u) { scratch[stat(c, C_TOTAL)] = bitcast<u32>(chunk_total); }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn pick_nucleus(@builtin(local_invocation_index) lid: u32) {
   let h = load_header(lid);
   if (finished(lid)) { return; }
@@ -522,7 +533,7 @@ fn pick_nucleus(@builtin(local_invocation_index) lid: u32) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn draw(@builtin(local_invocation_index) lid: u32) {
   let h = load_header(lid);
   if (finished(lid)) { return; }
@@ -552,7 +563,7 @@ fn draw(@builtin(local_invocation_index) lid: u32) {
     }
   }
   var k_rank = scratch[stat(c, C_K_BEFORE)] + wg_prefix_u(kt, lid);
-  var ws: array<f32, 4>;
+  var ws: array<f32, PER_LANE>;
   var pt = 0u;
   for (var i = 0u; i < PER_LANE; i++) {
     let j = base + i;

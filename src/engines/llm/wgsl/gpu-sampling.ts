@@ -13,7 +13,7 @@ import { isGreedy, LOGIT_BIAS_FORCE, type SamplingParams } from '../sampling';
 /** Tokens per workgroup of sample.wgsl's per-chunk stages (CHUNK there). */
 export const SAMPLER_CHUNK = 1024;
 /** Logits per workgroup of argmax.wgsl's per_chunk stage (CHUNK there). */
-export const ARGMAX_CHUNK = 4096;
+export const ARGMAX_CHUNK = 1024;
 /** Per-chunk and global words of sample.wgsl's scratch (STAT_WORDS, GLOBAL_WORDS there). */
 const STAT_WORDS = 8;
 const GLOBAL_WORDS = 16;
