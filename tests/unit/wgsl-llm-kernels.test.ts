@@ -4,7 +4,9 @@
 // (on a device with the `subgroups` feature: SwiftShader's subgroups are 4 lanes, so each row sums 8 subgroup sums), the prefill GEMMs (f32 both layouts,
 // 4-bit, and with SwiGLU fused into their input) over token counts that are not multiples of the 16-token tile, both embedding kernels, RMSNorm over more than
 // one workgroup's width, RoPE in both layouts, split-K GQA attention over a partly filled cache (one split, several,
-// many tokens at once with causal lengths), SwiGLU, and argmax with ties. Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
+// many tokens at once with causal lengths), SwiGLU, and argmax with ties across chunks (per_chunk + combine); RMSNorm,
+// attention and argmax with both reduction libraries (reduce_workgroup.wgsl, and reduce_subgroup.wgsl on a device
+// with subgroups). Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu, type KernelData } from './dawn';

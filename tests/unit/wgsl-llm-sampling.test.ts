@@ -3,7 +3,10 @@
 // over [0, 1) (48 with HEARTH_WGSL_FULL=1) the GPU picks the CPU's token (greedy with penalties and bias; temperature; top-k with ties at the k-th
 // logit; top-p; top-k + top-p; min-p + top-p; repetition / frequency / presence penalties; logit_bias bans, boosts and
 // forced tokens; a grammar bitmask shorter than the vocabulary; ignore_eos bans), over a 999-token vocabulary (not a
-// multiple of the 256 lanes or of 32-bit mask words). Then errors: nothing allowed, a NaN logit.
+// multiple of the 1,024-token chunks or of 32-bit mask words); then every mode over 1, 33, 1,023, 1,025 and 3,001
+// tokens, and a 128,256-token vocabulary (126 chunks, top-k ties across chunks). Then errors: nothing allowed, a NaN
+// logit. Everything runs twice: with the workgroup-memory reductions (reduce_workgroup.wgsl) and with the subgroup ones
+// (reduce_subgroup.wgsl, on a device with the `subgroups` feature: SwiftShader's Dawn adapter has 4-lane subgroups).
 // Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
