@@ -141,33 +141,42 @@ fn lane_chunks(lid: u32) -> vec2<u32> {
   return vec2<u32>(first, min(first + per, chunks()));
 }
 
-/** Keys ≥ key in chunk c (its sorted keys are descending). */
-fn count_key_ge(c: u32, key: u32) -> u32 {
-  var lo = 0u;
-  var hi = CHUNK;
+/** Keys ≥ key in chunk c (its sorted keys are descending), known to lie in [lo0, hi0]. */
+fn key_ge_within(c: u32, key: u32, lo0: u32, hi0: u32) -> u32 {
+  var lo = lo0;
+  var hi = hi0;
   while (lo < hi) {
     let m = (lo + hi) / 2u;
     if (scratch[key_at(c, m)] >= key) { lo = m + 1u; } else { hi = m; }
   }
   return lo;
 }
+fn count_key_ge(c: u32, key: u32) -> u32 { return key_ge_within(c, key, 0u, CHUNK); }
 
-/** Weights ≥ w in chunk c (its weights are non-increasing in sorted order). */
-fn count_weight_ge(c: u32, w: f32) -> u32 {
-  var lo = 0u;
-  var hi = CHUNK;
+/** Weights ≥ w in chunk c (its weights are non-increasing in sorted order), known to lie in [lo0, hi0]. */
+fn weight_ge_within(c: u32, w: f32, lo0: u32, hi0: u32) -> u32 {
+  var lo = lo0;
+  var hi = hi0;
   while (lo < hi) {
     let m = (lo + hi) / 2u;
     if (getf(weight_at(c, m)) >= w) { lo = m + 1u; } else { hi = m; }
   }
   return lo;
 }
+fn count_weight_ge(c: u32, w: f32) -> u32 { return weight_ge_within(c, w, 0u, CHUNK); }
 
-/** Σ of the weights ≥ w in chunk c (the running sum at the last of them). */
-fn mass_ge(c: u32, w: f32) -> f32 {
-  let m = count_weight_ge(c, w);
-  return select(0.0, getf(cum_at(c, max(m, 1u) - 1u)), m > 0u);
-}
+/** Σ of the first m weights of chunk c (the running sum at the last of them). */
+fn mass_of(c: u32, m: u32) -> f32 { return select(0.0, getf(cum_at(c, max(m, 1u) - 1u)), m > 0u); }
+/** Σ of the weights ≥ w in chunk c. */
+fn mass_ge(c: u32, w: f32) -> f32 { return mass_of(c, count_weight_ge(c, w)); }
+
+/**
+ * The binary searches over values (top-k's key, top-p's cutoff) keep, for each chunk a lane owns (up to MAX_OWNED;
+ * more are searched in full), the range of positions its count can still take: as the value range [a, b] narrows,
+ * count(b) ≤ count(x) ≤ count(a), so each step searches a shrinking bracket instead of the whole chunk (a few
+ * dependent loads per step instead of log2(CHUNK)).
+ */
+const MAX_OWNED = 8u;
 
 /** The lanes' best (key, id): the largest key, then the lowest id. */
 fn best_of(key: u32, id: u32, lid: u32) -> vec2<u32> {
@@ -362,11 +371,27 @@ fn pick_top_k(@builtin(local_invocation_index) lid: u32) {
   if (top_k) {
     var a = 0u;
     var b = NONE;
+    var lo_b: array<u32, MAX_OWNED>;
+    var hi_b: array<u32, MAX_OWNED>;
+    var at_b: array<u32, MAX_OWNED>;
+    for (var i = 0u; i < MAX_OWNED; i++) { hi_b[i] = CHUNK; }
     for (var it = 0u; it < 32u && a < b; it++) {
       let mid = a + (b - a) / 2u + ((b - a) & 1u);
       var m = 0u;
-      for (var c = r.x; c < r.y; c++) { m += count_key_ge(c, mid); }
-      if (wg_sum_u(m, lid) >= k) { a = mid; } else { b = mid - 1u; }
+      for (var c = r.x; c < r.y; c++) {
+        let i = c - r.x;
+        if (i < MAX_OWNED) {
+          at_b[i] = key_ge_within(c, mid, lo_b[i], hi_b[i]);
+          m += at_b[i];
+        } else {
+          m += count_key_ge(c, mid);
+        }
+      }
+      let up = wg_sum_u(m, lid) >= k;
+      if (up) { a = mid; } else { b = mid - 1u; }
+      for (var i = 0u; i < min(r.y - r.x, MAX_OWNED); i++) {
+        if (up) { hi_b[i] = at_b[i]; } else { lo_b[i] = at_b[i]; }
+      }
     }
     kth = a;
     var above = 0u;
@@ -447,12 +472,28 @@ fn pick_nucleus(@builtin(local_invocation_index) lid: u32) {
     let goal_mass = bitcast<f32>(h[H_TOP_P]) * total;
     var a = 0u;
     var b = 0x3f800000u;
+    var lo_b: array<u32, MAX_OWNED>;
+    var hi_b: array<u32, MAX_OWNED>;
+    var at_b: array<u32, MAX_OWNED>;
+    for (var i = 0u; i < MAX_OWNED; i++) { hi_b[i] = CHUNK; }
     for (var it = 0u; it < 32u && a < b; it++) {
       let mid = a + (b - a) / 2u + ((b - a) & 1u);
       let cm = bitcast<f32>(mid);
       var m = 0.0;
-      for (var c = r.x; c < r.y; c++) { m += mass_ge(c, cm); }
-      if (wg_sum_f(m, lid) >= goal_mass) { a = mid; } else { b = mid - 1u; }
+      for (var c = r.x; c < r.y; c++) {
+        let i = c - r.x;
+        if (i < MAX_OWNED) {
+          at_b[i] = weight_ge_within(c, cm, lo_b[i], hi_b[i]);
+          m += mass_of(c, at_b[i]);
+        } else {
+          m += mass_ge(c, cm);
+        }
+      }
+      let up = wg_sum_f(m, lid) >= goal_mass;
+      if (up) { a = mid; } else { b = mid - 1u; }
+      for (var i = 0u; i < min(r.y - r.x, MAX_OWNED); i++) {
+        if (up) { hi_b[i] = at_b[i]; } else { lo_b[i] = at_b[i]; }
+      }
     }
     cut = bitcast<f32>(a);
     if (cut > 0.0) {
