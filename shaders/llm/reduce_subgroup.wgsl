@@ -2,7 +2,7 @@
 // contract), for devices with the `subgroups` feature; the kernel's source is preceded by `enable subgroups;` and
 // followed by this file (src/engines/llm/wgsl/shaders.ts, withReductions). Each subgroup reduces its lanes in one
 // operation, its first lane writes the subgroup's result, and lane 0 combines the WG / subgroup-size results in
-// order (one barrier instead of log2(WG)). Assumes, as gemv_subgroup.wgsl does, that a subgroup is a run of
+// order (two barriers instead of log2(WG) + 1). Assumes, as gemv_subgroup.wgsl does, that a subgroup is a run of
 // consecutive local invocation indices starting at a multiple of its size (the kernel tests check the results).
 // Float sums are exact up to rounding (the order differs from the fallback's tree); integer results are identical.
 
