@@ -4,6 +4,8 @@
 // slots it attends to), roofline = bytes ÷ time ÷ the copy bandwidth measured in the same run. Shapes: a Llama-3-8B-ish
 // 4096 × 4096 projection, 64 prefill tokens, a 4096-slot cache (32 heads, 8 KV heads, head 64) and a 128,256-token
 // vocabulary on a real GPU; 512 × 512, 16 tokens, 512 slots and a 32,000-token vocabulary on SwiftShader (ratios only).
+// Sampling and argmax are also timed against the single-workgroup kernels they replaced (bench/baseline/*.wgsl) over a
+// 128,256-token vocabulary on every device: the ratio before ÷ after (SwiftShader: a ratio of CPU emulation only).
 // Used by bench/decode.mjs (`npm run bench -- --only=decode`).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +13,17 @@ import { fmt, p50, table } from './stats.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const shader = (name) => readFileSync(`${ROOT}shaders/llm/${name}.wgsl`, 'utf8');
+const baseline = (name) => readFileSync(`${ROOT}bench/baseline/${name}.wgsl`, 'utf8');
+/** Kernels whose reductions come from reduce_workgroup.wgsl or reduce_subgroup.wgsl (as shaders.ts withReductions). */
+const REDUCING = new Set(['rmsnorm', 'attention', 'argmax', 'sample']);
+const withReductions = (name, subgroups) => (subgroups
+  ? `enable subgroups;\n${shader(name)}\n${shader('reduce_subgroup')}` : `${shader(name)}\n${shader('reduce_workgroup')}`);
+/** sample.wgsl's and argmax.wgsl's stages [entry, one workgroup per chunk?] and chunk sizes (gpu-sampling.ts). */
+const SAMPLER_STAGES = [['prepare', true], ['edit', false], ['sort_chunks', true], ['pick_top_k', false], ['weigh', true], ['pick_nucleus', false], ['draw', false]];
+const ARGMAX_STAGES = [['per_chunk', true], ['combine', false]];
+const SAMPLER_CHUNK = 1024;
+const ARGMAX_CHUNK = 1024;
+const SAMPLER_VOCAB = 128256;
 
 function shapes(swiftshader) {
   return swiftshader
@@ -56,7 +69,9 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
     const key = `${name}:${entry}`;
     if (!pipelines.has(key)) {
       // Subgroup entry points are appended to their kernel's source (as WgslDecoder compiles them).
-      const code = name.endsWith('_subgroup') ? `enable subgroups;\n${shader(name.replace('_subgroup', ''))}\n${shader(name)}` : shader(name);
+      const code = name.startsWith('baseline:') ? baseline(name.slice(9))
+        : REDUCING.has(name) ? withReductions(name, device.features.has('subgroups'))
+          : name.endsWith('_subgroup') ? `enable subgroups;\n${shader(name.replace('_subgroup', ''))}\n${shader(name)}` : shader(name);
       pipelines.set(key, await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: entry } }));
     }
     return pipelines.get(key);
@@ -173,30 +188,55 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
     ]);
     await add(`attention split-K (${splits} splits of ${chunk})`, `${heads} heads / ${kvHeads} KV, ${ctx} slots`, ms, 2 * kv + 2 * heads * headDim * 4);
   }
-  // argmax and GPU sampling (temperature 0.8, top-k 40, top-p 0.9) over the vocabulary.
+  // argmax and GPU sampling over a 128,256-token vocabulary: the single-workgroup kernels before (bench/baseline/) and
+  // the multi-workgroup stages now (one compute pass, the stages in order), each setting with the same logits.
+  const ratios = [];
   {
-    const { vocab } = s;
+    const vocab = SAMPLER_VOCAB;
     const logits = buffer(vocab * 4, randomLogits);
     const result = buffer(16);
-    const argmax = await pipeline('argmax', 'main');
-    const ms = await time([[argmax, bind(argmax, [vocab], { 1: logits, 2: result }), [1]]]);
-    await add('argmax', `${vocab} logits`, ms, vocab * 4);
-    const sample = await pipeline('sample', 'main');
+    const chunks = Math.ceil(vocab / SAMPLER_CHUNK);
+    const scratch = buffer(4 * (3 * chunks * SAMPLER_CHUNK + 8 * chunks + 16));
     const work = buffer(vocab * 4);
     const weight = buffer(vocab * 4);
-    for (const [label, flags, topK, topP] of [['sample: temperature', 0, 0, 1], ['sample: top-k 40 + top-p 0.9', 4 | 8, 40, 0.9]]) {
+    // SwiftShader: ~1 s per multi-workgroup sample over 128k tokens; one dispatch per timing there.
+    const saved = s.reps;
+    if (swiftshader) s.reps = 1;
+    const staged = async (file, stages, bindings, chunk) => {
+      const layout = device.createBindGroupLayout({
+        entries: Object.keys(bindings).map((b) => ({ binding: Number(b), visibility: GPUShaderStage.COMPUTE, buffer: { type: b === '0' ? 'uniform' : (file === 'sample' ? ['1', '2'] : ['1']).includes(b) ? 'read-only-storage' : 'storage' } })),
+      });
+      const module = device.createShaderModule({ code: withReductions(file, device.features.has('subgroups')) });
+      const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+      const group = device.createBindGroup({ layout, entries: Object.entries(bindings).map(([b, buf]) => ({ binding: Number(b), resource: { buffer: buf } })) });
+      const pipelines = await Promise.all(stages.map(([entryPoint]) => device.createComputePipelineAsync({ layout: pipelineLayout, compute: { module, entryPoint } })));
+      return stages.map(([, perChunk], i) => [pipelines[i], group, [perChunk ? Math.ceil(vocab / chunk) : 1]]);
+    };
+    const compare = async (label, before, after, bytes) => {
+      const old = await time([before]);
+      await add(`${label} (one workgroup, before)`, `${vocab} logits`, old, bytes);
+      const now = await time(after);
+      await add(`${label} (${after.length} stages over ${after[0][2][0]} workgroups)`, `${vocab} logits`, now, bytes);
+      ratios.push({ label, before: old, after: now, speedup: old / now });
+    };
+    const oldArgmax = await pipeline('baseline:argmax-one-workgroup', 'main');
+    await compare('argmax', [oldArgmax, bind(oldArgmax, [vocab], { 1: logits, 2: result }), [1]],
+      await staged('argmax', ARGMAX_STAGES, { 0: uniform([vocab]), 1: logits, 2: result, 3: scratch }, ARGMAX_CHUNK), vocab * 4);
+    const oldSample = await pipeline('baseline:sample-one-workgroup', 'main');
+    for (const [label, flags, topK, topP] of [['sample: temperature', 0, 0, 1], ['sample: top-k 40 + top-p 0.9', 4 | 8, 40, 0.9], ['sample: top-p 0.95', 8, 0, 0.95]]) {
       const cfg = new Uint32Array(16);
       const f = new Float32Array(cfg.buffer);
       cfg[0] = flags; cfg[1] = topK; f[2] = 1 / 0.8; f[3] = topP; f[5] = 0.5; f[6] = 1;
       cfg[11] = cfg[12] = cfg[13] = 16;
       const cfgBuf = buffer(64);
       device.queue.writeBuffer(cfgBuf, 0, cfg);
-      const t = await time([[sample, bind(sample, [vocab], { 1: logits, 2: cfgBuf, 3: work, 4: weight, 5: result }), [1]]]);
-      await add(label, `${vocab} logits`, t, vocab * 4 * 3);
+      await compare(label, [oldSample, bind(oldSample, [vocab], { 1: logits, 2: cfgBuf, 3: work, 4: weight, 5: result }), [1]],
+        await staged('sample', SAMPLER_STAGES, { 0: uniform([vocab]), 1: logits, 2: cfgBuf, 3: work, 4: scratch, 5: result }, SAMPLER_CHUNK), vocab * 4 * 3);
     }
+    s.reps = saved;
   }
   for (const b of created) b.destroy();
-  return { shapes: s, rows: rows.map((r) => ({ ...r, roofline: r.bytes / (r.ms / 1000) / copy })) };
+  return { shapes: s, rows: rows.map((r) => ({ ...r, roofline: r.bytes / (r.ms / 1000) / copy })), samplerRatios: ratios };
 }
 
 export function reportKernels(k, copy, print) {
@@ -204,4 +244,9 @@ export function reportKernels(k, copy, print) {
   print(table(['variant', 'shape', 'ms', 'ms / token', 'bytes', 'GB/s', 'roofline', 'GEMV ÷ GEMM per token'],
     k.rows.map((r) => [r.variant, r.shape, fmt(r.ms, 4), fmt(r.ms / r.perTokens, 4), `${fmt(r.bytes / 1e6, 2)} MB`, fmt(r.bytes / (r.ms / 1000) / 1e9), fmt(r.roofline, 3),
       r.vsGemv === undefined ? '—' : `${fmt(r.vsGemv)}×`])));
+  if (k.samplerRatios?.length) {
+    print(`\nSampling and argmax over ${SAMPLER_VOCAB} logits: single-workgroup kernels (before) vs multi-workgroup stages (after)`);
+    print(table(['kernel', 'before ms', 'after ms', 'before ÷ after'],
+      k.samplerRatios.map((r) => [r.label, fmt(r.before, 3), fmt(r.after, 3), fmt(r.speedup, 2)])));
+  }
 }

@@ -6,6 +6,8 @@
 // context costs what it reads while a long one spreads over `splits` workgroups per head instead of one.
 // Limits (checked by the decoder): head_dim ≤ 256, chunk ≤ 256. Caches are [slot, kv_head, head_dim]; q and out are
 // [token, head, head_dim].
+// The split's max and sum go through wg_max_f / wg_sum_f: reduce_workgroup.wgsl or, where the device has subgroups,
+// reduce_subgroup.wgsl, appended to this source (shaders.ts, withReductions).
 // CPU reference: attentionReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
@@ -30,7 +32,6 @@ struct Params {
 const WG = 64u;
 var<workgroup> qs: array<f32, 256>;
 var<workgroup> sc: array<f32, 256>;
-var<workgroup> red: array<f32, 64>;
 
 @compute @workgroup_size(64)
 fn split(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -57,14 +58,7 @@ fn split(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     sc[i] = score;
     m = max(m, score);
   }
-  red[lid] = m;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (lid < k) { red[lid] = max(red[lid], red[lid + k]); }
-    workgroupBarrier();
-  }
-  let mx = red[0];
-  workgroupBarrier();
+  let mx = wg_max_f(m, lid);
 
   var l = 0.0;
   for (var i = lid; i < count; i += WG) {
@@ -72,13 +66,7 @@ fn split(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) 
     sc[i] = e;
     l += e;
   }
-  red[lid] = l;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (lid < k) { red[lid] += red[lid + k]; }
-    workgroupBarrier();
-  }
-  let total = red[0];
+  let total = wg_sum_f(l, lid);
   if (count == 0u) { return; }
 
   let base = ((t * p.heads + h) * p.splits + s) * (hd + 2u);

@@ -4,7 +4,9 @@
 // (on a device with the `subgroups` feature: SwiftShader's subgroups are 4 lanes, so each row sums 8 subgroup sums), the prefill GEMMs (f32 both layouts,
 // 4-bit, and with SwiGLU fused into their input) over token counts that are not multiples of the 16-token tile, both embedding kernels, RMSNorm over more than
 // one workgroup's width, RoPE in both layouts, split-K GQA attention over a partly filled cache (one split, several,
-// many tokens at once with causal lengths), SwiGLU, and argmax with ties. Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
+// many tokens at once with causal lengths), SwiGLU, and argmax with ties across chunks (per_chunk + combine); RMSNorm,
+// attention and argmax with both reduction libraries (reduce_workgroup.wgsl, and reduce_subgroup.wgsl on a device
+// with subgroups). Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu, type KernelData } from './dawn';
@@ -13,9 +15,14 @@ import {
   argmaxReference, attentionReference, embedReference, gemmReference, gemvReference, rmsNormReference, ropeReference, swigluReference,
 } from '../../src/engines/llm/wgsl/reference';
 import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/decoder';
+import { ARGMAX_STAGES, samplerScratchWords, stageGroups } from '../../src/engines/llm/wgsl/gpu-sampling';
+import { withReductions } from '../../src/engines/llm/wgsl/shaders';
 import { f32Bytes, ropeTable, type LinearWeight, type LlamaArchitecture } from '../../src/engines/llm/wgsl/weights';
 
 const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
+/** A reducing kernel with the workgroup-memory reductions, or the subgroup ones (run on a device with subgroups). */
+const reducing = (name: 'rmsnorm' | 'attention' | 'argmax', subgroups: boolean) =>
+  withReductions(shader(name), { reduce_workgroup: shader('reduce_workgroup'), reduce_subgroup: shader('reduce_subgroup') }, subgroups);
 const rand = mulberry32(1404);
 const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 
@@ -31,7 +38,20 @@ type Data = KernelData;
 
 describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
   let device: GPUDevice;
-  beforeAll(async () => { device = await getDevice('wgsl-llm-kernels tests'); });
+  /** A second device with the `subgroups` feature, for the subgroup reduction library. */
+  let sgDevice: GPUDevice;
+  beforeAll(async () => {
+    device = await getDevice('wgsl-llm-kernels tests');
+    sgDevice = await getDevice('wgsl-llm-kernels tests', ['subgroups']);
+  });
+  /** Runs `body` with the workgroup reductions on the plain device, then the subgroup ones on sgDevice. */
+  const bothReductions = async (body: (subgroups: boolean) => Promise<void>) => {
+    await body(false);
+    expect(sgDevice.features.has('subgroups')).toBe(true);
+    const saved = device;
+    device = sgDevice;
+    try { await body(true); } finally { device = saved; }
+  };
 
   /** Runs one entry point; bindings by number (0 is the uniform made of `params`); returns the listed bindings. */
   const run = (name: string, entry: string, params: (number | { f: number })[], bindings: Record<number, Data>, groups: [number, number?, number?], read: number[]) =>
@@ -132,15 +152,18 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
     close(f32(gotQ.get(2)!, hidden), embedReference(q, 7), 1e-7);
   });
 
-  it('rmsnorm over 300 values (more than one workgroup wide), one row and three rows', async () => {
-    const x = randn(900, 3);
-    const w = randn(300);
-    const got = await run('rmsnorm', 'main', [300, { f: 1e-5 }], { 1: x, 2: w, 3: new Float32Array(900) }, [1], [3]);
-    close(f32(got.get(3)!, 300), rmsNormReference(x.subarray(0, 300), w, 1e-5), 1e-5);
-    const rows = await run('rmsnorm', 'main', [300, { f: 1e-5 }], { 1: x, 2: w, 3: new Float32Array(900) }, [3], [3]);
-    const want = new Float32Array(900);
-    for (let r = 0; r < 3; r++) want.set(rmsNormReference(x.subarray(r * 300, (r + 1) * 300), w, 1e-5), r * 300);
-    close(f32(rows.get(3)!, 900), want, 1e-5);
+  it('rmsnorm over 300 values (more than one workgroup wide), one row and three rows; workgroup and subgroup reductions', async () => {
+    await bothReductions(async (subgroups) => {
+      const code = reducing('rmsnorm', subgroups);
+      const x = randn(900, 3);
+      const w = randn(300);
+      const got = await run(code, 'main', [300, { f: 1e-5 }], { 1: x, 2: w, 3: new Float32Array(900) }, [1], [3]);
+      close(f32(got.get(3)!, 300), rmsNormReference(x.subarray(0, 300), w, 1e-5), 1e-5);
+      const rows = await run(code, 'main', [300, { f: 1e-5 }], { 1: x, 2: w, 3: new Float32Array(900) }, [3], [3]);
+      const want = new Float32Array(900);
+      for (let r = 0; r < 3; r++) want.set(rmsNormReference(x.subarray(r * 300, (r + 1) * 300), w, 1e-5), r * 300);
+      close(f32(rows.get(3)!, 900), want, 1e-5);
+    });
   });
 
   it('gemm_nk, gemm_kn and gemm_q4 (prefill): 21 tokens (and 1, 5 in test:wgsl), odd n and k, bias + residual, SwiGLU fused into x', async () => {
@@ -225,7 +248,9 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
     close(f32(got.get(7)!, kc.length), wantV, 0);
   });
 
-  it('attention (split-K): grouped heads over cache slots 0..pos, one split or many, one token or several', async () => {
+  it('attention (split-K): grouped heads over cache slots 0..pos, one split or many, one token or several; workgroup and subgroup reductions', async () => {
+    await bothReductions(async (subgroups) => {
+    const code = reducing('attention', subgroups);
     // [heads, kvHeads, headDim, capacity, chunk, positions of the step's tokens]
     const cases = [[6, 2, 10, 50, 64, [36]], [4, 4, 8, 600, 64, [299]], [2, 1, 64, 5, 64, [0]], [4, 2, 6, 300, 37, [0, 5, 36, 37, 299]]] as const;
     for (const [heads, kvHeads, hd, capacity, chunk, positions] of cases) {
@@ -236,12 +261,13 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
       const vc = randn(capacity * kvHeads * hd);
       const state = Uint32Array.from(positions.flatMap((p) => [0, p, 0, 0]));
       const params = [heads, kvHeads, hd, chunk, splits, { f: 1 / Math.sqrt(hd) }];
-      const partial = await run('attention', 'split', params, { 1: state, 2: q, 3: kc, 4: vc, 5: new Float32Array(tokens * heads * splits * (hd + 2)) }, [heads, splits, tokens], [5]);
-      const got = await run('attention', 'combine', params, { 1: state, 5: new Float32Array(partial.get(5)!), 6: new Float32Array(tokens * heads * hd) }, [heads, tokens], [6]);
+      const partial = await run(code, 'split', params, { 1: state, 2: q, 3: kc, 4: vc, 5: new Float32Array(tokens * heads * splits * (hd + 2)) }, [heads, splits, tokens], [5]);
+      const got = await run(code, 'combine', params, { 1: state, 5: new Float32Array(partial.get(5)!), 6: new Float32Array(tokens * heads * hd) }, [heads, tokens], [6]);
       const want = new Float32Array(tokens * heads * hd);
       positions.forEach((pos, t) => want.set(attentionReference(q.subarray(t * heads * hd, (t + 1) * heads * hd), kc, vc, pos + 1, heads, kvHeads, hd), t * heads * hd));
       close(f32(got.get(6)!, tokens * heads * hd), want, 1e-5);
     }
+    });
   });
 
   it('swiglu and argmax (ties → lowest index)', async () => {
@@ -249,10 +275,26 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
     const u = randn(173);
     const got = await run('swiglu', 'main', [173], { 1: g, 2: u }, [3], [1]);
     close(f32(got.get(1)!, 173), swigluReference(g, u), 1e-6);
+    // Two stages (per_chunk over 4096-logit chunks, combine); the maximum three times in different chunks, NaN and
+    // -Infinity never winning; a vocabulary of one chunk; both reduction libraries.
     const logits = randn(100_003);
     logits[777] = logits[90_001] = logits[5_000] = 9;
-    const am = await run('argmax', 'main', [logits.length], { 1: logits, 2: new Uint32Array(4) }, [1], [2]);
-    expect(new Uint32Array(am.get(2)!)[0]).toBe(argmaxReference(logits));
+    logits[12] = Number.NaN;
+    logits[13] = -Infinity;
+    const argmax = async (x: Float32Array) => {
+      const scratch = new Uint32Array(samplerScratchWords(x.length));
+      const first = await run(argmaxCode, ARGMAX_STAGES[0][0], [x.length], { 1: x, 3: scratch }, [stageGroups(ARGMAX_STAGES[0], 'argmax', x.length)], [3]);
+      const out = await run(argmaxCode, ARGMAX_STAGES[1][0], [x.length], { 2: new Uint32Array(4), 3: new Uint32Array(first.get(3)!) }, [1], [2]);
+      return new Uint32Array(out.get(2)!)[0];
+    };
+    let argmaxCode = '';
+    await bothReductions(async (subgroups) => {
+      argmaxCode = reducing('argmax', subgroups);
+      expect(await argmax(logits)).toBe(777);
+      const small = randn(37);
+      expect(await argmax(small)).toBe(argmaxReference(small));
+      expect(await argmax(Float32Array.of(Number.NaN, -Infinity))).toBe(0);
+    });
     expect(argmaxReference(logits)).toBe(777);
   });
 });

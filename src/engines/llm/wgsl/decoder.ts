@@ -16,14 +16,14 @@ import type { DecoderShape, LlmDecoder, StepInput, StepOptions, StepOutput } fro
 import type { SamplingParams } from '../sampling';
 import { gpuSamplingFits, samplerWords, type GpuSamplerInput } from './gpu-sampling';
 import { GpuResources, MAP_MODE_READ, Usage } from './gpu-resources';
-import { compilePipelines, hasSmallSubgroups, requestDevice } from './pipelines';
+import { compilePipelines, hasSmallSubgroups, hasSubgroups, requestDevice, type DecoderPipelines } from './pipelines';
 import { ATTENTION_MAX_HEAD_DIM, STATE_BYTES, allocateLayout, newRow, recordSteps, type DecoderLayout, type Recording, type Row } from './recording';
 import { bundledLlmShaders, type WgslLlmShaderSources } from './shaders';
 import type { LlamaWeights } from './weights';
 
 export { WGSL_LLM_SHADER_NAMES, bundledLlmShaders, type WgslLlmShaderSources } from './shaders';
 export { PREFILL_ROWS, attentionChunk } from './recording';
-export { hasSmallSubgroups } from './pipelines';
+export { hasSmallSubgroups, hasSubgroups } from './pipelines';
 
 /** What a step ends in: logits read back, the argmax, or a token sampled on the GPU. */
 type Head = 'logits' | 'argmax' | 'sample';
@@ -33,7 +33,9 @@ export interface WgslDecoderOptions {
   capacity: number;
   /**
    * The GEMVs' subgroup variants (gemv_subgroup.wgsl, gemv_q4_subgroup.wgsl): by default where the device has the
-   * `subgroups` feature and subgroups of at most 32 lanes; false keeps the workgroup-memory reductions.
+   * `subgroups` feature and subgroups of at most 32 lanes; and the subgroup reduction library (reduce_subgroup.wgsl)
+   * of RMSNorm, attention, argmax and sampling wherever it has the feature. false keeps the workgroup-memory
+   * reductions everywhere.
    */
   subgroups?: boolean;
   shaders?: WgslLlmShaderSources;
@@ -63,6 +65,10 @@ export class WgslDecoder implements LlmDecoder {
 
   /** Whether the GEMVs use their subgroup variants (see WgslDecoderOptions.subgroups). */
   subgroups = false;
+  /** Whether RMSNorm, attention, argmax and sampling reduce through subgroups (reduce_subgroup.wgsl). */
+  reductionSubgroups = false;
+  /** The sampling stages, once compiled (on the first stepSample). */
+  private sampleStages: GPUComputePipeline[] | null = null;
   /** Prompts through the prefill kernels (true), or token by token like decode steps (false: benches compare both). */
   prefill = true;
   /** Tokens per prefill pass (PREFILL_ROWS, or less for a small cache). */
@@ -72,6 +78,7 @@ export class WgslDecoder implements LlmDecoder {
   private constructor(
     private readonly device: GPUDevice,
     private readonly res: GpuResources,
+    private readonly pipelines: DecoderPipelines,
     weights: LlamaWeights,
     readonly capacity: number,
     private readonly ownsDevice: boolean,
@@ -106,10 +113,12 @@ export class WgslDecoder implements LlmDecoder {
     try {
       const shaders = options.shaders ?? await bundledLlmShaders();
       const subgroups = options.subgroups !== false && hasSmallSubgroups(gpu);
-      const pipelines = await compilePipelines(gpu, shaders, weights, subgroups, { gemv: options.ggufShader, gemm: options.ggufGemmShader });
+      const reductionSubgroups = options.subgroups !== false && hasSubgroups(gpu);
+      const pipelines = await compilePipelines(gpu, shaders, weights, subgroups, { gemv: options.ggufShader, gemm: options.ggufGemmShader }, reductionSubgroups);
       const capacity = Math.max(1, Math.min(options.capacity, weights.arch.maxPositions));
-      const decoder = new WgslDecoder(gpu, new GpuResources(gpu, pipelines), weights, capacity, owns);
+      const decoder = new WgslDecoder(gpu, new GpuResources(gpu, pipelines), pipelines, weights, capacity, owns);
       decoder.subgroups = subgroups;
+      decoder.reductionSubgroups = reductionSubgroups;
       return decoder;
     } catch (e) {
       if (owns) gpu.destroy();
@@ -158,6 +167,7 @@ export class WgslDecoder implements LlmDecoder {
       if (data.length > words) throw new Error(`WgslDecoder.stepSample: ${data.length} sampler words exceed the buffer's ${words}`);
       this.device.queue.writeBuffer(this.rows[b].sampler, 0, data);
     });
+    this.sampleStages ??= await this.pipelines.sample();
     return this.stepIds(input, 'sample');
   }
 
@@ -230,10 +240,12 @@ export class WgslDecoder implements LlmDecoder {
     const vocab = this.shape.vocabSize;
     const argmaxIf = (pass: GPUComputePassEncoder, isLast: boolean, row: Row) => {
       if (head === 'logits' || !isLast) return;
-      const d = head === 'argmax' ? this.recording.argmax : row.sample;
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(1);
+      const [stages, d] = head === 'argmax' ? [this.pipelines.argmax, this.recording.argmax] : [this.sampleStages!, row.sample];
+      stages.forEach((pipeline, i) => {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.groups[i]);
+      });
     };
     for (let b = 0; b < batch; b++) {
       const row = this.rows[b];

@@ -150,6 +150,16 @@ export class GpuResources {
     return { pipeline, bindGroup: this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }) };
   }
 
+  /** A bind group of an explicit layout (a multi-stage kernel's, shared by its stages), as `bind` makes them. */
+  bindLayout(layout: GPUBindGroupLayout, slot: number, buffers: GPUBuffer[]): GPUBindGroup {
+    if (!this.paramBuffer) throw new Error('GpuResources.bindLayout: writeParams() first');
+    const entries: GPUBindGroupEntry[] = [
+      { binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT, size: PARAM_SLOT } },
+      ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+    ];
+    return this.device.createBindGroup({ layout, entries });
+  }
+
   /** A dispatch of `groups` workgroups (wrapped into y past MAX_GROUPS). */
   dispatch(name: DispatchName, slot: number, buffers: (GPUBuffer | null)[], groups: number, z = 1): Dispatch {
     const x = Math.min(groups, MAX_GROUPS);

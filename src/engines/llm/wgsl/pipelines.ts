@@ -1,14 +1,16 @@
 /**
  * The WGSL decoder's compute pipelines and device: the fixed kernel set (subgroup GEMVs where the device has small
- * subgroups) plus one GGUF kernel per block type the model uses, compiled once per device and shader source (a model
+ * subgroups; RMSNorm, attention, argmax and sampling with subgroup reductions where it has subgroups), the argmax and
+ * sampling stages (the sampling ones compiled on first use: greedy decoding never needs them) plus one GGUF kernel per block type the model uses, compiled once per device and shader source (a model
  * loaded again on the same device compiles nothing), and the device requested with the adapter's largest limits.
  */
 import { bundledGgufGemmShader, bundledGgufShader, ggufGemmSource, ggufModuleSource, ggufTypesOf, type GgufEntry } from './gguf-kernels';
-import type { WgslLlmShaderSources } from './shaders';
+import { compileStages } from './gpu-sampling';
+import { withReductions, type WgslLlmShaderSources } from './shaders';
 import type { GgufBlockType, LlamaWeights } from './weights';
 
 export type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'gemm_nk' | 'gemm_kn' | 'gemm_q4'
-  | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu' | 'argmax' | 'sample';
+  | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu';
 /** Kernels over float16 matrices (gemv_f16.wgsl, gemm_f16.wgsl, embed.wgsl's embed_f16), compiled for models that have them. */
 export type F16PipelineName = 'gemv_f16_nk' | 'gemv_f16_nk_thread' | 'gemv_f16_kn' | 'gemm_f16_nk' | 'gemm_f16_kn' | 'embed_f16';
 /** A pipeline of the fixed set, an f16 one, or a GGUF kernel for one block type. */
@@ -20,6 +22,10 @@ export interface DecoderPipelines {
   f16: Partial<Record<F16PipelineName, GPUComputePipeline>>;
   /** GGUF kernels by `${entry}:${type}` (gguf-kernels.ts), for the block types this model uses. */
   gguf: Map<string, GPUComputePipeline>;
+  /** argmax.wgsl's stages (gpu-sampling.ts, ARGMAX_STAGES). */
+  argmax: GPUComputePipeline[];
+  /** sample.wgsl's stages (SAMPLER_STAGES), compiled on the first call. */
+  sample: () => Promise<GPUComputePipeline[]>;
 }
 
 /** Compiled pipelines per device and shader source. */
@@ -45,15 +51,20 @@ export interface GgufShaderSources {
   gemm?: string;
 }
 
-/** Compiles (or finds) every pipeline `weights` needs; `subgroups` picks the GEMVs' subgroup variants. */
+/**
+ * Compiles (or finds) every pipeline `weights` needs; `subgroups` picks the GEMVs' subgroup variants,
+ * `reductionSubgroups` the subgroup reduction library (reduce_subgroup.wgsl) for the kernels that reduce.
+ */
 export async function compilePipelines(
-  gpu: GPUDevice, shaders: WgslLlmShaderSources, weights: LlamaWeights, subgroups: boolean, ggufShaders: GgufShaderSources = {},
+  gpu: GPUDevice, shaders: WgslLlmShaderSources, weights: LlamaWeights, subgroups: boolean, ggufShaders: GgufShaderSources = {}, reductionSubgroups = false,
 ): Promise<DecoderPipelines> {
+  const reducing = (kernel: 'rmsnorm' | 'attention' | 'argmax' | 'sample') => withReductions(shaders[kernel], shaders, reductionSubgroups);
   const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
     // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
     const code = module === 'gemv_subgroup' ? `enable subgroups;\n${shaders.gemv}\n${shaders.gemv_subgroup}`
       : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}`
-        : module === 'gemv_f16_subgroup' ? `enable subgroups;\n${shaders.gemv_f16}\n${shaders.gemv_f16_subgroup}` : shaders[module];
+        : module === 'gemv_f16_subgroup' ? `enable subgroups;\n${shaders.gemv_f16}\n${shaders.gemv_f16_subgroup}`
+        : module === 'rmsnorm' || module === 'attention' ? reducing(module) : shaders[module];
     return cached(gpu, code, entryPoint);
   };
   const list: [PipelineName, Promise<GPUComputePipeline>][] = [
@@ -63,13 +74,14 @@ export async function compilePipelines(
     ['embed_f32', make('embed', 'embed_f32')], ['embed_q4', make('embed', 'embed_q4')], ['rmsnorm', make('rmsnorm', 'main')],
     ['rope_kv', make('rope_kv', 'main')], ['attn_split', make('attention', 'split')], ['attn_combine', make('attention', 'combine')],
     ['swiglu', make('swiglu', 'main')],
-    ['argmax', make('argmax', 'main')], ['sample', make('sample', 'main')],
   ];
   const f16List: [F16PipelineName, Promise<GPUComputePipeline>][] = !hasF16Matrices(weights) ? [] : [
     ['gemv_f16_nk', subgroups ? make('gemv_f16_subgroup', 'gemv_nk_subgroup') : make('gemv_f16', 'gemv_nk')],
     ['gemv_f16_nk_thread', make('gemv_f16', 'gemv_nk_thread')], ['gemv_f16_kn', make('gemv_f16', 'gemv_kn')],
     ['gemm_f16_nk', make('gemm_f16', 'gemm_nk')], ['gemm_f16_kn', make('gemm_f16', 'gemm_kn')], ['embed_f16', make('embed', 'embed_f16')],
   ];
+  const argmax = compileStages(gpu, reducing('argmax'), 'argmax');
+  let sample: Promise<GPUComputePipeline[]> | null = null;
   const types = ggufTypesOf(weights);
   const ggufList: [string, Promise<GPUComputePipeline>][] = [];
   if (types.gemv.size || types.embed) {
@@ -87,12 +99,17 @@ export async function compilePipelines(
   const fixed = Object.fromEntries(await Promise.all(list.map(async ([n, p]) => [n, await p] as const))) as Record<PipelineName, GPUComputePipeline>;
   const f16 = Object.fromEntries(await Promise.all(f16List.map(async ([n, p]) => [n, await p] as const))) as DecoderPipelines['f16'];
   const gguf = new Map(await Promise.all(ggufList.map(async ([n, p]) => [n, await p] as const)));
-  return { fixed, f16, gguf };
+  return { fixed, f16, gguf, argmax: await argmax, sample: () => (sample ??= compileStages(gpu, reducing('sample'), 'sample')) };
 }
 
 /** Whether any matrix (embedding, projections, head) is stored as float16. */
 function hasF16Matrices(weights: LlamaWeights): boolean {
   return [weights.embed, weights.lmHead, ...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])].some((w) => w.kind === 'f16');
+}
+
+/** The device has the `subgroups` feature (what the reduction library reduce_subgroup.wgsl needs). */
+export function hasSubgroups(device: GPUDevice): boolean {
+  return device.features.has('subgroups');
 }
 
 /** The device has subgroups whose size divides a 32-lane row group (gemv_subgroup.wgsl's assumption). */

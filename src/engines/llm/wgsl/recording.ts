@@ -5,7 +5,7 @@
  * buffer, so the same list replays for every token.
  */
 import { ggufGemmParams, ggufParams } from './gguf-kernels';
-import { samplerBufferWords } from './gpu-sampling';
+import { ARGMAX_STAGES, kernelBindGroupLayout, SAMPLER_STAGES, samplerBufferWords, samplerScratchWords, stageGroups } from './gpu-sampling';
 import { MAX_GROUPS, Usage, type Dispatch, type GpuLinear, type GpuResources, type PrefillDispatch } from './gpu-resources';
 import { ropeTable, type LlamaArchitecture, type LlamaWeights } from './weights';
 
@@ -29,7 +29,7 @@ export function attentionChunk(capacity: number): number {
   return Math.min(ATTENTION_MAX_CHUNK, Math.max(64, Math.ceil(capacity / 16)));
 }
 
-export type DecodeActivations = Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope' | 'work' | 'weight', GPUBuffer>;
+export type DecodeActivations = Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up' | 'logits' | 'partial' | 'result' | 'dummy' | 'rope' | 'work' | 'scratch', GPUBuffer>;
 /** Prefill activations, [prefillRows, …]. */
 export type PrefillActivations = Record<'x' | 'xn' | 'q' | 'k' | 'v' | 'att' | 'gate' | 'up', GPUBuffer>;
 
@@ -56,7 +56,7 @@ export function allocateLayout(res: GpuResources, arch: LlamaArchitecture, capac
     x: f(a.hidden), xn: f(a.hidden), q: f(a.heads * a.headDim), k: f(a.kvHeads * a.headDim), v: f(a.kvHeads * a.headDim),
     att: f(a.heads * a.headDim), gate: f(a.intermediate), up: f(a.intermediate), logits: f(a.vocab),
     partial: f(P * a.heads * attnSplits * (a.headDim + 2)), result: f(4), dummy: f(4), rope: f(capacity * a.headDim),
-    work: f(a.vocab), weight: f(a.vocab),
+    work: f(a.vocab), scratch: f(samplerScratchWords(a.vocab)),
   };
   const pre: PrefillActivations = {
     x: f(P * a.hidden), xn: f(P * a.hidden), q: f(P * a.heads * a.headDim), k: f(P * a.kvHeads * a.headDim),
@@ -75,9 +75,15 @@ export interface Row {
   /** [prefillRows] step states (token id, position) of a prefill pass, and its dispatches. */
   prefillState: GPUBuffer;
   prefill: PrefillDispatch[];
-  /** This row's sampler words (gpu-sampling.ts) and the sampling kernel bound to them. */
+  /** This row's sampler words (gpu-sampling.ts) and the sampling kernel's stages bound to them. */
   sampler: GPUBuffer;
-  sample: Dispatch;
+  sample: StagedDispatch;
+}
+
+/** A multi-stage kernel's recorded work (argmax.wgsl, sample.wgsl): one bind group for every stage, their workgroups. */
+export interface StagedDispatch {
+  bindGroup: GPUBindGroup;
+  groups: number[];
 }
 
 /** The recorded step: shared dispatches, and makers of a row's per-row ones. */
@@ -86,7 +92,7 @@ export interface Recording {
   layer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => Dispatch[])[];
   /** Final norm and head over act.xn → act.logits. */
   tail: Dispatch[];
-  argmax: Dispatch;
+  argmax: StagedDispatch;
   sampleSlot: number;
   prefillEmbed: (state: GPUBuffer) => PrefillDispatch;
   prefillLayer: ((state: GPUBuffer, k: GPUBuffer, v: GPUBuffer) => PrefillDispatch[])[];
@@ -242,7 +248,10 @@ export function recordSteps(res: GpuResources, weights: LlamaWeights, layout: De
     later(() => res.dispatch('rmsnorm', normSlot, [act.x, finalNorm, act.xn], 1)),
     gemvOf(res.linear(weights.lmHead), act.xn, act.logits, null, false, a.vocab),
   ];
-  const argmax = later(() => res.dispatch('argmax', argmaxSlot, [act.logits, act.result], 1));
+  const argmax = later((): StagedDispatch => ({
+    bindGroup: res.bindLayout(kernelBindGroupLayout(res.device, 'argmax'), argmaxSlot, [act.logits, act.result, act.scratch]),
+    groups: ARGMAX_STAGES.map((stage) => stageGroups(stage, 'argmax', a.vocab)),
+  }));
 
   res.writeParams();
   for (const make of deferred) make();
@@ -268,7 +277,10 @@ export function newRow(res: GpuResources, recording: Recording, layout: DecoderL
   const r = recording;
   return {
     state, kCache, vCache, prefillState, sampler,
-    sample: res.dispatch('sample', r.sampleSlot, [act.logits, sampler, act.work, act.weight, act.result], 1),
+    sample: {
+      bindGroup: res.bindLayout(kernelBindGroupLayout(res.device, 'sample'), r.sampleSlot, [act.logits, sampler, act.work, act.scratch, act.result]),
+      groups: SAMPLER_STAGES.map((stage) => stageGroups(stage, 'sample', a.vocab)),
+    },
     dispatches: [r.embed(state), ...r.layer.flatMap((make, i) => make(state, kCache[i], vCache[i])), ...r.tail],
     prefill: [r.prefillEmbed(prefillState), ...r.prefillLayer.flatMap((make, i) => make(prefillState, kCache[i], vCache[i]))],
   };

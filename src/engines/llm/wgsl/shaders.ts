@@ -3,12 +3,12 @@
  * `?raw` imports (browser builds, vitest); elsewhere (Node benches) the caller passes the sources itself.
  */
 
-export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemv_subgroup', 'gemv_q4_subgroup', 'gemv_f16', 'gemv_f16_subgroup', 'gemm', 'gemm_q4', 'gemm_f16', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample'] as const;
+export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemv_subgroup', 'gemv_q4_subgroup', 'gemv_f16', 'gemv_f16_subgroup', 'gemm', 'gemm_q4', 'gemm_f16', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample', 'reduce_workgroup', 'reduce_subgroup'] as const;
 export type WgslLlmShaderSources = Record<(typeof WGSL_LLM_SHADER_NAMES)[number], string>;
 
 /** The bundled shaders through Vite's `?raw` (browser builds, vitest). */
 export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
-  const [gemv, gemvQ4, gemvSubgroup, gemvQ4Subgroup, gemvF16, gemvF16Subgroup, gemm, gemmQ4, gemmF16, embed, rmsnorm, rope, attention, swiglu, argmax, sample] = await Promise.all([
+  const [gemv, gemvQ4, gemvSubgroup, gemvQ4Subgroup, gemvF16, gemvF16Subgroup, gemm, gemmQ4, gemmF16, embed, rmsnorm, rope, attention, swiglu, argmax, sample, reduceWorkgroup, reduceSubgroup] = await Promise.all([
     import('../../../../shaders/llm/gemv.wgsl?raw'),
     import('../../../../shaders/llm/gemv_q4.wgsl?raw'),
     import('../../../../shaders/llm/gemv_subgroup.wgsl?raw'),
@@ -25,10 +25,25 @@ export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
     import('../../../../shaders/llm/swiglu.wgsl?raw'),
     import('../../../../shaders/llm/argmax.wgsl?raw'),
     import('../../../../shaders/llm/sample.wgsl?raw'),
+    import('../../../../shaders/llm/reduce_workgroup.wgsl?raw'),
+    import('../../../../shaders/llm/reduce_subgroup.wgsl?raw'),
   ]);
   return {
     gemv: gemv.default, gemv_q4: gemvQ4.default, gemv_subgroup: gemvSubgroup.default, gemv_q4_subgroup: gemvQ4Subgroup.default,
     gemv_f16: gemvF16.default, gemv_f16_subgroup: gemvF16Subgroup.default, gemm: gemm.default, gemm_q4: gemmQ4.default, gemm_f16: gemmF16.default, embed: embed.default, rmsnorm: rmsnorm.default,
     rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default, sample: sample.default,
+    reduce_workgroup: reduceWorkgroup.default, reduce_subgroup: reduceSubgroup.default,
   };
+}
+
+/** The kernels whose reductions come from a reduction library (the wg_* functions) appended to their source. */
+export const REDUCING_KERNELS = ['rmsnorm', 'attention', 'argmax', 'sample'] as const;
+export type ReducingKernel = (typeof REDUCING_KERNELS)[number];
+
+/**
+ * A reducing kernel's full source: with `subgroups`, `enable subgroups;` + the kernel + reduce_subgroup.wgsl (the
+ * device must have the `subgroups` feature), else the kernel + reduce_workgroup.wgsl (any device).
+ */
+export function withReductions(kernel: string, libraries: Pick<WgslLlmShaderSources, 'reduce_workgroup' | 'reduce_subgroup'>, subgroups: boolean): string {
+  return subgroups ? `enable subgroups;\n${kernel}\n${libraries.reduce_subgroup}` : `${kernel}\n${libraries.reduce_workgroup}`;
 }
