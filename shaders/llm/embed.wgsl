@@ -1,13 +1,14 @@
 // The token's embedding row → the hidden state x. The token id is read from the step state on the GPU (state[4t] for
 // token t = workgroup_id.y, whose row of x it fills: one token when decoding, many in prefill), so a pre-recorded step
-// needs no per-token uniforms. embed_f32: a float32 [vocab, hidden] table; embed_f16: a float16 one (two halves per
-// word, widened with unpack2x16float); embed_q4: the same table in MatMulNBits' 4-bit layout (see gemv_q4.wgsl), one
-// row dequantised.
+// needs no per-token uniforms. embed_f32: a float32 [vocab, hidden] table; embed_f16: a 16-bit float one (two per
+// word): IEEE half widened with unpack2x16float, or with flag bit 5 bfloat16 (the top half of a float32, a shift;
+// a uniform branch on one row per token, where the GEMVs append a widening library instead); embed_q4: the same table
+// in MatMulNBits' 4-bit layout (see gemv_q4.wgsl), one row dequantised.
 // CPU reference: embedReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
   hidden: u32,
-  flags: u32,      // bit 2: zero points given (embed_q4); bit 4: fp16 scales (embed_q4)
+  flags: u32,      // bit 2: zero points given (embed_q4); bit 4: fp16 scales (embed_q4); bit 5: bfloat16 table (embed_f16)
   blocks: u32,     // embed_q4: blocks per row
   block_size: u32,
   zp_stride: u32,
@@ -64,6 +65,11 @@ fn embed_f16(@builtin(global_invocation_id) id: vec3<u32>) {
   if (d >= p.hidden) { return; }
   let token = min(state[4u * id.y], p.vocab - 1u);
   let i = token * p.hidden + d;
-  let pair = unpack2x16float(table16[i >> 1u]);
+  let word = table16[i >> 1u];
+  if ((p.flags & 32u) != 0u) {
+    x[id.y * p.hidden + d] = bitcast<f32>(select(word << 16u, word & 0xffff0000u, (i & 1u) != 0u));
+    return;
+  }
+  let pair = unpack2x16float(word);
   x[id.y * p.hidden + d] = select(pair.x, pair.y, (i & 1u) != 0u);
 }

@@ -1,4 +1,5 @@
-// Prefill over float16 weights (two halves per u32 word, widened with unpack2x16float: no `shader-f16` needed; float32
+// Prefill over 16-bit float weights (two per u32 word, widened by `widen2` from the appended library, shaders.ts
+// withWidening: widen_f16.wgsl for IEEE half, no `shader-f16` needed; widen_bf16.wgsl for bfloat16; float32
 // arithmetic): out[t, n] = Σ_k x[t, k]·W[n, k] (+ bias[n]) (+ out[t, n]), the tiling of gemm.wgsl (a workgroup owns
 // 64 outputs × 16 tokens, x staged per 32-wide slice of k, 16 accumulators per lane). Rows of x past the step's
 // tokens hold stale values: computed, never read. gemm_nk: W [n, k] (torch, tied fp16 heads); gemm_kn: W [k, n]
@@ -27,7 +28,7 @@ var<workgroup> ws: array<f32, 2112>;  // [TN, KT + 1] (padded: no bank conflicts
 
 /** Element i of W (in halves from the start of the buffer), widened to f32. */
 fn half_at(i: u32) -> f32 {
-  let pair = unpack2x16float(w[i >> 1u]);
+  let pair = widen2(w[i >> 1u]);
   return select(pair.x, pair.y, (i & 1u) != 0u);
 }
 

@@ -1,7 +1,8 @@
-// Batch-1 matrix-vector product over float16 weights, stored as the file stores them (two halves per u32 word,
-// element 2i in the low half) and widened with the core builtin unpack2x16float: no `shader-f16` feature needed, so it
-// runs on every adapter (SwiftShader, Dawn on NVIDIA); the arithmetic is float32. out[n] = Σ_k x[k]·W[n,k] (+ bias[n])
-// (+ out[n] when accumulating). The same entry points as gemv.wgsl:
+// Batch-1 matrix-vector product over 16-bit float weights, stored as the file stores them (two per u32 word, element
+// 2i in the low half) and widened by `widen2` from the library appended to this source (shaders.ts withWidening):
+// widen_f16.wgsl (IEEE half, the core builtin unpack2x16float: no `shader-f16` feature needed, so it runs on every
+// adapter: SwiftShader, Dawn on NVIDIA) or widen_bf16.wgsl (bfloat16, a shift); the arithmetic is float32.
+// out[n] = Σ_k x[k]·W[n,k] (+ bias[n]) (+ out[n] when accumulating). The same entry points as gemv.wgsl:
 // gemv_nk: W [n, k] row-major (torch layout, a tied fp16 embedding used as the lm_head): one 32-lane row group per
 //   output, lanes stride over whole words (element pairs) when k is even, else over single elements.
 // gemv_nk_thread: the same, one invocation per output (short rows, k ≤ 256).
@@ -28,7 +29,7 @@ var<workgroup> partial: array<f32, 128>;
 
 /** Element i of W (in halves from the start of the buffer), widened to f32. */
 fn half_at(i: u32) -> f32 {
-  let pair = unpack2x16float(w[i >> 1u]);
+  let pair = widen2(w[i >> 1u]);
   return select(pair.x, pair.y, (i & 1u) != 0u);
 }
 
@@ -45,7 +46,7 @@ fn row_dot(n: u32, first: u32, step: u32) -> f32 {
   if ((p.k & 1u) == 0u) {
     let base = n * (p.k >> 1u);
     for (var j = first; j < (p.k >> 1u); j += step) {
-      let h = unpack2x16float(w[base + j]);
+      let h = widen2(w[base + j]);
       acc += h.x * x[2u * j] + h.y * x[2u * j + 1u];
     }
   } else {
@@ -86,7 +87,7 @@ fn gemv_kn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     let half_n = p.n >> 1u;
     if (i >= half_n) { return; }
     var acc = vec2<f32>(0.0);
-    for (var k = 0u; k < p.k; k++) { acc += x[k] * unpack2x16float(w[k * half_n + i]); }
+    for (var k = 0u; k < p.k; k++) { acc += x[k] * widen2(w[k * half_n + i]); }
     store(2u * i, acc.x);
     store(2u * i + 1u, acc.y);
   } else {

@@ -4,7 +4,7 @@
  * while recording, written once), and bind groups / recorded dispatches over the compiled pipelines.
  */
 import type { DecoderPipelines, DispatchName, F16PipelineName, PipelineName } from './pipelines';
-import { f32Bytes, type GgufBlockType, type LinearWeight } from './weights';
+import { f32Bytes, type GgufBlockType, type HalfFormat, type LinearWeight } from './weights';
 
 export const Usage = { MAP_READ: 0x0001, COPY_SRC: 0x0004, COPY_DST: 0x0008, UNIFORM: 0x0040, STORAGE: 0x0080 } as const;
 export const MAP_MODE_READ = 0x0001;
@@ -32,8 +32,8 @@ export interface PrefillDispatch {
 /** A linear weight on the GPU. */
 export type GpuLinear =
   | { kind: 'f32'; layout: 'nk' | 'kn'; n: number; k: number; w: GPUBuffer }
-  /** float16 [n, k] or [k, n], two halves per word (gemv_f16.wgsl, gemm_f16.wgsl). */
-  | { kind: 'f16'; layout: 'nk' | 'kn'; n: number; k: number; w: GPUBuffer }
+  /** float16 or bfloat16 [n, k] or [k, n], two per word (gemv_f16.wgsl, gemm_f16.wgsl + widen_{format}.wgsl). */
+  | { kind: 'f16'; format: HalfFormat; layout: 'nk' | 'kn'; n: number; k: number; w: GPUBuffer }
   | { kind: 'q4'; n: number; k: number; blockSize: number; blocks: number; zpStride: number; q: GPUBuffer; scales: GPUBuffer; f16Scales: boolean; zp: GPUBuffer | null }
   | { kind: 'gguf'; type: GgufBlockType; n: number; k: number; w: GPUBuffer };
 
@@ -95,7 +95,7 @@ export class GpuResources {
     let g = this.linears.get(w);
     if (g) return g;
     if (w.kind === 'f32') g = { kind: 'f32', layout: w.layout, n: w.n, k: w.k, w: this.upload(w.bytes) };
-    else if (w.kind === 'f16') g = { kind: 'f16', layout: w.layout, n: w.n, k: w.k, w: this.upload(w.bytes) };
+    else if (w.kind === 'f16') g = { kind: 'f16', format: w.format ?? 'f16', layout: w.layout, n: w.n, k: w.k, w: this.upload(w.bytes) };
     else if (w.kind === 'gguf') g = { kind: 'gguf', type: w.type, n: w.n, k: w.k, w: this.upload(w.bytes) };
     else {
       const blocks = Math.ceil(w.k / w.blockSize);

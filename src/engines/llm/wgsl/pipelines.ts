@@ -6,19 +6,23 @@
  */
 import { bundledGgufGemmShader, bundledGgufShader, ggufGemmSource, ggufModuleSource, ggufTypesOf, type GgufEntry } from './gguf-kernels';
 import { compileStages } from './gpu-sampling';
-import { withReductions, type WgslLlmShaderSources } from './shaders';
-import type { GgufBlockType, LlamaWeights } from './weights';
+import { withReductions, withWidening, type WgslLlmShaderSources } from './shaders';
+import type { GgufBlockType, HalfFormat, LlamaWeights } from './weights';
 
 export type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'gemm_nk' | 'gemm_kn' | 'gemm_q4'
   | 'embed_f32' | 'embed_q4' | 'rmsnorm' | 'rope_kv' | 'attn_split' | 'attn_combine' | 'swiglu';
-/** Kernels over float16 matrices (gemv_f16.wgsl, gemm_f16.wgsl, embed.wgsl's embed_f16), compiled for models that have them. */
-export type F16PipelineName = 'gemv_f16_nk' | 'gemv_f16_nk_thread' | 'gemv_f16_kn' | 'gemm_f16_nk' | 'gemm_f16_kn' | 'embed_f16';
+/**
+ * Kernels over 16-bit float matrices (gemv_f16.wgsl, gemm_f16.wgsl with the widening library of the format;
+ * embed.wgsl's embed_f16, bfloat16 by a flag), one set per format the model has: `gemv_bf16_nk` is gemv_f16.wgsl's
+ * gemv_nk with widen_bf16.wgsl.
+ */
+export type F16PipelineName = `${'gemv' | 'gemm'}_${HalfFormat}_${'nk' | 'kn'}` | `gemv_${HalfFormat}_nk_thread` | `embed_${HalfFormat}`;
 /** A pipeline of the fixed set, an f16 one, or a GGUF kernel for one block type. */
 export type DispatchName = PipelineName | F16PipelineName | `${GgufEntry}:${GgufBlockType}`;
 
 export interface DecoderPipelines {
   fixed: Record<PipelineName, GPUComputePipeline>;
-  /** Present when the model has float16 matrices. */
+  /** The kernels of each 16-bit format the model's matrices have. */
   f16: Partial<Record<F16PipelineName, GPUComputePipeline>>;
   /** GGUF kernels by `${entry}:${type}` (gguf-kernels.ts), for the block types this model uses. */
   gguf: Map<string, GPUComputePipeline>;
@@ -63,7 +67,6 @@ export async function compilePipelines(
     // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
     const code = module === 'gemv_subgroup' ? `enable subgroups;\n${shaders.gemv}\n${shaders.gemv_subgroup}`
       : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}`
-        : module === 'gemv_f16_subgroup' ? `enable subgroups;\n${shaders.gemv_f16}\n${shaders.gemv_f16_subgroup}`
         : module === 'rmsnorm' || module === 'attention' ? reducing(module) : shaders[module];
     return cached(gpu, code, entryPoint);
   };
@@ -75,11 +78,15 @@ export async function compilePipelines(
     ['rope_kv', make('rope_kv', 'main')], ['attn_split', make('attention', 'split')], ['attn_combine', make('attention', 'combine')],
     ['swiglu', make('swiglu', 'main')],
   ];
-  const f16List: [F16PipelineName, Promise<GPUComputePipeline>][] = !hasF16Matrices(weights) ? [] : [
-    ['gemv_f16_nk', subgroups ? make('gemv_f16_subgroup', 'gemv_nk_subgroup') : make('gemv_f16', 'gemv_nk')],
-    ['gemv_f16_nk_thread', make('gemv_f16', 'gemv_nk_thread')], ['gemv_f16_kn', make('gemv_f16', 'gemv_kn')],
-    ['gemm_f16_nk', make('gemm_f16', 'gemm_nk')], ['gemm_f16_kn', make('gemm_f16', 'gemm_kn')], ['embed_f16', make('embed', 'embed_f16')],
-  ];
+  const f16List: [F16PipelineName, Promise<GPUComputePipeline>][] = [...halfFormatsOf(weights)].flatMap((f) => {
+    // The subgroup GEMV is appended to gemv_f16.wgsl, after `enable subgroups;`; the widening library goes last.
+    const gemv = (entry: string, sg = false) => cached(gpu, withWidening(sg ? `enable subgroups;\n${shaders.gemv_f16}\n${shaders.gemv_f16_subgroup}` : shaders.gemv_f16, shaders, f), entry);
+    const gemm = (entry: string) => cached(gpu, withWidening(shaders.gemm_f16, shaders, f), entry);
+    return [
+      [`gemv_${f}_nk`, subgroups ? gemv('gemv_nk_subgroup', true) : gemv('gemv_nk')], [`gemv_${f}_nk_thread`, gemv('gemv_nk_thread')], [`gemv_${f}_kn`, gemv('gemv_kn')],
+      [`gemm_${f}_nk`, gemm('gemm_nk')], [`gemm_${f}_kn`, gemm('gemm_kn')], [`embed_${f}`, make('embed', 'embed_f16')],
+    ] as [F16PipelineName, Promise<GPUComputePipeline>][];
+  });
   const argmax = compileStages(gpu, reducing('argmax'), 'argmax');
   let sample: Promise<GPUComputePipeline[]> | null = null;
   const types = ggufTypesOf(weights);
@@ -102,9 +109,10 @@ export async function compilePipelines(
   return { fixed, f16, gguf, argmax: await argmax, sample: () => (sample ??= compileStages(gpu, reducing('sample'), 'sample')) };
 }
 
-/** Whether any matrix (embedding, projections, head) is stored as float16. */
-function hasF16Matrices(weights: LlamaWeights): boolean {
-  return [weights.embed, weights.lmHead, ...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])].some((w) => w.kind === 'f16');
+/** The 16-bit formats (float16, bfloat16) of the matrices (embedding, projections, head) stored as such. */
+function halfFormatsOf(weights: LlamaWeights): Set<HalfFormat> {
+  const all = [weights.embed, weights.lmHead, ...weights.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])];
+  return new Set(all.flatMap((w) => (w.kind === 'f16' ? [w.format ?? 'f16'] : [])));
 }
 
 /** The device has the `subgroups` feature (what the reduction library reduce_subgroup.wgsl needs). */

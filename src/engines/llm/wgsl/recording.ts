@@ -103,7 +103,7 @@ function gemv(res: GpuResources, dummy: GPUBuffer, w: GpuLinear, x: GPUBuffer, o
   const flags = (bias ? 1 : 0) | (accumulate ? 2 : 0) | quantFlags(w);
   const kn = (w.kind === 'f32' || w.kind === 'f16') && w.layout === 'kn';
   const perThread = w.k <= SHORT_ROW || kn;
-  // gemv_f16.wgsl's gemv_kn runs one invocation per output pair when n is even.
+  // gemv_f16.wgsl's gemv_kn (either 16-bit format) runs one invocation per output pair when n is even.
   const invocations = w.kind === 'f16' && kn && n % 2 === 0 ? n / 2 : n;
   const groups = Math.ceil(invocations / (perThread ? 64 : GEMV_ROWS));
   const stride = Math.min(groups, MAX_GROUPS);
@@ -118,7 +118,7 @@ function gemv(res: GpuResources, dummy: GPUBuffer, w: GpuLinear, x: GPUBuffer, o
   }
   if (w.kind === 'f16') {
     const slot = res.param([w.k, n, flags, stride]);
-    const name = w.layout === 'kn' ? 'gemv_f16_kn' : perThread ? 'gemv_f16_nk_thread' : 'gemv_f16_nk';
+    const name = w.layout === 'kn' ? `gemv_${w.format}_kn` as const : perThread ? `gemv_${w.format}_nk_thread` as const : `gemv_${w.format}_nk` as const;
     return () => res.dispatch(name, slot, [x, w.w, bias ?? dummy, out], groups);
   }
   const slot = res.param([w.k, n, flags, stride, w.blocks, w.blockSize, w.zpStride, 0]);
@@ -149,7 +149,7 @@ function gemm(res: GpuResources, layout: DecoderLayout, w: GpuLinear, x: GPUBuff
   }
   if (w.kind === 'f16') {
     const slot = res.param([w.k, w.n, flags, layout.prefillRows]);
-    return () => res.prefillDispatch(w.layout === 'kn' ? 'gemm_f16_kn' : 'gemm_f16_nk', slot, [x, w.w, bias ?? dummy, out, up ?? dummy], groups);
+    return () => res.prefillDispatch(`gemm_${w.format}_${w.layout}`, slot, [x, w.w, bias ?? dummy, out, up ?? dummy], groups);
   }
   const slot = res.param([w.k, w.n, flags, layout.prefillRows, w.blocks, w.blockSize, w.zpStride, 0]);
   return () => res.prefillDispatch('gemm_q4', slot, [x, w.q, w.scales, w.zp ?? dummy, bias ?? dummy, out, up ?? dummy], groups);
@@ -175,14 +175,16 @@ export function recordSteps(res: GpuResources, weights: LlamaWeights, layout: De
   const embed = res.linear(weights.embed);
   const embedSlot = embed.kind === 'q4'
     ? res.param([a.hidden, quantFlags(embed), embed.blocks, embed.blockSize, embed.zpStride, a.vocab])
-    : embed.kind === 'gguf' ? res.param(ggufParams(embed.type, a.hidden, a.vocab, 0, 0)) : res.param([a.hidden, 0, 0, 0, 0, a.vocab]);
+    : embed.kind === 'gguf' ? res.param(ggufParams(embed.type, a.hidden, a.vocab, 0, 0))
+      // embed_f16's flag bit 5: a bfloat16 table.
+      : res.param([a.hidden, embed.kind === 'f16' && embed.format === 'bf16' ? 32 : 0, 0, 0, 0, a.vocab]);
   const embedGroups = Math.ceil(a.hidden / 64);
   // GGUF blocks are read by gemv_gguf.wgsl's embed entry (bindings 2, 5, 6).
   const embedBindings = (state: GPUBuffer, x: GPUBuffer): (GPUBuffer | null)[] => embed.kind === 'q4'
     ? [state, x, null, embed.q, embed.scales, embed.zp ?? act.dummy]
     : embed.kind === 'gguf' ? [null, embed.w, null, null, state, x]
       : embed.kind === 'f16' ? [state, x, null, null, null, null, embed.w] : [state, x, embed.w];
-  const embedName = embed.kind === 'q4' ? 'embed_q4' : embed.kind === 'gguf' ? `embed:${embed.type}` as const : embed.kind === 'f16' ? 'embed_f16' : 'embed_f32';
+  const embedName = embed.kind === 'q4' ? 'embed_q4' : embed.kind === 'gguf' ? `embed:${embed.type}` as const : embed.kind === 'f16' ? `embed_${embed.format}` as const : 'embed_f32';
   const makeEmbed = (state: GPUBuffer) => res.dispatch(embedName, embedSlot, embedBindings(state, act.x), embedGroups);
   const makePrefillEmbed = (state: GPUBuffer) => res.prefillDispatch(embedName, embedSlot, embedBindings(state, pre.x), (t) => [embedGroups, t, 1]);
 

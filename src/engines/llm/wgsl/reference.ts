@@ -3,14 +3,14 @@
  * unit tests compare each shader with these on odd shapes, and they document the exact math of each kernel.
  */
 import { dequantizeGguf } from './gguf-reference';
-import { f32FromBytes, f32FromF16Bytes, type LinearWeight } from './weights';
+import { f32FromBf16Bytes, f32FromBytes, f32FromF16Bytes, type LinearWeight } from './weights';
 
-/** The weight as float32 [n, k] (float16 widened; 4-bit blocks dequantised: (q − zp) · scale, zp 8 when absent). */
+/** The weight as float32 [n, k] (float16 and bfloat16 widened; 4-bit blocks dequantised: (q − zp) · scale, zp 8 when absent). */
 export function dequantize(w: LinearWeight): Float32Array {
   if (w.kind === 'gguf') return dequantizeGguf(w.type, w.bytes, w.n, w.k);
   const out = new Float32Array(w.n * w.k);
   if (w.kind === 'f32' || w.kind === 'f16') {
-    const v = w.kind === 'f32' ? f32FromBytes(w.bytes) : f32FromF16Bytes(w.bytes);
+    const v = w.kind === 'f32' ? f32FromBytes(w.bytes) : w.format === 'bf16' ? f32FromBf16Bytes(w.bytes) : f32FromF16Bytes(w.bytes);
     for (let n = 0; n < w.n; n++) for (let k = 0; k < w.k; k++) out[n * w.k + k] = w.layout === 'nk' ? v[n * w.k + k] : v[k * w.n + n];
     return out;
   }

@@ -2,10 +2,13 @@
  * A Llama-family decoder's weights from Hugging Face `model.safetensors` (one file or the shards of one model), by the
  * names transformers saves: `model.embed_tokens.weight`, `model.layers.{i}.self_attn.{q,k,v,o}_proj.weight` (+ `.bias`
  * for Qwen2), `model.layers.{i}.mlp.{gate,up,down}_proj.weight`, the two layer norms, `model.norm.weight`, and
- * `lm_head.weight` unless tied. Matrices are torch's [out, in] ('nk'); F16/BF16 are widened to float32 once at load.
+ * `lm_head.weight` unless tied. Matrices are torch's [out, in] ('nk'), kept as views of the file's bytes, never
+ * converted on the CPU: F32 as 'f32', F16 and BF16 as 'f16' weights of that format (the kernels widen them; see
+ * widen_f16.wgsl / widen_bf16.wgsl); only F64 (which no checkpoint uses for matrices) is rounded to float32. Norms and
+ * biases (1-D, tiny) are widened to float32 once at load.
  */
 import { readSafetensors, type SafeTensor } from '../../sdxl/lora/safetensors';
-import { f32Bytes, type LinearWeight, type LlamaArchitecture, type LlamaLayerWeights, type LlamaWeights } from './weights';
+import { f32Bytes, type HalfFormat, type LinearWeight, type LlamaArchitecture, type LlamaLayerWeights, type LlamaWeights } from './weights';
 
 export function llamaWeightsFromSafetensors(shards: Uint8Array[], arch: LlamaArchitecture, tiedEmbeddings: boolean): LlamaWeights {
   const tensors = new Map<string, SafeTensor>();
@@ -18,7 +21,11 @@ export function llamaWeightsFromSafetensors(shards: Uint8Array[], arch: LlamaArc
     if (t.shape.length !== 2 || cols !== k || (rows !== n && !(allowMoreRows && rows > n))) {
       throw new Error(`${name} is [${t.shape.join(', ')}], expected [${n}, ${k}]`);
     }
-    return { kind: 'f32', layout: 'nk', n: rows, k: cols, bytes: f32Bytes(t.values()) };
+    if (t.dtype === 'F16' || t.dtype === 'BF16') {
+      const format: HalfFormat = t.dtype === 'F16' ? 'f16' : 'bf16';
+      return { kind: 'f16', format, layout: 'nk', n: rows, k: cols, bytes: t.bytes() };
+    }
+    return { kind: 'f32', layout: 'nk', n: rows, k: cols, bytes: t.dtype === 'F32' ? t.bytes() : f32Bytes(t.values()) };
   };
   const vector = (name: string, n: number, optional = false): Float32Array | null => {
     const t = find(name);

@@ -2,13 +2,14 @@
  * The WGSL decoder's shader bundle: the names of its kernels (shaders/llm/*.wgsl) and their sources through Vite's
  * `?raw` imports (browser builds, vitest); elsewhere (Node benches) the caller passes the sources itself.
  */
+import type { HalfFormat } from './weights';
 
-export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemv_subgroup', 'gemv_q4_subgroup', 'gemv_f16', 'gemv_f16_subgroup', 'gemm', 'gemm_q4', 'gemm_f16', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample', 'reduce_workgroup', 'reduce_subgroup'] as const;
+export const WGSL_LLM_SHADER_NAMES = ['gemv', 'gemv_q4', 'gemv_subgroup', 'gemv_q4_subgroup', 'gemv_f16', 'gemv_f16_subgroup', 'gemm', 'gemm_q4', 'gemm_f16', 'embed', 'rmsnorm', 'rope_kv', 'attention', 'swiglu', 'argmax', 'sample', 'reduce_workgroup', 'reduce_subgroup', 'widen_f16', 'widen_bf16'] as const;
 export type WgslLlmShaderSources = Record<(typeof WGSL_LLM_SHADER_NAMES)[number], string>;
 
 /** The bundled shaders through Vite's `?raw` (browser builds, vitest). */
 export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
-  const [gemv, gemvQ4, gemvSubgroup, gemvQ4Subgroup, gemvF16, gemvF16Subgroup, gemm, gemmQ4, gemmF16, embed, rmsnorm, rope, attention, swiglu, argmax, sample, reduceWorkgroup, reduceSubgroup] = await Promise.all([
+  const [gemv, gemvQ4, gemvSubgroup, gemvQ4Subgroup, gemvF16, gemvF16Subgroup, gemm, gemmQ4, gemmF16, embed, rmsnorm, rope, attention, swiglu, argmax, sample, reduceWorkgroup, reduceSubgroup, widenF16, widenBf16] = await Promise.all([
     import('../../../../shaders/llm/gemv.wgsl?raw'),
     import('../../../../shaders/llm/gemv_q4.wgsl?raw'),
     import('../../../../shaders/llm/gemv_subgroup.wgsl?raw'),
@@ -27,12 +28,14 @@ export async function bundledLlmShaders(): Promise<WgslLlmShaderSources> {
     import('../../../../shaders/llm/sample.wgsl?raw'),
     import('../../../../shaders/llm/reduce_workgroup.wgsl?raw'),
     import('../../../../shaders/llm/reduce_subgroup.wgsl?raw'),
+    import('../../../../shaders/llm/widen_f16.wgsl?raw'),
+    import('../../../../shaders/llm/widen_bf16.wgsl?raw'),
   ]);
   return {
     gemv: gemv.default, gemv_q4: gemvQ4.default, gemv_subgroup: gemvSubgroup.default, gemv_q4_subgroup: gemvQ4Subgroup.default,
     gemv_f16: gemvF16.default, gemv_f16_subgroup: gemvF16Subgroup.default, gemm: gemm.default, gemm_q4: gemmQ4.default, gemm_f16: gemmF16.default, embed: embed.default, rmsnorm: rmsnorm.default,
     rope_kv: rope.default, attention: attention.default, swiglu: swiglu.default, argmax: argmax.default, sample: sample.default,
-    reduce_workgroup: reduceWorkgroup.default, reduce_subgroup: reduceSubgroup.default,
+    reduce_workgroup: reduceWorkgroup.default, reduce_subgroup: reduceSubgroup.default, widen_f16: widenF16.default, widen_bf16: widenBf16.default,
   };
 }
 
@@ -46,4 +49,13 @@ export type ReducingKernel = (typeof REDUCING_KERNELS)[number];
  */
 export function withReductions(kernel: string, libraries: Pick<WgslLlmShaderSources, 'reduce_workgroup' | 'reduce_subgroup'>, subgroups: boolean): string {
   return subgroups ? `enable subgroups;\n${kernel}\n${libraries.reduce_subgroup}` : `${kernel}\n${libraries.reduce_workgroup}`;
+}
+
+/**
+ * A 16-bit-float kernel's full source (gemv_f16.wgsl, gemv_f16_subgroup.wgsl, gemm_f16.wgsl): the kernel + the library
+ * defining its `widen2` for the weight's format (widen_f16.wgsl: IEEE half; widen_bf16.wgsl: bfloat16), so one kernel
+ * source serves both and the choice costs nothing per element.
+ */
+export function withWidening(kernel: string, libraries: Pick<WgslLlmShaderSources, 'widen_f16' | 'widen_bf16'>, format: HalfFormat): string {
+  return `${kernel}\n${format === 'bf16' ? libraries.widen_bf16 : libraries.widen_f16}`;
 }

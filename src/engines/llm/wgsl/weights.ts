@@ -1,8 +1,8 @@
 /**
  * The Llama-family model our WGSL decoder runs, as read from a weights file before upload: the architecture (from
- * config.json) and every weight by role, each still in its file's own bytes and layout (float32 or float16 [n, k] or
- * [k, n], or MatMulNBits 4-bit blocks with float32 or float16 scales, or GGUF's GGML blocks), so no matrix is converted
- * on the CPU (float16 is widened in the kernels, with unpack2x16float). Readers: onnx-weights.ts,
+ * config.json) and every weight by role, each still in its file's own bytes and layout (float32, float16 or bfloat16
+ * [n, k] or [k, n], or MatMulNBits 4-bit blocks with float32 or float16 scales, or GGUF's GGML blocks), so no matrix is converted
+ * on the CPU (float16 and bfloat16 are widened in the kernels: unpack2x16float, a shift). Readers: onnx-weights.ts,
  * safetensors-weights.ts, gguf-weights.ts.
  */
 import { halfTable } from '../../../util/float16';
@@ -30,8 +30,11 @@ export interface LlamaArchitecture {
 export type LinearWeight =
   /** float32 little-endian bytes, [n, k] (torch) or [k, n] (ONNX MatMul). */
   | { kind: 'f32'; layout: 'nk' | 'kn'; n: number; k: number; bytes: Uint8Array }
-  /** float16 (IEEE half) little-endian bytes, [n, k] or [k, n]: an fp16 / q4f16 ONNX export's matrices. */
-  | { kind: 'f16'; layout: 'nk' | 'kn'; n: number; k: number; bytes: Uint8Array }
+  /**
+   * 16-bit floats, little-endian, [n, k] or [k, n]: IEEE half (`format` 'f16', the default: fp16 / q4f16 ONNX exports,
+   * safetensors F16) or bfloat16 ('bf16': most Hugging Face model.safetensors). One set of kernels reads both.
+   */
+  | { kind: 'f16'; layout: 'nk' | 'kn'; n: number; k: number; bytes: Uint8Array; format?: HalfFormat }
   /**
    * onnxruntime MatMulNBits, 4 bits: q [n, blocks, bs/2], scales [n · blocks] (float32, or float16 in q4f16 exports:
    * `scaleType`), zero points [n, ceil(blocks/2)].
@@ -39,6 +42,9 @@ export type LinearWeight =
   | { kind: 'q4'; n: number; k: number; blockSize: number; q: Uint8Array; scales: Uint8Array; scaleType?: 'f32' | 'f16'; zeroPoints: Uint8Array | null }
   /** A GGUF tensor as the file stores it: [n, k] rows of GGML blocks (F16, Q8_0, Q4_0, Q4_K, Q6_K; see gemv_gguf.wgsl). */
   | { kind: 'gguf'; type: GgufBlockType; n: number; k: number; bytes: Uint8Array };
+
+/** How a 'f16' weight's 16-bit elements widen to float32: IEEE half or bfloat16 (the top half of a float32). */
+export type HalfFormat = 'f16' | 'bf16';
 
 /** GGML types read in their own blocks on the GPU (F32 tensors become 'f32' weights). */
 export type GgufBlockType = 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
@@ -91,6 +97,14 @@ export function f32FromF16Bytes(bytes: Uint8Array): Float32Array {
   const half = halfTable();
   const out = new Float32Array(bytes.byteLength >>> 1);
   for (let i = 0; i < out.length; i++) out[i] = half[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+  return out;
+}
+
+/** Little-endian bfloat16 bytes → a Float32Array (exact: each value is the top half of a float32). */
+export function f32FromBf16Bytes(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.byteLength >>> 1);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < out.length; i++) bits[i] = (bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16;
   return out;
 }
 

@@ -15,6 +15,8 @@ export interface SafeTensor {
   shape: number[];
   /** The values as float32 (F16/BF16 widened exactly, F64 rounded). */
   values(): Float32Array;
+  /** The tensor's bytes as the file stores them (little-endian, `dtype`): a view of the file's buffer, not a copy. */
+  bytes(): Uint8Array;
 }
 
 export interface SafetensorsFile {
@@ -64,7 +66,11 @@ export function readSafetensors(bytes: Uint8Array, param = 'lora_weight_filename
       throw bad(`tensor "${name}" (${dtype} [${entry.shape.join(', ')}]) does not fit its offsets ${begin}–${end} of ${dataLength} data bytes`);
     }
     const at = bytes.byteOffset + dataStart + begin;
-    tensors.set(name, { name, dtype, shape: entry.shape, values: () => decode(bytes.buffer, at, count, dtype) });
+    tensors.set(name, {
+      name, dtype, shape: entry.shape,
+      values: () => decode(bytes.buffer, at, count, dtype),
+      bytes: () => bytes.subarray(dataStart + begin, dataStart + end),
+    });
   }
   return { tensors, metadata };
 }
