@@ -30,12 +30,15 @@ import { initializerBehindCasts, llamaWeightsFromOnnx } from '../../src/engines/
 import type { OnnxGraph, OnnxNode } from '../../src/engines/llm/wgsl/onnx-graph';
 import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
 import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/pipelines';
+import { withWidening } from '../../src/engines/llm/wgsl/shaders';
 import type { LinearWeight } from '../../src/engines/llm/wgsl/weights';
 import { CATALOG } from '../../src/models/catalog';
 import { ModelRegistry } from '../../src/models/registry';
 import type { CatalogEntry } from '../../src/models/types';
 
 const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
+/** gemv_f16 / gemm_f16 with the IEEE-half widening library appended (as pipelines.ts compiles them). */
+const halfKernel = (source: string) => withWidening(source, { widen_f16: shader('widen_f16'), widen_bf16: shader('widen_bf16') }, 'f16');
 const rand = mulberry32(1416);
 const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 /** `count` random IEEE halves as little-endian bytes: |v| in [2^-5, 2^2), either sign. */
@@ -82,7 +85,7 @@ describe.skipIf(skipGpu)('WGSL float16-storage kernels equal their CPU reference
         const invocations = entry === 'gemv_kn' && n % 2 === 0 ? n / 2 : n;
         const groups = Math.ceil(invocations / perGroup);
         const stride = Math.min(groups, 2);
-        const got = await run(shader('gemv_f16'), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
+        const got = await run(halfKernel(shader('gemv_f16')), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
           [stride, Math.ceil(groups / stride)], [4]);
         close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
       }
@@ -99,7 +102,7 @@ describe.skipIf(skipGpu)('WGSL float16-storage kernels equal their CPU reference
         const bias = randn(n);
         const residual = randn(n);
         const groups = Math.ceil(n / 4);
-        const code = `enable subgroups;\n${shader('gemv_f16')}\n${shader('gemv_f16_subgroup')}`;
+        const code = halfKernel(`enable subgroups;\n${shader('gemv_f16')}\n${shader('gemv_f16_subgroup')}`);
         const got = await runKernel(sg, code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w.bytes, 3: bias, 4: residual }, [groups], [4]);
         close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
       }
@@ -120,9 +123,9 @@ describe.skipIf(skipGpu)('WGSL float16-storage kernels equal their CPU reference
         const up = randn(rows * k);
         const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
         const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
-        const got = await run(shader('gemm_f16'), entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
+        const got = await run(halfKernel(shader('gemm_f16')), entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
         close(f32(got.get(4)!, tokens * n), gemmReference(w, x, tokens, bias, residual), 1e-5);
-        const fused = await run(shader('gemm_f16'), entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
+        const fused = await run(halfKernel(shader('gemm_f16')), entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
         close(f32(fused.get(4)!, tokens * n), gemmReference(w, swigluReference(x, up), tokens), 1e-5);
       }
     }
