@@ -1,7 +1,7 @@
 """Tiny Llama-layout model.safetensors fixtures in BF16 and F16 (the dtypes Hugging Face checkpoints ship in), with
 torch greedy references, for the WGSL decoder's 16-bit weight storage (tests/unit/wgsl-llm-safetensors.test.ts).
 
-    /usr/bin/python3 scripts/fixtures_llama_safetensors.py
+    /usr/bin/python3 scripts/fixtures_llama_safetensors.py   (also run by scripts/make_fixtures.py)
 
 Writes, deterministically (fixed seed), under tests/fixtures/llm-safetensors/:
   config.json                  HF LlamaConfig: hidden 272 (> 256, so the GEMVs over hidden take the 32-lane row
@@ -23,7 +23,6 @@ import os
 import struct
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -77,9 +76,8 @@ def save_safetensors(path, tensors):
             f.write(b)
 
 
-def main():
+def build():
     os.makedirs(OUT, exist_ok=True)
-    fl.CFG = dict(fl.CFG, **CFG)  # fixtures_llama's helpers read its CFG
     model = fl.TinyLlamaForCausalLM(CFG)
     fl.init_weights(model, SEED)
     reference = {"config": "config.json", "prompt_ids": PROMPT, "new_tokens_count": NEW_TOKENS}
@@ -103,4 +101,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    build()

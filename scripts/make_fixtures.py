@@ -657,6 +657,7 @@ def main():
     import fixtures_llama  # noqa: PLC0415  (scripts/ is on sys.path when this file runs as a script)
     fixtures_llama.build()
     __import__("fixtures_llama_f16").build()  # q4f16-style float16 KV/logits I/O (model_q4f16.onnx), reference-q4f16.json
+    __import__("fixtures_llama_safetensors").build()  # BF16 / F16 model.safetensors, tests/fixtures/llm-safetensors/
 
     import fixtures_sdxl  # noqa: PLC0415  (tiny SDXL parts: public/models/hearth-tiny-sdxl/, tests/fixtures/sdxl/)
     fixtures_sdxl.build()
