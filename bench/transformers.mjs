@@ -163,6 +163,7 @@ export function transformersJson(result) {
     p50: Object.fromEntries(VARIANTS.map((v) => [v, p50(w.samples[v])])),
     hearthSpeedup: { sw: p50(w.samples.tjs) / p50(w.samples.sw), handle: p50(w.samples.tjs) / p50(w.samples.handle) },
     maxAbsDiff: w.check,
+    samplesMs: Object.fromEntries(VARIANTS.map((v) => [v, w.samples[v].map((x) => Math.round(x * 1000) / 1000)])),
   }]));
   return { transformersJs: result.version, device: result.device, setup: result.setup, opts: result.opts, workloads: summary };
 }
