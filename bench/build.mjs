@@ -55,6 +55,8 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     'wgsl-onnx-weights': 'src/engines/llm/wgsl/onnx-weights.ts',
     'wgsl-config': 'src/engines/llm/wgsl/config.ts',
     'wgsl-weights': 'src/engines/llm/wgsl/weights.ts',
+    'wgsl-gguf-file': 'src/engines/llm/wgsl/gguf-file.ts',
+    'wgsl-gguf-weights': 'src/engines/llm/wgsl/gguf-weights.ts',
     'onnx-decoder': 'src/engines/llm/onnx-decoder.ts',
     llama2c: 'tests/unit/llama2c.ts',
   };

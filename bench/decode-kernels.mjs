@@ -106,29 +106,50 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
   const q4Bytes = n * k / 2 + n * blocks * 4 + n * Math.ceil(blocks / 2);
 
   // Batch-1 GEMVs (the decode path): one output group per 4 rows (long rows) as the decoder dispatches them.
+  // gemvMs: the workgroup-reduction GEMV's time per layout / format; a GEMM row's vsGemv = that ÷ its time per token
+  // (the prefill ratio of one projection).
+  const gemvMs = {};
   const gemvs = [['gemv', 'gemv_nk', 4, 'nk'], ['gemv', 'gemv_kn', 64, 'kn'], ...(subgroups ? [['gemv_subgroup', 'gemv_nk_subgroup', 4, 'nk subgroups']] : [])];
   for (const [file, entry, perGroup, label] of gemvs) {
     const p = await pipeline(file, entry);
     const groups = Math.ceil(n / perGroup);
     const ms = await time([[p, bind(p, [k, n, 0, groups], { 1: x, 2: f32Weights, 3: dummy, 4: out }), [groups]]]);
     await add(`gemv f32 ${label}`, `${n}×${k}`, ms, n * k * 4 + (k + n) * 4);
+    gemvMs[label] ??= ms;
   }
   for (const [file, entry, label] of [['gemv_q4', 'main', ''], ...(subgroups ? [['gemv_q4_subgroup', 'main_subgroup', ', subgroups']] : [])]) {
     const p = await pipeline(file, entry);
     const groups = Math.ceil(n / 4);
     const ms = await time([[p, bind(p, [k, n, 4, groups, blocks, 32, Math.ceil(blocks / 2), 0], { 1: x, 2: q4, 3: scales, 4: zp, 5: dummy, 6: out }), [groups]]]);
     await add(`gemv q4 (block 32, zero points${label})`, `${n}×${k}`, ms, q4Bytes + (k + n) * 4);
+    gemvMs.q4 ??= ms;
   }
   // Prefill GEMMs over T tokens: bytes = the weights once + x + out.
   for (const entry of ['gemm_nk', 'gemm_kn']) {
     const p = await pipeline('gemm', entry);
     const ms = await time([[p, bind(p, [k, n, 0, T], { 1: x, 2: f32Weights, 3: dummy, 4: out, 5: dummy }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
     await add(`gemm f32 ${entry.slice(5)}`, `${n}×${k} × ${T} tokens`, ms, n * k * 4 + T * (k + n) * 4, T);
+    rows.at(-1).vsGemv = gemvMs[entry.slice(5)] / (ms / T);
   }
   {
     const p = await pipeline('gemm_q4', 'main');
     const ms = await time([[p, bind(p, [k, n, 4, T, blocks, 32, Math.ceil(blocks / 2), 0], { 1: x, 2: q4, 3: scales, 4: zp, 5: dummy, 6: out, 7: dummy }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
     await add('gemm q4 (block 32, zero points)', `${n}×${k} × ${T} tokens`, ms, q4Bytes + T * (k + n) * 4, T);
+    rows.at(-1).vsGemv = gemvMs.q4 / (ms / T);
+  }
+  // GGUF blocks (gemv_gguf.wgsl; prefill: gemm_gguf.wgsl appended to it), the module specialised per block type as
+  // gguf-kernels.ts does it; random block bytes (timing only).
+  for (const [type, rowBytes] of [['Q8_0', (k / 32) * 34], ['Q4_K', (k / 256) * 144], ['Q6_K', (k / 256) * 210]]) {
+    const compile = (code, entry) => device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code: code.replaceAll('_TYPE(', `_${type.toLowerCase()}(`) }), entryPoint: entry } });
+    const blocksBuf = buffer(n * rowBytes, randomBytes);
+    const gemv = await compile(shader('gemv_gguf'), 'gemv');
+    const groups = Math.ceil(n / 4);
+    const vecMs = await time([[gemv, bind(gemv, [k, n, 0, groups, k / 32, rowBytes, 0, 0], { 1: x, 2: blocksBuf, 3: dummy, 4: out }), [groups]]]);
+    await add(`gemv gguf ${type}`, `${n}×${k}`, vecMs, n * rowBytes + (k + n) * 4);
+    const gemm = await compile(`${shader('gemv_gguf')}\n${shader('gemm_gguf')}`, 'gemm');
+    const ms = await time([[gemm, bind(gemm, [k, n, 0, 0, k / 32, rowBytes, T, 0], { 1: x, 2: blocksBuf, 3: dummy, 4: out, 7: dummy }), [Math.ceil(n / 64), Math.ceil(T / 16)]]]);
+    await add(`gemm gguf ${type}`, `${n}×${k} × ${T} tokens`, ms, n * rowBytes + T * (k + n) * 4, T);
+    rows.at(-1).vsGemv = vecMs / (ms / T);
   }
   // Split-K attention of one token at the last slot of the cache (split + combine).
   {
@@ -180,6 +201,7 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
 
 export function reportKernels(k, copy, print) {
   print(`\nKernel variants (each alone, ${k.shapes.reps} dispatches per pass; roofline = bytes ÷ time ÷ copy ${fmt(copy / 1e9)} GB/s)`);
-  print(table(['variant', 'shape', 'ms', 'ms / token', 'bytes', 'GB/s', 'roofline'],
-    k.rows.map((r) => [r.variant, r.shape, fmt(r.ms, 4), fmt(r.ms / r.perTokens, 4), `${fmt(r.bytes / 1e6, 2)} MB`, fmt(r.bytes / (r.ms / 1000) / 1e9), fmt(r.roofline, 3)])));
+  print(table(['variant', 'shape', 'ms', 'ms / token', 'bytes', 'GB/s', 'roofline', 'GEMV ÷ GEMM per token'],
+    k.rows.map((r) => [r.variant, r.shape, fmt(r.ms, 4), fmt(r.ms / r.perTokens, 4), `${fmt(r.bytes / 1e6, 2)} MB`, fmt(r.bytes / (r.ms / 1000) / 1e9), fmt(r.roofline, 3),
+      r.vsGemv === undefined ? '—' : `${fmt(r.vsGemv)}×`])));
 }

@@ -6,14 +6,18 @@
 //   - per model: tokens/s of the decode steps after a prompt (prefill excluded), the weight bytes one step reads, and
 //     bytes/token ÷ s/token ÷ copy bandwidth = the fraction of the roofline reached;
 //   - models: the tiny Llama fixtures (fp32 model.onnx, 4-bit model_q4.onnx: WGSL and onnxruntime-web), stories260K
-//     (WGSL, from its llama.c checkpoint, when /work/shared/models/stories260K is there), and a synthetic
+//     (WGSL, from its llama.c checkpoint, when /work/shared/models/stories260K is there), GGUF files (WGSL: the
+//     tiny Llama Q4_K and stories260K Q8_0 fixtures of tests/fixtures/gguf, prefilled by gemm_gguf.wgsl), and a synthetic
 //     Llama-3.2-1B-shaped 4-bit model (random weights generated here, never written to disk: 16 layers, hidden 2048,
 //     32 heads / 8 KV heads, MLP 8192, vocabulary 128256, MatMulNBits blocks of 32 with zero points, 4-bit
-//     embedding and head). The 1B model runs on real adapters; on SwiftShader only with --decode-1b (minutes/token).
+//     embedding and head) and its q4f16 twin (float16 scales and a float16 embedding read again as the tied head, as
+//     onnx-community's q4f16 exports store them); stories260K's fp16 and q4f16 ONNX files (WGSL only: onnxruntime-web
+//     needs shader-f16 for them). The 1B models run on real adapters; on SwiftShader only with --decode-1b (minutes/token).
 //   - per model, prefill: tokens/s of a `--decode-prefill=64`-token prompt through the prefill kernels (tiled GEMMs,
 //     split-K attention) and token by token (the same decoder with prefill off), and their ratio;
 //   - per kernel variant (bench/decode-kernels.mjs): time, bytes moved and the roofline ratio of the batch-1 GEMVs
 //     (f32 both layouts, 4-bit; with and without subgroups where the adapter has them; the decoder uses them then), the prefill GEMMs (f32 both layouts, 4-bit, per token and as weight bandwidth),
+//     the GGUF GEMV and prefill GEMM per block type (Q8_0, Q4_K, Q6_K) and the GEMM's per-token speed-up over the GEMV,
 //     split-K attention over a long cache, argmax and GPU sampling over a Llama-3 vocabulary.
 // Each model runs one warm-up round (shader compilation: onnxruntime-web compiles per shape on first use) before the
 // timed rounds. Greedy tokens of WGSL and onnxruntime-web are compared on the fixtures (they must agree). On SwiftShader the numbers
@@ -30,17 +34,18 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const DECODE_DEFAULTS = { tokens: 24, rounds: 3, big: false, bigTokens: 32, ort: true, prefill: 64 };
 
 export async function loadDecodeModules(dir) {
-  const names = ['wgsl-decoder', 'wgsl-onnx-weights', 'wgsl-config', 'wgsl-weights', 'onnx-decoder', 'llama2c', 'dawn'];
-  const [decoder, onnxWeights, config, weights, onnxDecoder, llama2c, dawn] = await Promise.all(names.map((m) => import(`${dir}/${m}.mjs`)));
+  const names = ['wgsl-decoder', 'wgsl-onnx-weights', 'wgsl-config', 'wgsl-weights', 'onnx-decoder', 'llama2c', 'dawn', 'wgsl-gguf-file', 'wgsl-gguf-weights'];
+  const [decoder, onnxWeights, config, weights, onnxDecoder, llama2c, dawn, ggufFile, ggufWeights] = await Promise.all(names.map((m) => import(`${dir}/${m}.mjs`)));
   return {
     WgslDecoder: decoder.WgslDecoder, llamaWeightsFromOnnx: onnxWeights.llamaWeightsFromOnnx, llamaArchitecture: config.llamaArchitecture,
     weightBytesPerToken: weights.weightBytesPerToken, OnnxDecoder: onnxDecoder.OnnxDecoder, readLlama2c: llama2c.readLlama2c,
-    getGpu: dawn.getGpu,
+    getGpu: dawn.getGpu, readGguf: ggufFile.readGguf, llamaWeightsFromGguf: ggufWeights.llamaWeightsFromGguf,
   };
 }
 
 const TINY = `${ROOT}public/models/hearth-tiny-llama/`;
 const STORIES = '/work/shared/models/stories260K/stories260K.bin';
+const GGUF = `${ROOT}tests/fixtures/gguf/`;
 
 async function adapterAndDevice(mods) {
   const gpu = globalThis.navigator?.gpu ?? await mods.getGpu('bench/decode.mjs');
@@ -174,6 +179,29 @@ function syntheticQ4Llama() {
   return { arch, embed: q4(arch.vocab, arch.hidden), layers, finalNorm: ones(), lmHead: q4(arch.vocab, arch.hidden) };
 }
 
+/**
+ * The same shape as onnx-community's q4f16 exports store it: 4-bit layers with float16 scales, and a float16
+ * embedding read again as the tied head (what the WGSL decoder uploads from such a file).
+ */
+function syntheticQ4f16Llama() {
+  const model = syntheticQ4Llama();
+  let seed = 0x16161616;
+  const halves = (count, pattern) => {
+    const bits = new Uint16Array(count);
+    for (let i = 0; i < count; i++) {
+      seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+      bits[i] = pattern(seed >>> 0);
+    }
+    return new Uint8Array(bits.buffer);
+  };
+  const scale16 = (w) => ({ ...w, scales: halves(w.scales.byteLength / 4, () => 0x2000), scaleType: 'f16' }); // 2^-7
+  const { hidden, vocab } = model.arch;
+  // |v| = 2^-7 · (1 + m/1024), either sign.
+  const embed = { kind: 'f16', layout: 'nk', n: vocab, k: hidden, bytes: halves(vocab * hidden, (r) => (r & 0x83ff) | 0x2000) };
+  const layers = model.layers.map((l) => ({ ...l, q: scale16(l.q), k: scale16(l.k), v: scale16(l.v), o: scale16(l.o), gate: scale16(l.gate), up: scale16(l.up), down: scale16(l.down) }));
+  return { ...model, embed, layers, lmHead: embed };
+}
+
 async function ortWebgpu(gpu) {
   if (!globalThis.navigator?.gpu) {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu, hardwareConcurrency: 1, userAgent: 'node' }, configurable: true });
@@ -231,10 +259,23 @@ export async function runDecode({ mods, opts, log }) {
     const weights = mods.llamaWeightsFromOnnx(new Uint8Array(readFileSync(TINY + file)), [], mods.llamaArchitecture(config));
     await measure(name, weights, prompt, opts.tokens, TINY + file);
   }
+  for (const variant of ['fp16', 'q4f16']) {
+    // onnx-community's fp16 / q4f16 layouts (scripts/fixtures_stories_f16.py): WGSL only (onnxruntime-web needs shader-f16).
+    const file = `${ROOT}public/models/hearth-stories260k/model_${variant}.onnx`;
+    const cfg = JSON.parse(readFileSync(`${ROOT}public/models/hearth-stories260k/config.json`, 'utf8'));
+    if (existsSync(file)) await measure(`stories260K ${variant} (ONNX)`, mods.llamaWeightsFromOnnx(new Uint8Array(readFileSync(file)), [], mods.llamaArchitecture(cfg)), [1, 403, 407, 261, 378], opts.tokens, null);
+  }
   if (existsSync(STORIES)) await measure('stories260K (llama.c)', mods.readLlama2c(new Uint8Array(readFileSync(STORIES))), [1, 403, 407, 261, 378], opts.tokens, null);
+  for (const [name, file, promptIds] of [['tiny Llama GGUF Q4_K', 'tiny-llama-q4_k.gguf', [1, 403, 407, 261, 378]], ['stories260K GGUF Q8_0', 'stories260k-q8_0.gguf', [1, 403, 407, 261, 378]]]) {
+    if (!existsSync(GGUF + file)) continue;
+    const weights = mods.llamaWeightsFromGguf(await mods.readGguf(new Uint8Array(readFileSync(GGUF + file))));
+    await measure(name, weights, promptIds, opts.tokens, null);
+  }
   if (!adapter.swiftshader || opts.big) {
     log('decode: generating the synthetic Llama-3.2-1B-shaped q4 model');
     await measure('synthetic Llama-3.2-1B q4', syntheticQ4Llama(), [128000, 1, 2, 3, 4, 5, 6, 7], opts.bigTokens, null);
+    log('decode: generating the synthetic Llama-3.2-1B-shaped q4f16 model (fp16 scales, fp16 tied embedding)');
+    await measure('synthetic Llama-3.2-1B q4f16', syntheticQ4f16Llama(), [128000, 1, 2, 3, 4, 5, 6, 7], opts.bigTokens, null);
   } else {
     log('decode: synthetic 1B model skipped on SwiftShader (pass --decode-1b to run it)');
   }
@@ -261,7 +302,7 @@ export function reportDecode(r, print) {
       row.prefillTokensPerSecond === undefined ? '—' : `${fmt(row.prefillTokensPerSecond / row.stepwisePrefillTokensPerSecond)}×`,
     ])));
   if (r.kernels) reportKernels(r.kernels, r.copyBytesPerSecond, print);
-  if (!r.big) print('synthetic Llama-3.2-1B q4: not run on SwiftShader (--decode-1b runs it; it is meant for a real GPU, see /work/shared/gpu/README.md)');
+  if (!r.big) print('synthetic Llama-3.2-1B q4 and q4f16: not run on SwiftShader (--decode-1b runs it; it is meant for a real GPU, see /work/shared/gpu/README.md)');
 }
 
 export const decodeJson = (r) => r;

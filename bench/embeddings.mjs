@@ -160,7 +160,7 @@ export function reportEmbeddings(result, print) {
     ['a  bare SW fetch  GET /_hearth/sw-ping (baseline)', L.swPing],
     ['b  embeddings  fetch → SW → host → worker', L.embedSw],
     ['c  embeddings  hearth.handle (no SW)', L.embedHandle],
-    ['d  embeddings  engine.embed() (worker, Comlink)', L.embedWorker],
+    ['d  embeddings  engine.run() (worker, Comlink)', L.embedWorker],
     ['e1 GET /models  fetch → SW → host', L.modelsSw],
     ['e2 GET /models  hearth.handle (no SW)', L.modelsHandle],
   ];
@@ -182,7 +182,7 @@ export function reportEmbeddings(result, print) {
   const tpRows = [
     ['i   browser  fetch → SW → host → worker', T.sw, T.worker, 'browser worker'],
     ['ii  browser  hearth.handle (no SW)', T.handle, T.worker, 'browser worker'],
-    ['    browser  engine.embed() (worker, Comlink)', T.worker, T.worker, 'browser worker'],
+    ['    browser  engine.run() (worker, Comlink)', T.worker, T.worker, 'browser worker'],
     ['iv  Node     createApi handle + EmbeddingsService', T.nodeApi, T.nodeDirect, 'Node session.run'],
     ['iii Node     onnxruntime-web session.run (bare)', T.nodeDirect, T.nodeDirect, 'Node session.run'],
   ];

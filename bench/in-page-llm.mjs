@@ -56,7 +56,7 @@ export async function llmRounds({ rounds, body, params, prompt }) {
     },
     engine: async () => {
       const t0 = performance.now();
-      const reader = (await engine.generate({ kind: 'completion', entry, prompts: [prompt], images: [], params })).getReader();
+      const reader = (await engine.run({ kind: 'completion', entry, prompts: [prompt], images: [], params })).getReader();
       let tFirst = 0;
       let tLast = 0;
       let tokens = 0;

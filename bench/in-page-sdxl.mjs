@@ -18,7 +18,7 @@ export async function sdxlWarmup({ jobs, model, minCalls, window: w, tolerance, 
   while (!settled() && performance.now() - t00 < maxMs) {
     for (const [i, job] of jobs.entries()) {
       const t0 = performance.now();
-      const reader = (await engine.generate({ ...job, entry, prompt: `${job.prompt} warm-up ${call++}` })).getReader();
+      const reader = (await engine.run({ ...job, entry, prompt: `${job.prompt} warm-up ${call++}` })).getReader();
       for (;;) if ((await reader.read()).done) break;
       times[i].push(performance.now() - t0);
     }
@@ -29,14 +29,14 @@ export async function sdxlWarmup({ jobs, model, minCalls, window: w, tolerance, 
 /**
  * `warmup` + `rounds` rounds at one size; each round runs the three paths once, starting with a different one each
  * round (rotation, so no path always follows the same one): the PNG request through fetch → SW → host → worker,
- * the same request through hearth.handle (no SW), and the image worker's own stream (`engine.generate(job)` over
+ * the same request through hearth.handle (no SW), and the image worker's own stream (`engine.run(job)` over
  * Comlink, read to its end), with the ImageJob the handler would build (`job`, without its catalog `entry`, which is
  * the page registry's entry for `body.model`, as the handler resolves it). Every call gets its own prompt
  * (`prompts[i]`), so each one encodes its prompt. Returns ms per path per timed round (each run read to the end).
  *
- * During the rounds the page's engine pool hands the API an instrumented image engine: its `generate` stream is
+ * During the rounds the page's engine pool hands the API an instrumented image engine: its `run` stream is
  * passed through a pull-through stream (as worker-protocol's own wrapper) that notes when the engine's stream ends,
- * so each API request is split into the engine's part (generate() called → its stream done, as the host sees it)
+ * so each API request is split into the engine's part (run() called → its stream done, as the host sees it)
  * and the rest (request handling, validation, the SW relay, the PNG response) within the same request, which
  * machine noise cannot skew the way it skews comparisons across requests. Path C calls the engine unwrapped.
  */
@@ -49,11 +49,11 @@ export async function sdxlRounds({ path, body, job, prompts, rounds, warmup }) {
   let span = null;
   const instrumented = new Proxy(engine, {
     get(target, key) {
-      if (key !== 'generate') return target[key];
+      if (key !== 'run') return target[key];
       return async (j) => {
         const mine = { start: performance.now(), end: 0 };
         span = mine;
-        const reader = (await target.generate(j)).getReader();
+        const reader = (await target.run(j)).getReader();
         return new ReadableStream({
           async pull(controller) {
             const { value, done } = await reader.read();
@@ -83,7 +83,7 @@ export async function sdxlRounds({ path, body, job, prompts, rounds, warmup }) {
     sw: async (prompt) => read(await fetch(path, init(prompt)), 'image via SW'),
     handle: async (prompt) => read(await h.handle(new Request(path, init(prompt))), 'image via handle'),
     engine: async (prompt, t0) => {
-      const reader = (await engine.generate({ ...job, entry, prompt })).getReader();
+      const reader = (await engine.run({ ...job, entry, prompt })).getReader();
       let tProgress = 0;
       let tImage = 0;
       let bytes = 0;
@@ -150,7 +150,7 @@ export async function sdxlCheck({ path, body, job, prompt }) {
   const swBytes = new Uint8Array(await viaSw.arrayBuffer());
   const viaHandle = await h.handle(new Request(path, init()));
   const handleBytes = new Uint8Array(await viaHandle.arrayBuffer());
-  const reader = (await engine.generate({ ...job, entry, prompt })).getReader();
+  const reader = (await engine.run({ ...job, entry, prompt })).getReader();
   let engineBytes = new Uint8Array(0);
   let backend = null;
   const events = [];

@@ -20,7 +20,7 @@ export async function latencyRounds({ rounds, warmup, text, model }) {
     swPing: async () => ok(await fetch(`${api}/_hearth/sw-ping`), 'sw-ping'),
     embedSw: async () => ok(await fetch(`${api}/embeddings`, post()), 'embeddings via SW'),
     embedHandle: async () => ok(await h.handle(new Request(`${api}/embeddings`, post())), 'embeddings via handle'),
-    embedWorker: async () => engine.embed({ entry, inputs: [{ text, param: 'input' }] }),
+    embedWorker: async () => engine.run({ entry, inputs: [{ text, param: 'input' }] }),
     modelsSw: async () => ok(await fetch(`${api}/models`), 'models via SW'),
     modelsHandle: async () => ok(await h.handle(new Request(`${api}/models`)), 'models via handle'),
   };
@@ -38,7 +38,7 @@ export async function latencyRounds({ rounds, warmup, text, model }) {
   const viaSw = await fetch(`${api}/embeddings`, post());
   const swJson = await viaSw.json();
   const viaHandle = await (await h.handle(new Request(`${api}/embeddings`, post()))).json();
-  const direct = await engine.embed({ entry, inputs: [{ text, param: 'input' }] });
+  const direct = await engine.run({ entry, inputs: [{ text, param: 'input' }] });
   const maxAbs = (a, b) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
   return {
     times,
@@ -69,7 +69,7 @@ export async function throughputRound({ texts, model, reps }) {
   const variants = {
     sw: async () => read(await fetch(url, post())),
     handle: async () => read(await h.handle(new Request(url, post()))),
-    worker: async () => engine.embed({ entry, inputs }),
+    worker: async () => engine.run({ entry, inputs }),
   };
   const times = { sw: [], handle: [], worker: [] };
   for (let r = 0; r < reps; r++) {

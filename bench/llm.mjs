@@ -1,7 +1,7 @@
 // The LLM decode bench (run by bench/run.mjs): one greedy completion job on a built-in model (the tiny Llama, then
 // the real stories260K: bench/workload.mjs LLM_WORKLOADS) through six paths, interleaved in rounds (each round runs all six back to back, so machine noise hits them alike):
 //   browser (devices=wasm): fetch → SW → host → worker as SSE · hearth.handle as SSE (no SW) · the worker engine's
-//   own stream (Comlink);  Node: createApi handle as SSE · LlmService.generate · a bare session.run greedy loop.
+//   own stream (Comlink);  Node: createApi handle as SSE · LlmService.run · a bare session.run greedy loop.
 // Decode rate = (completion_tokens − 1) ÷ (time of the last token's chunk − time of the first content chunk), i.e.
 // the tokens decoded after the first; TTFT = request sent → first content chunk. Medians; ratios, not thresholds.
 import { llmRounds } from './in-page-llm.mjs';
@@ -14,9 +14,9 @@ export const LLM_DEFAULTS = { rounds: 10, warmup: 2, maxTokens: LLM_MAX_TOKENS }
 const VARIANTS = {
   browserSw: { label: 'A  browser  fetch → SW → host → worker (SSE)', base: 'browserEngine' },
   browserHandle: { label: 'B  browser  hearth.handle (SSE, no SW)', base: 'browserEngine' },
-  browserEngine: { label: 'C  browser  engine.generate() stream (worker, Comlink)', base: 'browserEngine' },
+  browserEngine: { label: 'C  browser  engine.run() stream (worker, Comlink)', base: 'browserEngine' },
   nodeApi: { label: 'D  Node     createApi handle + LlmService (SSE)', base: 'nodeEngine' },
-  nodeEngine: { label: 'E  Node     LlmService.generate stream', base: 'nodeEngine' },
+  nodeEngine: { label: 'E  Node     LlmService.run stream', base: 'nodeEngine' },
   nodeBare: { label: 'F  Node     bare session.run greedy loop (KV fed back)', base: 'nodeEngine' },
 };
 

@@ -1,5 +1,5 @@
 // The Node side of the LLM decode bench: the API (createApi + LlmService, as tests/unit/node-api.ts assembles it),
-// LlmService.generate directly, and a bare onnxruntime-web greedy loop with the KV cache fed back (as
+// LlmService.run directly, and a bare onnxruntime-web greedy loop with the KV cache fed back (as
 // tests/unit/fixture-llama.test.ts runs it). Each returns the same timing record per run:
 //   { ttftMs: sent → first content, decodeMs: first content → last token (usage chunk / done event), tokens }.
 import { readFileSync } from 'node:fs';
@@ -45,7 +45,7 @@ export function nodeLlmApi(mods) {
   const unused = async () => { throw new Error('not part of the LLM bench'); };
   const handle = mods.createApi({
     registry: new mods.ModelRegistry(),
-    engines: { embeddings: unused, llm: async () => llm, loaded: () => mods.loadedModels(undefined, llm) },
+    engines: { embeddings: unused, llm: async () => llm, loaded: () => mods.loadedModels({ llm }) },
     isDownloaded: async (e) => e.builtIn,
   });
   return { handle, llm };
@@ -95,7 +95,7 @@ async function readSse(reader, t0) {
 /** The same job on the engine: first `delta` with text = first content, `done` = the last token's answer. */
 export async function engineRun(llm, job) {
   const t0 = performance.now();
-  const reader = (await llm.generate(job)).getReader();
+  const reader = (await llm.run(job)).getReader();
   let tFirst = 0;
   let tLast = 0;
   let tokens = 0;

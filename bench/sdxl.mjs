@@ -23,7 +23,7 @@ export const OVERHEAD_GOAL = 0.05;
 const PATHS = {
   sw: 'A  fetch → SW → host → worker (PNG)',
   handle: 'B  hearth.handle (PNG, no SW)',
-  engine: 'C  engine.generate() stream (worker, Comlink)',
+  engine: 'C  engine.run() stream (worker, Comlink)',
 };
 
 /** The request body, and the ImageJob src/api/handlers/images.ts buildJob makes of it (less `entry`, resolved in the page). */
@@ -193,7 +193,7 @@ export function reportSdxl(result, print) {
   print('   time ÷ C > 1 means slower than the engine; paired = median of per-round ratios (the rounds pair the paths); best = fastest ' +
     'run of each (the least disturbed on a shared machine); Δ = median of paired per-round differences.');
   print();
-  print('   b) within each API request: the engine\'s part (generate() called → its stream done, seen in the host page) and the rest');
+  print('   b) within each API request: the engine\'s part (run() called → its stream done, seen in the host page) and the rest');
   const within = [];
   for (const s of sizes) {
     for (const k of ['sw', 'handle']) {

@@ -9,7 +9,7 @@
 struct Params {
   k: u32,
   n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 2: zero points given; bit 3: x = silu(x)·up
+  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 2: zero points given; bit 3: x = silu(x)·up; bit 4: fp16 scales
   rows: u32,       // token rows allocated in x and out
   blocks: u32,     // blocks per row = ceil(k / bs)
   block_size: u32, // bs, a multiple of 8
@@ -20,11 +20,18 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> q: array<u32>;
-@group(0) @binding(3) var<storage, read> scales: array<f32>;
+@group(0) @binding(3) var<storage, read> scales: array<u32>;
 @group(0) @binding(4) var<storage, read> zp: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> up: array<f32>;
+
+/** Scale i: float32, or with flag bit 4 float16 (two per word, as MatMulNBits stores fp16 scales). */
+fn scale_at(i: u32) -> f32 {
+  if ((p.flags & 16u) == 0u) { return bitcast<f32>(scales[i]); }
+  let pair = unpack2x16float(scales[i >> 1u]);
+  return select(pair.x, pair.y, (i & 1u) != 0u);
+}
 
 const TN = 64u;
 const TT = 16u;
@@ -61,7 +68,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       let k = k0 + kk;
       let b = k / p.block_size;
       let word = q[(row * p.blocks + b) * words_per_block + (k % p.block_size) / 8u];
-      let scale = scales[row * p.blocks + b];
+      let scale = scale_at(row * p.blocks + b);
       let zero = zero_point(row, b);
       for (var j = 0u; j < 8u; j++) {
         let wv = (f32((word >> (4u * j)) & 0xfu) - zero) * scale;

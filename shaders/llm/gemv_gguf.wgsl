@@ -11,17 +11,19 @@
 //         W = d·scale·(q − 32)
 // gemv_<type>: one 32-lane row group per output, lanes striding over units, reduced in workgroup memory.
 // gemv_<type>_thread: one invocation per output and no barrier, for short rows (k ≤ 256).
-// embed_<type>: the token's row (token id from the step state) dequantised into x.
+// embed_<type>: the token's row (token id from the step state: state[4t] for token t = workgroup_id.y, one token
+// when decoding, many in prefill) dequantised into that token's row of x.
+// gemm_<type> (prefill, many tokens): gemm_gguf.wgsl, appended to this source.
 // CPU reference: dequantizeGguf in src/engines/llm/wgsl/gguf-reference.ts.
 
 struct Params {
   k: u32,
   n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out
+  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 3 (gemm_gguf.wgsl): x = silu(x)·up
   stride: u32,     // workgroups per row of the 2-D dispatch
   units: u32,      // 32-element units per row
   row_bytes: u32,  // bytes per row of W
-  _pad0: u32,
+  rows: u32,       // gemm_gguf.wgsl: token rows allocated in x and out
   _pad1: u32,
 }
 
@@ -31,7 +33,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-// embed_<type> only: the step state (state[0] = token id) and the hidden state written.
+// embed_<type> only: the step states (state[4t] = token t's id) and the hidden states written.
 @group(0) @binding(5) var<storage, read> state: array<u32>;
 @group(0) @binding(6) var<storage, read_write> hidden: array<f32>;
 
@@ -233,6 +235,6 @@ fn element_q6_k(n: u32, d: u32) -> f32 {
 fn embed(@builtin(global_invocation_id) id: vec3<u32>) {
   let d = id.x;
   if (d >= p.k) { return; }
-  let token = min(state[0], p.n - 1u);
-  hidden[d] = element_TYPE(token, d);
+  let token = min(state[4u * id.y], p.n - 1u);
+  hidden[id.y * p.k + d] = element_TYPE(token, d);
 }

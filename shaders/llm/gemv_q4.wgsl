@@ -1,7 +1,8 @@
 // Batch-1 matrix-vector product over 4-bit weights in onnxruntime's MatMulNBits layout, dequantised on the fly:
 // W[n, k] = (q[n, k] − zp[n, k / bs]) · scale[n, k / bs], out[n] = Σ_k x[k]·W[n, k] (+ bias[n]) (+ out[n]).
 // q: [n, blocks, bs / 2] bytes, element 2j in the low nibble of byte j; zero points (optional): [n, ceil(blocks / 2)]
-// bytes, block 2i in the low nibble; without them the zero point is 8. One 32-lane row group per output, each lane
+// bytes, block 2i in the low nibble; without them the zero point is 8. Scales float32, or float16 (q4f16 exports) with
+// flag bit 4, widened with unpack2x16float (no `shader-f16` needed). One 32-lane row group per output, each lane
 // reading whole blocks (bs / 8 words), reduced in workgroup memory. Elements past k (the last block's padding) are
 // skipped. main_thread: one invocation per output and no barrier, for short rows (k ≤ 256). embed_q4 (embed.wgsl): one row of the same matrix dequantised (a quantised embedding table).
 // CPU reference: gemvQ4Reference in src/engines/llm/wgsl/reference.ts.
@@ -9,7 +10,7 @@
 struct Params {
   k: u32,
   n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 2: zero points given
+  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 2: zero points given; bit 4: fp16 scales
   stride: u32,     // workgroups per row of the 2-D dispatch
   blocks: u32,     // blocks per row = ceil(k / bs)
   block_size: u32, // bs, a multiple of 8
@@ -20,10 +21,17 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> q: array<u32>;
-@group(0) @binding(3) var<storage, read> scales: array<f32>;
+@group(0) @binding(3) var<storage, read> scales: array<u32>;
 @group(0) @binding(4) var<storage, read> zp: array<u32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+/** Scale i: float32, or with flag bit 4 float16 (two per word, as MatMulNBits stores fp16 scales). */
+fn scale_at(i: u32) -> f32 {
+  if ((p.flags & 16u) == 0u) { return bitcast<f32>(scales[i]); }
+  let pair = unpack2x16float(scales[i >> 1u]);
+  return select(pair.x, pair.y, (i & 1u) != 0u);
+}
 
 const LANES = 32u;
 const ROWS = 4u;
@@ -66,7 +74,7 @@ fn block_dot(n: u32, b: u32) -> f32 {
       }
     }
   }
-  return scales[n * p.blocks + b] * (qx - zero_point(n, b) * sx);
+  return scale_at(n * p.blocks + b) * (qx - zero_point(n, b) * sx);
 }
 
 @compute @workgroup_size(128)

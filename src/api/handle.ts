@@ -45,10 +45,9 @@ export function createApi(deps: ApiDeps): Handle {
         request, url, path, pathParam: match.pathParam, deps, ignored: [],
         json: () => (bodyPromise ??= readBody(request, maxBody).then((bytes) => parseJsonBody(request, bytes))),
       };
-      const local = match.route.handler;
       const response = deps.remotes?.size
-        ? await dispatch(ctx, local, { remotes: deps.remotes, localEngines: deps.localEngines !== false, maxBodyBytes: maxBody })
-        : await local(ctx);
+        ? await dispatch(ctx, match.route, { remotes: deps.remotes, localEngines: deps.localEngines !== false, maxBodyBytes: maxBody })
+        : await match.route.handler(ctx);
       response.headers.set('x-request-id', requestId);
       if (ctx.ignored.length) response.headers.set('x-hearth-ignored', ctx.ignored.join(', '));
       return response;

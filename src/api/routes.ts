@@ -1,41 +1,33 @@
 /**
  * The route table: every path of the spec (plus GET /models, per spec/NOTES.md), the handler that serves it, and
- * the methods it allows. One frozen table drives dispatch; nothing else matches on paths.
+ * the methods it allows. Each kind's routes are declared beside its handlers (src/api/handlers/*.ts) and listed
+ * here under their engine kind — one entry per kind of the kinds table (src/engines/kinds.ts), demanded by the
+ * compiler. One frozen table drives dispatch; nothing else matches on paths.
  */
-import { createChatCompletion } from './handlers/chat';
-import { createCompletion } from './handlers/completions';
-import { createEmbedding } from './handlers/embeddings';
-import { injectEngineFault, startTickStream, tickRunState } from './handlers/diagnostics';
-import { getModel, listModels } from './handlers/models';
-import { controlNet, imageToImage, textToImage } from './handlers/images';
+import { chatRoutes } from './handlers/chat';
+import { completionRoutes } from './handlers/completions';
+import { diagnosticsRoutes } from './handlers/diagnostics';
+import { embeddingsRoutes } from './handlers/embeddings';
+import { imageRoutes } from './handlers/images';
+import { modelRoutes } from './handlers/models';
 import { invalidRequest } from './errors';
 import type { EngineKind } from '../engines/kinds';
-import type { Handler } from './types';
+import type { KindRoute, Route } from './types';
 
-export interface Route {
-  /** Exact path below the base, or a prefix ending in '/' whose remainder is the path parameter. */
-  path: string;
-  method: 'GET' | 'POST';
-  handler: Handler;
-  /** The engine kind that serves it (src/engines/kinds.ts); served only where `deps.engines` has that kind. */
-  engine?: EngineKind;
-}
+export type { Route };
 
-const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
+/** Per engine kind, the routes its engine serves. */
+const KIND_ROUTES: { readonly [K in EngineKind]: readonly KindRoute[] } = {
+  embeddings: embeddingsRoutes,
+  llm: [...chatRoutes, ...completionRoutes],
+  image: imageRoutes,
+  diagnostics: diagnosticsRoutes,
+};
 
 export const ROUTES: readonly Route[] = Object.freeze([
-  { path: '/chat/completions', method: 'POST', handler: createChatCompletion, engine: 'llm' },
-  { path: '/completions', method: 'POST', handler: createCompletion, engine: 'llm' },
-  { path: '/embeddings', method: 'POST', handler: createEmbedding, engine: 'embeddings' },
-  { path: SDXL, method: 'POST', handler: textToImage, engine: 'image' },
-  { path: `${SDXL}/image_to_image`, method: 'POST', handler: imageToImage, engine: 'image' },
-  { path: `${SDXL}/control_net`, method: 'POST', handler: controlNet, engine: 'image' },
-  { path: '/models', method: 'GET', handler: listModels },
-  { path: '/models/', method: 'GET', handler: getModel },
-  { path: '/_hearth/stream', method: 'POST', handler: startTickStream, engine: 'diagnostics' },
-  { path: '/_hearth/stream/', method: 'GET', handler: tickRunState, engine: 'diagnostics' },
-  { path: '/_hearth/engine-fault', method: 'POST', handler: injectEngineFault, engine: 'diagnostics' },
-] satisfies Route[]);
+  ...(Object.keys(KIND_ROUTES) as EngineKind[]).flatMap((engine) => KIND_ROUTES[engine].map((route): Route => ({ ...route, engine }))),
+  ...modelRoutes,
+]);
 
 export interface RouteMatch {
   route?: Route;

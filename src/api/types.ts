@@ -2,11 +2,12 @@
  * What the API layer is built from: the model registry, the engines, and limits. The host page, the in-page
  * client and Node tests each assemble one of these and get the same `handle(request)` from it.
  */
-import type { Engines, ModelEngineKind } from '../engines/kinds';
+import type { EngineKind, Engines, ModelKind } from '../engines/kinds';
 import type { ModelRegistry } from '../models/registry';
 import type { CatalogEntry } from '../models/types';
 import type { DiagnosticsEngine } from '../engines/diagnostics/types';
 import type { Remotes } from './remote/remotes';
+import type { RequestOperation } from './validate';
 
 export type { DiagnosticsEngine };
 
@@ -15,7 +16,7 @@ export type EngineFault = 'hang' | 'crash' | 'device-lost';
 
 /** An engine worker's supervision state, as GET /models shows it. */
 export interface EngineHealth {
-  kind: ModelEngineKind;
+  kind: ModelKind;
   /** Whether a worker is running now. */
   running: boolean;
   /** Times the worker was terminated and restarted (stuck past a deadline, not answering, crashed, GPU device lost). */
@@ -35,7 +36,7 @@ export interface ApiDeps {
     /** Supervised engines (browser workers): restarts and jobs in flight per engine kind. */
     health?(): EngineHealth[];
     /** Test-only (diagnostics hosts): injects a fault into an engine worker; false when none is running. */
-    injectFault?(kind: ModelEngineKind, fault: EngineFault, ms?: number): boolean;
+    injectFault?(kind: ModelKind, fault: EngineFault, ms?: number): boolean;
   };
   /** Whether a model's files are all stored locally. */
   isDownloaded(entry: CatalogEntry): Promise<boolean>;
@@ -66,3 +67,28 @@ export interface RequestContext {
 }
 
 export type Handler = (ctx: RequestContext) => Promise<Response>;
+
+/** One path the API serves (src/api/routes.ts gathers them). */
+export interface Route {
+  /** Exact path below the base, or a prefix ending in '/' whose remainder is the path parameter. */
+  path: string;
+  method: 'GET' | 'POST';
+  handler: Handler;
+  /**
+   * The engine kind that serves it (src/engines/kinds.ts), set by routes.ts from the kind it is listed under; served
+   * only where `deps.engines` has that kind.
+   */
+  engine?: EngineKind;
+  /**
+   * For a request that names a model: its operation, which validates it before it is forwarded to a remote
+   * (src/api/remote/dispatch.ts).
+   */
+  operation?: RequestOperation;
+  /** Its body is multipart/form-data (read under the image uploads' own limit). */
+  multipart?: boolean;
+  /** The model a body that names none gets. */
+  defaultModel?: string;
+}
+
+/** A route as a kind's handler file declares it (its kind is where routes.ts lists it). */
+export type KindRoute = Omit<Route, 'engine'>;

@@ -10,6 +10,7 @@
  * (kinds `embeddings`, `llm`, `image`, and `graceMs`, `unresponsiveMs`).
  */
 import { startHearth } from '../runtime/client';
+import { DEFAULT_DEADLINES } from '../runtime/deadlines';
 import type { OrtDevice } from '../engines/embeddings/types';
 import type { RemoteConfig } from '../api/remote/types';
 import { savedRemotes } from '../components/remote-store';
@@ -27,10 +28,10 @@ const aliases = Object.fromEntries(params.getAll('alias').flatMap((a) => {
   return at > 0 ? [[a.slice(0, at), a.slice(at + 1)]] : [];
 }));
 
-/** `deadlines=KIND:MS,…`. */
+/** `deadlines=KIND:MS,…` (a kind of the kinds table, or graceMs / unresponsiveMs). */
 const deadlines = Object.fromEntries((params.get('deadlines') ?? '').split(',').flatMap((pair) => {
   const [kind, ms] = pair.split(':');
-  return ['embeddings', 'llm', 'image', 'graceMs', 'unresponsiveMs'].includes(kind) && Number(ms) > 0 ? [[kind, Number(ms)]] : [];
+  return Object.hasOwn(DEFAULT_DEADLINES, kind) && Number(ms) > 0 ? [[kind, Number(ms)]] : [];
 }));
 
 export const hearth = startHearth({

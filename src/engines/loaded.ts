@@ -1,36 +1,49 @@
 /**
- * What GET /models reports about a loaded model, gathered from whichever engines have started.
+ * What GET /models reports about loaded models, gathered from whichever engines have started: every kind reports
+ * its models in the one shape of contract.ts (LoadedModelInfo), so they merge without knowing the kinds.
  */
-import type { EmbeddingsEngine } from './embeddings/types';
-import type { LlmEngine, LlmStats } from './llm/types';
-import type { ImageEngine } from './sdxl/types';
+import type { LoadedModelInfo } from './contract';
 
-export interface LoadedModelState {
-  /** Where it runs: 'webgpu' | 'wasm' (| 'cpu' | 'cuda' in `hearth serve`) for ONNX models; web-llm runs on WebGPU. */
-  device: string;
-  backend: string;
-  variant?: string;
-  stats?: LlmStats;
-  /** The higher-priority backends that could not run the model, and why (e.g. the WGSL decoder, CUDA). */
-  skipped?: { name: string; reason: string }[];
-  /** Image models: the LoRA adapters (`repo/file`) merged into a loaded copy of the model. */
-  loras?: string[];
+/** A loaded model's state, by catalog id (the map key). */
+export type LoadedModelState = Omit<LoadedModelInfo, 'id'>;
+
+/**
+ * Several infos of one model (the copies of an image model with a LoRA merged in each) become one: the first's
+ * fields, with every copy's adapters.
+ */
+function merge(into: LoadedModelState, info: LoadedModelInfo): LoadedModelState {
+  return info.loras ? { ...into, loras: [...(into.loras ?? []), ...info.loras] } : into;
+}
+
+/** The infos of one engine's loaded models, one per catalog id, in the order first seen. */
+export function mergeInfos(infos: LoadedModelInfo[]): LoadedModelInfo[] {
+  return [...mergeLoaded([infos])].map(([id, state]) => ({ id, ...state }));
+}
+
+/** The models loaded in the engines started so far (one list per kind, in GET /models order), by catalog id. */
+export function mergeLoaded(perKind: LoadedModelInfo[][]): Map<string, LoadedModelState> {
+  const map = new Map<string, LoadedModelState>();
+  for (const info of perKind.flat()) {
+    const seen = map.get(info.id);
+    if (seen) {
+      map.set(info.id, merge(seen, info));
+    } else {
+      const { id, ...state } = info;
+      map.set(id, state);
+    }
+  }
+  return map;
+}
+
+/** What `loadedModels` asks of an engine. */
+export interface LoadedLister {
+  loaded(): Promise<LoadedModelInfo[]>;
 }
 
 /**
- * The models loaded in the engines started so far (kinds.ts's StartedEngines; typed here engine by engine, as
- * kinds.ts reads LoadedModelState from this file). Only `loaded()` is asked of each.
+ * `mergeLoaded` over the engines started so far, by kind (a kind not started is absent): each one's `loaded()`,
+ * asked of all at once.
  */
-export async function loadedModels({ embeddings, llm, image }: {
-  embeddings?: Pick<EmbeddingsEngine, 'loaded'>; llm?: Pick<LlmEngine, 'loaded'>; image?: Pick<ImageEngine, 'loaded'>;
-}): Promise<Map<string, LoadedModelState>> {
-  const map = new Map<string, LoadedModelState>();
-  for (const m of (await embeddings?.loaded()) ?? []) map.set(m.id, { device: m.backend, backend: 'onnx', skipped: m.skipped });
-  for (const m of (await llm?.loaded()) ?? []) map.set(m.id, { device: m.device, backend: m.backend, variant: m.variant, stats: m.stats, skipped: m.skipped });
-  for (const m of (await image?.loaded()) ?? []) {
-    const state = map.get(m.id) ?? { device: m.device, backend: 'onnx' };
-    if (m.lora) state.loras = [...(state.loras ?? []), m.lora];
-    map.set(m.id, state);
-  }
-  return map;
+export async function loadedModels(engines: Readonly<Record<string, LoadedLister | undefined>>): Promise<Map<string, LoadedModelState>> {
+  return mergeLoaded(await Promise.all(Object.values(engines).map(async (e) => (await e?.loaded()) ?? [])));
 }

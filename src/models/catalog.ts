@@ -253,7 +253,7 @@ export const CATALOG: readonly CatalogEntry[] = Object.freeze(checked([
     kind: 'llm',
     backend: 'auto',
     ownedBy: 'meta-llama',
-    description: 'Llama 3.2 1B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export (q4f16 with shader-f16, q4 otherwise, also on wasm).',
+    description: 'Llama 3.2 1B Instruct: web-llm (MLC) on WebGPU, else the onnx-community ONNX export (q4f16 on Hearth\'s WGSL decoder on any WebGPU adapter, or on onnxruntime-web with shader-f16; q4 otherwise, also on wasm).',
     builtIn: false,
     created: 1727222400,
     // [F] pinned to the listed revision: model_q4f16.onnx 1.07 GB and model_q4.onnx 1.66 GB, one file each (rounded);

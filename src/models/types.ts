@@ -58,7 +58,10 @@ export type LlmVariant =
     backend: 'onnx';
     /** Names the files of this variant (ModelFile.variant) and says what it is: 'q4f16', 'q4', 'fp32'. */
     name: string;
-    /** On WebGPU, needs the `shader-f16` feature (fp16 activations or fp16 tensors on the GPU); skipped on adapters without it. */
+    /**
+     * fp16 tensors: onnxruntime-web on WebGPU needs the `shader-f16` feature (skipped on adapters without it); Hearth's
+     * WGSL decoder reads them on any adapter (float16 storage, float32 arithmetic).
+     */
     requiresF16: boolean;
     /** Runs on the wasm backend too (no WebGPU-only ops; real fp16-arithmetic exports do not). */
     wasm: boolean;

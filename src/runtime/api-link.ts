@@ -5,16 +5,12 @@
  * the worker's copies.
  */
 import * as Comlink from 'comlink';
-import type { DiagnosticsEngine } from '../api/types';
 import type { Handle } from '../api/handle';
 import type { Remotes } from '../api/remote/remotes';
-import type { EmbeddingsEngine } from '../engines/embeddings/types';
-import type { LlmEngine } from '../engines/llm/types';
-import type { ImageEngine } from '../engines/sdxl/types';
 import type { ModelRegistry } from '../models/registry';
 import type { ApiWorkerControl } from './api-worker';
 import type { RuntimeOptions } from './assemble';
-import type { EngineKind } from '../engines/kinds';
+import { MODEL_KINDS, TEST_KINDS, type EngineInterfaces, type EngineKind } from '../engines/kinds';
 import type { EnginePool } from './engines';
 import { relayClient } from './relay-client';
 import { connectEngine } from './worker-protocol';
@@ -73,15 +69,17 @@ function forwardEdits(registry: ModelRegistry, remotes: Remotes, control: Comlin
 /** `hearth.engines` in a page whose engines live under the API worker: each kind reached on its own port. */
 function enginesThrough(control: Comlink.Remote<ApiWorkerControl>, diagnostics: boolean): EnginePool {
   const connected = new Map<EngineKind, Promise<unknown>>();
-  const connect = <T>(kind: EngineKind, wrap: (port: MessagePort) => T): Promise<T> => {
+  const connect = <K extends EngineKind>(kind: K, wrap: (port: MessagePort) => EngineInterfaces[K]) => {
     if (!connected.has(kind)) connected.set(kind, control.enginePort(kind).then(wrap));
-    return connected.get(kind) as Promise<T>;
+    return connected.get(kind) as Promise<EngineInterfaces[K]>;
   };
+  // Model kinds' workers speak the engine protocol (supervised); the test-only kinds' are plain Comlink endpoints.
+  const getters = [
+    ...MODEL_KINDS.map((kind) => [kind, () => connect(kind, (p) => connectEngine(p))] as const),
+    ...(diagnostics ? TEST_KINDS.map((kind) => [kind, () => connect(kind, (p) => Comlink.wrap(p) as EngineInterfaces[typeof kind])] as const) : []),
+  ];
   return {
-    embeddings: () => connect('embeddings', (p) => connectEngine<EmbeddingsEngine>(p)),
-    llm: () => connect('llm', (p) => connectEngine<LlmEngine>(p)),
-    image: () => connect('image', (p) => connectEngine<ImageEngine>(p)),
-    ...(diagnostics && { diagnostics: () => connect('diagnostics', (p) => Comlink.wrap<DiagnosticsEngine>(p)) }),
+    ...Object.fromEntries(getters) as Pick<EnginePool, EngineKind>,
     loaded: () => control.loadedModels(),
     // The supervisors live in the API worker: its GET /models reports their health; the page has none of its own.
     health: () => [],

@@ -1,15 +1,17 @@
 /**
- * How long an engine job may run, per engine kind, and how long a worker gets to answer an abort before it is
- * terminated and restarted. Data, overridable with `startHearth({ deadlines })`.
+ * How long an engine job may run, per engine kind (defaults: each kind's `deadlineMs` in the kinds table,
+ * src/engines/kinds.ts), and how long a worker gets to answer an abort before it is terminated and restarted. Data,
+ * overridable with `startHearth({ deadlines })`.
  *
  * A streamed job (LLM, image) is timed from when its stream is first read (for an LLM: its turn came and its model is
  * loaded, so a first download is not counted), a whole-answer job (embeddings) from the call, model load included.
  */
-export interface EngineDeadlines {
-  /** Milliseconds per job of each kind. */
-  embeddings: number;
-  llm: number;
-  image: number;
+import { ENGINE_KINDS, perModelKind, type ModelKind } from '../engines/kinds';
+
+/** Milliseconds per job of each kind that serves models, and the grace and ping periods. */
+export type EngineDeadlines = { [K in ModelKind]: number } & EngineTimeouts;
+
+interface EngineTimeouts {
   /** After a deadline's abort, how long the worker has to end the job before it is restarted. */
   graceMs: number;
   /**
@@ -20,9 +22,7 @@ export interface EngineDeadlines {
 }
 
 export const DEFAULT_DEADLINES: Readonly<EngineDeadlines> = Object.freeze({
-  embeddings: 5 * 60_000,
-  llm: 15 * 60_000,
-  image: 15 * 60_000,
+  ...perModelKind<{ [K in ModelKind]: number }>((kind) => ENGINE_KINDS[kind].deadlineMs),
   graceMs: 10_000,
   unresponsiveMs: 120_000,
 });

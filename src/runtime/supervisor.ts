@@ -14,7 +14,7 @@
 import * as Comlink from 'comlink';
 import { HearthError, toHearthError, unavailable } from '../api/errors';
 import type { EngineHealth } from '../api/types';
-import type { ModelEngineKind } from '../engines/kinds';
+import { ENGINE_KINDS, perModelKind, type ModelKind } from '../engines/kinds';
 import type { EngineDeadlines } from './deadlines';
 import { isEngineReport, isPong, type AbortMessage, type EngineFault, type FaultMessage, type PingMessage, type SignalMarker } from './supervision-protocol';
 
@@ -39,12 +39,17 @@ export interface SupervisedEngine<T> {
   terminate(): void;
 }
 
+/** The engine method that runs jobs (contract.ts): it takes an optional AbortSignal as its last argument, and the supervisor passes one when the caller did not. */
+export const JOB_METHOD = 'run';
+
 /**
- * Engine methods that run jobs, and when their deadline clock starts: `call` at the call (model load included),
- * `stream` when the stream they return is first read (what the engine did before returning it is not counted).
- * A job method takes an optional AbortSignal as its last argument; the supervisor passes one when the caller did not.
+ * When a job's deadline clock starts, by what the kind's `run` answers (its `answer` in the kinds table): `call` at
+ * the call, model load included (a whole answer: embeddings), `stream` when the stream it returns is first read (LLM,
+ * image: what the engine did before returning it is not counted).
  */
-export const JOB_METHODS: Readonly<Record<string, 'call' | 'stream'>> = Object.freeze({ embed: 'call', generate: 'stream' });
+export const JOB_TIMING: Readonly<Record<ModelKind, 'call' | 'stream'>> = Object.freeze(perModelKind<Record<ModelKind, 'call' | 'stream'>>(
+  (kind) => (ENGINE_KINDS[kind].answer === 'stream' ? 'stream' : 'call'),
+));
 
 interface Call {
   modelId: string | null;
@@ -60,7 +65,7 @@ interface Call {
 }
 
 export function superviseEngine<T extends object>(
-  kind: ModelEngineKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines,
+  kind: ModelKind, spawn: () => EngineEndpoint, deadlines: EngineDeadlines,
   hooks: { onRestart?(reason: RestartReason): void } = {},
 ): SupervisedEngine<T> {
   let current: {
@@ -149,7 +154,7 @@ export function superviseEngine<T extends object>(
 
   const invoke = async (key: string, args: unknown[]): Promise<unknown> => {
     const state = (current ??= start());
-    const timing = JOB_METHODS[key];
+    const timing = key === JOB_METHOD ? JOB_TIMING[kind] : undefined;
     let clientSignal: AbortSignal | undefined;
     let channel: MessageChannel | undefined;
     const marker = (): SignalMarker => {
@@ -258,11 +263,11 @@ function modelIdOf(job: unknown): string | null {
   return typeof id === 'string' ? id : null;
 }
 
-function deadlineError(kind: ModelEngineKind, ms: number): HearthError {
+function deadlineError(kind: ModelKind, ms: number): HearthError {
   return unavailable(`The ${kind} job ran past its deadline (${Math.round(ms / 1000)} s) and was stopped; retry with less work`, 'deadline_exceeded');
 }
 
-function restartError(kind: ModelEngineKind, reason: RestartReason): HearthError {
+function restartError(kind: ModelKind, reason: RestartReason): HearthError {
   if (reason === 'device_lost') {
     return unavailable(`The GPU device of the ${kind} engine was lost; the engine restarts and the next request loads the model again`, 'device_lost');
   }

@@ -3,9 +3,12 @@
  * ONNX Runtime node-runtime.ts chose (onnxruntime-node on CPU/CUDA for `hearth serve`; onnxruntime-web's wasm build,
  * single-threaded, by default and for the Node tests), reading model files from a directory (model-files.ts) and
  * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
+ * Node's counterpart of the browser's worker entries is one factory per kind of the kinds table
+ * (src/engines/kinds.ts), demanded by the compiler; the API's engine getters are derived from them.
  */
 import type { ApiDeps } from '../api/types';
 import { createEmbeddingsService, type EmbeddingsService } from '../engines/embeddings/service';
+import { ENGINE_KINDS, perModelKind, type EngineInterfaces, type Engines, type ModelKind } from '../engines/kinds';
 import { loadedModels } from '../engines/loaded';
 import { readLlmFiles } from '../engines/llm/files';
 import { createLlmService, type LlmService, type LlmServiceOptions } from '../engines/llm/service';
@@ -32,13 +35,13 @@ export interface NodeEngines {
  * would only be noticed after the whole job. Each event of a generation is therefore handed out after one turn of
  * the event loop: other requests progress between tokens or steps, and a cancel arrives while the job still runs.
  */
-function yielding<E extends { generate(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }>(engine: E): E {
+function yielding<E extends { run(job: never, signal?: AbortSignal): Promise<ReadableStream<unknown>> }>(engine: E): E {
   return new Proxy(engine, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
-      if (prop !== 'generate') return typeof value === 'function' ? value.bind(target) : value;
+      if (prop !== 'run') return typeof value === 'function' ? value.bind(target) : value;
       return async (job: never, signal?: AbortSignal) => {
-        const reader = (await target.generate(job, signal)).getReader();
+        const reader = (await target.run(job, signal)).getReader();
         return new ReadableStream({
           async pull(controller) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -65,19 +68,28 @@ export function llmFiles(files: ModelFiles): LlmServiceOptions['loadFiles'] {
 export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmService; runtime?: NodeRuntime } = {}): NodeEngines {
   const runtime = options.runtime ?? WASM_RUNTIME;
   const { ort, devices } = runtime;
-  const embeddings = createEmbeddingsService({ ort, files, devices });
-  const llm = options.llm ?? createLlmService({ ort, files, devices, hasShaderF16: async () => false });
-  let sdxl: SdxlService | undefined;
-  const image = () => (sdxl ??= createSdxlService({ ort, files, devices, codec: nodeCodec, canny: cpuCanny }));
+  /** Per kind, its engine as Node builds it. */
+  const create = {
+    embeddings: () => createEmbeddingsService({ ort, files, devices }),
+    llm: () => options.llm ?? createLlmService({ ort, files, devices, hasShaderF16: async () => false }),
+    image: () => createSdxlService({ ort, files, devices, codec: nodeCodec, canny: cpuCanny }),
+  } satisfies { [K in ModelKind]: () => EngineInterfaces[K] };
+  type Services = { [K in ModelKind]: ReturnType<(typeof create)[K]> };
+  /** The engines created so far. */
+  const started: Partial<Services> = {};
+  const get = <K extends ModelKind>(kind: K): Services[K] => (started[kind] ??= create[kind]() as Services[K]) as Services[K];
 
+  type Getters = { [K in ModelKind]: Engines[K] };
   return {
-    runtime, embeddings, llm, image,
+    // The embeddings and LLM engines are made at once (they cost nothing until a model loads), the image one on first use.
+    runtime, embeddings: get('embeddings'), llm: get('llm'), image: () => get('image'),
     deps: {
       engines: {
-        embeddings: async () => embeddings,
-        llm: async () => yielding(llm),
-        image: async () => yielding(image()),
-        loaded: () => loadedModels({ embeddings, llm, image: sdxl }),
+        // A kind whose jobs answer streams (the kinds table) hands their events out one turn of the event loop apart.
+        ...perModelKind<Getters>(<K extends ModelKind>(kind: K) => (ENGINE_KINDS[kind].answer === 'stream'
+          ? async () => yielding(get(kind) as Parameters<typeof yielding>[0])
+          : async () => get(kind)) as Getters[K]),
+        loaded: () => loadedModels(started),
       },
       isDownloaded: (entry) => files.isPresent(entry),
     },

@@ -85,7 +85,7 @@ describe('the API worker', () => {
         }));
         const vector = (await embed.json()).data[0].embedding as number[];
         const engine = await h.engines.embeddings();
-        const direct = await engine.embed({ entry: h.registry.find('hearth/tiny-embed')!, inputs: [{ text: 'hello', param: 'input' }] });
+        const direct = await engine.run({ entry: h.registry.find('hearth/tiny-embed')!, inputs: [{ text: 'hello', param: 'input' }] });
         const loaded = [...(await h.engines.loaded()).keys()];
         return { before, after: after.status, id: (await after.json()).id, maxDiff: Math.max(...vector.map((x, i) => Math.abs(x - direct.vectors[0][i]))), loaded };
       });

@@ -41,13 +41,13 @@ describe('jobs whose client has gone', () => {
 
   it('an embeddings request whose client has gone is dropped from its batch; the others are answered', async () => {
     const entry = new ModelRegistry().resolve('hearth/tiny-embed', 'embeddings');
-    await service.embed({ entry, inputs: [{ text: 'load', param: 'input' }] });
+    await service.run({ entry, inputs: [{ text: 'load', param: 'input' }] });
     const before = service.counters.requests;
     const client = new AbortController();
     client.abort();
     const [gone, kept] = await Promise.allSettled([
-      service.embed({ entry, inputs: [{ text: 'gone', param: 'input' }] }, client.signal),
-      service.embed({ entry, inputs: [{ text: 'kept', param: 'input' }] }),
+      service.run({ entry, inputs: [{ text: 'gone', param: 'input' }] }, client.signal),
+      service.run({ entry, inputs: [{ text: 'kept', param: 'input' }] }),
     ]);
     expect(gone).toMatchObject({ status: 'rejected', reason: { status: 499, code: 'cancelled' } });
     expect(kept).toMatchObject({ status: 'fulfilled' });

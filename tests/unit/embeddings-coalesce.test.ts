@@ -63,12 +63,12 @@ describe('embeddings coalescing', () => {
   it('32 concurrent requests run as a few jobs and each equals its one-by-one answer', async () => {
     const alone = service(0);
     const expected: EmbedResult[] = [];
-    for (const r of requests) expected.push(await alone.embed(r));
+    for (const r of requests) expected.push(await alone.run(r));
     expect(alone.counters.jobs).toBe(32);
 
     const together = service();
     await together.load(entry);
-    const got = await Promise.all(requests.map((r) => together.embed(r)));
+    const got = await Promise.all(requests.map((r) => together.run(r)));
     expect(together.counters.requests).toBe(32);
     expect(together.counters.jobs).toBeLessThanOrEqual(4);
     got.forEach((g, i) => {
@@ -88,7 +88,7 @@ describe('embeddings coalescing', () => {
       { entry, inputs: [{ text: 'fine', param: 'input' }], dimensions: 1000 },
       { entry, inputs: [{ ids: [101, 999999999], param: 'input[3]' }] },
     ];
-    const settled = await Promise.allSettled([requests[1], bad[0], requests[2], bad[1], requests[4]].map((r) => s.embed(r)));
+    const settled = await Promise.allSettled([requests[1], bad[0], requests[2], bad[1], requests[4]].map((r) => s.run(r)));
     expect(settled.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
     const errors = settled.filter((x): x is PromiseRejectedResult => x.status === 'rejected').map((x) => x.reason as HearthError);
     expect(errors[0]).toBeInstanceOf(HearthError);
@@ -102,12 +102,12 @@ describe('embeddings coalescing', () => {
   it('a lone request on an idle engine starts at once; requests that arrive while it runs share the next job', async () => {
     const alone = service(0);
     const expected: EmbedResult[] = [];
-    for (const r of requests.slice(1, 5)) expected.push(await alone.embed(r));
+    for (const r of requests.slice(1, 5)) expected.push(await alone.run(r));
 
     const gated = gatedOrt();
     const s = new EmbeddingsService(gated.ort, files, ['wasm']);
     await s.load(entry);
-    const first = s.embed(requests[1]);
+    const first = s.run(requests[1]);
     // No timer: two turns of the event loop and its run has begun (on its own, nothing else was waiting).
     await nextTurn();
     await nextTurn();
@@ -115,7 +115,7 @@ describe('embeddings coalescing', () => {
     // Three more arrive one turn apart while that run is held: they wait, then run together as one job.
     const later: Promise<EmbedResult>[] = [];
     for (const r of requests.slice(2, 5)) {
-      later.push(s.embed(r));
+      later.push(s.run(r));
       await nextTurn();
     }
     expect(gated.batches).toEqual([1]);

@@ -69,7 +69,7 @@ async function generate(s: SdxlService, e: CatalogEntry, c: Case) {
     output: { type: 'image/png' },
     ...(c.init_image && { init: { bytes: rgbToRgba(u8(c.init_image)).buffer as ArrayBuffer, type: 'image/raw' } }),
   };
-  const reader = (await s.generate(job)).getReader();
+  const reader = (await s.run(job)).getReader();
   let rgba: Uint8Array | undefined;
   const steps: number[] = [];
   for (;;) {

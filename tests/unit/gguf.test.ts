@@ -1,22 +1,24 @@
 // GGUF on Hearth's WGSL decoder, in Node (Dawn on SwiftShader), against independent references:
 //  - the CPU dequantisers (src/engines/llm/wgsl/gguf-reference.ts) equal the `gguf` Python package's on random blocks
 //    of F16, Q8_0, Q4_0, Q4_K and Q6_K (tests/fixtures/gguf/blocks.json, written by scripts/fixtures_gguf.py);
-//  - each GGUF kernel (shaders/llm/gemv_gguf.wgsl: gemv, gemv_thread, embed) equals that reference on odd shapes,
-//    with bias and residual epilogues and a 2-D dispatch;
+//  - each GGUF kernel (shaders/llm/gemv_gguf.wgsl: gemv, gemv_thread, embed; gemm_gguf.wgsl: the prefill GEMM)
+//    equals that reference on odd shapes, with bias and residual epilogues, a 2-D dispatch, SwiGLU fused into the
+//    GEMM's input and the embedding of several tokens at once;
 //  - the fixture GGUFs (tiny Llama in F32/F16/Q8_0/Q4_0/Q4_K, tiny Qwen2 mixed and Q4_K, stories260K F32/Q8_0) run
-//    through the decoder give torch's greedy tokens (torch on the dequantised weights; stories260K: its published
-//    text) and first-step top-10 logits within 1e-3;
+//    through the decoder (their prompts through the prefill GEMMs) give torch's greedy tokens (torch on the
+//    dequantised weights; stories260K: its published text) and first-step top-10 logits within 1e-3;
+//  - a 72-token prompt through prefill (two passes) gives the token-by-token path's logits on the mixed-type Qwen2;
 //  - a truncated file, a file that is not GGUF and a tensor in an unsupported block type are 400s naming the problem.
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
 import { mulberry32 } from './random';
 import { readGguf } from '../../src/engines/llm/wgsl/gguf-file';
-import { ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
+import { ggufGemmParams, ggufGemmSource, ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
 import { dequantizeGguf } from '../../src/engines/llm/wgsl/gguf-reference';
 import { llamaWeightsFromGguf } from '../../src/engines/llm/wgsl/gguf-weights';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
-import { embedReference, gemvReference } from '../../src/engines/llm/wgsl/reference';
+import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
 import type { GgufBlockType, LinearWeight } from '../../src/engines/llm/wgsl/weights';
 import { HearthError } from '../../src/api/errors';
 import { ModelRegistry } from '../../src/models/registry';
@@ -28,6 +30,7 @@ import { get, nodeApi, nodeLlm, post } from './node-api';
 const DIR = new URL('../fixtures/gguf/', import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, DIR)));
 const shader = readFileSync(new URL('../../shaders/llm/gemv_gguf.wgsl', import.meta.url), 'utf8');
+const gemmShader = ggufGemmSource(shader, readFileSync(new URL('../../shaders/llm/gemm_gguf.wgsl', import.meta.url), 'utf8'));
 interface Block { type: GgufBlockType; n: number; k: number; hex: string; values: number[] }
 const blocks = JSON.parse(readFileSync(new URL('blocks.json', DIR), 'utf8')) as Block[];
 const hexBytes = (hex: string) => Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
@@ -125,6 +128,39 @@ describe.skipIf(skipGpu)('GGUF kernels equal the CPU reference', () => {
       close(got.subarray(0, b.k), embedReference(w, token), 1e-6);
     });
   }
+
+  for (const b of blocks) {
+    it(`${b.type}: gemm (prefill), 21 tokens of 24 rows, [${b.n}·23, ${b.k}], bias + residual, SwiGLU fused; embed of 3 tokens`, async () => {
+      // 23 copies of the reference rows, one byte changed per copy: 69 rows, two 64-output tiles; 21 tokens: a full
+      // 16-token tile and a partial one.
+      const one = hexBytes(b.hex);
+      const copies = 23;
+      const n = b.n * copies;
+      const bytes = new Uint8Array(one.length * copies);
+      for (let c = 0; c < copies; c++) {
+        bytes.set(one, c * one.length);
+        bytes[c * one.length + 5 + c] ^= 0x21;
+      }
+      const w: LinearWeight = { kind: 'gguf', type: b.type, n, k: b.k, bytes };
+      const [tokens, rows] = [21, 24];
+      const x = randn(rows * b.k);
+      const up = randn(rows * b.k);
+      const bias = randn(n);
+      const residual = randn(rows * n);
+      const code = ggufModuleSource(gemmShader, b.type);
+      const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
+      const got = await runKernel(device, code, 'gemm', ggufGemmParams(b.type, b.k, n, 3, rows), { 1: x, 2: bytes, 3: bias, 4: residual, 7: up }, groups, [4]);
+      close(new Float32Array(got.get(4)!).subarray(0, tokens * n), gemmReference(w, x, tokens, bias, residual));
+      const fused = await runKernel(device, code, 'gemm', ggufGemmParams(b.type, b.k, n, 8, rows), { 1: x, 2: bytes, 3: bias, 4: residual, 7: up }, groups, [4]);
+      close(new Float32Array(fused.get(4)!).subarray(0, tokens * n), gemmReference(w, swigluReference(x, up), tokens));
+      // Prefill's embedding: token t's id at state[4t], its row of x at t·k.
+      const ids = [n - 1, 0, 37];
+      const state = new Uint32Array(12);
+      ids.forEach((id, t) => { state[4 * t] = id; });
+      const hidden = await run(b.type, 'embed', ggufParams(b.type, b.k, n, 0, 0), { 2: bytes, 5: state, 6: new Float32Array(3 * b.k) }, [Math.ceil(b.k / 64), 3], 6);
+      ids.forEach((id, t) => close(hidden.subarray(t * b.k, (t + 1) * b.k), embedReference(w, id), 1e-6));
+    });
+  }
 });
 
 describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', () => {
@@ -160,6 +196,34 @@ describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', (
       }
     }, 240_000);
   }
+
+  it('prefill equals the token-by-token path: tiny Qwen2 with every tensor in a different block type, a 72-token prompt (passes of 64 + 8) gives the same last logits, then the same greedy token', async () => {
+    const weights = llamaWeightsFromGguf(await readGguf(fixture(ref.models['tiny-qwen2-mixed'].file)));
+    const decoder = await WgslDecoder.create(weights, { capacity: 80, ggufShader: shader }, device);
+    try {
+      expect(decoder.prefillRows).toBe(64);
+      let seed = 11;
+      const ids = Array.from({ length: 72 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % decoder.shape.vocabSize);
+      const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
+      const vocab = decoder.shape.vocabSize;
+      const stepwise = await decoder.step(input, { allPositions: true });
+      const want = stepwise.logits.slice(71 * vocab, 72 * vocab);
+      const prefill = await decoder.step(input);
+      expect(prefill.tokens).toBe(1);
+      let worst = 0;
+      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(prefill.logits[i] - want[i]) / (1 + Math.abs(want[i])));
+      expect(worst).toBeLessThan(1e-4);
+      // The KV cache the prefill wrote serves the decode steps as the token-by-token one did.
+      const next = { ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] };
+      const greedy = await decoder.stepGreedy(next);
+      const viaLogits = await decoder.step(next);
+      let best = 0;
+      for (let i = 1; i < vocab; i++) if (viaLogits.logits[i] > viaLogits.logits[best]) best = i;
+      expect(greedy[0]).toBe(best);
+    } finally {
+      await decoder.release();
+    }
+  }, 120_000);
 });
 
 describe.skipIf(skipGpu)('hearth.models.add(file) → the API on the WGSL decoder (Node; the store kept in memory)', () => {

@@ -396,7 +396,7 @@ const completion = (prompt: number[], fields: SamplingRequestFields, over: Parti
 
 interface ChoiceOut { text: string; tokens: string[]; reason: string; completionTokens: number }
 async function run(job: LlmJob): Promise<ChoiceOut[]> {
-  const reader = (await llm.generate(job)).getReader();
+  const reader = (await llm.run(job)).getReader();
   const out: ChoiceOut[] = [];
   const choice = (i: number) => (out[i] ??= { text: '', tokens: [], reason: '', completionTokens: -1 });
   for (;;) {

@@ -77,7 +77,7 @@ function job(c: LoraCase, lora?: ImageJob['lora']): ImageJob {
 }
 
 async function generateAll(s: SdxlService, j: ImageJob) {
-  const reader = (await s.generate(j)).getReader();
+  const reader = (await s.run(j)).getReader();
   const images: { rgba: Uint8Array; finishReason: string; seed: number }[] = [];
   let backend = '';
   for (;;) {
@@ -123,7 +123,7 @@ describe('LoRA in the SDXL engine (wasm, tiny SDXL)', () => {
     expect(vsTorch.far).toBe(0);
     expect(vsTorch.off).toBeLessThanOrEqual(3);
     expect(compare(rgba, u8(ref.seeded.txt2img.samples_1.image)).mean).toBeGreaterThan(10);
-    expect(await s.loaded()).toEqual([{ id: 'hearth/tiny-sdxl', device: 'wasm', lora: `${repo}/pytorch_lora_weights.safetensors` }]);
+    expect(await s.loaded()).toEqual([{ id: 'hearth/tiny-sdxl', device: 'wasm', backend: 'onnx', skipped: [], loras: [`${repo}/pytorch_lora_weights.safetensors`] }]);
     expect(fetched.at(-1)).toBe(`${APP_HUB}${repo}/resolve/main/pytorch_lora_weights.safetensors`);
 
     // The plain model is loaded from untouched bytes: it still gives its own reference.
@@ -186,7 +186,7 @@ describe('jobs in the SDXL engine (wasm, tiny SDXL)', () => {
   it('progress is live: step events arrive while the sample is still denoising', async () => {
     const s = service();
     await generate(s, job(c)); // load first, so timings are the sampling's
-    const reader = (await s.generate(job(c))).getReader();
+    const reader = (await s.run(job(c))).getReader();
     const at: Record<string, number[]> = { progress: [], image: [] };
     const t0 = performance.now();
     for (;;) {
@@ -203,10 +203,10 @@ describe('jobs in the SDXL engine (wasm, tiny SDXL)', () => {
 
   it('a job keeps its pipeline when another adapter replaces it mid-run, and a cancelled job frees the queue', async () => {
     const s = service();
-    const a = (await s.generate(job(c, { repo, filename: lref.adapters.peft.file }))).getReader();
+    const a = (await s.run(job(c, { repo, filename: lref.adapters.peft.file }))).getReader();
     expect((await a.read()).value?.type).toBe('start');
     // B's adapter retires A's merged copy while A is denoising: A must finish on it, correctly.
-    const bStream = s.generate(job(lref.adapters.kohya.cases.txt2img, { repo, filename: lref.adapters.kohya.file }));
+    const bStream = s.run(job(lref.adapters.kohya.cases.txt2img, { repo, filename: lref.adapters.kohya.file }));
     let aImage: Uint8Array | undefined;
     for (;;) {
       const { value, done } = await a.read();
@@ -216,16 +216,16 @@ describe('jobs in the SDXL engine (wasm, tiny SDXL)', () => {
     expect(compare(aImage!, u8(c.image)).far).toBe(0);
     const b = await collect(await bStream);
     expect(compare(b, u8(lref.adapters.kohya.cases.txt2img.image)).far).toBe(0);
-    expect((await s.loaded()).map((m) => m.lora)).toEqual([`${repo}/${lref.adapters.kohya.file}`]);
+    expect((await s.loaded()).flatMap((m) => m.loras ?? [])).toEqual([`${repo}/${lref.adapters.kohya.file}`]);
 
     // Cancel after the first step: the next job runs and equals its reference.
-    const cancelled = (await s.generate(job(c))).getReader();
+    const cancelled = (await s.run(job(c))).getReader();
     for (;;) {
       const { value } = await cancelled.read();
       if (value?.type === 'progress') break;
     }
     await cancelled.cancel();
-    const after = await collect(await s.generate(job(c)));
+    const after = await collect(await s.run(job(c)));
     expect(compare(after, u8(ref.seeded.txt2img.samples_1.image)).far).toBe(0);
   });
 });
@@ -258,7 +258,7 @@ describe('LoRA with ControlNet (wasm, tiny SDXL)', () => {
     });
     const c = lref.adapters.peft.cases as unknown as { control_net: LoraCase & { conditioning_scale: number } };
     const cn = c.control_net;
-    const rgba = await collect(await s.generate({
+    const rgba = await collect(await s.run({
       ...job(cn, { repo, filename: lref.adapters.peft.file }), mode: 'control_net',
       control: { image: { bytes: new ArrayBuffer(8), type: 'image/png' }, scale: cn.conditioning_scale, start: 0, end: 1, lowThreshold: 100, highThreshold: 200 },
     }));

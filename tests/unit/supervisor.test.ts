@@ -13,11 +13,11 @@ import { superviseEngine, type EngineEndpoint, type SupervisedEngine } from '../
 import { isPing } from '../../src/runtime/supervision-protocol';
 import { exposeEngine } from '../../src/runtime/worker-protocol';
 
-interface Job { entry: { id: string }; steps: number; stepMs?: number; ignoreAbort?: boolean }
+/** `whole`: the job answers its result itself (as an embeddings job does), not a stream (as LLM and image jobs do). */
+interface Job { entry: { id: string }; steps: number; stepMs?: number; ignoreAbort?: boolean; whole?: boolean }
 
 interface TestEngine {
-  generate(job: Job, signal?: AbortSignal): Promise<ReadableStream<number>>;
-  embed(job: Job, signal?: AbortSignal): Promise<number>;
+  run(job: Job, signal?: AbortSignal): Promise<ReadableStream<number> | number>;
   started(): Promise<number>;
 }
 
@@ -26,7 +26,8 @@ class ScriptedEngine {
   private tail: Promise<unknown> = Promise.resolve();
   private startedJobs = 0;
 
-  async generate(job: Job, signal?: AbortSignal): Promise<ReadableStream<number>> {
+  async run(job: Job, signal?: AbortSignal): Promise<ReadableStream<number> | number> {
+    if (job.whole) return this.whole(job);
     const previous = this.tail;
     let release!: () => void;
     this.tail = new Promise<void>((r) => (release = r));
@@ -54,7 +55,7 @@ class ScriptedEngine {
     }, { highWaterMark: 0 });
   }
 
-  async embed(job: Job): Promise<number> {
+  private async whole(job: Job): Promise<number> {
     if (job.ignoreAbort) await new Promise(() => undefined);
     await new Promise((r) => setTimeout(r, job.stepMs ?? 1));
     return job.steps;
@@ -95,8 +96,8 @@ function fakeWorker(): FakeWorker {
 let supervised: SupervisedEngine<TestEngine> | undefined;
 const workers: FakeWorker[] = [];
 
-function supervise(deadlines: { llm?: number; embeddings?: number; graceMs?: number; unresponsiveMs?: number }) {
-  supervised = superviseEngine<TestEngine>('llm', () => {
+function supervise(deadlines: { llm?: number; embeddings?: number; graceMs?: number; unresponsiveMs?: number }, kind: 'llm' | 'embeddings' = 'llm') {
+  supervised = superviseEngine<TestEngine>(kind, () => {
     const w = fakeWorker();
     workers.push(w);
     return w;
@@ -124,34 +125,42 @@ async function readAll(stream: ReadableStream<number>): Promise<{ values: number
 }
 
 const job = (steps: number, extra: Partial<Job> = {}): Job => ({ entry: { id: 'm' }, steps, ...extra });
+const whole = (steps: number, extra: Partial<Job> = {}): Job => job(steps, { ...extra, whole: true });
+
+/** A streamed job's answer. */
+async function streamed(answer: Promise<ReadableStream<number> | number>): Promise<ReadableStream<number>> {
+  const value = await answer;
+  if (!(value instanceof ReadableStream)) throw new Error(`expected a stream, got ${value}`);
+  return value;
+}
 
 describe('engine supervisor', () => {
   it('runs jobs through the worker and counts them in flight per model while they stream', async () => {
     const { engine, health } = supervise({});
-    const stream = await engine.generate(job(3));
+    const stream = await streamed(engine.run(job(3)));
     expect(health().jobsInFlight).toEqual({ m: 1 });
     expect(await readAll(stream)).toEqual({ values: [0, 1, 2] });
     expect(health()).toMatchObject({ kind: 'llm', running: true, restarts: 0, lastRestart: null, jobsInFlight: {} });
-    expect(await engine.embed(job(7))).toBe(7);
+    expect(await engine.run(whole(7))).toBe(7);
   });
 
   it('a job past its deadline gets 503 deadline_exceeded at once; a worker that stops it is not restarted', async () => {
     const { engine, health } = supervise({ llm: 150, graceMs: 2000 });
     const t0 = Date.now();
-    const result = await readAll(await engine.generate(job(1000, { stepMs: 20 })));
+    const result = await readAll(await streamed(engine.run(job(1000, { stepMs: 20 }))));
     expect(result.error).toMatchObject({ status: 503, code: 'deadline_exceeded' });
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(result.values.length).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 100)); // the worker's acknowledgement
     expect(health()).toMatchObject({ restarts: 0, running: true, jobsInFlight: {} });
-    expect(await readAll(await engine.generate(job(2)))).toEqual({ values: [0, 1] });
+    expect(await readAll(await streamed(engine.run(job(2))))).toEqual({ values: [0, 1] });
     expect(workers).toHaveLength(1);
   });
 
   it('a stuck job: its caller gets deadline_exceeded, the worker is restarted after the grace period, the jobs it held get 503 engine_restarted, the next call works', async () => {
     const { engine, health } = supervise({ llm: 200, graceMs: 300 });
-    const stuck = await engine.generate(job(10, { ignoreAbort: true }));
-    const queued = engine.generate(job(2)).then(readAll, (e: HearthError) => ({ values: [], error: e }));
+    const stuck = await streamed(engine.run(job(10, { ignoreAbort: true })));
+    const queued = streamed(engine.run(job(2))).then(readAll, (e: HearthError) => ({ values: [], error: e }));
     const t0 = Date.now();
     const first = await readAll(stuck);
     expect(first.error).toMatchObject({ status: 503, code: 'deadline_exceeded' });
@@ -162,26 +171,26 @@ describe('engine supervisor', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(workers[0].terminated).toBe(true);
     expect(health()).toMatchObject({ restarts: 1, running: false, lastRestart: { reason: 'deadline' }, jobsInFlight: {} });
-    expect(await readAll(await engine.generate(job(2)))).toEqual({ values: [0, 1] });
+    expect(await readAll(await streamed(engine.run(job(2))))).toEqual({ values: [0, 1] });
     expect(workers).toHaveLength(2);
     expect(health()).toMatchObject({ restarts: 1, running: true });
   });
 
   it('a whole-answer job past its deadline: 503 at once, and the worker restarted if the call never settles', async () => {
-    const { engine, health } = supervise({ llm: 100, graceMs: 200 });
-    await expect(engine.embed(job(1, { ignoreAbort: true }))).rejects.toMatchObject({ status: 503, code: 'deadline_exceeded' });
+    const { engine, health } = supervise({ embeddings: 100, graceMs: 200 }, 'embeddings');
+    await expect(engine.run(whole(1, { ignoreAbort: true }))).rejects.toMatchObject({ status: 503, code: 'deadline_exceeded' });
     await new Promise((r) => setTimeout(r, 400));
     expect(health()).toMatchObject({ restarts: 1, lastRestart: { reason: 'deadline' } });
     // One that settles within the grace period is not a stuck worker.
-    await expect(engine.embed(job(1, { stepMs: 250 }))).rejects.toMatchObject({ code: 'deadline_exceeded' });
+    await expect(engine.run(whole(1, { stepMs: 250 }))).rejects.toMatchObject({ code: 'deadline_exceeded' });
     await new Promise((r) => setTimeout(r, 400));
     expect(health().restarts).toBe(1);
-    expect(await engine.embed(job(5))).toBe(5);
+    expect(await engine.run(whole(5))).toBe(5);
   });
 
   it('a worker that crashes mid-stream: the stream ends with 503 engine_restarted at once; the next call works', async () => {
     const { engine, health } = supervise({});
-    const stream = await engine.generate(job(1000, { stepMs: 10 }));
+    const stream = await streamed(engine.run(job(1000, { stepMs: 10 })));
     const reading = readAll(stream);
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
@@ -191,25 +200,25 @@ describe('engine supervisor', () => {
     expect(result.values.length).toBeGreaterThan(0);
     expect(result.error).toMatchObject({ status: 503, code: 'engine_restarted' });
     expect(health()).toMatchObject({ restarts: 1, lastRestart: { reason: 'crashed' } });
-    expect(await readAll(await engine.generate(job(1)))).toEqual({ values: [0] });
+    expect(await readAll(await streamed(engine.run(job(1))))).toEqual({ values: [0] });
   });
 
   it('a worker reporting a lost GPU device: its jobs get 503 device_lost and a fresh worker serves the next', async () => {
     const { engine, health } = supervise({});
-    const reading = readAll(await engine.generate(job(1000, { stepMs: 10 })));
+    const reading = readAll(await streamed(engine.run(job(1000, { stepMs: 10 }))));
     await new Promise((r) => setTimeout(r, 30));
     workers[0].reportDeviceLost();
     expect((await reading).error).toMatchObject({ status: 503, code: 'device_lost' });
     expect(health()).toMatchObject({ restarts: 1, lastRestart: { reason: 'device_lost' } });
-    expect(await engine.embed(job(3))).toBe(3);
+    expect(await engine.run(whole(3))).toBe(3);
     expect(workers).toHaveLength(2);
   });
 
   it('a queued job whose client has gone is dropped before it starts', async () => {
     const { engine, health } = supervise({});
-    const running = await engine.generate(job(3));
+    const running = await streamed(engine.run(job(3)));
     const client = new AbortController();
-    const waiting = engine.generate(job(3), client.signal).then(readAll, (e: HearthError) => ({ values: [], error: e }));
+    const waiting = streamed(engine.run(job(3), client.signal)).then(readAll, (e: HearthError) => ({ values: [], error: e }));
     await new Promise((r) => setTimeout(r, 20));
     expect(health().jobsInFlight).toEqual({ m: 2 });
     client.abort();
@@ -221,15 +230,15 @@ describe('engine supervisor', () => {
 
   it('a job waiting for its stream counts no deadline while the worker answers pings; a worker that stops answering is restarted', async () => {
     const { engine, health } = supervise({ llm: 150, graceMs: 150, unresponsiveMs: 150 });
-    const first = await engine.generate(job(2)); // not read yet: the next job waits its turn
-    const waiting = engine.generate(job(1)).then(readAll, (e: HearthError) => ({ values: [], error: e }));
+    const first = await streamed(engine.run(job(2))); // not read yet: the next job waits its turn
+    const waiting = streamed(engine.run(job(1))).then(readAll, (e: HearthError) => ({ values: [], error: e }));
     await new Promise((r) => setTimeout(r, 700)); // several deadlines, each ping answered
     expect(health()).toMatchObject({ restarts: 0, jobsInFlight: { m: 2 } });
     workers[0].frozen = true;
     expect((await waiting).error).toMatchObject({ status: 503, code: 'engine_restarted' });
     expect(health()).toMatchObject({ restarts: 1, lastRestart: { reason: 'unresponsive' } });
     expect((await readAll(first)).error).toMatchObject({ code: 'engine_restarted' });
-    expect(await readAll(await engine.generate(job(1)))).toEqual({ values: [0] });
+    expect(await readAll(await streamed(engine.run(job(1))))).toEqual({ values: [0] });
   });
 
   it('an engine whose GPU devices keep getting lost gets a wasm-only worker next (2 losses in 10 minutes)', () => {

@@ -857,10 +857,10 @@ describe('createWebLlmBackend', () => {
       hasShaderF16: async () => false,
       webLlm: createWebLlmBackend({ importWebLlm: async () => fake.module, gpu: fake.gpu }),
     });
-    const reader = (await service.generate(chatJob())).getReader();
+    const reader = (await service.run(chatJob())).getReader();
     await expect(reader.read()).rejects.toMatchObject({ status: 400, param: 'messages', code: 'context_length_exceeded' });
     // A 4xx leaves the model loaded; the queue moves on to the next job.
-    const events = await readAll(await service.generate(chatJob()));
+    const events = await readAll(await service.run(chatJob()));
     expect(events.map((e) => e.type)).toEqual(['start', 'delta', 'finish', 'done']);
     expect(fake.calls.reload).toHaveLength(1);
     expect((await service.loaded())[0]).toMatchObject({ backend: 'web-llm', variant: 'q4f32_1', stats: { requests: 2 } });

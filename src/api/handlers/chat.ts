@@ -6,7 +6,7 @@ import type { ChatMessage, LlmEvent, ToolCall, ToolChoice, ToolDefinition } from
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse-response';
-import type { Handler } from '../types';
+import type { Handler, KindRoute } from '../types';
 import { acceptRequest } from '../live-fields';
 import { precheckChat } from '../precheck';
 import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
@@ -44,7 +44,7 @@ export const createChatCompletion: Handler = async (ctx) => {
     throw invalidRequest('"tool_choice" needs "tools"', 'tool_choice');
   }
   const engine = await ctx.deps.engines.llm();
-  const { start, rest: events } = await splitStart(await engine.generate({
+  const { start, rest: events } = await splitStart(await engine.run({
     kind: 'chat', entry, messages: req.messages.map(asEngineMessage), tools, toolChoice,
     promptTruncateLen: req.prompt_truncate_len === undefined ? 1500 : req.prompt_truncate_len, params,
   }, ctx.request.signal));
@@ -130,3 +130,8 @@ export const createChatCompletion: Handler = async (ctx) => {
 function asEngineMessage(m: RequestMessage): ChatMessage {
   return m.role === 'developer' ? { ...m, role: 'system' } : m as ChatMessage;
 }
+
+/** The path it serves (an LLM route: src/api/routes.ts). */
+export const chatRoutes: readonly KindRoute[] = [
+  { path: '/chat/completions', method: 'POST', handler: createChatCompletion, operation: 'chat.completions' },
+];

@@ -7,7 +7,7 @@ import type { LlmEvent, TokenLogprob } from '../../engines/llm/types';
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse-response';
-import type { Handler } from '../types';
+import type { Handler, KindRoute } from '../types';
 import { acceptRequest } from '../live-fields';
 import { precheckCompletion } from '../precheck';
 import { collectEvents, splitStart, usageOf } from './llm-events';
@@ -31,7 +31,7 @@ export const createCompletion: Handler = async (ctx) => {
   }
   const prompts = normalisePrompts(req.prompt);
   const engine = await ctx.deps.engines.llm();
-  const { start, rest: events } = await splitStart(await engine.generate({
+  const { start, rest: events } = await splitStart(await engine.run({
     kind: 'completion', entry, prompts, images: req.images ?? [], params,
   }, ctx.request.signal));
   const id = newId('cmpl');
@@ -117,3 +117,8 @@ function shapeLogprobs(entries: TokenLogprob[]) {
     text_offset: entries.map((e) => e.textOffset),
   };
 }
+
+/** The path it serves (an LLM route: src/api/routes.ts). */
+export const completionRoutes: readonly KindRoute[] = [
+  { path: '/completions', method: 'POST', handler: createCompletion, operation: 'completions' },
+];

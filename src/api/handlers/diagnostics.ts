@@ -9,8 +9,8 @@
  */
 import { invalidRequest, notFound } from '../errors';
 import { jsonResponse } from '../http';
-import { MODEL_ENGINE_KINDS, type ModelEngineKind } from '../../engines/kinds';
-import type { DiagnosticsEngine, EngineFault, Handler, RequestContext } from '../types';
+import { MODEL_KINDS } from '../../engines/kinds';
+import type { DiagnosticsEngine, EngineFault, Handler, KindRoute, RequestContext } from '../types';
 
 async function diagnostics(ctx: RequestContext): Promise<DiagnosticsEngine> {
   const get = ctx.deps.engines.diagnostics;
@@ -37,18 +37,24 @@ export const tickRunState: Handler = async (ctx) => {
   return jsonResponse(state);
 };
 
-const ENGINE_KINDS: readonly ModelEngineKind[] = MODEL_ENGINE_KINDS;
 const ENGINE_FAULTS: readonly EngineFault[] = ['hang', 'crash', 'device-lost'];
 
 export const injectEngineFault: Handler = async (ctx) => {
   const inject = ctx.deps.engines.injectFault;
   if (!inject) throw notFound(`No route for ${ctx.path}`, null, 'unknown_route');
   const body = (await ctx.json()) as { engine?: unknown; fault?: unknown; ms?: unknown };
-  const engine = ENGINE_KINDS.find((k) => k === body.engine);
+  const engine = MODEL_KINDS.find((k) => k === body.engine);
   const fault = ENGINE_FAULTS.find((f) => f === body.fault);
-  if (!engine) throw invalidRequest(`"engine" must be one of ${ENGINE_KINDS.join(', ')}`, 'engine');
+  if (!engine) throw invalidRequest(`"engine" must be one of ${MODEL_KINDS.join(', ')}`, 'engine');
   if (!fault) throw invalidRequest(`"fault" must be one of ${ENGINE_FAULTS.join(', ')}`, 'fault');
   const ms = body.ms === undefined ? undefined : Number(body.ms);
   if (ms !== undefined && (!Number.isFinite(ms) || ms < 0 || ms > 600_000)) throw invalidRequest('"ms" must be 0..600000', 'ms');
   return jsonResponse({ injected: inject(engine, fault, ms) });
 };
+
+/** The paths it serves (the test-only diagnostics kind's routes: src/api/routes.ts). */
+export const diagnosticsRoutes: readonly KindRoute[] = [
+  { path: '/_hearth/stream', method: 'POST', handler: startTickStream },
+  { path: '/_hearth/stream/', method: 'GET', handler: tickRunState },
+  { path: '/_hearth/engine-fault', method: 'POST', handler: injectEngineFault },
+];

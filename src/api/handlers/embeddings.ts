@@ -5,7 +5,7 @@
 import { encodeVector, type EncodingFormat } from '../embedding-encoding';
 import type { EmbeddingInput } from '../../engines/embeddings/types';
 import { jsonResponse } from '../http';
-import type { Handler } from '../types';
+import type { Handler, KindRoute } from '../types';
 import { acceptRequest } from '../live-fields';
 
 interface EmbeddingRequestBody {
@@ -21,7 +21,7 @@ export const createEmbedding: Handler = async (ctx) => {
   const req = body as EmbeddingRequestBody;
   const entry = ctx.deps.registry.resolve(req.model, 'embeddings');
   const engine = await ctx.deps.engines.embeddings();
-  const result = await engine.embed({ entry, inputs: toInputs(req.input), dimensions: req.dimensions }, ctx.request.signal);
+  const result = await engine.run({ entry, inputs: toInputs(req.input), dimensions: req.dimensions }, ctx.request.signal);
   const format = req.encoding_format ?? 'float';
   return jsonResponse(
     {
@@ -41,3 +41,8 @@ export function toInputs(input: EmbeddingRequestBody['input']): EmbeddingInput[]
   return (input as (string | number[])[]).map((x, i) =>
     typeof x === 'string' ? { text: x, param: `input[${i}]` } : { ids: x, param: `input[${i}]` });
 }
+
+/** The path it serves (the embeddings kind's route: src/api/routes.ts). */
+export const embeddingsRoutes: readonly KindRoute[] = [
+  { path: '/embeddings', method: 'POST', handler: createEmbedding, operation: 'embeddings' },
+];

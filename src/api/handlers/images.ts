@@ -14,7 +14,7 @@ import { checkImageUpload } from '../image-header';
 import { HearthError, invalidRequest } from '../errors';
 import { jsonResponse, readAll, readBody, tooLarge } from '../http';
 import { sseResponse } from '../sse-response';
-import type { Handler, RequestContext } from '../types';
+import type { Handler, KindRoute, RequestContext } from '../types';
 import { acceptRequest } from '../live-fields';
 import type { RequestOperation } from '../validate';
 
@@ -42,7 +42,7 @@ async function serveImages(ctx: RequestContext, mode: ImageJob['mode']): Promise
   const format = responseFormat(ctx.request.headers.get('accept'), job.samples);
   job.output = { type: format.imageType };
   const engine = await ctx.deps.engines.image();
-  const events = await engine.generate(job, ctx.request.signal);
+  const events = await engine.run(job, ctx.request.signal);
 
   if (format.kind === 'sse') {
     return sseResponse(events, (e) => {
@@ -268,3 +268,12 @@ async function encoded(value: unknown, param: string): Promise<EncodedImage> {
 const checked = (image: EncodedImage, param: string, resolutions: [number, number][]) => (checkImageUpload(image.bytes, param, resolutions), image);
 
 const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallback);
+
+const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
+
+/** The paths it serves (the image kind's routes: src/api/routes.ts). */
+export const imageRoutes: readonly KindRoute[] = [
+  { path: SDXL, method: 'POST', handler: textToImage, operation: 'images.generate', defaultModel: DEFAULT_IMAGE_MODEL },
+  { path: `${SDXL}/image_to_image`, method: 'POST', handler: imageToImage, operation: 'images.image_to_image', multipart: true, defaultModel: DEFAULT_IMAGE_MODEL },
+  { path: `${SDXL}/control_net`, method: 'POST', handler: controlNet, operation: 'images.control_net', multipart: true, defaultModel: DEFAULT_IMAGE_MODEL },
+];

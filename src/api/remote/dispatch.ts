@@ -4,26 +4,16 @@
  * `local-first` falls back to the remote when this runtime has no engine, lacks the model, or its engine answers 503
  * before the first byte. GET /models lists the remotes' models beside the local ones, saying where each runs.
  */
-import { DEFAULT_IMAGE_MODEL, MAX_MULTIPART_BYTES, multipartFields } from '../handlers/images';
+import { MAX_MULTIPART_BYTES, multipartFields } from '../handlers/images';
 import { toHearthError } from '../errors';
 import { parseJsonBody, readBody } from '../http';
-import type { RequestContext } from '../types';
-import { validateRequest, type RequestOperation } from '../validate';
+import type { RequestContext, Route } from '../types';
+import { validateRequest } from '../validate';
 import type { RemoteBackend } from './backend';
 import { literalNames, matchesModel } from './patterns';
 import type { Remotes } from './remotes';
 
 type Local = (ctx: RequestContext) => Promise<Response>;
-
-const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
-const MODEL_ROUTES: Record<string, { operation: RequestOperation; multipart?: boolean; kind: 'llm' | 'embeddings' | 'image' }> = {
-  '/chat/completions': { operation: 'chat.completions', kind: 'llm' },
-  '/completions': { operation: 'completions', kind: 'llm' },
-  '/embeddings': { operation: 'embeddings', kind: 'embeddings' },
-  [SDXL]: { operation: 'images.generate', kind: 'image' },
-  [`${SDXL}/image_to_image`]: { operation: 'images.image_to_image', multipart: true, kind: 'image' },
-  [`${SDXL}/control_net`]: { operation: 'images.control_net', multipart: true, kind: 'image' },
-};
 
 export interface DispatchOptions {
   remotes: Remotes;
@@ -33,13 +23,15 @@ export interface DispatchOptions {
   maxBodyBytes: number;
 }
 
-export async function dispatch(ctx: RequestContext, local: Local, options: DispatchOptions): Promise<Response> {
+/** `route`: the one the request matched (src/api/routes.ts); those with an `operation` name a model. */
+export async function dispatch(ctx: RequestContext, route: Route, options: DispatchOptions): Promise<Response> {
+  const local: Local = route.handler;
   const method = ctx.request.method.toUpperCase();
   const path = ctx.path.replace(/(.)\/$/, '$1');
   if (method === 'GET' && path === '/models') return listWithRemotes(ctx, local, options.remotes);
   if (method === 'GET' && path.startsWith('/models/')) return modelWithRemotes(ctx, local, options.remotes);
-  const route = MODEL_ROUTES[path];
-  if (method !== 'POST' || !route) return local(ctx);
+  if (method !== 'POST' || !route.operation) return local(ctx);
+  const operation = route.operation;
 
   // The body is read once: the local handler gets it back through a rebuilt request, a remote gets the same bytes.
   const bytes = await readBody(ctx.request, route.multipart ? MAX_MULTIPART_BYTES : options.maxBodyBytes);
@@ -47,18 +39,18 @@ export async function dispatch(ctx: RequestContext, local: Local, options: Dispa
   let parsed: Promise<unknown> | undefined;
   const localCtx: RequestContext = { ...ctx, request, json: () => (parsed ??= Promise.resolve().then(() => parseJsonBody(request, bytes))) };
   const fields = (route.multipart ? await multipartFields(request.clone()) : await localCtx.json()) as Record<string, unknown>;
-  const model = typeof fields?.model === 'string' ? fields.model : route.kind === 'image' ? DEFAULT_IMAGE_MODEL : '';
+  const model = typeof fields?.model === 'string' ? fields.model : route.defaultModel ?? '';
   const entry = ctx.deps.registry.find(model);
   const remote = options.remotes.forModel(entry ? [model, entry.id, ...entry.aliases] : [model]);
   if (!remote) return local(localCtx);
 
   const forward = () => {
-    validateRequest(route.operation, fields);
+    validateRequest(operation, fields);
     return remote.forward({ method: 'POST', path: ctx.path + ctx.url.search, headers: ctx.request.headers, body: bytes, signal: ctx.request.signal });
   };
   if (remote.config.policy === 'remote') return forward();
   // A model this runtime knows as another kind is a local 400, not a reason to ask the remote.
-  if (options.localEngines && entry && entry.kind !== route.kind) return local(localCtx);
+  if (options.localEngines && entry && entry.kind !== route.engine) return local(localCtx);
   const localCanServe = options.localEngines && entry !== undefined &&
     (entry.builtIn || await ctx.deps.isDownloaded(entry).catch(() => false));
   if (!localCanServe) return forward();

@@ -9,7 +9,8 @@ import { createSession, type Ort } from '../../core/session';
 import type { CatalogEntry, EmbeddingsSpec } from '../../models/types';
 import { l2Normalize, pool, truncateDimensions } from './pooling';
 import { EmbeddingTokenizer } from './tokenize';
-import type { EmbeddingInput, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
+import type { LoadedModelInfo } from '../contract';
+import type { EmbeddingInput, EmbedResult, OrtDevice } from './types';
 
 export type { Ort };
 
@@ -30,6 +31,8 @@ export class OnnxEmbedder {
     private readonly spec: EmbeddingsSpec,
     private readonly session: OrtModule.InferenceSession,
     private readonly tokenizer: EmbeddingTokenizer,
+    /** The device its session runs on. */
+    readonly device: OrtDevice,
     readonly info: LoadedModelInfo,
   ) {}
 
@@ -44,8 +47,9 @@ export class OnnxEmbedder {
         create: () => createSession(ort, files.model, device, { graphOptimizationLevel: 'all' }, 'WebGPU is not available in this browser'),
       })),
     );
-    const info: LoadedModelInfo = { id: entry.id, backend: resolved.name as OrtDevice, skipped: resolved.skipped };
-    return new OnnxEmbedder(ort, entry.id, spec, resolved.value, tokenizer, info);
+    const device = resolved.name as OrtDevice;
+    const info: LoadedModelInfo = { id: entry.id, device, backend: 'onnx', skipped: resolved.skipped };
+    return new OnnxEmbedder(ort, entry.id, spec, resolved.value, tokenizer, device, info);
   }
 
   /** Tokenises every input, runs them in length-sorted padded batches, and returns vectors in input order. */
@@ -87,7 +91,7 @@ export class OnnxEmbedder {
     }
     return checked.map((c, r) => ('error' in c
       ? { error: c.error }
-      : { vectors: vectors[r], promptTokens: c.ids.reduce((sum, x) => sum + x.length, 0), backend: this.info.backend }));
+      : { vectors: vectors[r], promptTokens: c.ids.reduce((sum, x) => sum + x.length, 0), backend: this.device }));
   }
 
   private checkDimensions(dimensions: number | undefined): void {

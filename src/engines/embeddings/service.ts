@@ -1,22 +1,22 @@
 /**
  * The embeddings engine as a worker runs it: loads models on demand through a file loader (the artifact store in
- * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time so batches never
- * interleave on the device. Concurrent requests to one model are coalesced with no fixed wait: a request that finds
- * the engine idle runs on the event loop's next turn (taking along whatever arrived in the same turn), and the
- * requests that arrive while a job runs wait for it and then run together as the next job, sharing batches, each
- * still answered with its own vectors, token count and errors. A lone request thus pays no coalescing window, and a
- * burst pays one job per "the device was busy" interval. Loaded models live in a ModelHost: one that fails to load
- * or breaks mid-run is dropped so the next request loads it afresh.
+ * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time (the ModelHost's
+ * per-device queue) so batches never interleave on the device. Concurrent requests to one model are coalesced with no
+ * fixed wait: a request that finds the engine idle runs on the event loop's next turn (taking along whatever arrived
+ * in the same turn), and the requests that arrive while a job runs wait for it and then run together as the next
+ * job, sharing batches, each still answered with its own vectors, token count and errors. A lone request thus pays
+ * no coalescing window, and a burst pays one job per "the device was busy" interval. Loaded models live in a
+ * ModelHost: one that fails to load or breaks mid-run is dropped so the next request loads it afresh.
  */
-import { hearthError, toHearthError } from '../../core/errors';
+import { toHearthError } from '../../core/errors';
 import { sleep } from '../../core/deferred';
-import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
-import { ModelHost } from '../model-host';
+import type { LoadedModelInfo } from '../contract';
+import { droppedBeforeStart, ModelHost } from '../model-host';
 import type { ModelFiles } from '../model-files';
 import { readEmbedderFiles } from './files';
 import { OnnxEmbedder, type EmbedderFiles, type Ort } from './onnx-embedder';
-import type { EmbeddingsEngine, EmbedRequest, EmbedResult, LoadedModelInfo, OrtDevice } from './types';
+import type { EmbeddingsEngine, EmbedRequest, EmbedResult, OrtDevice } from './types';
 
 export type FileLoader = (entry: CatalogEntry) => Promise<EmbedderFiles>;
 
@@ -37,8 +37,8 @@ interface Waiting {
 }
 
 export class EmbeddingsService implements EmbeddingsEngine {
-  private readonly models = new ModelHost<OnnxEmbedder>((m) => m.release());
-  private readonly jobs = new SerialQueue();
+  /** One queue for the device: a job's batches never interleave with another's, whichever models they use. */
+  private readonly models = new ModelHost<OnnxEmbedder>({ release: (m) => m.release(), describe: (m) => m.info, queue: 'device' });
   private readonly waiting = new Map<string, Waiting[]>();
   /** Jobs queued or running: 0 means the device is idle and a new job may start on the next turn. */
   private pendingJobs = 0;
@@ -49,10 +49,10 @@ export class EmbeddingsService implements EmbeddingsEngine {
     private readonly coalesceMs = DEFAULT_COALESCE_MS) {}
 
   async load(entry: CatalogEntry): Promise<LoadedModelInfo> {
-    return (await this.embedder(entry)).info;
+    return this.models.describe(await this.embedder(entry), entry.id);
   }
 
-  async embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult> {
+  async run(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult> {
     const embedder = await this.embedder(request.entry);
     const id = request.entry.id;
     return new Promise<EmbedResult>((resolve, reject) => {
@@ -68,7 +68,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
   private schedule(id: string, embedder: OnnxEmbedder): void {
     const idle = this.pendingJobs === 0;
     this.pendingJobs++;
-    void this.jobs.run(() => this.runWaiting(id, embedder, idle)).finally(() => this.pendingJobs--);
+    void this.models.enqueue(id, () => this.runWaiting(id, embedder, idle)).finally(() => this.pendingJobs--);
   }
 
   /**
@@ -85,7 +85,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const next = queue.shift()!;
       if (next.signal?.aborted) {
         // Its client has gone: dropped before it runs.
-        next.reject(hearthError('cancelled', 'The client went away before the job started'));
+        next.reject(droppedBeforeStart());
         continue;
       }
       job.push(next);
@@ -105,7 +105,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
   }
 
   async loaded(): Promise<LoadedModelInfo[]> {
-    return (await this.models.loaded()).map(({ model }) => model.info);
+    return this.models.infos();
   }
 
   async unload(id: string): Promise<void> {

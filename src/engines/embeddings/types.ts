@@ -30,17 +30,9 @@ export interface EmbedResult {
   backend: OrtDevice;
 }
 
-export interface LoadedModelInfo {
-  id: string;
-  backend: OrtDevice;
-  /** Why faster backends were skipped, if they were. */
-  skipped: { name: string; reason: string }[];
-}
-
-export interface EmbeddingsEngine extends ModelEngine<LoadedModelInfo> {
-  /**
-   * One request's vectors (coalesced with the other requests waiting for the same model). A request whose `signal`
-   * has aborted while it waited for its turn is dropped before it runs (499 `cancelled`).
-   */
-  embed(request: EmbedRequest, signal?: AbortSignal): Promise<EmbedResult>;
-}
+/**
+ * One request's vectors, answered whole (not as a stream: see contract.ts) and coalesced with the other requests
+ * waiting for the same model. A request whose `signal` has aborted while it waited for its turn is dropped before it
+ * runs (499 `cancelled`).
+ */
+export type EmbeddingsEngine = ModelEngine<EmbedRequest, EmbedResult>;

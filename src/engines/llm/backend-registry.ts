@@ -60,7 +60,7 @@ export function webLlmBackend(webLlm: ExternalLlmBackend | undefined): LlmBacken
 }
 
 /**
- * Hearth's WGSL decoder for ONNX variants on WebGPU. `device` supplies the GPU device (Node tests, benches; default:
+ * Hearth's WGSL decoder for ONNX variants on WebGPU (fp32, q4, and the fp16 / q4f16 ones on any adapter). `device` supplies the GPU device (Node tests, benches; default:
  * one from navigator.gpu per model); `shaders` the kernel sources (default: the bundled ones).
  */
 export function wgslBackend(options: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources }): LlmBackend {
@@ -70,7 +70,8 @@ export function wgslBackend(options: { device?: () => Promise<GPUDevice>; shader
       name: `wgsl:${variant.name}:webgpu`,
       create: async () => {
         if (!options.device) assertDeviceAvailable('webgpu');
-        if (variant.requiresF16) throw new Error('f16 variants are not read by the WGSL decoder yet');
+        // f16 variants (fp16 / q4f16 exports) need no `shader-f16` here: the WGSL decoder keeps their float16 weights
+        // and scales as stored and widens them in its kernels (unpack2x16float), computing in float32.
         const device = await options.device?.();
         const model = await loadWgslLlm(entry, variant, await files(), { device, shaders: options.shaders });
         return llmRunnable(model, 'wgsl', variant.name, 'webgpu', () => model.decoder.release());

@@ -3,9 +3,9 @@
  * registered backend (backend-registry.ts: web-llm for MLC builds; for ONNX variants on WebGPU, Hearth's own WGSL
  * decoder when the model is a Llama-family one it can read, then onnxruntime-web on WebGPU, then wasm), keeps the first that loads — the
  * reasons the others were skipped are kept in its info — and runs one job per model at a time so concurrent requests
- * queue and never interleave their tokens.
+ * queue (the ModelHost's per-model rule) and never interleave their tokens.
  */
-import { hearthError, toHearthError } from '../../core/errors';
+import { toHearthError } from '../../core/errors';
 import type { CatalogEntry } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import { ModelHost } from '../model-host';
@@ -13,11 +13,11 @@ import type { ModelFiles } from '../model-files';
 import { readGgufFile, readLlmFiles } from './files';
 import type { OrtDevice } from '../embeddings/types';
 import type { Ort } from '../../core/session';
-import { KeyedQueue } from '../../core/queue';
 import { ggufBackend, onnxBackend, webLlmBackend, wgslBackend, type ExternalLlmBackend, type LlmBackend, type RunnableLlm } from './backend-registry';
 import type { OnnxLlmFiles } from './onnx-backend';
 import type { WgslLlmShaderSources } from './wgsl/decoder';
-import type { LlmEngine, LlmEvent, LlmJob, LoadedLlmInfo } from './types';
+import type { LoadedModelInfo } from '../contract';
+import type { LlmEngine, LlmEvent, LlmJob } from './types';
 
 export type { ExternalLlmBackend, LlmBackend, RunnableLlm };
 
@@ -41,8 +41,8 @@ export interface LlmServiceOptions {
 }
 
 export class LlmService implements LlmEngine {
-  private readonly models = new ModelHost<RunnableLlm>((m) => m.release());
-  private readonly queues = new KeyedQueue<string>();
+  /** Jobs queue per model: each model's KV cache serves one job at a time, other models run meanwhile. */
+  private readonly models = new ModelHost<RunnableLlm>({ release: (m) => m.release(), describe: (m) => m.info, queue: 'model' });
 
   /** The backends, in priority order, registered as equals (each offers candidates per variant). */
   private readonly backends: LlmBackend[];
@@ -56,12 +56,12 @@ export class LlmService implements LlmEngine {
     ];
   }
 
-  async load(entry: CatalogEntry): Promise<LoadedLlmInfo> {
-    return (await this.model(entry)).info;
+  async load(entry: CatalogEntry): Promise<LoadedModelInfo> {
+    return this.models.describe(await this.model(entry), entry.id);
   }
 
-  async loaded(): Promise<LoadedLlmInfo[]> {
-    return (await this.models.loaded()).map(({ model }) => model.info);
+  async loaded(): Promise<LoadedModelInfo[]> {
+    return this.models.infos();
   }
 
   async unload(id: string): Promise<void> {
@@ -69,20 +69,16 @@ export class LlmService implements LlmEngine {
   }
 
   /** Waits for the model's previous job to end, then streams this one; the next job waits for this stream to end. */
-  async generate(job: LlmJob, signal?: AbortSignal): Promise<ReadableStream<LlmEvent>> {
+  async run(job: LlmJob, signal?: AbortSignal): Promise<ReadableStream<LlmEvent>> {
     const queued = performance.now();
     const model = await this.model(job.entry);
-    const turn = this.queues.enter(job.entry.id);
-    const release = turn.leave;
     const stats = model.info.stats;
-    stats.queued = (stats.queued ?? 0) + 1;
-    await Promise.race([turn.ready, abortedPromise(signal)]);
-    stats.queued--;
-    if (signal?.aborted) {
-      // Its client has gone: dropped before it starts (the queue behind it still waits for the previous job).
-      release();
-      stats.cancelled++;
-      throw hearthError('cancelled', 'The client went away before the job started');
+    let release: () => void;
+    try {
+      release = await this.models.turn(job.entry.id, signal);
+    } catch (e) {
+      stats.cancelled++; // its client has gone: dropped before it starts
+      throw e;
     }
     let source: ReadableStreamDefaultReader<LlmEvent>;
     try {
@@ -143,15 +139,6 @@ export class LlmService implements LlmEngine {
     resolved.value.info.skipped = resolved.skipped;
     return resolved.value;
   }
-}
-
-/** Resolves when `signal` aborts (never without one). */
-function abortedPromise(signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!signal) return;
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
 
 /**

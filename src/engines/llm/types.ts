@@ -3,7 +3,7 @@
  * (our ONNX decoder or web-llm) runs them. The API layer fills defaults and validates; engines never see raw JSON.
  */
 import type { CatalogEntry } from '../../models/types';
-import type { ModelEngine, StreamingEngine } from '../contract';
+import type { LoadedModelInfo, ModelStats, StreamingEngine } from '../contract';
 import type { SamplingParams } from './sampling';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
@@ -130,20 +130,11 @@ export interface LlmTimings {
 }
 
 /** Counters per loaded model: how many jobs ran, how many the caller cancelled, tokens generated. */
-export interface LlmStats {
-  requests: number;
-  cancelled: number;
-  generatedTokens: number;
-  /** Jobs waiting for the model's current job to end. */
-  queued?: number;
-}
+export type LlmStats = ModelStats;
 
-export interface LoadedLlmInfo {
-  id: string;
-  backend: string;
+/** A loaded LLM as its backend describes it: the common info, always with its variant and counters. */
+export interface LoadedLlmInfo extends LoadedModelInfo {
   variant: string;
-  device: string;
-  skipped: { name: string; reason: string }[];
   stats: LlmStats;
 }
 
@@ -151,4 +142,4 @@ export interface LoadedLlmInfo {
  * Runs a job as a stream of events; the stream's cancel() stops generation before the next token. A job whose
  * `signal` has aborted while it waited for its turn is dropped before it starts (499 `cancelled`).
  */
-export interface LlmEngine extends ModelEngine<LoadedLlmInfo>, StreamingEngine<LlmJob, LlmEvent> {}
+export type LlmEngine = StreamingEngine<LlmJob, LlmEvent>;

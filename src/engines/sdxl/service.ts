@@ -9,14 +9,15 @@
 import type * as OrtModule from 'onnxruntime-web';
 import { hearthError, invalidRequest, toHearthError } from '../../core/errors';
 import { assertDeviceAvailable, createSession, type Ort } from '../../core/session';
-import { SerialQueue } from '../../core/queue';
 import type { CatalogEntry } from '../../models/types';
 import { resolveBackend } from '../backends';
+import type { LoadedModelInfo } from '../contract';
+import { mergeInfos } from '../loaded';
 import { onCpu, type OrtDevice } from '../embeddings/types';
 import { ClipTokenizer } from './clip';
 import { IMAGE_PARTS, loadImageFiles, readSafetyCheckerFiles, type ImagePart, type SdxlFiles } from './files';
 import type { ModelFiles } from '../model-files';
-import { ModelHost } from '../model-host';
+import { droppedBeforeStart, ModelHost } from '../model-host';
 import { mergeLora, type LoraMergeReport } from './lora/apply';
 import { SafetyChecker } from './safety';
 import type { LoraSource } from './lora/fetch';
@@ -24,7 +25,7 @@ import { cpuMerger, type WeightMerger } from './lora/merge';
 import { rgbaToRgb, type ImageCodec } from './codec';
 import { SdxlPipeline, type SdxlModel } from './pipeline';
 import { KarrasSchedule } from './scheduler';
-import type { EncodedImage, ImageEngine, ImageEvent, ImageJob, LoadedImageInfo } from './types';
+import type { EncodedImage, ImageEngine, ImageEvent, ImageJob } from './types';
 import { pullStream } from '../../util/pull-stream';
 
 
@@ -62,17 +63,24 @@ interface LoadedPipeline {
 }
 
 export class SdxlService implements ImageEngine {
-  /** By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. */
-  private readonly models = new ModelHost<LoadedPipeline>(async (m) => {
-    m.retired = true;
-    if (m.users === 0) await freeSessions(m);
+  /**
+   * By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. One queue for the device: a
+   * job's denoising steps never interleave with another's. (The devices tried before the one that loaded are not
+   * reported as `skipped`: GET /models has never listed them for image models.)
+   */
+  private readonly models = new ModelHost<LoadedPipeline>({
+    release: async (m) => {
+      m.retired = true;
+      if (m.users === 0) await freeSessions(m);
+    },
+    describe: (m) => ({ id: m.entryId, device: m.pipeline.model.device, backend: 'onnx', skipped: [], ...(m.lora && { loras: [m.lora] }) }),
+    queue: 'device',
   });
-  private readonly safetyCheckers = new ModelHost<SafetyChecker>((c) => c.release());
-  private readonly jobs = new SerialQueue();
+  private readonly safetyCheckers = new ModelHost<SafetyChecker>({ release: (c) => c.release() });
 
   constructor(private readonly options: SdxlServiceOptions) {}
 
-  async generate(job: ImageJob, signal?: AbortSignal): Promise<ReadableStream<ImageEvent>> {
+  async run(job: ImageJob, signal?: AbortSignal): Promise<ReadableStream<ImageEvent>> {
     const loaded = await this.pipeline(job.entry, job.lora);
     const { pipeline, lora } = loaded;
     loaded.users++;
@@ -103,7 +111,7 @@ export class SdxlService implements ImageEngine {
     const models = this.models;
     let cancelled = false;
     let started = false;
-    const turn = this.jobs.enter();
+    const turn = models.enter(loaded.key);
     // The next job starts, and the pipeline may be freed, only once this one has really stopped (not at cancel:
     // a step may still be running then).
     const finish = () => {
@@ -117,7 +125,7 @@ export class SdxlService implements ImageEngine {
         await turn.ready;
         if (cancelled) return;
         // Its client has gone while it waited: dropped before it starts.
-        if (signal?.aborted) throw hearthError('cancelled', 'The client went away before the job started');
+        if (signal?.aborted) throw droppedBeforeStart();
         yield { type: 'start', backend: `onnx/${pipeline.model.device}${lora ? '+lora' : ''}`, steps: job.steps, samples: job.samples };
         for (let k = 0; k < job.samples; k++) {
           const seed = (job.seed + k) >>> 0;
@@ -178,13 +186,14 @@ export class SdxlService implements ImageEngine {
   }
 
   /** Loads the plain model (downloading if needed) without generating. */
-  async load(entry: CatalogEntry): Promise<LoadedImageInfo> {
+  async load(entry: CatalogEntry): Promise<LoadedModelInfo> {
     const m = await this.pipeline(entry);
-    return { id: m.entryId, device: m.pipeline.model.device };
+    return this.models.describe(m, m.key);
   }
 
-  async loaded(): Promise<LoadedImageInfo[]> {
-    return (await this.models.loaded()).map(({ model: m }) => ({ id: m.entryId, device: m.pipeline.model.device, ...(m.lora && { lora: m.lora }) }));
+  /** One info per model: its plain copy and its adapter-merged one report together (`loras`). */
+  async loaded(): Promise<LoadedModelInfo[]> {
+    return mergeInfos(await this.models.infos());
   }
 
   /** The entry's safety checker, created on the pipeline's device (then on the CPU: onnxruntime-node's if listed, else wasm) on first use. */

@@ -3,7 +3,7 @@
  * progress is live and cancelling stops the denoising loop between steps).
  */
 import type { CatalogEntry } from '../../models/types';
-import type { ModelEngine, StreamingEngine } from '../contract';
+import type { StreamingEngine } from '../contract';
 import type { LoraSource } from './lora/fetch';
 
 /** Pixels as they cross the worker boundary: RGBA, row-major. */
@@ -41,10 +41,8 @@ export type ImageEvent =
   | { type: 'image'; index: number; seed: number; bytes: ArrayBuffer; mime: string; finishReason: 'SUCCESS' | 'CONTENT_FILTERED' | 'ERROR' }
   | { type: 'done' };
 
-export interface LoadedImageInfo { id: string; device: string; /** `repo/file` of the merged LoRA, if any. */ lora?: string }
-
 /** A job whose `signal` has aborted while it waited for its turn is dropped before it starts. */
-export interface ImageEngine extends ModelEngine<LoadedImageInfo>, StreamingEngine<ImageJob, ImageEvent> {
+export interface ImageEngine extends StreamingEngine<ImageJob, ImageEvent> {
   /** Canny edges of an image (resized to width × height) as the ControlNet will see them, as a PNG: the UI's preview. */
   cannyPreview(image: EncodedImage, low: number, high: number, width?: number, height?: number): Promise<ArrayBuffer>;
 }

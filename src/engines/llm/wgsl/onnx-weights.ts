@@ -4,10 +4,12 @@
  * MatMulNBits or Gemm whose node (or weight, or output) is named `layers.{i}…{q,k,v,o,gate,up,down}_proj`; the head is
  * the one producing `logits` (a Transpose of the embedding when tied); biases are the initializers added to the q/k/v
  * outputs; norms are the 1-D initializers named (or used by nodes named) `input_layernorm`, `post_attention_layernorm`
- * and the final `norm`. Anything else (fp16 weights, 8-bit blocks, fused qkv…) is an Error naming what is missing.
+ * and the final `norm`. Matrices may be float32 or float16 (fp16 / q4f16 exports: the fp16 bytes are kept as they are,
+ * widened on the GPU), MatMulNBits scales float32 or float16; norms and biases (1-D, a few KB) are widened to float32
+ * here, once at load. Anything else (8-bit blocks, fused qkv…) is an Error naming what is missing.
  */
-import { ONNX_FLOAT, ONNX_UINT8, readOnnxGraph, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-graph';
-import { f32FromBytes, type LinearWeight, type LlamaArchitecture, type LlamaLayerWeights, type LlamaWeights } from './weights';
+import { ONNX_FLOAT, ONNX_FLOAT16, ONNX_UINT8, readOnnxGraph, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-graph';
+import { f32FromBytes, f32FromF16Bytes, type LinearWeight, type LlamaArchitecture, type LlamaLayerWeights, type LlamaWeights } from './weights';
 
 const PROJ = /layers[._/](\d+)[./_](?:self_attn|attn|mlp)[./_](q|k|v|o|gate|up|down)_proj\b/;
 type Proj = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -27,15 +29,17 @@ export function llamaWeightsFromOnnx(model: Uint8Array, external: { path: string
   if (!gather) throw new Error('no Gather reads input_ids (the embedding)');
   if (gather.op !== 'Gather') throw new Error(`the embedding is a ${gather.op} (a quantised table), which is not supported yet`);
   const table = init(gather.inputs[0]);
-  if (!table || table.dataType !== ONNX_FLOAT || table.dims.length !== 2) throw new Error('the embedding table is not a float32 [vocab, hidden] initializer');
-  const embed: LinearWeight = { kind: 'f32', layout: 'nk', n: table.dims[0], k: table.dims[1], bytes: table.bytes };
+  if (!table || !isFloat(table) || table.dims.length !== 2) throw new Error('the embedding table is not a float32 or float16 [vocab, hidden] initializer');
+  const embed: LinearWeight = matrix(table, 'nk', table.dims[0], table.dims[1]);
   checkShape('embedding', embed, arch.vocab, arch.hidden, true);
 
   const linears = new Map<string, { node: OnnxNode; weight: LinearWeight }>();
   let lmHead: LinearWeight | null = null;
   for (const node of graph.nodes) {
     if (node.op !== 'MatMul' && node.op !== 'MatMulNBits' && node.op !== 'Gemm') continue;
-    const isHead = node.outputs.includes('logits') || /lm_head/.test(node.name);
+    // fp16 exports keeping float32 outputs end in Cast(logits_fp16) → logits.
+    const isHead = node.outputs.includes('logits') || /lm_head/.test(node.name)
+      || (consumers.get(node.outputs[0]) ?? []).some((c) => c.op === 'Cast' && c.outputs.includes('logits'));
     const match = PROJ.exec(node.name) ?? PROJ.exec(node.inputs[1] ?? '') ?? PROJ.exec(node.outputs[0] ?? '');
     if (!isHead && !match) continue;
     const weight = linearWeight(node, graph, producer, table, embed);
@@ -56,12 +60,12 @@ export function llamaWeightsFromOnnx(model: Uint8Array, external: { path: string
       const where = layer === null ? /(^|\/)(model\/)?norm\// : new RegExp(`layers[._]${layer}/${kind}/`);
       for (const node of graph.nodes) {
         if (!where.test(node.name)) continue;
-        t = node.inputs.map(init).find((x) => x && x.dataType === ONNX_FLOAT && x.dims.length === 1 && x.dims[0] === arch.hidden);
+        t = node.inputs.map(init).find((x) => x && isFloat(x) && x.dims.length === 1 && x.dims[0] === arch.hidden);
         if (t) break;
       }
     }
-    if (!t || t.dataType !== ONNX_FLOAT || t.bytes.byteLength !== 4 * arch.hidden) throw new Error(`no float32 weight for ${layer === null ? 'the final norm' : `layer ${layer}'s ${kind}`}`);
-    return f32FromBytes(t.bytes);
+    if (!t || !isFloat(t) || t.bytes.byteLength !== elementBytes(t) * arch.hidden) throw new Error(`no float32 or float16 weight for ${layer === null ? 'the final norm' : `layer ${layer}'s ${kind}`}`);
+    return vector(t);
   };
 
   const bias = (node: OnnxNode, n: number): Float32Array | null => {
@@ -69,8 +73,8 @@ export function llamaWeightsFromOnnx(model: Uint8Array, external: { path: string
     const add = (consumers.get(node.outputs[0]) ?? []).find((c) => c.op === 'Add' && c.inputs.some((i) => init(i)));
     const t = nbitsBias ?? (add ? add.inputs.map(init).find(Boolean) : undefined) ?? (node.op === 'Gemm' ? init(node.inputs[2] ?? '') : undefined);
     if (!t) return null;
-    if (t.dataType !== ONNX_FLOAT || t.bytes.byteLength !== 4 * n) throw new Error(`the bias of ${node.name} is not float32 [${n}]`);
-    return f32FromBytes(t.bytes);
+    if (!isFloat(t) || t.bytes.byteLength !== elementBytes(t) * n) throw new Error(`the bias of ${node.name} is not float32 or float16 [${n}]`);
+    return vector(t);
   };
 
   const layers: LlamaLayerWeights[] = [];
@@ -109,33 +113,46 @@ function linearWeight(node: OnnxNode, graph: OnnxGraph, producer: Map<string, On
     const { K, N, bits, block_size: bs } = node.ints;
     if (bits !== 4) throw new Error(`${node.name}: MatMulNBits with ${bits} bits (only 4 are supported)`);
     if (!q || q.dataType !== ONNX_UINT8) throw new Error(`${node.name}: its 4-bit weight is not a uint8 initializer`);
-    if (!scales || scales.dataType !== ONNX_FLOAT) throw new Error(`${node.name}: its scales are not float32 (fp16 scales are not supported yet)`);
+    if (!scales || !isFloat(scales)) throw new Error(`${node.name}: its scales are not float32 or float16`);
     if (zp && zp.dataType !== ONNX_UINT8) throw new Error(`${node.name}: its zero points are not uint8`);
     if (init(node.inputs[4])) throw new Error(`${node.name}: g_idx (act-order) is not supported`);
     if (!bs || bs % 8 || bs < 16) throw new Error(`${node.name}: block_size ${bs} is not a multiple of 8 from 16`);
     const blocks = Math.ceil(K / bs);
-    if (q.bytes.byteLength !== N * blocks * bs / 2 || scales.bytes.byteLength !== 4 * N * blocks) throw new Error(`${node.name}: its blocks do not match K=${K}, N=${N}`);
-    return { kind: 'q4', n: N, k: K, blockSize: bs, q: q.bytes, scales: scales.bytes, zeroPoints: zp?.bytes ?? null };
+    if (q.bytes.byteLength !== N * blocks * bs / 2 || scales.bytes.byteLength !== elementBytes(scales) * N * blocks) throw new Error(`${node.name}: its blocks do not match K=${K}, N=${N}`);
+    const scaleType = scales.dataType === ONNX_FLOAT16 ? 'f16' : 'f32';
+    return { kind: 'q4', n: N, k: K, blockSize: bs, q: q.bytes, scales: scales.bytes, scaleType, zeroPoints: zp?.bytes ?? null };
   }
   const name = node.inputs[1];
   const direct = init(name);
   if (direct) {
-    if (direct.dataType !== ONNX_FLOAT || direct.dims.length !== 2) throw new Error(`${node.name}: weight ${name} is not a float32 matrix (fp16 weights are not supported yet)`);
+    if (!isFloat(direct) || direct.dims.length !== 2) throw new Error(`${node.name}: weight ${name} is not a float32 or float16 matrix`);
     if (direct === table) return embed;
     const transposed = node.op === 'Gemm' && node.ints.transB === 1;
     const [a, b] = direct.dims;
-    return transposed ? { kind: 'f32', layout: 'nk', n: a, k: b, bytes: direct.bytes } : { kind: 'f32', layout: 'kn', n: b, k: a, bytes: direct.bytes };
+    return transposed ? matrix(direct, 'nk', a, b) : matrix(direct, 'kn', b, a);
   }
   const t = producer.get(name);
   if (t?.op === 'Transpose') {
     const source = init(t.inputs[0]);
     if (!source) return null;
     if (source === table) return embed;
-    if (source.dataType !== ONNX_FLOAT || source.dims.length !== 2) throw new Error(`${node.name}: weight ${source.name} is not a float32 matrix`);
-    return { kind: 'f32', layout: 'nk', n: source.dims[0], k: source.dims[1], bytes: source.bytes };
+    if (!isFloat(source) || source.dims.length !== 2) throw new Error(`${node.name}: weight ${source.name} is not a float32 or float16 matrix`);
+    return matrix(source, 'nk', source.dims[0], source.dims[1]);
   }
   return null;
 }
+
+const isFloat = (t: OnnxTensor) => t.dataType === ONNX_FLOAT || t.dataType === ONNX_FLOAT16;
+const elementBytes = (t: OnnxTensor) => (t.dataType === ONNX_FLOAT16 ? 2 : 4);
+
+/** A float32 or float16 matrix initializer as a weight, its bytes as the file stores them. */
+function matrix(t: OnnxTensor, layout: 'nk' | 'kn', n: number, k: number): LinearWeight {
+  if (t.bytes.byteLength !== elementBytes(t) * n * k) throw new Error(`initializer ${t.name} has ${t.bytes.byteLength} bytes, not [${n}, ${k}]`);
+  return { kind: t.dataType === ONNX_FLOAT16 ? 'f16' : 'f32', layout, n, k, bytes: t.bytes };
+}
+
+/** A 1-D float32 or float16 initializer (a norm or a bias) as float32. */
+const vector = (t: OnnxTensor): Float32Array => (t.dataType === ONNX_FLOAT16 ? f32FromF16Bytes(t.bytes) : f32FromBytes(t.bytes));
 
 function checkShape(what: string, w: LinearWeight, n: number, k: number, allowVocabPadding: boolean): void {
   const ok = w.k === k && (w.n === n || (allowVocabPadding && w.n >= n));

@@ -3,19 +3,19 @@
  * unit tests compare each shader with these on odd shapes, and they document the exact math of each kernel.
  */
 import { dequantizeGguf } from './gguf-reference';
-import { f32FromBytes, type LinearWeight } from './weights';
+import { f32FromBytes, f32FromF16Bytes, type LinearWeight } from './weights';
 
-/** The weight as float32 [n, k] (4-bit blocks dequantised: (q − zp) · scale, zp 8 when absent). */
+/** The weight as float32 [n, k] (float16 widened; 4-bit blocks dequantised: (q − zp) · scale, zp 8 when absent). */
 export function dequantize(w: LinearWeight): Float32Array {
   if (w.kind === 'gguf') return dequantizeGguf(w.type, w.bytes, w.n, w.k);
   const out = new Float32Array(w.n * w.k);
-  if (w.kind === 'f32') {
-    const v = f32FromBytes(w.bytes);
+  if (w.kind === 'f32' || w.kind === 'f16') {
+    const v = w.kind === 'f32' ? f32FromBytes(w.bytes) : f32FromF16Bytes(w.bytes);
     for (let n = 0; n < w.n; n++) for (let k = 0; k < w.k; k++) out[n * w.k + k] = w.layout === 'nk' ? v[n * w.k + k] : v[k * w.n + n];
     return out;
   }
   const blocks = Math.ceil(w.k / w.blockSize);
-  const scales = f32FromBytes(w.scales);
+  const scales = w.scaleType === 'f16' ? f32FromF16Bytes(w.scales) : f32FromBytes(w.scales);
   const zpStride = Math.ceil(blocks / 2);
   for (let n = 0; n < w.n; n++) {
     for (let k = 0; k < w.k; k++) {

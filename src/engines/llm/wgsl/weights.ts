@@ -1,9 +1,11 @@
 /**
  * The Llama-family model our WGSL decoder runs, as read from a weights file before upload: the architecture (from
- * config.json) and every weight by role, each still in its file's own bytes and layout (float32 [n, k] or [k, n], or
- * MatMulNBits 4-bit blocks, or GGUF's GGML blocks), so nothing is converted on the CPU. Readers: onnx-weights.ts,
+ * config.json) and every weight by role, each still in its file's own bytes and layout (float32 or float16 [n, k] or
+ * [k, n], or MatMulNBits 4-bit blocks with float32 or float16 scales, or GGUF's GGML blocks), so no matrix is converted
+ * on the CPU (float16 is widened in the kernels, with unpack2x16float). Readers: onnx-weights.ts,
  * safetensors-weights.ts, gguf-weights.ts.
  */
+import { halfTable } from '../../../util/float16';
 
 export interface LlamaArchitecture {
   hidden: number;
@@ -28,8 +30,13 @@ export interface LlamaArchitecture {
 export type LinearWeight =
   /** float32 little-endian bytes, [n, k] (torch) or [k, n] (ONNX MatMul). */
   | { kind: 'f32'; layout: 'nk' | 'kn'; n: number; k: number; bytes: Uint8Array }
-  /** onnxruntime MatMulNBits, 4 bits: q [n, blocks, bs/2], scales f32 [n · blocks], zero points [n, ceil(blocks/2)]. */
-  | { kind: 'q4'; n: number; k: number; blockSize: number; q: Uint8Array; scales: Uint8Array; zeroPoints: Uint8Array | null }
+  /** float16 (IEEE half) little-endian bytes, [n, k] or [k, n]: an fp16 / q4f16 ONNX export's matrices. */
+  | { kind: 'f16'; layout: 'nk' | 'kn'; n: number; k: number; bytes: Uint8Array }
+  /**
+   * onnxruntime MatMulNBits, 4 bits: q [n, blocks, bs/2], scales [n · blocks] (float32, or float16 in q4f16 exports:
+   * `scaleType`), zero points [n, ceil(blocks/2)].
+   */
+  | { kind: 'q4'; n: number; k: number; blockSize: number; q: Uint8Array; scales: Uint8Array; scaleType?: 'f32' | 'f16'; zeroPoints: Uint8Array | null }
   /** A GGUF tensor as the file stores it: [n, k] rows of GGML blocks (F16, Q8_0, Q4_0, Q4_K, Q6_K; see gemv_gguf.wgsl). */
   | { kind: 'gguf'; type: GgufBlockType; n: number; k: number; bytes: Uint8Array };
 
@@ -76,6 +83,14 @@ export function weightBytesPerToken(w: LlamaWeights): number {
 export function f32FromBytes(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.byteLength >>> 2);
   new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
+  return out;
+}
+
+/** Little-endian IEEE half bytes → a Float32Array (for 1-D vectors: norms and biases, once at load). */
+export function f32FromF16Bytes(bytes: Uint8Array): Float32Array {
+  const half = halfTable();
+  const out = new Float32Array(bytes.byteLength >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = half[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
   return out;
 }
 

@@ -1,0 +1,255 @@
+// Float16 weight storage in the WGSL decoder, on WebGPU in Node (Dawn on SwiftShader, which has no `shader-f16`: the
+// kernels widen halves with the core builtin unpack2x16float and compute in float32):
+//  - stories260K in onnx-community's fp16 and q4f16 layouts (scripts/fixtures_stories_f16.py): the reader keeps every
+//    matrix and MatMulNBits scale as a view of the file's float16 bytes (no CPU conversion), and the decoder's 30
+//    greedy tokens (prompt through the prefill GEMMs, then GEMV decode steps, argmax on the GPU) equal torch's exactly,
+//    and its first-step top-10 logits are within 1e-3 of torch's: torch computing in float32 over the same
+//    float16-rounded weights (tests/fixtures/stories260k/reference-f16.json; its smallest top-1/top-2 gap, 0.13, is
+//    far above float32 rounding, so the exact-token comparison cannot flip on summation order);
+//  - through the API on an adapter without shader-f16: a q4f16 variant (requiresF16, no wasm) is served by
+//    wgsl/webgpu (`x-hearth-backend`, GET /models/{id}) with torch's greedy text;
+//  - each f16 kernel alone against its CPU reference (src/engines/llm/wgsl/reference.ts) on odd shapes: gemv_f16's
+//    gemv_nk / gemv_nk_thread / gemv_kn (odd k: single-element path; even k: word-pair path; odd and even n for
+//    gemv_kn's pair path), its subgroup variant, gemm_f16's gemm_nk / gemm_kn (21 tokens, SwiGLU fused), embed_f16,
+//    and the 4-bit kernels with float16 MatMulNBits scales (flag bit 4: an odd number of scales, zero points or 8);
+//  - random half bit patterns (every exponent from 2^-5 to 2^1, both signs), so the reference and the kernel widen
+//    exactly the same values; sums compared within 1e-5 relative (float32 on the GPU vs float64 on the CPU).
+// Without an adapter the tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDevice, runKernel, skipGpu } from './dawn';
+import { get, nodeApi, nodeLlm, post, readJson, ROOT } from './node-api';
+import { mulberry32 } from './random';
+import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
+import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
+import { llamaWeightsFromOnnx } from '../../src/engines/llm/wgsl/onnx-weights';
+import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
+import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/pipelines';
+import type { LinearWeight } from '../../src/engines/llm/wgsl/weights';
+import { CATALOG } from '../../src/models/catalog';
+import { ModelRegistry } from '../../src/models/registry';
+import type { CatalogEntry } from '../../src/models/types';
+
+const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
+const rand = mulberry32(1416);
+const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
+/** `count` random IEEE halves as little-endian bytes: |v| in [2^-5, 2^2), either sign. */
+function halves(count: number): Uint8Array {
+  const bits = Uint16Array.from({ length: count }, () => ((rand() < 0.5 ? 1 : 0) << 15) | ((10 + Math.floor(rand() * 7)) << 10) | Math.floor(rand() * 1024));
+  return new Uint8Array(bits.buffer);
+}
+type F16Weight = Extract<LinearWeight, { kind: 'f16' }>;
+const f16Weight = (layout: 'nk' | 'kn', n: number, k: number): F16Weight => ({ kind: 'f16', layout, n, k, bytes: halves(n * k) });
+
+function q4f16Weight(n: number, k: number, blockSize: number, withZp: boolean): Extract<LinearWeight, { kind: 'q4' }> {
+  const blocks = Math.ceil(k / blockSize);
+  const q = Uint8Array.from({ length: n * blocks * blockSize / 2 }, () => Math.floor(rand() * 256));
+  const zeroPoints = withZp ? Uint8Array.from({ length: n * Math.ceil(blocks / 2) }, () => Math.floor(rand() * 256)) : null;
+  return { kind: 'q4', n, k, blockSize, q, scales: halves(n * blocks), scaleType: 'f16', zeroPoints };
+}
+
+/** One device (no subgroups) for the kernels, the decoders and the API: SwiftShader compiles pipelines once. */
+let devicePromise: Promise<GPUDevice> | undefined;
+const sharedDevice = () => (devicePromise ??= getDevice('wgsl-llm-f16 tests'));
+
+describe.skipIf(skipGpu)('WGSL float16-storage kernels equal their CPU references', () => {
+  let device: GPUDevice;
+  beforeAll(async () => { device = await sharedDevice(); });
+
+  const run = (code: string, entry: string, params: (number | { f: number })[], bindings: Parameters<typeof runKernel>[4], groups: [number, number?, number?], read: number[]) =>
+    runKernel(device, code, entry, params, bindings, groups, read);
+  const f32 = (buf: ArrayBuffer, n: number) => new Float32Array(buf, 0, n);
+  const close = (got: Float32Array, want: Float32Array, tol: number) => {
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
+    expect(worst).toBeLessThanOrEqual(tol);
+  };
+
+  it('gemv_f16: gemv_nk, gemv_nk_thread (odd and even k), gemv_kn (odd and even n); bias, residual, a 2-D dispatch', async () => {
+    for (const [n, k] of [[37, 53], [37, 54], [38, 53]] as const) {
+      for (const [layout, entry] of [['nk', 'gemv_nk'], ['nk', 'gemv_nk_thread'], ['kn', 'gemv_kn']] as const) {
+        const w = f16Weight(layout, n, k);
+        const x = randn(k);
+        const bias = randn(n);
+        const residual = randn(n);
+        const perGroup = entry === 'gemv_nk' ? 4 : 64;
+        const invocations = entry === 'gemv_kn' && n % 2 === 0 ? n / 2 : n;
+        const groups = Math.ceil(invocations / perGroup);
+        const stride = Math.min(groups, 2);
+        const got = await run(shader('gemv_f16'), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
+          [stride, Math.ceil(groups / stride)], [4]);
+        close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
+      }
+    }
+  });
+
+  it('gemv_f16 subgroup variant (gemv_nk_subgroup) on a device with subgroups', async () => {
+    const sg = await getDevice('wgsl-llm-f16 tests', ['subgroups']);
+    expect(hasSmallSubgroups(sg)).toBe(true);
+    try {
+      for (const [n, k] of [[37, 299], [21, 300]] as const) {
+        const w = f16Weight('nk', n, k);
+        const x = randn(k);
+        const bias = randn(n);
+        const residual = randn(n);
+        const groups = Math.ceil(n / 4);
+        const code = `enable subgroups;\n${shader('gemv_f16')}\n${shader('gemv_f16_subgroup')}`;
+        const got = await runKernel(sg, code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w.bytes, 3: bias, 4: residual }, [groups], [4]);
+        close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
+      }
+    } finally {
+      sg.destroy();
+    }
+  });
+
+  it('gemm_f16: gemm_nk and gemm_kn (prefill, 21 tokens), odd n and k, bias + residual, SwiGLU fused into x', async () => {
+    const rows = 24;
+    const tokens = 21;
+    for (const [n, k] of [[67, 45], [66, 46]] as const) {
+      for (const layout of ['nk', 'kn'] as const) {
+        const w = f16Weight(layout, n, k);
+        const x = randn(rows * k);
+        const bias = randn(n);
+        const residual = randn(rows * n);
+        const up = randn(rows * k);
+        const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
+        const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
+        const got = await run(shader('gemm_f16'), entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
+        close(f32(got.get(4)!, tokens * n), gemmReference(w, x, tokens, bias, residual), 1e-5);
+        const fused = await run(shader('gemm_f16'), entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
+        close(f32(fused.get(4)!, tokens * n), gemmReference(w, swigluReference(x, up), tokens), 1e-5);
+      }
+    }
+  });
+
+  it('embed_f16 reads the token id from the state buffer (odd hidden: rows start mid-word; one token and three rows)', async () => {
+    const [vocab, hidden] = [11, 47];
+    const table = f16Weight('nk', vocab, hidden);
+    const one = await run(shader('embed'), 'embed_f16', [hidden, 0, 0, 0, 0, vocab], { 1: Uint32Array.of(7, 3, 0, 0), 2: new Float32Array(hidden), 7: table.bytes }, [1], [2]);
+    close(f32(one.get(2)!, hidden), embedReference(table, 7), 0);
+    const rows = await run(shader('embed'), 'embed_f16', [hidden, 0, 0, 0, 0, vocab],
+      { 1: Uint32Array.of(2, 0, 0, 0, 10, 1, 0, 0, 99, 2, 0, 0), 2: new Float32Array(3 * hidden), 7: table.bytes }, [1, 3], [2]);
+    const want = new Float32Array(3 * hidden);
+    [2, 10, 10].forEach((id, t) => want.set(embedReference(table, id), t * hidden)); // 99 is clamped to vocab − 1
+    close(f32(rows.get(2)!, 3 * hidden), want, 0);
+  });
+
+  it('4-bit kernels with float16 scales (flag bit 4): gemv_q4 main / main_thread, gemm_q4, embed_q4', async () => {
+    for (const [n, k, bs, zp] of [[19, 72, 16, true], [23, 96, 32, false], [5, 40, 16, false]] as const) {
+      const w = q4f16Weight(n, k, bs, zp);
+      const blocks = Math.ceil(k / bs);
+      const x = randn(k);
+      const bias = randn(n);
+      const residual = randn(n);
+      const zpBytes = w.zeroPoints ?? new Uint8Array(4);
+      for (const [entry, perGroup] of [['main', 4], ['main_thread', 64]] as const) {
+        const groups = Math.ceil(n / perGroup);
+        const got = await run(shader('gemv_q4'), entry, [k, n, 1 | 2 | 16 | (zp ? 4 : 0), groups, blocks, bs, Math.ceil(blocks / 2), 0],
+          { 1: x, 2: w.q, 3: w.scales, 4: zpBytes, 5: bias, 6: residual }, [groups], [6]);
+        close(f32(got.get(6)!, n), gemvReference(w, x, bias, residual), 1e-5);
+      }
+      const rows = 24;
+      const tokens = 21;
+      const xs = randn(rows * k);
+      const res = randn(rows * n);
+      const got = await run(shader('gemm_q4'), 'main', [k, n, 1 | 2 | 16 | (zp ? 4 : 0), rows, blocks, bs, Math.ceil(blocks / 2), 0],
+        { 1: xs, 2: w.q, 3: w.scales, 4: zpBytes, 5: bias, 6: res, 7: new Float32Array(4) }, [Math.ceil(n / 64), Math.ceil(tokens / 16)], [6]);
+      close(f32(got.get(6)!, tokens * n), gemmReference(w, xs, tokens, bias, res), 1e-5);
+      if (k % bs === 0) {
+        const e = await run(shader('embed'), 'embed_q4', [k, 16 | (zp ? 4 : 0), blocks, bs, Math.ceil(blocks / 2), n],
+          { 1: Uint32Array.of(n - 2, 0, 0, 0), 2: new Float32Array(k), 4: w.q, 5: w.scales, 6: zpBytes }, [Math.ceil(k / 64)], [2]);
+        close(f32(e.get(2)!, k), embedReference(w, n - 2), 1e-7);
+      }
+    }
+  });
+});
+
+interface VariantRef { model_file: string; new_tokens: number[]; text: string; min_margin: number; top10_first_step: [number, number][] }
+interface F16Ref { model_dir: string; prompt: string; prompt_ids: number[]; max_new_tokens: number; fp16: VariantRef; q4f16: VariantRef }
+const ref = readJson<F16Ref>('tests/fixtures/stories260k/reference-f16.json');
+const config = readJson<object>(`${ref.model_dir}/config.json`);
+const modelFile = (v: VariantRef) => new Uint8Array(readFileSync(`${ROOT}${ref.model_dir}/${v.model_file}`));
+
+/** Greedy from the prompt (one prefill pass, logits read back), then argmax steps on the GPU. */
+async function greedy(decoder: WgslDecoder, ids: number[], steps: number) {
+  decoder.reset();
+  const first = await decoder.step({ ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] });
+  const logits = first.logits;
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  const tokens = [best];
+  const mask = ids.map(() => 1);
+  while (tokens.length < steps) {
+    mask.push(1);
+    const [next] = await decoder.stepGreedy({ ids: [[tokens.at(-1)!]], mask: [mask], positions: [[ids.length + tokens.length - 1]] });
+    tokens.push(next);
+  }
+  return { tokens, logits };
+}
+
+describe.skipIf(skipGpu)('stories260K fp16 and q4f16 (onnx-community layouts) on the WGSL decoder equal torch', () => {
+  it('the reader keeps float16 matrices and scales as views of the file (nothing converted on the CPU)', () => {
+    const arch = llamaArchitecture(config);
+    const fp16File = modelFile(ref.fp16);
+    const fp16 = llamaWeightsFromOnnx(fp16File, [], arch);
+    expect(fp16.embed).toMatchObject({ kind: 'f16', layout: 'nk', n: 512, k: 64 });
+    expect(fp16.lmHead).toBe(fp16.embed); // tied through a Transpose of the fp16 embedding: one upload
+    const q = fp16.layers[0].q as Extract<LinearWeight, { kind: 'f16' }>;
+    expect(q).toMatchObject({ kind: 'f16', layout: 'kn', n: 64, k: 64 });
+    expect(q.bytes.buffer).toBe(fp16File.buffer);
+    expect(fp16.layers[0].down).toMatchObject({ kind: 'f16', layout: 'kn', n: 64, k: 172 });
+    const q4File = modelFile(ref.q4f16);
+    const q4 = llamaWeightsFromOnnx(q4File, [], arch);
+    const down = q4.layers[4].down as Extract<LinearWeight, { kind: 'q4' }>;
+    expect(down).toMatchObject({ kind: 'q4', scaleType: 'f16', n: 64, k: 172, blockSize: 32 });
+    expect(down.scales.byteLength).toBe(2 * 64 * 6);
+    expect(down.scales.buffer).toBe(q4File.buffer);
+    expect(q4.embed.kind).toBe('f16');
+  });
+
+  for (const variant of ['fp16', 'q4f16'] as const) {
+    it(`${variant}: 30 greedy tokens equal torch's exactly, first-step top-10 logits within 1e-3`, async () => {
+      const expected = ref[variant];
+      expect(expected.min_margin).toBeGreaterThan(0.1);
+      const weights = llamaWeightsFromOnnx(modelFile(expected), [], llamaArchitecture(config));
+      const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await sharedDevice());
+      try {
+        const { tokens, logits } = await greedy(decoder, ref.prompt_ids, ref.max_new_tokens);
+        expect(tokens).toEqual(expected.new_tokens);
+        for (const [id, value] of expected.top10_first_step) expect(Math.abs(logits[id] - value), `logit ${id}`).toBeLessThan(1e-3);
+      } finally {
+        await decoder.release();
+      }
+    }, 120_000);
+  }
+});
+
+describe.skipIf(skipGpu)('a q4f16 variant through the API on an adapter without shader-f16', () => {
+  // A test-local catalog entry (the built-in list stays as it is): stories260K's q4f16 file as an onnx-community
+  // q4f16 variant is declared, needing shader-f16 for onnxruntime-web and no wasm.
+  const stories = CATALOG.find((e) => e.id === 'hearth/stories260k')!;
+  const entry: CatalogEntry = {
+    ...stories, id: 'hearth/stories260k-q4f16-test', aliases: [],
+    files: stories.files.map((f) => (f.role === 'model' ? { role: 'model', url: `models/hearth-stories260k/${ref.q4f16.model_file}`, variant: 'q4f16' } : f)),
+    llm: { ...stories.llm!, variants: [{ backend: 'onnx', name: 'q4f16', requiresF16: true, wasm: false }] },
+  };
+  let api: ReturnType<typeof nodeApi>;
+  beforeAll(() => {
+    const llm = nodeLlm({ devices: ['webgpu', 'wasm'], hasShaderF16: async () => false, wgsl: { device: sharedDevice } });
+    api = nodeApi({ registry: new ModelRegistry([...CATALOG, entry]) }, llm);
+  });
+  afterAll(async () => { await api.llm.unload(entry.id); });
+
+  it('is served by wgsl/webgpu with torch\'s greedy text; GET /models/{id} reports the wgsl variant', async () => {
+    const res = await api.handle(post('/completions', { model: entry.id, prompt: ref.prompt, max_tokens: ref.max_new_tokens, temperature: 0 }));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(res.headers.get('x-hearth-backend')).toBe('wgsl/webgpu');
+    const body = await res.json() as { choices: { text: string }[] };
+    expect(ref.prompt + body.choices[0].text).toBe(ref.q4f16.text);
+    const model = await (await api.handle(get(`/models/${entry.id}`))).json() as { loaded_variant: string; device: string; skipped_backends: unknown[] };
+    expect(model.loaded_variant).toBe('wgsl:q4f16');
+    expect(model.device).toBe('webgpu');
+    expect(model.skipped_backends ?? []).toEqual([]); // omitted when no candidate before it failed
+  }, 120_000);
+});
