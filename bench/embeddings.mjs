@@ -28,7 +28,7 @@ export async function runEmbeddings({ page, mods, opts, log }) {
   const texts = sentences(BATCH, 20);
   const entry = new mods.ModelRegistry().find(MODEL_ID);
   const direct = await directSession(mods, entry, texts);
-  const { handle: nodeHandle } = nodeApi(mods);
+  const { handle: nodeHandle, service: nodeService } = nodeApi(mods);
   const nodeApiRun = async () => {
     const res = await nodeHandle(embeddingsRequest(MODEL_ID, texts));
     const bytes = await res.arrayBuffer();
@@ -63,9 +63,12 @@ export async function runEmbeddings({ page, mods, opts, log }) {
   // --- 3. coalescing: 32 concurrent one-sentence requests vs the same sent one by one ------------------------------
   log('embeddings coalescing: 32 one-sentence requests, concurrent vs one by one (browser via SW, Node API)');
   const one = Array.from({ length: 32 }, (_, i) => `sentence ${i} of the coalescing bench, about a hearth`);
-  const nodeRound = async (concurrent) => {
+  // The same API with the previous policy (every job on an idle engine waited a fixed 2 ms for company), for comparison.
+  const fixedWindow = nodeApi(mods, 2);
+  await (await fixedWindow.handle(embeddingsRequest(MODEL_ID, ['load']))).arrayBuffer();
+  const nodeRound = async (concurrent, api = { handle: nodeHandle }) => {
     const send = async (text) => {
-      const res = await nodeHandle(embeddingsRequest(MODEL_ID, [text]));
+      const res = await api.handle(embeddingsRequest(MODEL_ID, [text]));
       await res.arrayBuffer();
       if (!res.ok) throw new Error(`Node API: HTTP ${res.status}`);
     };
@@ -74,7 +77,7 @@ export async function runEmbeddings({ page, mods, opts, log }) {
     else for (const t of one) await send(t);
     return performance.now() - t0;
   };
-  const coalesce = { nodeConcurrent: [], nodeSequential: [], swConcurrent: [], swSequential: [] };
+  const coalesce = { nodeConcurrent: [], nodeSequential: [], swConcurrent: [], swSequential: [], nodeFixedConcurrent: [], nodeFixedSequential: [], nodeJobs: [] };
   for (let r = 0; r < 2 + 10; r++) {
     const inPage = await page.evaluate(async ({ model, one }) => {
       const send = async (text) => {
@@ -88,9 +91,16 @@ export async function runEmbeddings({ page, mods, opts, log }) {
       for (const t of one) await send(t);
       return { concurrent, sequential: performance.now() - t0 };
     }, { model: MODEL_ID, one });
+    const jobs0 = nodeService.counters.jobs;
     const nc = await nodeRound(true);
+    const jobs = nodeService.counters.jobs - jobs0;
     const ns = await nodeRound(false);
+    const fc = await nodeRound(true, fixedWindow);
+    const fs = await nodeRound(false, fixedWindow);
     if (r < 2) continue;
+    coalesce.nodeJobs.push(jobs);
+    coalesce.nodeFixedConcurrent.push(fc);
+    coalesce.nodeFixedSequential.push(fs);
     coalesce.swConcurrent.push(inPage.concurrent);
     coalesce.swSequential.push(inPage.sequential);
     coalesce.nodeConcurrent.push(nc);
@@ -192,7 +202,10 @@ export function reportEmbeddings(result, print) {
     print(table(['path', 'concurrent', 'one by one', 'throughput gain'], [
       ['browser, fetch via SW', fmt(p50(c.swConcurrent)), fmt(p50(c.swSequential)), `${fmt(p50(c.swSequential) / p50(c.swConcurrent))}×`],
       ['Node, createApi handle', fmt(p50(c.nodeConcurrent)), fmt(p50(c.nodeSequential)), `${fmt(p50(c.nodeSequential) / p50(c.nodeConcurrent))}×`],
+      ...(c.nodeFixedConcurrent?.length ? [['Node, previous policy (fixed 2 ms window)', fmt(p50(c.nodeFixedConcurrent)), fmt(p50(c.nodeFixedSequential)),
+        `${fmt(p50(c.nodeFixedSequential) / p50(c.nodeFixedConcurrent))}×`]] : []),
     ]));
+    if (c.nodeJobs?.length) print(`Node: the 32 concurrent requests ran as ${fmt(p50(c.nodeJobs), 0)} job(s) (p50). An idle engine runs a request on the next event-loop turn; a busy one coalesces what arrives meanwhile.`);
     print();
   }
   print(`checks (untimed): batch via SW HTTP ${browserCheck.status} on ${browserCheck.backend}, usage ${JSON.stringify(browserCheck.usage)}; ` +
@@ -227,5 +240,6 @@ export function embeddingsJson(result) {
       ratios,
       samplesMs: Object.fromEntries(Object.entries(tp).map(([k, v]) => [k, round3(v)])),
     },
+    coalescing: result.coalesce && Object.fromEntries(Object.entries(result.coalesce).map(([k, v]) => [k, summary(v)])),
   };
 }

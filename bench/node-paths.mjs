@@ -20,13 +20,16 @@ export async function loadApiModules(dir) {
   return { createApi, ModelRegistry, EmbeddingsService, EmbeddingTokenizer };
 }
 
-/** tests/unit/node-api.ts's nodeApi(), from the bundled modules: createApi + EmbeddingsService on ORT wasm in Node. */
-export function nodeApi(mods) {
+/**
+ * tests/unit/node-api.ts's nodeApi(), from the bundled modules: createApi + EmbeddingsService on ORT wasm in Node
+ * (`coalesceMs`: the idle engine's wait before it runs; undefined: the service's default).
+ */
+export function nodeApi(mods, coalesceMs) {
   const service = new mods.EmbeddingsService(ort, async (entry) => ({
     model: readEntryFile(entry, 'model'),
     tokenizer: readEntryJson(entry, 'tokenizer'),
     tokenizerConfig: readEntryJson(entry, 'tokenizer_config'),
-  }), ['wasm']);
+  }), ['wasm'], coalesceMs);
   const handle = mods.createApi({
     registry: new mods.ModelRegistry(),
     engines: { embeddings: async () => service },

@@ -11,6 +11,8 @@
 //
 //   node bench/run.mjs [--only=embeddings|llm|sdxl|lora|decode|remote|relay|serve|transformers (comma-separated)] [--no-build]
 //                      [--tjs-n=40] [--tjs-k=20] [--tjs-warmup=3]             (transformers: Hearth vs transformers.js)
+//                      [--tjs-devices=wasm,webgpu] [--tjs-gpu-n=10] [--tjs-gpu-k=3] [--tjs-gpu-warmup=1]
+//                                  (webgpu: a second page with ?devices=webgpu, where the page has WebGPU)
 //                      [--n=200] [--warmup=20] [--k=100] [--batch=32]          (embeddings)
 //                      [--llm-rounds=10] [--llm-warmup=2] [--max-tokens=200]    (llm)
 //                      [--sdxl-node-rounds=20] [--sdxl-node-warmup=5]           (sdxl, Node pipeline overhead)
@@ -45,7 +47,7 @@ import { loadSdxlModules } from './node-sdxl.mjs';
 import { SDXL_DEFAULTS, reportSdxl, runSdxl, sdxlJson } from './sdxl.mjs';
 import { fmt } from './stats.mjs';
 import { RELAY_DEFAULTS, relayJson, reportRelay, runRelay } from './relay.mjs';
-import { TRANSFORMERS_DEFAULTS, buildTransformersBundle, reportTransformers, runTransformers, transformersJson } from './transformers.mjs';
+import { TRANSFORMERS_DEFAULTS, TRANSFORMERS_WEBGPU_DEFAULTS, buildTransformersBundle, reportTransformers, runTransformers, transformersJson } from './transformers.mjs';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, '').split('=');
@@ -105,6 +107,12 @@ const transformersOpts = {
   n: num('tjs-n', TRANSFORMERS_DEFAULTS.n),
   k: num('tjs-k', TRANSFORMERS_DEFAULTS.k),
   warmup: num('tjs-warmup', TRANSFORMERS_DEFAULTS.warmup),
+  devices: String(args['tjs-devices'] ?? 'wasm,webgpu').split(','),
+};
+const transformersGpuOpts = {
+  n: num('tjs-gpu-n', TRANSFORMERS_WEBGPU_DEFAULTS.n),
+  k: num('tjs-gpu-k', TRANSFORMERS_WEBGPU_DEFAULTS.k),
+  warmup: num('tjs-gpu-warmup', TRANSFORMERS_WEBGPU_DEFAULTS.warmup),
 };
 
 const started = performance.now();
@@ -155,7 +163,22 @@ if (browserNeeded) {
       for (const workload of LLM_WORKLOADS) results[workload.key] = await runLlm({ page: host.page, mods, opts: llmOpts, log, workload });
     }
     if (only.includes('sdxl')) results.sdxl = await runSdxl({ page: host.page, mods, opts: sdxlOpts, log });
-    if (only.includes('transformers')) results.transformers = await runTransformers({ page: host.page, opts: transformersOpts, log, version: tjsBuild.version });
+    if (only.includes('transformers') && transformersOpts.devices.includes('wasm')) {
+      results.transformers = await runTransformers({ page: host.page, opts: transformersOpts, log, version: tjsBuild.version, device: 'wasm' });
+    }
+    if (only.includes('transformers') && transformersOpts.devices.includes('webgpu')) {
+      if (!info.webgpu) log('transformers.js vs Hearth on WebGPU: skipped, the page has no WebGPU');
+      else {
+        // Its own page (Hearth's workers take their devices from the page's query), the wasm page closed first so
+        // its workers and transformers.js's wasm threads do not share the cores.
+        await host.context.close();
+        log(`opening ${baseUrl}/?devices=webgpu`);
+        const gpuHost = await openHost(browser, baseUrl, 'devices=webgpu');
+        results.transformersWebgpu = await runTransformers({ page: gpuHost.page, opts: transformersGpuOpts, log, version: tjsBuild.version, device: 'webgpu' });
+        errors.push(...gpuHost.errors);
+        await gpuHost.context.close();
+      }
+    }
     if (only.includes('relay')) {
       await host.context.close(); // its idle page would only share the cores
       results.relay = await runRelay({ browser, baseUrl, opts: relayOpts, log });
@@ -207,6 +230,10 @@ if (results.transformers) {
   print();
   reportTransformers(results.transformers, print);
 }
+if (results.transformersWebgpu) {
+  print();
+  reportTransformers(results.transformersWebgpu, print);
+}
 if (results.lora) {
   print();
   reportLora(results.lora, print);
@@ -236,8 +263,8 @@ const env = {
   app: !browserNeeded ? null : args['no-build'] ? 'dist/' : 'bench/.build/web (fresh production build)',
 };
 const json = { date: new Date().toISOString(), env };
-const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson, relay: relayJson, transformers: transformersJson };
-const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : [b]));
+const TO_JSON = { embeddings: embeddingsJson, llm: llmJson, llmStories260k: llmJson, sdxl: sdxlJson, lora: loraJson, decode: decodeJson, relay: relayJson, transformers: transformersJson, transformersWebgpu: transformersJson };
+const JSON_KEYS = BENCHES.flatMap((b) => (b === 'llm' ? LLM_WORKLOADS.map((w) => w.key) : b === 'transformers' ? [b, 'transformersWebgpu'] : [b]));
 for (const b of JSON_KEYS) {
   if (results[b]) {
     json[b] = { date: json.date, ...TO_JSON[b](results[b]) };

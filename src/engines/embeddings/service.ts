@@ -1,10 +1,12 @@
 /**
  * The embeddings engine as a worker runs it: loads models on demand through a file loader (the artifact store in
  * the browser, the file system in Node), keeps one embedder per model, and runs one job at a time (the ModelHost's
- * per-device queue) so batches never interleave on the device. Concurrent requests to one model are coalesced: those
- * waiting when a job starts (after at most `coalesceMs` when the engine was idle) run as one job sharing batches,
- * each still answered with its own vectors, token count and errors. Loaded models live in a ModelHost: one that fails to load or breaks mid-run is
- * dropped so the next request loads it afresh.
+ * per-device queue) so batches never interleave on the device. Concurrent requests to one model are coalesced with no
+ * fixed wait: a request that finds the engine idle runs on the event loop's next turn (taking along whatever arrived
+ * in the same turn), and the requests that arrive while a job runs wait for it and then run together as the next
+ * job, sharing batches, each still answered with its own vectors, token count and errors. A lone request thus pays
+ * no coalescing window, and a burst pays one job per "the device was busy" interval. Loaded models live in a
+ * ModelHost: one that fails to load or breaks mid-run is dropped so the next request loads it afresh.
  */
 import { toHearthError } from '../../core/errors';
 import { sleep } from '../../core/deferred';
@@ -18,8 +20,12 @@ import type { EmbeddingsEngine, EmbedRequest, EmbedResult, OrtDevice } from './t
 
 export type FileLoader = (entry: CatalogEntry) => Promise<EmbedderFiles>;
 
-/** How long an idle engine waits for more requests to the same model before it runs (milliseconds). */
-export const DEFAULT_COALESCE_MS = 2;
+/**
+ * How long an idle engine waits for more requests to the same model before it runs (milliseconds). 0: no timer, only
+ * the event loop's next turn (requests already queued get in); a busy engine never waits, it coalesces what queued
+ * up while it ran.
+ */
+export const DEFAULT_COALESCE_MS = 0;
 /** Inputs one coalesced job takes at most (the rest wait for the next job). */
 const MAX_COALESCED_INPUTS = 256;
 
@@ -34,6 +40,8 @@ export class EmbeddingsService implements EmbeddingsEngine {
   /** One queue for the device: a job's batches never interleave with another's, whichever models they use. */
   private readonly models = new ModelHost<OnnxEmbedder>({ release: (m) => m.release(), describe: (m) => m.info, queue: 'device' });
   private readonly waiting = new Map<string, Waiting[]>();
+  /** Jobs queued or running: 0 means the device is idle and a new job may start on the next turn. */
+  private pendingJobs = 0;
   /** Jobs run and requests answered, per engine: requests ÷ jobs is how much coalescing happened. */
   readonly counters = { jobs: 0, requests: 0 };
 
@@ -52,14 +60,25 @@ export class EmbeddingsService implements EmbeddingsEngine {
       const first = !queue?.length;
       if (!queue) this.waiting.set(id, (queue = []));
       queue.push({ request, signal, resolve, reject });
-      if (first) void this.models.enqueue(id, () => this.runWaiting(id, embedder));
+      if (first) this.schedule(id, embedder);
     });
   }
 
-  /** One job: the requests waiting for this model (after a short wait when they are few), run together. */
-  private async runWaiting(id: string, embedder: OnnxEmbedder): Promise<void> {
+  /** Queues a job for `id`'s waiting requests; it starts at once (next turn) when no other job is queued or running. */
+  private schedule(id: string, embedder: OnnxEmbedder): void {
+    const idle = this.pendingJobs === 0;
+    this.pendingJobs++;
+    void this.models.enqueue(id, () => this.runWaiting(id, embedder, idle)).finally(() => this.pendingJobs--);
+  }
+
+  /**
+   * One job: the requests waiting for this model, run together. On an idle engine it first lets the event loop turn
+   * once (or waits `coalesceMs`), so requests sent together arrive together; after a busy spell it takes at once
+   * everything that queued up meanwhile.
+   */
+  private async runWaiting(id: string, embedder: OnnxEmbedder, idle: boolean): Promise<void> {
     const queue = this.waiting.get(id) ?? [];
-    if (this.coalesceMs > 0 && inputCount(queue) < MAX_COALESCED_INPUTS) await sleep(this.coalesceMs);
+    if (idle && inputCount(queue) < MAX_COALESCED_INPUTS) await (this.coalesceMs > 0 ? sleep(this.coalesceMs) : nextTurn());
     const job: Waiting[] = [];
     let inputs = 0;
     while (queue.length && (job.length === 0 || inputs + queue[0].request.inputs.length <= MAX_COALESCED_INPUTS)) {
@@ -72,7 +91,7 @@ export class EmbeddingsService implements EmbeddingsEngine {
       job.push(next);
       inputs += next.request.inputs.length;
     }
-    if (queue.length) void this.models.enqueue(id, () => this.runWaiting(id, embedder));
+    if (queue.length) this.schedule(id, embedder);
     if (!job.length) return;
     this.counters.jobs++;
     this.counters.requests += job.length;
@@ -96,6 +115,25 @@ export class EmbeddingsService implements EmbeddingsEngine {
   private embedder(entry: CatalogEntry): Promise<OnnxEmbedder> {
     return this.models.get(entry.id, () => this.loadFiles(entry).then((files) => OnnxEmbedder.create(this.ort, entry, files, this.devices)));
   }
+}
+
+/**
+ * Resolves on the event loop's next turn, after the tasks already queued (requests that arrived with this one):
+ * `setImmediate` in Node, a message to itself in browsers and workers (no timer clamping).
+ */
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve);
+      return;
+    }
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 }
 
 function inputCount(queue: Waiting[]): number {
