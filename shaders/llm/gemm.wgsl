@@ -7,6 +7,8 @@
 // gemm_nk: W stored [n, k] (torch / safetensors, tied heads); gemm_kn: W stored [k, n] (ONNX MatMul initializers).
 // Flag bit 3 fuses SwiGLU into the input: x[t, k] is read as silu(x[t, k])·up[t, k] (the MLP's down projection reads
 // the gate and up projections directly: one pass fewer per layer).
+// The weights (binding 2) and `weight(i)`, element i of W widened to f32, come from a reader appended to this source
+// (shaders.ts gemmSource): gemm_f32.wgsl for float32, gemm_f16.wgsl (+ a widen_*.wgsl library) for float16/bfloat16.
 // CPU reference: gemmReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
@@ -18,7 +20,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read> up: array<f32>;
@@ -65,7 +66,7 @@ fn gemm_nk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
       let r = i / KT;
       let kk = i % KT;
       var v = 0.0;
-      if (n0 + r < p.n && k0 + kk < p.k) { v = w[(n0 + r) * p.k + k0 + kk]; }
+      if (n0 + r < p.n && k0 + kk < p.k) { v = weight((n0 + r) * p.k + k0 + kk); }
       ws[r * (KT + 1u) + kk] = v;
     }
     workgroupBarrier();
@@ -89,7 +90,7 @@ fn gemm_kn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     workgroupBarrier();
     let kend = min(KT, p.k - k0);
     for (var kk = 0u; kk < kend; kk++) {
-      let wv = w[(k0 + kk) * p.n + col];
+      let wv = weight((k0 + kk) * p.n + col);
       for (var tt = 0u; tt < TT; tt++) { acc[tt] += wv * xs[tt * KT + kk]; }
     }
     workgroupBarrier();

@@ -1,101 +1,11 @@
-// Prefill over 16-bit float weights (two per u32 word, widened by `widen2` from the appended library, shaders.ts
-// withWidening: widen_f16.wgsl for IEEE half, no `shader-f16` needed; widen_bf16.wgsl for bfloat16; float32
-// arithmetic): out[t, n] = Σ_k x[t, k]·W[n, k] (+ bias[n]) (+ out[t, n]), the tiling of gemm.wgsl (a workgroup owns
-// 64 outputs × 16 tokens, x staged per 32-wide slice of k, 16 accumulators per lane). Rows of x past the step's
-// tokens hold stale values: computed, never read. gemm_nk: W [n, k] (torch, tied fp16 heads); gemm_kn: W [k, n]
-// (ONNX MatMul initializers). Flag bit 3 fuses SwiGLU into the input: x read as silu(x)·up.
-// CPU reference: gemmReference in src/engines/llm/wgsl/reference.ts.
+// gemm.wgsl's weight reader for 16-bit float matrices, two per u32 word (appended to gemm.wgsl, then a widening
+// library defines `widen2`: widen_f16.wgsl for IEEE half, no `shader-f16` needed; widen_bf16.wgsl for bfloat16;
+// shaders.ts gemmSource). Arithmetic stays float32.
 
-struct Params {
-  k: u32,
-  n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out; bit 3: x = silu(x)·up
-  rows: u32,       // token rows allocated in x and out
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> up: array<f32>;
-
-const TN = 64u;
-const TT = 16u;
-const KT = 32u;
-var<workgroup> xs: array<f32, 512>;   // [TT, KT]
-var<workgroup> ws: array<f32, 2112>;  // [TN, KT + 1] (padded: no bank conflicts on the column reads)
 
 /** Element i of W (in halves from the start of the buffer), widened to f32. */
-fn half_at(i: u32) -> f32 {
+fn weight(i: u32) -> f32 {
   let pair = widen2(w[i >> 1u]);
   return select(pair.x, pair.y, (i & 1u) != 0u);
-}
-
-fn load_x(t0: u32, k0: u32, lid: u32) {
-  for (var i = lid; i < TT * KT; i += TN) {
-    let t = t0 + i / KT;
-    let k = k0 + i % KT;
-    var v = 0.0;
-    if (t < p.rows && k < p.k) {
-      v = x[t * p.k + k];
-      if ((p.flags & 8u) != 0u) { v = v / (1.0 + exp(-v)) * up[t * p.k + k]; }
-    }
-    xs[i] = v;
-  }
-}
-
-fn store(t0: u32, n: u32, acc: ptr<function, array<f32, 16>>) {
-  if (n >= p.n) { return; }
-  for (var tt = 0u; tt < TT; tt++) {
-    let t = t0 + tt;
-    if (t >= p.rows) { return; }
-    var v = (*acc)[tt];
-    if ((p.flags & 1u) != 0u) { v += bias[n]; }
-    if ((p.flags & 2u) != 0u) { v += out[t * p.n + n]; }
-    out[t * p.n + n] = v;
-  }
-}
-
-@compute @workgroup_size(64)
-fn gemm_nk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n0 = wg.x * TN;
-  let t0 = wg.y * TT;
-  var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < p.k; k0 += KT) {
-    load_x(t0, k0, lid);
-    for (var i = lid; i < TN * KT; i += TN) {
-      let r = i / KT;
-      let kk = i % KT;
-      var v = 0.0;
-      if (n0 + r < p.n && k0 + kk < p.k) { v = half_at((n0 + r) * p.k + k0 + kk); }
-      ws[r * (KT + 1u) + kk] = v;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < KT; kk++) {
-      let wv = ws[lid * (KT + 1u) + kk];
-      for (var tt = 0u; tt < TT; tt++) { acc[tt] += wv * xs[tt * KT + kk]; }
-    }
-    workgroupBarrier();
-  }
-  store(t0, n0 + lid, &acc);
-}
-
-@compute @workgroup_size(64)
-fn gemm_kn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n = wg.x * TN + lid;
-  let t0 = wg.y * TT;
-  let col = min(n, p.n - 1u);
-  var acc: array<f32, 16>;
-  for (var k0 = 0u; k0 < p.k; k0 += KT) {
-    load_x(t0, k0, lid);
-    workgroupBarrier();
-    let kend = min(KT, p.k - k0);
-    for (var kk = 0u; kk < kend; kk++) {
-      let wv = half_at((k0 + kk) * p.n + col);
-      for (var tt = 0u; tt < TT; tt++) { acc[tt] += wv * xs[tt * KT + kk]; }
-    }
-    workgroupBarrier();
-  }
-  store(t0, n, &acc);
 }

@@ -123,9 +123,9 @@ describe.skipIf(skipGpu)('WGSL float16-storage kernels equal their CPU reference
         const up = randn(rows * k);
         const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
         const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
-        const got = await run(halfKernel(shader('gemm_f16')), entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
+        const got = await run(halfKernel(`${shader('gemm')}\n${shader('gemm_f16')}`), entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
         close(f32(got.get(4)!, tokens * n), gemmReference(w, x, tokens, bias, residual), 1e-5);
-        const fused = await run(halfKernel(shader('gemm_f16')), entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
+        const fused = await run(halfKernel(`${shader('gemm')}\n${shader('gemm_f16')}`), entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
         close(f32(fused.get(4)!, tokens * n), gemmReference(w, swigluReference(x, up), tokens), 1e-5);
       }
     }

@@ -179,10 +179,10 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
         const residual = randn(rowsAllocated * n);
         const up = randn(rowsAllocated * k);
         const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
-        const got = await run('gemm', entry, [k, n, 3, rowsAllocated], { 1: x, 2: w, 3: bias, 4: residual, 5: up },
+        const got = await run(`${shader('gemm')}\n${shader('gemm_f32')}`, entry, [k, n, 3, rowsAllocated], { 1: x, 2: w, 3: bias, 4: residual, 5: up },
           [Math.ceil(n / 64), Math.ceil(tokens / 16)], [4]);
         close(f32(got.get(4)!, tokens * n), gemmReference(weight, x, tokens, bias, residual), 1e-5);
-        const fused = await run('gemm', entry, [k, n, 8, rowsAllocated], { 1: x, 2: w, 3: bias, 4: residual, 5: up },
+        const fused = await run(`${shader('gemm')}\n${shader('gemm_f32')}`, entry, [k, n, 8, rowsAllocated], { 1: x, 2: w, 3: bias, 4: residual, 5: up },
           [Math.ceil(n / 64), Math.ceil(tokens / 16)], [4]);
         close(f32(fused.get(4)!, tokens * n), gemmReference(weight, swigluReference(x, up), tokens), 1e-5);
       }

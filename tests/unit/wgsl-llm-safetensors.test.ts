@@ -110,7 +110,7 @@ describe.skipIf(skipGpu)('WGSL 16-bit kernels with the bfloat16 widening library
         const up = randn(rows * k);
         const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
         const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
-        const code = bf16Kernel(shader('gemm_f16'));
+        const code = bf16Kernel(`${shader('gemm')}\n${shader('gemm_f16')}`);
         const got = await runKernel(device, code, entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
         close(f32(got.get(4)!, tokens * n), gemmReference(w, x, tokens, bias, residual), 1e-5);
         const fused = await runKernel(device, code, entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
