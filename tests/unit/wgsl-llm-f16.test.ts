@@ -21,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
+import { close, f32, halfKernelCases, shader } from './half-kernel-cases';
 import { get, nodeApi, nodeLlm, post, readJson, ROOT } from './node-api';
 import { mulberry32 } from './random';
 import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
@@ -28,17 +29,12 @@ import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
 import { initializerBehindCasts, llamaWeightsFromOnnx } from '../../src/engines/llm/wgsl/onnx-weights';
 import type { OnnxGraph, OnnxNode } from '../../src/engines/llm/wgsl/onnx-graph';
-import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
-import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/pipelines';
-import { withWidening } from '../../src/engines/llm/wgsl/shaders';
+import { embedReference, gemmReference, gemvReference } from '../../src/engines/llm/wgsl/reference';
 import type { LinearWeight } from '../../src/engines/llm/wgsl/weights';
 import { CATALOG } from '../../src/models/catalog';
 import { ModelRegistry } from '../../src/models/registry';
 import type { CatalogEntry } from '../../src/models/types';
 
-const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
-/** gemv_f16 / gemm_f16 with the IEEE-half widening library appended (as pipelines.ts compiles them). */
-const halfKernel = (source: string) => withWidening(source, { widen_f16: shader('widen_f16'), widen_bf16: shader('widen_bf16') }, 'f16');
 const rand = mulberry32(1416);
 const randn = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 /** `count` random IEEE halves as little-endian bytes: |v| in [2^-5, 2^2), either sign. */
@@ -66,70 +62,8 @@ describe.skipIf(skipGpu)('WGSL float16-storage kernels equal their CPU reference
 
   const run = (code: string, entry: string, params: (number | { f: number })[], bindings: Parameters<typeof runKernel>[4], groups: [number, number?, number?], read: number[]) =>
     runKernel(device, code, entry, params, bindings, groups, read);
-  const f32 = (buf: ArrayBuffer, n: number) => new Float32Array(buf, 0, n);
-  const close = (got: Float32Array, want: Float32Array, tol: number) => {
-    expect(got.length).toBe(want.length);
-    let worst = 0;
-    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
-    expect(worst).toBeLessThanOrEqual(tol);
-  };
 
-  it('gemv_f16: gemv_nk, gemv_nk_thread (odd and even k), gemv_kn (odd and even n); bias, residual, a 2-D dispatch', async () => {
-    for (const [n, k] of [[37, 53], [37, 54], [38, 53]] as const) {
-      for (const [layout, entry] of [['nk', 'gemv_nk'], ['nk', 'gemv_nk_thread'], ['kn', 'gemv_kn']] as const) {
-        const w = f16Weight(layout, n, k);
-        const x = randn(k);
-        const bias = randn(n);
-        const residual = randn(n);
-        const perGroup = entry === 'gemv_nk' ? 4 : 64;
-        const invocations = entry === 'gemv_kn' && n % 2 === 0 ? n / 2 : n;
-        const groups = Math.ceil(invocations / perGroup);
-        const stride = Math.min(groups, 2);
-        const got = await run(halfKernel(shader('gemv_f16')), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
-          [stride, Math.ceil(groups / stride)], [4]);
-        close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
-      }
-    }
-  });
-
-  it('gemv_f16 subgroup variant (gemv_nk_subgroup) on a device with subgroups', async () => {
-    const sg = await getDevice('wgsl-llm-f16 tests', ['subgroups']);
-    expect(hasSmallSubgroups(sg)).toBe(true);
-    try {
-      for (const [n, k] of [[37, 299], [21, 300]] as const) {
-        const w = f16Weight('nk', n, k);
-        const x = randn(k);
-        const bias = randn(n);
-        const residual = randn(n);
-        const groups = Math.ceil(n / 4);
-        const code = halfKernel(`enable subgroups;\n${shader('gemv_f16')}\n${shader('gemv_f16_subgroup')}`);
-        const got = await runKernel(sg, code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w.bytes, 3: bias, 4: residual }, [groups], [4]);
-        close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
-      }
-    } finally {
-      sg.destroy();
-    }
-  });
-
-  it('gemm_f16: gemm_nk and gemm_kn (prefill, 21 tokens), odd n and k, bias + residual, SwiGLU fused into x', async () => {
-    const rows = 24;
-    const tokens = 21;
-    for (const [n, k] of [[67, 45], [66, 46]] as const) {
-      for (const layout of ['nk', 'kn'] as const) {
-        const w = f16Weight(layout, n, k);
-        const x = randn(rows * k);
-        const bias = randn(n);
-        const residual = randn(rows * n);
-        const up = randn(rows * k);
-        const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
-        const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
-        const got = await run(halfKernel(`${shader('gemm')}\n${shader('gemm_f16')}`), entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
-        close(f32(got.get(4)!, tokens * n), gemmReference(w, x, tokens, bias, residual), 1e-5);
-        const fused = await run(halfKernel(`${shader('gemm')}\n${shader('gemm_f16')}`), entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
-        close(f32(fused.get(4)!, tokens * n), gemmReference(w, swigluReference(x, up), tokens), 1e-5);
-      }
-    }
-  });
+  halfKernelCases({ format: 'f16', weight: f16Weight, randn, device: () => device, label: 'wgsl-llm-f16 tests', gemvShapes: [[37, 53], [37, 54], [38, 53]] });
 
   it('embed_f16 reads the token id from the state buffer (odd hidden: rows start mid-word; one token and three rows)', async () => {
     const [vocab, hidden] = [11, 47];

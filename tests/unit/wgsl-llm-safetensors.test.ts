@@ -18,20 +18,16 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
+import { close, f32, halfKernelCases, shader } from './half-kernel-cases';
 import { readJson, ROOT } from './node-api';
 import { mulberry32 } from './random';
 import { readSafetensors } from '../../src/engines/sdxl/lora/safetensors';
 import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
-import { hasSmallSubgroups } from '../../src/engines/llm/wgsl/pipelines';
-import { embedReference, gemmReference, gemvReference, swigluReference } from '../../src/engines/llm/wgsl/reference';
+import { embedReference } from '../../src/engines/llm/wgsl/reference';
 import { llamaWeightsFromSafetensors } from '../../src/engines/llm/wgsl/safetensors-weights';
-import { withWidening } from '../../src/engines/llm/wgsl/shaders';
 import { f32FromBf16Bytes, f32FromF16Bytes, type LinearWeight } from '../../src/engines/llm/wgsl/weights';
 
-const shader = (name: string) => readFileSync(new URL(`../../shaders/llm/${name}.wgsl`, import.meta.url), 'utf8');
-/** A 16-bit kernel with the bfloat16 widening library appended (as pipelines.ts compiles it for BF16 weights). */
-const bf16Kernel = (source: string) => withWidening(source, { widen_f16: shader('widen_f16'), widen_bf16: shader('widen_bf16') }, 'bf16');
 const rand = mulberry32(1414);
 const randn = (n: number) => Float32Array.from({ length: n }, () => rand() * 2 - 1);
 /** `count` random bfloat16s as little-endian bytes: |v| in [2^-5, 2^2), either sign, every mantissa bit random. */
@@ -48,76 +44,13 @@ const sharedDevice = () => (devicePromise ??= getDevice('wgsl-llm-safetensors te
 describe.skipIf(skipGpu)('WGSL 16-bit kernels with the bfloat16 widening library equal their CPU references', () => {
   let device: GPUDevice;
   beforeAll(async () => { device = await sharedDevice(); });
-  const f32 = (buf: ArrayBuffer, n: number) => new Float32Array(buf, 0, n);
-  const close = (got: Float32Array, want: Float32Array, tol: number) => {
-    expect(got.length).toBe(want.length);
-    let worst = 0;
-    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
-    expect(worst).toBeLessThanOrEqual(tol);
-  };
 
   it('the reference widens bfloat16 exactly (the top half of a float32)', () => {
     const bytes = Uint8Array.of(0x80, 0x3f, 0x00, 0xc0, 0x49, 0x40); // 1, −2, 3.140625
     expect([...f32FromBf16Bytes(bytes)]).toEqual([1, -2, 3.140625]);
   });
 
-  it('gemv_f16 (bf16): gemv_nk, gemv_nk_thread (odd and even k), gemv_kn (odd and even n); bias, residual, 2-D dispatch', async () => {
-    for (const [n, k] of [[37, 299], [37, 300], [38, 53]] as const) {
-      for (const [layout, entry] of [['nk', 'gemv_nk'], ['nk', 'gemv_nk_thread'], ['kn', 'gemv_kn']] as const) {
-        const w = bf16Weight(layout, n, k);
-        const x = randn(k);
-        const bias = randn(n);
-        const residual = randn(n);
-        const perGroup = entry === 'gemv_nk' ? 4 : 64;
-        const invocations = entry === 'gemv_kn' && n % 2 === 0 ? n / 2 : n;
-        const groups = Math.ceil(invocations / perGroup);
-        const stride = Math.min(groups, 2);
-        const got = await runKernel(device, bf16Kernel(shader('gemv_f16')), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
-          [stride, Math.ceil(groups / stride)], [4]);
-        close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
-      }
-    }
-  });
-
-  it('gemv_f16 subgroup variant (bf16) on a device with subgroups', async () => {
-    const sg = await getDevice('wgsl-llm-safetensors tests', ['subgroups']);
-    expect(hasSmallSubgroups(sg)).toBe(true);
-    try {
-      for (const [n, k] of [[37, 299], [21, 300]] as const) {
-        const w = bf16Weight('nk', n, k);
-        const x = randn(k);
-        const bias = randn(n);
-        const residual = randn(n);
-        const groups = Math.ceil(n / 4);
-        const code = bf16Kernel(`enable subgroups;\n${shader('gemv_f16')}\n${shader('gemv_f16_subgroup')}`);
-        const got = await runKernel(sg, code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w.bytes, 3: bias, 4: residual }, [groups], [4]);
-        close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
-      }
-    } finally {
-      sg.destroy();
-    }
-  });
-
-  it('gemm_f16 (bf16): gemm_nk and gemm_kn (prefill, 21 tokens), odd n and k, bias + residual, SwiGLU fused', async () => {
-    const rows = 24;
-    const tokens = 21;
-    for (const [n, k] of [[67, 45], [66, 46]] as const) {
-      for (const layout of ['nk', 'kn'] as const) {
-        const w = bf16Weight(layout, n, k);
-        const x = randn(rows * k);
-        const bias = randn(n);
-        const residual = randn(rows * n);
-        const up = randn(rows * k);
-        const entry = layout === 'nk' ? 'gemm_nk' : 'gemm_kn';
-        const groups: [number, number] = [Math.ceil(n / 64), Math.ceil(tokens / 16)];
-        const code = bf16Kernel(`${shader('gemm')}\n${shader('gemm_f16')}`);
-        const got = await runKernel(device, code, entry, [k, n, 3, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
-        close(f32(got.get(4)!, tokens * n), gemmReference(w, x, tokens, bias, residual), 1e-5);
-        const fused = await runKernel(device, code, entry, [k, n, 8, rows], { 1: x, 2: w.bytes, 3: bias, 4: residual, 5: up }, groups, [4]);
-        close(f32(fused.get(4)!, tokens * n), gemmReference(w, swigluReference(x, up), tokens), 1e-5);
-      }
-    }
-  });
+  halfKernelCases({ format: 'bf16', weight: bf16Weight, randn, device: () => device, label: 'wgsl-llm-safetensors tests', gemvShapes: [[37, 299], [37, 300], [38, 53]] });
 
   it('embed_f16 with flag bit 5 reads a bfloat16 table exactly (odd hidden: rows start mid-word; three rows)', async () => {
     const [vocab, hidden] = [11, 47];
