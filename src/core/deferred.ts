@@ -25,6 +25,25 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
+ * Resolves on the event loop's next turn, after the tasks already queued (e.g. requests that arrived with this one):
+ * `setImmediate` in Node, a message to itself in browsers and workers (no timer clamping).
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve);
+      return;
+    }
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+/**
  * `promise`, or a rejection with `onTimeout()`'s error when it has not settled within `ms` milliseconds
  * (the promise itself goes on: cancel its work separately, e.g. with an AbortSignal).
  */

@@ -6,6 +6,7 @@
  * Node's counterpart of the browser's worker entries is one factory per kind of the kinds table
  * (src/engines/kinds.ts), demanded by the compiler; the API's engine getters are derived from them.
  */
+import { nextTurn } from '../core/deferred';
 import type { ApiDeps } from '../api/types';
 import { createEmbeddingsService, type EmbeddingsService } from '../engines/embeddings/service';
 import { ENGINE_KINDS, perModelKind, type EngineInterfaces, type Engines, type ModelKind } from '../engines/kinds';
@@ -44,7 +45,7 @@ function yielding<E extends { run(job: never, signal?: AbortSignal): Promise<Rea
         const reader = (await target.run(job, signal)).getReader();
         return new ReadableStream({
           async pull(controller) {
-            await new Promise((resolve) => setImmediate(resolve));
+            await nextTurn();
             const { value: event, done } = await reader.read();
             if (done) controller.close();
             else controller.enqueue(event);

@@ -9,7 +9,7 @@
  * ModelHost: one that fails to load or breaks mid-run is dropped so the next request loads it afresh.
  */
 import { toHearthError } from '../../core/errors';
-import { sleep } from '../../core/deferred';
+import { nextTurn, sleep } from '../../core/deferred';
 import type { CatalogEntry } from '../../models/types';
 import type { LoadedModelInfo } from '../contract';
 import { droppedBeforeStart, ModelHost } from '../model-host';
@@ -115,25 +115,6 @@ export class EmbeddingsService implements EmbeddingsEngine {
   private embedder(entry: CatalogEntry): Promise<OnnxEmbedder> {
     return this.models.get(entry.id, () => this.loadFiles(entry).then((files) => OnnxEmbedder.create(this.ort, entry, files, this.devices)));
   }
-}
-
-/**
- * Resolves on the event loop's next turn, after the tasks already queued (requests that arrived with this one):
- * `setImmediate` in Node, a message to itself in browsers and workers (no timer clamping).
- */
-function nextTurn(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (typeof setImmediate === 'function') {
-      setImmediate(resolve);
-      return;
-    }
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 }
 
 function inputCount(queue: Waiting[]): number {
