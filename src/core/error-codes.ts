@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   deadline_exceeded: busy(),
   engine_restarted: busy(),
   engine_stopped: busy(),
+  api_worker_restarted: busy(),
   not_host: busy(),
   host_gone: busy(),
   host_changed: busy(),

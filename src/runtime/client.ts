@@ -12,7 +12,7 @@ import type { ModelRegistry } from '../models/registry';
 import { onnxVariantToDownload } from '../models/llm-variants';
 import { ArtifactStore } from '../models/store';
 import type { CatalogEntry } from '../models/types';
-import { startApiWorker } from './api-link';
+import { startApiWorker, type ApiWorkerSupervision } from './api-link';
 import { assembleRuntime, createRegistry, type RuntimeOptions } from './assemble';
 import type { EnginePool } from './engines';
 import { answerOnMainThread, serveAsHost, type HostHandle, type RelayTarget } from './host';
@@ -73,6 +73,11 @@ export interface Hearth {
    * LLM backends themselves apply (src/models/llm-variants.ts). Undefined for entries without file variants.
    */
   downloadVariant(entry: CatalogEntry, adapter: { webgpu: boolean; shaderF16: boolean }): string | undefined;
+  /**
+   * Present when the API runs in the API worker (the default): its supervision (restarts after a crash or a hang;
+   * `injectFault` with `diagnostics` only).
+   */
+  apiWorker?: ApiWorkerSupervision;
   /** Present after `startHearth()`: this page's host role. */
   host?: HostHandle;
   /** Present after `startHearth()`: settles once the service worker controls the page (null if it could not be installed). */
@@ -103,14 +108,14 @@ function assemble(options: HearthOptions): { hearth: Hearth; relay: RelayTarget 
     modelBase: new URL(BASE_URL, origin).href,
     basePath,
   };
-  let runtime: Pick<Hearth, 'handle' | 'registry' | 'store' | 'engines' | 'remotes'>;
+  let runtime: Pick<Hearth, 'handle' | 'registry' | 'store' | 'engines' | 'remotes' | 'apiWorker'>;
   let relay: RelayTarget;
   if (options.apiWorker !== false && typeof Worker !== 'undefined') {
     // The page keeps copies of the registry and remotes (edits reach the worker's) and its own view of the store.
     const registry = createRegistry(runtimeOptions);
     const remotes = new Remotes(runtimeOptions.remotes);
     const link = startApiWorker(runtimeOptions, registry, remotes);
-    runtime = { handle: link.handle, registry, store: new ArtifactStore(runtimeOptions.modelBase), engines: link.engines, remotes };
+    runtime = { handle: link.handle, registry, store: new ArtifactStore(runtimeOptions.modelBase), engines: link.engines, remotes, apiWorker: link.supervision };
     relay = link;
   } else {
     runtime = assembleRuntime(runtimeOptions);

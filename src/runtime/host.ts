@@ -25,6 +25,8 @@ export interface HostHandle {
 export interface RelayTarget {
   openPort(): MessagePort;
   hosting(on: boolean): void;
+  /** Called when what answers the ports was restarted (the API worker crashed or hung): earlier ports are dead. */
+  onRestart?(listener: (reason: 'crashed' | 'unresponsive') => void): void;
 }
 
 /** The main-thread path: the page answers relayed requests itself with `handle`. */
@@ -56,13 +58,14 @@ export function serveAsHost(target: RelayTarget): HostHandle {
     announce();
   };
 
-  const announce = () => {
+  const announce = (restarted?: 'crashed' | 'unresponsive') => {
     const controller = sw?.controller;
     if (host && controller) {
       const theirs = target.openPort();
-      controller.postMessage({ type: 'hearth:host-ready' } satisfies PageToSw, [theirs]);
+      controller.postMessage({ type: 'hearth:host-ready', ...(restarted && { restarted }) } satisfies PageToSw, [theirs]);
     }
   };
+  target.onRestart?.(announce);
 
   /** Proof locks taken for the service worker's challenges, released with the role (see relay-protocol.ts). */
   const proofs: (() => void)[] = [];
@@ -82,7 +85,7 @@ export function serveAsHost(target: RelayTarget): HostHandle {
     if (host) reply.postMessage({ isHost: true } satisfies HostQueryReply, [target.openPort()]);
     else reply.postMessage({ isHost: false } satisfies HostQueryReply);
   });
-  sw?.addEventListener('controllerchange', announce);
+  sw?.addEventListener('controllerchange', () => announce());
   sw?.startMessages();
   addEventListener('pagehide', () => sw?.controller?.postMessage({ type: 'hearth:host-leaving' } satisfies PageToSw));
 

@@ -20,8 +20,12 @@ export type ChallengeReply = { holding: boolean };
 
 export const hostProofLock = (challenge: string) => `hearth-host-proof:${challenge}`;
 
-/** Page → service worker. `host-ready` carries the host port as its first transferred port. */
-export type PageToSw = { type: 'hearth:host-ready' } | { type: 'hearth:host-leaving' };
+/**
+ * Page → service worker. `host-ready` carries the host port as its first transferred port; `restarted` says the
+ * host's API worker was restarted (why): what is in flight on the host's earlier port ends with 503
+ * `api_worker_restarted`.
+ */
+export type PageToSw = { type: 'hearth:host-ready'; restarted?: 'crashed' | 'unresponsive' } | { type: 'hearth:host-leaving' };
 
 /** Service worker → host, on the host port. */
 export type SwToHost =

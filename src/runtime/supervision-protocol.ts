@@ -31,8 +31,11 @@ export function isPong(v: unknown): v is PongMessage {
 /** The faults a test can inject into an engine worker (honoured only by workers started with `testHooks`). */
 export type { EngineFault };
 
+/** The faults a test can inject into the API worker (./api-worker-watch.ts; honoured only with test hooks). */
+export type ApiWorkerFault = 'hang' | 'crash' | 'throw';
+
 /** Host → worker, test-only. `hang` blocks the worker's event loop for `ms`. */
-export interface FaultMessage { hearthFault: EngineFault; ms?: number }
+export interface FaultMessage { hearthFault: EngineFault | ApiWorkerFault; ms?: number }
 
 export function isSignalMarker(v: unknown): v is SignalMarker {
   return typeof v === 'object' && v !== null && (v as { hearthSignal?: unknown }).hearthSignal instanceof MessagePort;

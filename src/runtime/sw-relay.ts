@@ -14,6 +14,8 @@ import {
   type ChallengeReply, type HostQueryReply, type HostReply, type PageToSw, type SwToHost, type SwToPage,
 } from './relay-protocol';
 import { refuseForeign } from './sw-guard';
+import { apiRestartError } from './api-supervisor';
+import { pipeUntil, StreamEnd } from './stream-end';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -50,15 +52,19 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
   const locks = (self.navigator as Navigator).locks as LockManager | undefined;
 
   const hostGone = (record: HostRecord, why: string) => {
+    endRecord(record, unavailable(`The Hearth host page ${why} while handling this request; retry to use the next host`, 'host_gone'));
+  };
+
+  /** Ends what is in flight on `record`: requests get `reason`, streams error with it (or end with it as an event). */
+  const endRecord = (record: HostRecord, reason: HearthError, streamEnd: unknown = reason) => {
     if (record.gone) return;
     record.gone = true;
     clearInterval(record.watch);
     if (host === record) host = null;
     record.port.close();
-    const reason = unavailable(`The Hearth host page ${why} while handling this request; retry to use the next host`, 'host_gone');
     for (const waiter of record.pending.values()) waiter.reject(reason);
     record.pending.clear();
-    for (const stream of record.streams) stream.abort(reason);
+    for (const stream of record.streams) stream.abort(streamEnd);
     record.streams.clear();
   };
 
@@ -113,6 +119,11 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
     const source = event.source as Client | null;
     if (!source) return;
     if (msg?.type === 'hearth:host-ready' && event.ports[0]) {
+      // The host restarted its API worker: what the old one held will not be answered (its streams end with the error).
+      if (msg.restarted && host?.client.id === source.id) {
+        const error = apiRestartError(msg.restarted);
+        endRecord(host, error, new StreamEnd(error));
+      }
       event.waitUntil(track(adopt(source, event.ports[0])));
     }
     if (msg?.type === 'hearth:host-leaving' && host?.client.id === source.id) hostGone(host, 'left');
@@ -177,7 +188,8 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
 
     const answer = await reply;
     if (answer.type === 'error') throw HearthError.fromBody(answer.status, answer.body);
-    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body) : answer.body;
+    const sse = answer.headers.some(([name, value]) => name.toLowerCase() === 'content-type' && value.startsWith('text/event-stream'));
+    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body, sse) : answer.body;
     return new Response(relayed, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
   }
 
@@ -186,15 +198,12 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
    * closed, the stream from it may simply stop), the copy errors at once. A cancel from the page still reaches the
    * host through the pipe.
    */
-  function guardStream(record: HostRecord, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  function guardStream(record: HostRecord, source: ReadableStream<Uint8Array>, sse: boolean): ReadableStream<Uint8Array> {
     const stop = new AbortController();
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     record.streams.add(stop);
     watchAlive(record);
     // Not held with event.waitUntil: Chromium ends a worker whose event outlives 5 minutes, and a stream may.
-    void source.pipeTo(writable, { signal: stop.signal })
-      .catch(() => undefined)
-      .finally(() => record.streams.delete(stop));
+    const readable = pipeUntil(source, stop.signal, sse, () => record.streams.delete(stop));
     if (record.gone) stop.abort(unavailable('The Hearth host page closed while handling this request; retry', 'host_gone'));
     return readable;
   }
