@@ -5,13 +5,13 @@
  * the worker's copies.
  */
 import * as Comlink from 'comlink';
-import { errorResponse } from '../api/errors';
+import { errorResponse, type HearthError } from '../api/errors';
 import type { Handle } from '../api/handle';
 import type { Remotes } from '../api/remote/remotes';
 import type { ModelRegistry } from '../models/registry';
 import type { ApiWorkerControl } from './api-worker';
 import { API_WORKER_NAME, API_WORKER_TEST_NAME } from './api-worker-watch';
-import { superviseApiWorker, type ApiRestartReason, type ApiWorkerGeneration, type ApiWorkerHealth, type ApiWorkerSupervisor } from './api-supervisor';
+import { superviseApiWorker, unlessEnded, type ApiRestartReason, type ApiWorkerGeneration, type ApiWorkerHealth, type ApiWorkerSupervisor } from './api-supervisor';
 import type { RuntimeOptions } from './assemble';
 import { MODEL_KINDS, TEST_KINDS, type EngineInterfaces, type EngineKind } from '../engines/kinds';
 import type { EnginePool } from './engines';
@@ -51,10 +51,8 @@ interface Linked {
  * hangs; `registry` and `remotes` are the page's copies, whose edits it forwards (and replays to a restarted worker).
  */
 export function startApiWorker(options: RuntimeOptions, registry: ModelRegistry, remotes: Remotes): ApiLink {
-  const edits = forwardEdits(registry, remotes, (edit) => {
-    const { value, ended } = supervisor.current();
-    return Promise.race([edit(value.control), ended.then(() => undefined)]); // a restart replays it
-  });
+  // An edit cut short by a restart is replayed to the next worker with the others.
+  const edits = forwardEdits(registry, remotes, async (edit) => void await unlessEnded(supervisor.current(), edit(supervisor.current().value.control)));
   let host = false;
   const supervisor: ApiWorkerSupervisor<Linked> = superviseApiWorker(() => {
     const name = options.diagnostics ? API_WORKER_TEST_NAME : API_WORKER_NAME;
@@ -93,14 +91,18 @@ export function startApiWorker(options: RuntimeOptions, registry: ModelRegistry,
  * 503 `api_worker_restarted` (a streamed answer: as its last event).
  */
 async function untilEnded(generation: ApiWorkerGeneration<Linked>, request: Request): Promise<Response> {
-  const ended = generation.ended.then((error) => ({ error }));
-  const answer = await Promise.race([generation.value.handle(request), ended]);
-  if (!(answer instanceof Response)) return errorResponse(answer.error);
-  if (!answer.body) return answer;
+  const outcome = await unlessEnded(generation, generation.value.handle(request));
+  if ('error' in outcome) return errorResponse(outcome.error);
+  const answer = outcome.value;
+  // Only event streams cross as streams (the relay sends other bodies whole): they are the ones that can be cut.
+  if (!answer.body || !(answer.headers.get('content-type') ?? '').startsWith('text/event-stream')) return answer;
+  const { signal } = generation;
   const stop = new AbortController();
-  void ended.then(({ error }) => stop.abort(new StreamEnd(error)));
-  const sse = (answer.headers.get('content-type') ?? '').startsWith('text/event-stream');
-  return new Response(pipeUntil(answer.body, stop.signal, sse), { status: answer.status, statusText: answer.statusText, headers: answer.headers });
+  const cut = () => stop.abort(new StreamEnd(signal.reason as HearthError));
+  if (signal.aborted) cut();
+  else signal.addEventListener('abort', cut, { once: true });
+  const body = pipeUntil(answer.body, stop.signal, true, () => signal.removeEventListener('abort', cut));
+  return new Response(body, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
 }
 
 /**
@@ -127,8 +129,8 @@ function forwardEdits(registry: ModelRegistry, remotes: Remotes, apply: (edit: E
   };
   return {
     sent: () => sent,
-    replay({ value, ended }: ApiWorkerGeneration<Linked>) {
-      const replayed = Promise.race([Promise.all(log.map((edit) => edit(value.control))), ended]);
+    replay(generation: ApiWorkerGeneration<Linked>) {
+      const replayed = unlessEnded(generation, Promise.all(log.map((edit) => edit(generation.value.control))));
       sent = sent.then(() => replayed).then(() => undefined, (e: unknown) => console.warn('[hearth] the API worker refused an edit', e));
     },
   };
@@ -154,10 +156,10 @@ function enginesThrough(supervisor: ApiWorkerSupervisor<Linked>, diagnostics: bo
   return {
     ...Object.fromEntries(getters) as Pick<EnginePool, EngineKind>,
     async loaded() {
-      const { value, ended } = supervisor.current();
-      const answer = await Promise.race([value.control.loadedModels(), ended]);
-      if (answer instanceof Map) return answer;
-      throw answer;
+      const generation = supervisor.current();
+      const outcome = await unlessEnded(generation, generation.value.control.loadedModels());
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
     },
     // The supervisors live in the API worker: its GET /models reports their health; the page has none of its own.
     health: () => [],

@@ -43,11 +43,31 @@ const CONFIRM_MS = 250;
 /** Workers that never answered a ping in a row before the supervisor stops starting new ones (a broken script). */
 const MAX_FAILED_STARTS = 3;
 
-/** One API worker's life: `value` is what the page built around it; `ended` settles with the error its requests get. */
+/**
+ * One API worker's life: `value` is what the page built around it; `ended` settles with the error its requests get,
+ * and `signal` aborts with it (listeners can be removed again: what waits on a long-lived worker must not pile up).
+ */
 export interface ApiWorkerGeneration<G> {
   value: G;
   ended: Promise<HearthError>;
+  signal: AbortSignal;
   isEnded(): boolean;
+}
+
+/** `work`'s value, or the error of `generation` if it ends first. */
+export async function unlessEnded<T>(generation: ApiWorkerGeneration<unknown>, work: Promise<T>): Promise<{ value: T } | { error: HearthError }> {
+  const { signal } = generation;
+  if (signal.aborted) return { error: signal.reason as HearthError };
+  let onEnd!: () => void;
+  const ended = new Promise<{ error: HearthError }>((resolve) => {
+    onEnd = () => resolve({ error: signal.reason as HearthError });
+    signal.addEventListener('abort', onEnd, { once: true });
+  });
+  try {
+    return await Promise.race([work.then((value) => ({ value })), ended]);
+  } finally {
+    signal.removeEventListener('abort', onEnd);
+  }
 }
 
 export interface ApiWorkerSupervisor<G> {
@@ -62,7 +82,7 @@ export interface ApiWorkerSupervisor<G> {
 
 interface State<G> extends ApiWorkerGeneration<G> {
   endpoint: ApiWorkerEndpoint;
-  end(error: HearthError): void;
+  end: AbortController;
   gone: boolean;
   answered: boolean;
   /** Pings sent and not answered yet: number → on answer. */
@@ -112,10 +132,10 @@ export function superviseApiWorker<G>(
 
   const launch = (): State<G> => {
     const { endpoint, value } = start();
-    let end!: (error: HearthError) => void;
-    const ended = new Promise<HearthError>((resolve) => (end = resolve));
+    const end = new AbortController();
+    const ended = new Promise<HearthError>((resolve) => end.signal.addEventListener('abort', () => resolve(end.signal.reason as HearthError), { once: true }));
     const state: State<G> = {
-      value, ended, end, endpoint, gone: false, answered: false, pongs: new Map(), timers: new Set(),
+      value, ended, end, signal: end.signal, endpoint, gone: false, answered: false, pongs: new Map(), timers: new Set(),
       isEnded: () => state.gone,
     };
     endpoint.addEventListener('message', (event) => {
@@ -136,7 +156,7 @@ export function superviseApiWorker<G>(
     state.timers.clear();
     state.pongs.clear();
     state.endpoint.terminate();
-    state.end(error);
+    state.end.abort(error);
   };
 
   const restart = (state: State<G>, reason: ApiRestartReason) => {
