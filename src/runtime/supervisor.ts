@@ -263,7 +263,8 @@ function modelIdOf(job: unknown): string | null {
   return typeof id === 'string' ? id : null;
 }
 
-function deadlineError(kind: ModelKind, ms: number): HearthError {
+/** What a job past its deadline answers (`hearth serve`'s in-process deadlines answer the same: src/server/deadlines.ts). */
+export function deadlineError(kind: ModelKind, ms: number): HearthError {
   return unavailable(`The ${kind} job ran past its deadline (${Math.round(ms / 1000)} s) and was stopped; retry with less work`, 'deadline_exceeded');
 }
 

@@ -1,7 +1,8 @@
 /**
  * `hearth serve`: the same `handle()` the browser runs, on node:http, with the Node engines (node-engines.ts).
  * An OpenAI/Fireworks-compatible server for scripts, and a remote for Hearth pages on other origins (`cors`).
- * Only the request line, status and time are logged: never headers or bodies (API keys, prompts).
+ * Only the request line, status and time are logged: never headers or bodies (API keys, prompts). Engine jobs have
+ * the browser host's deadlines (./deadlines.ts).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +14,9 @@ import type { CatalogEntry } from '../models/types';
 import { matchesModel } from '../api/remote/patterns';
 import { Remotes } from '../api/remote/remotes';
 import type { RemoteConfig } from '../api/remote/types';
+import { engineDeadlines, type EngineDeadlines } from '../runtime/deadlines';
 import { corsHeaders, preflight, type CorsPolicy } from './cors';
+import { withDeadlines } from './deadlines';
 import { directoryFiles } from './model-files';
 import { createNodeEngines, type NodeEngines } from './node-engines';
 import { nodeRuntime, type DeviceChoice } from './node-runtime';
@@ -40,6 +43,11 @@ export interface ServeOptions {
   device?: DeviceChoice;
   /** Called per answered request with a log line (default: none). */
   log?: (line: string) => void;
+  /**
+   * Engine job deadlines in ms per kind (and `graceMs`, `unresponsiveMs`, unused here: no worker to restart); default
+   * the browser host's (src/runtime/deadlines.ts). A job past its deadline answers 503 `deadline_exceeded`.
+   */
+  deadlines?: Partial<EngineDeadlines>;
 }
 
 export interface RunningServer {
@@ -50,6 +58,8 @@ export interface RunningServer {
   /** The catalog entries it serves. */
   models: CatalogEntry[];
   engines: NodeEngines;
+  /** The job deadlines in force. */
+  deadlines: EngineDeadlines;
   handle: Handle;
   close(): Promise<void>;
 }
@@ -65,9 +75,11 @@ export function servedCatalog(patterns: string[] | undefined): CatalogEntry[] {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const models = servedCatalog(options.models);
   const engines = createNodeEngines(directoryFiles(options.modelDir), { runtime: await nodeRuntime(options.device) });
+  const deadlines = engineDeadlines(options.deadlines);
   const handle = createApi({
     registry: new ModelRegistry(models),
     ...engines.deps,
+    engines: withDeadlines(engines.deps.engines, deadlines),
     apiKey: options.apiKey,
     ...(options.remotes?.length && { remotes: new Remotes(options.remotes) }),
   });
@@ -110,7 +122,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   return {
-    url, baseURL: `${url}${DEFAULT_BASE_PATH}`, server, models, engines, handle,
+    url, baseURL: `${url}${DEFAULT_BASE_PATH}`, server, models, engines, deadlines, handle,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
