@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { RemoteConfig } from '../api/remote/types';
+import { MODEL_KINDS } from '../engines/kinds';
+import { DEFAULT_DEADLINES } from '../runtime/deadlines';
 import { DEVICE_CHOICES, type DeviceChoice } from './node-runtime';
 import { startServer } from './serve';
 
@@ -19,6 +21,8 @@ const USAGE = `Usage: hearth serve [options]
   --device <d>        where models run: auto (default: CUDA where installed, then CPU, on onnxruntime-node;
                       wasm when it cannot load), cuda, cpu, or wasm (onnxruntime-web's build)
   --remote <n>=<url>  also relay to a remote backend, local-first (repeatable; key in HEARTH_REMOTE_KEY_<N>)
+  --deadlines <list>  engine job deadlines, KIND:MS comma-separated (default ${MODEL_KINDS.map((k) => `${k}:${DEFAULT_DEADLINES[k]}`).join(',')},
+                      as in the browser); a job past its deadline answers 503 deadline_exceeded
   --quiet             no request log`;
 
 export async function main(argv: string[], defaults: { modelDir: string }): Promise<void> {
@@ -41,6 +45,7 @@ export async function main(argv: string[], defaults: { modelDir: string }): Prom
         'model-dir': { type: 'string' },
         device: { type: 'string', default: 'auto' },
         remote: { type: 'string', multiple: true },
+        deadlines: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -66,6 +71,16 @@ export async function main(argv: string[], defaults: { modelDir: string }): Prom
     process.exitCode = 2;
     return;
   }
+  const deadlines: Record<string, number> = {};
+  for (const pair of values.deadlines ? values.deadlines.split(',') : []) {
+    const [kind, ms] = pair.split(':');
+    if (!MODEL_KINDS.some((k) => k === kind) || !(Number(ms) > 0)) {
+      console.error(`--deadlines takes KIND:MS pairs, KIND one of ${MODEL_KINDS.join(', ')} (got ${pair})`);
+      process.exitCode = 2;
+      return;
+    }
+    deadlines[kind] = Number(ms);
+  }
   const remotes: RemoteConfig[] = (values.remote ?? []).map((spec) => {
     const at = spec.indexOf('=');
     const name = spec.slice(0, at);
@@ -82,6 +97,7 @@ export async function main(argv: string[], defaults: { modelDir: string }): Prom
       apiKey: values['api-key'] ?? process.env.HEARTH_API_KEY,
       remotes,
       device,
+      deadlines,
       log: values.quiet ? undefined : (line) => console.log(line),
     });
   } catch (e) {
