@@ -103,11 +103,11 @@ describe('a crashed or stuck API worker', () => {
     const outcome = await streamThenApiFault('hang', 'api-hang');
     expectRestartError(outcome.lastEvent);
     // Detection: a ping each second, 5 s unanswered, confirmed 250 ms later.
-    expect(outcome.streamEndedAfterMs).toBeLessThan(9000);
+    expect(outcome.streamEndedAfterMs).toBeLessThan(10_000);
     expect(outcome.streamEndedAfterMs).toBeGreaterThan(3000);
     for (const queued of [outcome.relayed, outcome.inPage]) {
       expect(queued).toMatchObject({ status: 503, code: 'api_worker_restarted' });
-      expect(queued.ms).toBeLessThan(9000);
+      expect(queued.ms).toBeLessThan(10_000);
     }
     expect(await health()).toMatchObject({ running: true, restarts: 1, lastRestart: { reason: 'unresponsive' } });
     // The engine workers ended with the API worker: the model is not loaded until the next request loads it.
@@ -121,7 +121,7 @@ describe('a crashed or stuck API worker', () => {
   it('a crash (the worker gone): the stream ends with 503 api_worker_restarted within ~1 s of the error, the next request succeeds', async () => {
     const outcome = await streamThenApiFault('crash', 'api-crash');
     expectRestartError(outcome.lastEvent);
-    expect(outcome.streamEndedAfterMs).toBeLessThan(3000);
+    expect(outcome.streamEndedAfterMs).toBeLessThan(4000); // the hang path would take over 6 s
     expect(outcome.relayed).toMatchObject({ status: 503, code: 'api_worker_restarted' });
     expect(outcome.inPage).toMatchObject({ status: 503, code: 'api_worker_restarted' });
     expect(await health()).toMatchObject({ running: true, restarts: 2, lastRestart: { reason: 'crashed' } });
