@@ -101,7 +101,7 @@ async function untilEnded(generation: ApiWorkerGeneration<Linked>, request: Requ
   const cut = () => stop.abort(new StreamEnd(signal.reason as HearthError));
   if (signal.aborted) cut();
   else signal.addEventListener('abort', cut, { once: true });
-  const body = pipeUntil(answer.body, stop.signal, true, () => signal.removeEventListener('abort', cut));
+  const body = pipeUntil(answer.body, stop.signal, () => signal.removeEventListener('abort', cut));
   return new Response(body, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
 }
 

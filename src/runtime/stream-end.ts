@@ -1,8 +1,8 @@
 /**
- * A relayed response body that whoever relays it can end: piped into a fresh stream the reader gets, which ends when
- * `stop` aborts — for an event stream stopped with a `StreamEnd`, with its error as a last event in the ErrorResponse
- * shape (how the API itself ends a stream that fails, src/api/sse-response.ts); otherwise by erroring. A cancel from
- * the reader still reaches the source.
+ * A relayed event stream that whoever relays it can end: piped into a fresh stream the reader gets, which ends when
+ * `stop` aborts — stopped with a `StreamEnd`, with its error as a last event in the ErrorResponse shape (how the API
+ * itself ends a stream that fails, src/api/sse-response.ts); with any other reason, or when the source fails, by
+ * erroring. A cancel from the reader still reaches the source.
  */
 import type { HearthError } from '../core/errors';
 
@@ -12,10 +12,10 @@ export class StreamEnd {
 }
 
 /** `onEnd` runs once the pipe has ended (the source done, failed or stopped, or the reader gone). */
-export function pipeUntil(source: ReadableStream<Uint8Array>, stop: AbortSignal, sse: boolean, onEnd?: () => void): ReadableStream<Uint8Array> {
+export function pipeUntil(source: ReadableStream<Uint8Array>, stop: AbortSignal, onEnd?: () => void): ReadableStream<Uint8Array> {
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  void source.pipeTo(writable, { signal: stop, preventAbort: sse }).catch((failure: unknown) => {
-    if (!sse) return; // pipeTo has aborted `writable` itself
+  // preventAbort: `writable` stays open after a stop, for the last event.
+  void source.pipeTo(writable, { signal: stop, preventAbort: true }).catch((failure: unknown) => {
     const writer = writable.getWriter();
     const reason: unknown = stop.aborted ? stop.reason : failure;
     if (reason instanceof StreamEnd) {

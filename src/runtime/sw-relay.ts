@@ -188,8 +188,7 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
 
     const answer = await reply;
     if (answer.type === 'error') throw HearthError.fromBody(answer.status, answer.body);
-    const sse = answer.headers.some(([name, value]) => name.toLowerCase() === 'content-type' && value.startsWith('text/event-stream'));
-    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body, sse) : answer.body;
+    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body) : answer.body;
     return new Response(relayed, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
   }
 
@@ -198,12 +197,14 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
    * closed, the stream from it may simply stop), the copy errors at once. A cancel from the page still reaches the
    * host through the pipe.
    */
-  function guardStream(record: HostRecord, source: ReadableStream<Uint8Array>, sse: boolean): ReadableStream<Uint8Array> {
+  function guardStream(record: HostRecord, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
     const stop = new AbortController();
     record.streams.add(stop);
     watchAlive(record);
     // Not held with event.waitUntil: Chromium ends a worker whose event outlives 5 minutes, and a stream may.
-    const readable = pipeUntil(source, stop.signal, sse, () => record.streams.delete(stop));
+    // Only event streams cross the relay as streams (relay-server.ts): one whose API worker was restarted ends with
+    // the error as its last event.
+    const readable = pipeUntil(source, stop.signal, () => record.streams.delete(stop));
     if (record.gone) stop.abort(unavailable('The Hearth host page closed while handling this request; retry', 'host_gone'));
     return readable;
   }

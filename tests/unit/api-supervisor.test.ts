@@ -1,11 +1,13 @@
 // The API worker's supervisor, in Node: the real supervisor and the real worker-side watch (answering pings) over a
 // MessageChannel that stands in for the Worker; a "worker" can stop answering (a hang), fire an `error` event and go
 // on answering (an uncaught error: no restart), or fire one and stop (a crash). Short watch times, so each rule shows
-// in milliseconds. The browser test (tests/browser/api-supervision.test.ts) shows the same through the service worker.
+// in milliseconds. Then how a relayed event stream ends when its API worker is restarted (the error as its last
+// event). The browser test (tests/browser/api-supervision.test.ts) shows the same through the service worker.
 import { afterEach, describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/core/errors';
-import { superviseApiWorker, type ApiRestartReason, type ApiWatchTimes, type ApiWorkerSupervisor } from '../../src/runtime/api-supervisor';
+import { apiRestartError, superviseApiWorker, type ApiRestartReason, type ApiWatchTimes, type ApiWorkerSupervisor } from '../../src/runtime/api-supervisor';
 import { watchApiWorker } from '../../src/runtime/api-worker-watch';
+import { pipeUntil, StreamEnd } from '../../src/runtime/stream-end';
 
 const TIMES: ApiWatchTimes = { pingMs: 20, unresponsiveMs: 300, crashCheckMs: 60, startMs: 400 };
 
@@ -131,5 +133,49 @@ describe('the API worker supervisor', () => {
     await sleep(500); // and no fourth
     expect(started).toBe(3);
     expect(supervisor.health()).toMatchObject({ running: false, restarts: 3 });
+  });
+});
+
+describe('a relayed event stream whose API worker is restarted (stream-end.ts)', () => {
+  const encoder = new TextEncoder();
+  /** A source that sends one event, then nothing (its worker is stuck or gone). */
+  const stalled = () => new ReadableStream<Uint8Array>({
+    start(controller) { controller.enqueue(encoder.encode('data: {"n":1}\n\n')); },
+  });
+  const readAll = async (stream: ReadableStream<Uint8Array>) => {
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk);
+    return text;
+  };
+
+  it('stopped with a StreamEnd: the events so far, then the error as the last event, then the end', async () => {
+    const stop = new AbortController();
+    let ended = false;
+    const piped = pipeUntil(stalled(), stop.signal, () => (ended = true));
+    setTimeout(() => stop.abort(new StreamEnd(apiRestartError('unresponsive'))), 50);
+    const events = (await readAll(piped)).split('\n\n').filter(Boolean);
+    expect(events[0]).toBe('data: {"n":1}');
+    expect(JSON.parse(events[1].slice('data: '.length)).error).toMatchObject({ type: 'service_unavailable', code: 'api_worker_restarted', param: null });
+    expect(events).toHaveLength(2);
+    expect(ended).toBe(true);
+  });
+
+  it('stopped with another reason (the host page gone): the stream errors, as before', async () => {
+    const stop = new AbortController();
+    const piped = pipeUntil(stalled(), stop.signal);
+    setTimeout(() => stop.abort(new Error('host gone')), 50);
+    await expect(readAll(piped)).rejects.toThrow('host gone');
+  });
+
+  it('not stopped: passes the source through to its end', async () => {
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode('data: {"n":1}\n\n'));
+        controller.enqueue(encoder.encode('data: [DONE]\n\n'));
+        controller.close();
+      },
+    });
+    expect(await readAll(pipeUntil(source, new AbortController().signal))).toBe('data: {"n":1}\n\ndata: [DONE]\n\n');
   });
 });
