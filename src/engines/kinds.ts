@@ -12,7 +12,7 @@ import type { DiagnosticsEngine } from './diagnostics/types';
 import type { EmbeddingsEngine } from './embeddings/types';
 import type { LlmEngine } from './llm/types';
 import type { LoadedModelState } from './loaded';
-import type { ImageEngine } from './sdxl/types';
+import type { ImageEngine } from './image/types';
 
 /** A worker entry's start: `(name) => new Worker(new URL('../../workers/<kind>.worker.ts', …), { type: 'module', name })`. */
 export type StartWorker = (name: string) => Worker;
@@ -60,7 +60,7 @@ export const ENGINE_KINDS = Object.freeze({
   image: models<ImageEngine>({
     answer: 'stream',
     deadlineMs: 15 * 60_000,
-    worker: (name) => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }),
+    worker: (name) => new Worker(new URL('../../workers/image.worker.ts', import.meta.url), { type: 'module', name }),
   }),
   /** A streaming source that proves streams and aborts cross every hop. */
   diagnostics: tests<DiagnosticsEngine>({

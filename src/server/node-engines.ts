@@ -1,5 +1,5 @@
 /**
- * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on the
+ * The engines in Node: the same EmbeddingsService, LlmService and ImageService the browser's workers run, on the
  * ONNX Runtime node-runtime.ts chose (onnxruntime-node on CPU/CUDA for `hearth serve`; onnxruntime-web's wasm build,
  * single-threaded, by default and for the Node tests), reading model files from a directory (model-files.ts) and
  * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
@@ -14,8 +14,8 @@ import { loadedModels } from '../engines/loaded';
 import { readLlmFiles } from '../engines/llm/files';
 import { createLlmService, type LlmService, type LlmServiceOptions } from '../engines/llm/service';
 import type { ModelFiles } from '../engines/model-files';
-import { cpuCanny } from '../engines/sdxl/edges';
-import { createSdxlService, type SdxlService } from '../engines/sdxl/service';
+import { cpuCanny } from '../engines/image/edges';
+import { createImageService, type ImageService } from '../engines/image/service';
 import { nodeCodec } from './image-codec';
 import type { ModelDirectory } from './model-files';
 import { WASM_RUNTIME, type NodeRuntime } from './node-runtime';
@@ -26,7 +26,7 @@ export interface NodeEngines {
   embeddings: EmbeddingsService;
   llm: LlmService;
   /** Created on first use (it is the heaviest). */
-  image(): SdxlService;
+  image(): ImageService;
   /** What ApiDeps needs: the engines and whether a model's files are present. */
   deps: Pick<ApiDeps, 'engines' | 'isDownloaded'>;
 }
@@ -73,7 +73,7 @@ export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmSer
   const create = {
     embeddings: () => createEmbeddingsService({ ort, files, devices }),
     llm: () => options.llm ?? createLlmService({ ort, files, devices, hasShaderF16: async () => false }),
-    image: () => createSdxlService({ ort, files, devices, codec: nodeCodec, canny: cpuCanny }),
+    image: () => createImageService({ ort, files, devices, codec: nodeCodec, canny: cpuCanny }),
   } satisfies { [K in ModelKind]: () => EngineInterfaces[K] };
   type Services = { [K in ModelKind]: ReturnType<(typeof create)[K]> };
   /** The engines created so far. */

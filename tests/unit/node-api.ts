@@ -11,7 +11,7 @@ import type { ApiDeps } from '../../src/api/types';
 import * as ort from 'onnxruntime-web';
 import type { EmbeddingsService } from '../../src/engines/embeddings/service';
 import { LlmService, type LlmServiceOptions } from '../../src/engines/llm/service';
-import type { SdxlService } from '../../src/engines/sdxl/service';
+import type { ImageService } from '../../src/engines/image/service';
 import { ModelRegistry } from '../../src/models/registry';
 import { directoryFiles } from '../../src/server/model-files';
 import { createNodeEngines, llmFiles, type NodeEngines } from '../../src/server/node-engines';
@@ -31,7 +31,7 @@ export function nodeLlm(options: Partial<LlmServiceOptions> = {}): LlmService {
 }
 
 /** The image engine on wasm in Node (the tiny SDXL and its kin from public/). */
-export const nodeImage = (): SdxlService => nodeEngines().image();
+export const nodeImage = (): ImageService => nodeEngines().image();
 
 /**
  * The API in Node. `engines` replaces single engine getters (e.g. `{ image: async () => nodeImage() }`), or is an

@@ -5,8 +5,8 @@
  * `{base64, finishReason, seed}`), or — Hearth's extension for live progress — `text/event-stream`.
  */
 import { encodeBase64 } from '../../util/base64';
-import { validateLoraSource, type LoraSource } from '../../engines/sdxl/lora/fetch';
-import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/types';
+import { validateLoraSource, type LoraSource } from '../../engines/image/lora/fetch';
+import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/image/types';
 import { randomSeed } from '../../util/rng';
 import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
