@@ -35,7 +35,7 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     service: 'src/engines/embeddings/service.ts',
     tokenize: 'src/engines/embeddings/tokenize.ts',
     'llm-service': 'src/engines/llm/service.ts',
-    'llm-request': 'src/api/handlers/llm-request.ts',
+    'llm-request': 'src/api/handlers/llm/request.ts',
     'llm-tokenizer': 'src/engines/llm/tokenizer.ts',
     store: 'src/models/store.ts',
     loaded: 'src/engines/loaded.ts',
