@@ -89,7 +89,7 @@ export function reportRelay(result, print) {
   const busyKeys = Object.keys(busy);
   const d = derive(result);
   print(`RELAY — the service worker's relay, API worker vs main thread, side by side (${opts.rounds} rounds × ${opts.reps} reps per path ` +
-    `after ${opts.warmup} warm-up rounds, paths alternating; ms measured in the host page; devices=wasm, model ${MODEL_ID})`);
+    `after ${opts.warmup} warm-up rounds, the paths' order rotating; ms measured in the host page; devices=wasm, model ${MODEL_ID})`);
   print();
   print('1. Latency (ms, p50 / p90)');
   const row = (name, pick) => [name, ...keys.flatMap((k) => [fmt(p50(pick(k)), 3), fmt(p90(pick(k)), 3)])];
