@@ -2,8 +2,8 @@
 // service-worker fetch, on the two paths side by side in one run — the API worker (the default: SW → API worker →
 // engine workers) and the main-thread path (`?apiworker=0`: SW → host page's main thread → engine workers, the path
 // before the API worker). Each path has its own browser context (its own service worker and host election), opened
-// at once; rounds alternate between them so machine noise hits both alike. Then the same with the host page's main
-// thread busy (a janky UI: 200 ms of blocking work every 250 ms), measured from a second tab of the origin.
+// at once; the order of the paths rotates from round to round so machine noise hits them alike. Then the same with
+// the host page's main thread busy (a janky UI: 200 ms of blocking work every 250 ms), measured from a second tab.
 // With `--relay-baseline=REF` (run.mjs), a third path in the same rounds: the API worker path of the app as built
 // from git REF (served on its own port), so a change to the relay is measured before and after side by side.
 import { openHost } from './browser.mjs';
