@@ -254,7 +254,7 @@ export class ArtifactStore {
     cache: Cache): Promise<string | null> {
     const expected = file.size ?? stored.size;
     if (!file.sha256) return blob.size === expected && stored.size === blob.size ? null : `${blob.size} bytes where ${expected} were stored`;
-    if (blob.size !== expected && file.size !== undefined) return `${blob.size} bytes where ${expected} were stored`;
+    if (file.size !== undefined && blob.size !== file.size) return `${blob.size} bytes where ${file.size} were stored`;
     const { verified } = stored;
     if (verified?.sha256 === file.sha256 && verified.size === blob.size && stored.size === blob.size && header === file.sha256) return null;
     if (blob.size > (await (this.limits ??= this.deviceLimits())).maxArrayBufferBytes) {
