@@ -22,7 +22,7 @@ export async function buildWeb(outDir = `${BUILD_DIR}/web`) {
 /**
  * The TypeScript modules tests/unit/node-api.ts assembles (createApi, ModelRegistry, EmbeddingsService and its
  * tokenizer; LlmService with generationParams, the LLM tokenizer, filesFor and loadedModels) and the SDXL engine
- * (createSdxlService, which loads the pipeline as workers/sdxl.worker.ts does, SdxlPipeline, the parts list and the
+ * (createImageService, which loads the pipeline as workers/image.worker.ts does, SdxlPipeline, the parts list and the
  * directory ModelFiles), the LoRA merge (the CPU
  * reference, the WGSL merger, mergeLora and the steps it takes) and tests/unit/dawn.ts (WebGPU in Node through
  * Dawn), bundled for Node as .mjs with their npm dependencies left as imports. The output lives under the project so
@@ -35,21 +35,21 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
     service: 'src/engines/embeddings/service.ts',
     tokenize: 'src/engines/embeddings/tokenize.ts',
     'llm-service': 'src/engines/llm/service.ts',
-    'llm-request': 'src/api/handlers/llm-request.ts',
+    'llm-request': 'src/api/handlers/llm/request.ts',
     'llm-tokenizer': 'src/engines/llm/tokenizer.ts',
     store: 'src/models/store.ts',
     loaded: 'src/engines/loaded.ts',
-    'sdxl-service': 'src/engines/sdxl/service.ts',
-    'sdxl-pipeline': 'src/engines/sdxl/pipeline.ts',
-    'sdxl-files': 'src/engines/sdxl/files.ts',
+    'sdxl-service': 'src/engines/image/service.ts',
+    'sdxl-pipeline': 'src/engines/image/pipeline.ts',
+    'sdxl-files': 'src/engines/image/files.ts',
     'model-files': 'src/server/model-files.ts',
-    'lora-merge': 'src/engines/sdxl/lora/merge.ts',
-    'lora-gpu-merge': 'src/engines/sdxl/lora/gpu-merge.ts',
-    'lora-apply': 'src/engines/sdxl/lora/apply.ts',
-    'lora-safetensors': 'src/engines/sdxl/lora/safetensors.ts',
-    'lora-adapter-keys': 'src/engines/sdxl/lora/adapter-keys.ts',
-    'lora-onnx-weights': 'src/engines/sdxl/lora/onnx-weights.ts',
-    'lora-targets': 'src/engines/sdxl/lora/targets.ts',
+    'lora-merge': 'src/engines/image/lora/merge.ts',
+    'lora-gpu-merge': 'src/engines/image/lora/gpu-merge.ts',
+    'lora-apply': 'src/engines/image/lora/apply.ts',
+    'lora-safetensors': 'src/engines/image/lora/safetensors.ts',
+    'lora-adapter-keys': 'src/engines/image/lora/adapter-keys.ts',
+    'lora-onnx-weights': 'src/engines/image/lora/onnx-weights.ts',
+    'lora-targets': 'src/engines/image/lora/targets.ts',
     dawn: 'tests/unit/dawn.ts',
     'wgsl-decoder': 'src/engines/llm/wgsl/decoder.ts',
     'wgsl-onnx-weights': 'src/engines/llm/wgsl/onnx-weights.ts',

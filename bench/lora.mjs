@@ -55,7 +55,7 @@ export async function loadLoraModules(dir) {
     mergeOnCpu: merge.mergeOnCpu, cpuMerger: merge.cpuMerger, GpuLoraMerger: gpuMerge.GpuLoraMerger, mergeLora: apply.mergeLora,
     readSafetensors: safetensors.readSafetensors, loraModules: adapterKeys.loraModules, indexOnnxWeights: onnxWeights.indexOnnxWeights,
     resolveTargets: targets.resolveTargets, getGpu: dawn.getGpu,
-    /** The SDXL parts SdxlService loads (sdxl/files.ts) and hands to mergeLora. */
+    /** The SDXL parts ImageService loads (sdxl/files.ts) and hands to mergeLora. */
     IMAGE_PARTS: files.IMAGE_PARTS,
   };
 }
@@ -459,7 +459,7 @@ export function adapterLine(a) {
 /** The printed report (lines appended with `print`). */
 export function reportLora(result, print) {
   const { opts, adapter, timestamps, items, weights, bigItems, big, checks, model } = result;
-  print('LoRA merge — W += scale · up @ down, in place, in the layout the ONNX graph stores (src/engines/sdxl/lora): ' +
+  print('LoRA merge — W += scale · up @ down, in place, in the layout the ONNX graph stores (src/engines/image/lora): ' +
     'CPU = mergeOnCpu (JS, Node main thread), GPU = GpuLoraMerger.merge (shaders/lora/merge.wgsl, upload + dispatch + read-back).');
   print(adapterLine(adapter));
   if (adapter.swiftshader) {

@@ -1,4 +1,4 @@
-// The Node side of the SDXL bench: the image pipeline as the SDXL worker builds it (SdxlService's own loading of
+// The Node side of the SDXL bench: the image pipeline as the SDXL worker builds it (ImageService's own loading of
 // every part on onnxruntime-web wasm, 1 thread here, from public/models/hearth-tiny-sdxl), with every
 // InferenceSession's run wrapped to record its wall time, so one SdxlPipeline.sample can be split into ONNX time and
 // the pipeline's own time (tokenizing, noise, feeds, guidance, the sampler step, latent scaling, RGBA conversion).
@@ -7,9 +7,9 @@ import { ort } from './node-paths.mjs';
 
 /** Loads the bundled SDXL modules (see build.mjs: buildNodeApi). */
 export async function loadSdxlModules(dir) {
-  const [{ createSdxlService }, { SdxlPipeline }, { IMAGE_PARTS }, { directoryFiles }] = await Promise.all(
+  const [{ createImageService }, { SdxlPipeline }, { IMAGE_PARTS }, { directoryFiles }] = await Promise.all(
     ['sdxl-service', 'sdxl-pipeline', 'sdxl-files', 'model-files'].map((m) => import(`${dir}/${m}.mjs`)));
-  return { createSdxlService, SdxlPipeline, IMAGE_PARTS, directoryFiles };
+  return { createImageService, SdxlPipeline, IMAGE_PARTS, directoryFiles };
 }
 
 /** Which part of the pipeline each session is (pipeline.ts: SdxlModel.sessions). */
@@ -20,20 +20,20 @@ export const SDXL_PARTS = {
 const notInBench = async () => { throw new Error('not part of the SDXL bench'); };
 
 /**
- * The worker's SdxlService (workers/sdxl.worker.ts) in Node, built by the same factory from the model directory: same
+ * The worker's ImageService (workers/image.worker.ts) in Node, built by the same factory from the model directory: same
  * parts, same session options, devices ['wasm'].
  * Its pipeline is built by the service's own (private) `pipeline(entry)` — the code path a first request takes — and
  * every session's `run` is wrapped. Returns the loaded model, a timed `sample` and the load time.
  */
 export async function nodeSdxl(mods, entry) {
-  const service = mods.createSdxlService({
+  const service = mods.createImageService({
     ort,
     files: mods.directoryFiles(`${ROOT}public`),
     devices: ['wasm'],
     codec: { decode: notInBench, encode: notInBench },
     canny: notInBench,
   });
-  if (typeof service.pipeline !== 'function') throw new Error('SdxlService has no pipeline(entry) method any more: update bench/node-sdxl.mjs');
+  if (typeof service.pipeline !== 'function') throw new Error('ImageService has no pipeline(entry) method any more: update bench/node-sdxl.mjs');
   const t0 = performance.now();
   const loaded = await service.pipeline(entry);
   const loadMs = performance.now() - t0;

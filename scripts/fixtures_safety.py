@@ -20,7 +20,7 @@ See tests/fixtures/sdxl/README.md, "Safety checker", for every name, formula and
 
 Preprocessing is CLIPImageProcessor's, step by step, with PIL's bicubic resize ported exactly (Pillow's
 libImaging/Resample.c: separable, fixed-point 8-bit coefficients, horizontal pass then vertical, each rounded to
-uint8); src/engines/sdxl/safety.ts has the same port, so the test compares the uint8 crop exactly. When Pillow is
+uint8); src/engines/image/safety.ts has the same port, so the test compares the uint8 crop exactly. When Pillow is
 importable the port is checked against PIL.Image.resize here (Debian: python3-pil); it is not needed otherwise.
 """
 

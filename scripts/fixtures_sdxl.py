@@ -25,7 +25,7 @@ It writes, deterministically (fixed seeds):
 
   tests/fixtures/sdxl/reference.json    torch references (tensors as base64 little-endian float32 / uint8); its
                                         `seeded` section uses noise made from a seed alone by a bit-for-bit port of
-                                        src/util/rng.ts + src/engines/sdxl/noise.ts (gaussian_noise below)
+                                        src/util/rng.ts + src/engines/image/noise.ts (gaussian_noise below)
 
 See tests/fixtures/sdxl/README.md for every name, shape and formula.
 
@@ -787,7 +787,7 @@ def dpmpp_2m(denoise, x, sigmas, trace=None):
 
 # ======================================================================================================================
 # Seeded noise: a bit-for-bit port of src/util/rng.ts (createRng: splitmix32 seeding, xoshiro128**) and
-# src/engines/sdxl/noise.ts (gaussianNoise: Box-Muller in float64, rounded to float32)
+# src/engines/image/noise.ts (gaussianNoise: Box-Muller in float64, rounded to float32)
 # ======================================================================================================================
 
 U32 = 0xFFFFFFFF
@@ -855,7 +855,7 @@ class Rng:
 
 
 def gaussian_noise(seed, length):
-    """gaussianNoise(seed, length) of src/engines/sdxl/noise.ts -> float32 [length]. float64 arithmetic with the C
+    """gaussianNoise(seed, length) of src/engines/image/noise.ts -> float32 [length]. float64 arithmetic with the C
     library's log/cos/sin/sqrt; V8's may differ by an ulp now and then (see the README, "Seeded runs")."""
     rng = Rng(js_to_uint32(seed))
     out = [0.0] * length
@@ -1458,7 +1458,7 @@ def build():
         "seed": SEEDED_SEED,
         "noise_convention": {
             "sample_seed": "sample k (0-based) uses S_k = (seed + k) mod 2^32",
-            "latent_noise": "gaussianNoise(S_k, 4*h*w) (src/engines/sdxl/noise.ts), laid out CHW = [4, h, w]",
+            "latent_noise": "gaussianNoise(S_k, 4*h*w) (src/engines/image/noise.ts), laid out CHW = [4, h, w]",
             "encoder_noise": "image-to-image VAE posterior noise: gaussianNoise((S_k ^ 0x9E3779B9) >>> 0, 4*h*w)",
         },
         "height": HEIGHT, "width": WIDTH, "steps": STEPS, "cfg_scale": CFG_SCALE, "sampler": "K_DPMPP_2M",

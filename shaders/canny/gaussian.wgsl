@@ -4,7 +4,7 @@
 // blur_v: out = (sum_d k[d] * tmp[y+d] + 32768) >> 16    (exact integer, rounded half up to 0..255, like OpenCV's
 //         bit-exact GaussianBlur on CV_8U), stored as f32.
 // Input values must be integers 0..255 (as grayscale.wgsl writes); they are truncated to u32.
-// CPU reference: src/engines/sdxl/canny-reference.ts (gaussianRef).
+// CPU reference: src/engines/image/canny-reference.ts (gaussianRef).
 
 // `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 

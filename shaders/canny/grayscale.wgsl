@@ -2,7 +2,7 @@
 // ITU-R BT.601 weights in OpenCV's fixed-point form (cvtColor RGB2GRAY on 8-bit images):
 //   Y = (4899*R + 9617*G + 1868*B + 8192) >> 14      (4899/16384 = 0.299, 9617/16384 = 0.587, 1868/16384 = 0.114)
 // so Y is an integer 0..255, computed exactly; stored as f32. Alpha is ignored.
-// CPU reference: src/engines/sdxl/canny-reference.ts (grayscaleRef).
+// CPU reference: src/engines/image/canny-reference.ts (grayscaleRef).
 
 // `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 

@@ -1,7 +1,7 @@
 // Canny stage 6 (Hearth SDXL ControlNet preprocessor): hysteresis as connected-component labelling, in a fixed four
 // dispatches with no read-back. Weak (1) and strong (2) pixels are the foreground; a weak pixel becomes strong exactly
 // when its 8-connected foreground component holds a strong pixel, which is what the CPU reference's flood from the
-// strong pixels computes (src/engines/sdxl/canny-reference.ts, hysteresisRef). Unpromoted weak pixels stay 1.
+// strong pixels computes (src/engines/image/canny-reference.ts, hysteresisRef). Unpromoted weak pixels stay 1.
 //
 // `parent` is a union-find forest over pixel indices (the block-based union-find of Playne & Hawick, 2018):
 // every link points to a smaller index of the same component, so the forest has no cycles and a root is its

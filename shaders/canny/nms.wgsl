@@ -2,7 +2,7 @@
 // Works on the exact squared magnitudes. Tie-breaking copies OpenCV's Canny: for 0 and 90 degrees the pixel must be
 // > the left/upper neighbour and >= the right/lower one; for the diagonals > both. Neighbours outside the image
 // count as 0. Output: mag_sq where the pixel is a local maximum, else 0.
-// CPU reference: src/engines/sdxl/canny-reference.ts (nmsRef).
+// CPU reference: src/engines/image/canny-reference.ts (nmsRef).
 
 // `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 

@@ -1,7 +1,7 @@
 // Canny stage 7 (Hearth SDXL ControlNet preprocessor): edge labels -> images.
 // to_rgba: RGBA8 white edges (label 2) on opaque black, like the ControlNet canny preprocessors produce.
 // to_chw:  float32 [3, H, W] in {0, 1}: the ControlNet `controlnet_cond` layout (same buffer as [1, 3, H, W]).
-// CPU reference: src/engines/sdxl/canny-reference.ts (edgesToRgbaRef, edgesToChwRef).
+// CPU reference: src/engines/image/canny-reference.ts (edgesToRgbaRef, edgesToChwRef).
 
 // `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 

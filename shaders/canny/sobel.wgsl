@@ -8,7 +8,7 @@
 //   1 = 45 deg  (neighbours (x+1,y-1),(x-1,y+1)): otherwise, gx and gy of opposite signs
 //   3 = 135 deg (neighbours (x-1,y-1),(x+1,y+1)): otherwise, gx and gy of the same sign (0 counts as positive)
 // Angles are counter-clockwise with y pointing up. Input values must be integers (as gaussian.wgsl writes).
-// CPU reference: src/engines/sdxl/canny-reference.ts (sobelRef).
+// CPU reference: src/engines/image/canny-reference.ts (sobelRef).
 
 // `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 

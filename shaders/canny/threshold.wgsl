@@ -1,7 +1,7 @@
 // Canny stage 5 (Hearth SDXL ControlNet preprocessor): double threshold on the suppressed squared magnitudes.
 // low_sq = floor(low^2), high_sq = floor(high^2) (OpenCV's L2gradient convention, thresholds in units of the
 // unnormalised Sobel magnitude of 0..255 intensities). strong (2) if m2 > high_sq, weak (1) if m2 > low_sq, else 0.
-// CPU reference: src/engines/sdxl/canny-reference.ts (thresholdRef).
+// CPU reference: src/engines/image/canny-reference.ts (thresholdRef).
 
 // `Params` (width, height, thresholds, Gaussian weights) is shaders/canny/params.wgsl, prepended when compiled.
 

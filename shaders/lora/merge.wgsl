@@ -1,7 +1,7 @@
 // LoRA merge, in place: W += scale · up @ down, over a weight in the layout its ONNX graph stores it.
 // W is [rows, cols] row-major, or transposed ([cols, rows]: MatMul weights); float32, or float16 packed two to a u32
 // (unpack2x16float/pack2x16float are core WGSL, so no shader-f16 feature is needed). One invocation per u32 word.
-// The CPU reference is mergeOnCpu in src/engines/sdxl/lora/merge.ts (same float32 accumulation in rank order).
+// The CPU reference is mergeOnCpu in src/engines/image/lora/merge.ts (same float32 accumulation in rank order).
 
 struct Params {
   rows: u32,

@@ -1,4 +1,4 @@
-// SDXL denoising loop, GPU-resident (src/engines/sdxl/gpu-loop.ts): classifier-free guidance, the CompVis epsilon
+// SDXL denoising loop, GPU-resident (src/engines/image/gpu-loop.ts): classifier-free guidance, the CompVis epsilon
 // denoiser and one K_DPMPP_2M (DPM-Solver++(2M)) update, fused. Per element k < n, with the UNet output
 // eps [2, n] = (eps_u; eps_c):
 //   guided   = eps_u + cfg · (eps_c − eps_u)

@@ -1,4 +1,4 @@
-// SDXL denoising loop, GPU-resident (src/engines/sdxl/gpu-loop.ts): the UNet `sample` input for classifier-free
+// SDXL denoising loop, GPU-resident (src/engines/image/gpu-loop.ts): the UNet `sample` input for classifier-free
 // guidance. From the latents x [n] (one sample, CHW) write sample [2, n] = x · c_in for both rows (uncond; cond),
 // c_in = 1 / sqrt(sigma² + 1) computed in float64 on the CPU and passed as f32.
 struct Params {

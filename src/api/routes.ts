@@ -1,33 +1,27 @@
 /**
  * The route table: every path of the spec (plus GET /models, per spec/NOTES.md), the handler that serves it, and
- * the methods it allows. Each kind's routes are declared beside its handlers (src/api/handlers/*.ts) and listed
- * here under their engine kind — one entry per kind of the kinds table (src/engines/kinds.ts), demanded by the
- * compiler. One frozen table drives dispatch; nothing else matches on paths.
+ * the methods it allows. Every file in src/api/handlers/ is a handler file that exports its `routes`: a kind's routes
+ * stamped with its engine kind (`kindRoutes`, src/engines/kinds.ts), or routes of no engine. They are gathered here
+ * by Vite's `import.meta.glob` (every build and test runs through Vite), so a new kind's handler file is served
+ * without an edit here; a kind of the table that no handler file serves is an error when this module loads. One
+ * frozen table drives dispatch; nothing else matches on paths.
  */
-import { chatRoutes } from './handlers/chat';
-import { completionRoutes } from './handlers/completions';
-import { diagnosticsRoutes } from './handlers/diagnostics';
-import { embeddingsRoutes } from './handlers/embeddings';
-import { imageRoutes } from './handlers/images';
-import { modelRoutes } from './handlers/models';
 import { invalidRequest } from './errors';
-import type { EngineKind } from '../engines/kinds';
-import type { KindRoute, Route } from './types';
+import { MODEL_KINDS, TEST_KINDS } from '../engines/kinds';
+import type { Route } from './types';
 
 export type { Route };
 
-/** Per engine kind, the routes its engine serves. */
-const KIND_ROUTES: { readonly [K in EngineKind]: readonly KindRoute[] } = {
-  embeddings: embeddingsRoutes,
-  llm: [...chatRoutes, ...completionRoutes],
-  image: imageRoutes,
-  diagnostics: diagnosticsRoutes,
-};
+/** src/api/handlers/*.ts (not its subfolders, which hold what handler files share), in file-name order. */
+const HANDLER_FILES = import.meta.glob<{ routes?: readonly Route[] }>('./handlers/*.ts', { eager: true });
 
-export const ROUTES: readonly Route[] = Object.freeze([
-  ...(Object.keys(KIND_ROUTES) as EngineKind[]).flatMap((engine) => KIND_ROUTES[engine].map((route): Route => ({ ...route, engine }))),
-  ...modelRoutes,
-]);
+export const ROUTES: readonly Route[] = Object.freeze(Object.entries(HANDLER_FILES).flatMap(([file, handlers]) => {
+  if (!handlers.routes) throw new Error(`${file} exports no \`routes\`: every file in src/api/handlers/ declares the routes it serves`);
+  return handlers.routes;
+}));
+
+const unserved = [...MODEL_KINDS, ...TEST_KINDS].filter((kind) => !ROUTES.some((route) => route.engine === kind));
+if (unserved.length) throw new Error(`No handler file in src/api/handlers/ serves the engine kind ${unserved.join(', ')} (see kindRoutes)`);
 
 export interface RouteMatch {
   route?: Route;

@@ -75,8 +75,8 @@ export interface Route {
   method: 'GET' | 'POST';
   handler: Handler;
   /**
-   * The engine kind that serves it (src/engines/kinds.ts), set by routes.ts from the kind it is listed under; served
-   * only where `deps.engines` has that kind.
+   * The engine kind that serves it (src/engines/kinds.ts), stamped by `kindRoutes` (kind-routes.ts) in its handler
+   * file; served only where `deps.engines` has that kind.
    */
   engine?: EngineKind;
   /**
@@ -90,5 +90,5 @@ export interface Route {
   defaultModel?: string;
 }
 
-/** A route as a kind's handler file declares it (its kind is where routes.ts lists it). */
+/** A route as a kind's handler file declares it, before `kindRoutes` stamps its kind. */
 export type KindRoute = Omit<Route, 'engine'>;

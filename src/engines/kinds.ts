@@ -1,18 +1,19 @@
 /**
  * The engine kinds, in one table: per kind, the interface its engine implements (what its worker exposes and the API
- * calls), whether it serves catalog models or exists for tests only, what its jobs answer, its default job deadline
- * and how the browser starts its worker. Everything wired per kind derives from it: the API's engine getters
- * (`Engines`), the host's worker pool (src/runtime/engines.ts), deadlines (src/runtime/deadlines.ts), the page's
- * engine ports (src/runtime/api-link.ts). What this layer cannot hold is typed by kind from it, so a row added here is
- * a compile error until the catalog's `ModelKind`, the kind's routes (src/api/routes.ts) and its Node factory
- * (src/server/node-engines.ts) exist. See README ("Adding an engine kind").
+ * calls), whether it serves catalog models or exists for tests only, what its jobs answer, its default job deadline,
+ * how the browser starts its worker and how a Node process builds its engine in process. Everything wired per kind
+ * derives from it: the API's engine getters (`Engines`), the catalog's `ModelKind` (declared below into
+ * src/models/types.ts), the host's worker pool (src/runtime/engines.ts), deadlines (src/runtime/deadlines.ts), the
+ * page's engine ports (src/runtime/api-link.ts), Node's engines (src/server/node-engines.ts). A kind's routes are
+ * declared by its handler file in src/api/handlers/, which src/api/routes.ts finds. See README ("Adding an engine kind").
  */
 import type { ModelKind } from '../models/types';
+import type { EngineFactory } from './environment';
 import type { DiagnosticsEngine } from './diagnostics/types';
 import type { EmbeddingsEngine } from './embeddings/types';
 import type { LlmEngine } from './llm/types';
 import type { LoadedModelState } from './loaded';
-import type { ImageEngine } from './sdxl/types';
+import type { ImageEngine } from './image/types';
 
 /** A worker entry's start: `(name) => new Worker(new URL('../../workers/<kind>.worker.ts', …), { type: 'module', name })`. */
 export type StartWorker = (name: string) => Worker;
@@ -28,6 +29,12 @@ export interface ModelKindRow<E> {
   /** Default milliseconds per job (overridable per host: `startHearth({ deadlines })`). */
   deadlineMs: number;
   worker: StartWorker;
+  /**
+   * How a Node process (`hearth serve`, the Node tests) builds the engine in its own thread: a lazy import of the
+   * kind's factory. Only Node builds hold it (`import.meta.env.SSR`; undefined in browser bundles, where the worker
+   * runs the engine): a browser bundle that imports the table would otherwise carry every engine again as a chunk.
+   */
+  inProcess: (() => Promise<EngineFactory<E>>) | undefined;
   /** Type only: the interface `E` its engine implements (never set). */
   readonly engine?: E;
 }
@@ -51,16 +58,19 @@ export const ENGINE_KINDS = Object.freeze({
     answer: 'whole',
     deadlineMs: 5 * 60_000,
     worker: (name) => new Worker(new URL('../../workers/embeddings.worker.ts', import.meta.url), { type: 'module', name }),
+    inProcess: import.meta.env.SSR ? () => import('./embeddings/service').then((m) => m.createEmbeddingsService) : undefined,
   }),
   llm: models<LlmEngine>({
     answer: 'stream',
     deadlineMs: 15 * 60_000,
     worker: (name) => new Worker(new URL('../../workers/llm.worker.ts', import.meta.url), { type: 'module', name }),
+    inProcess: import.meta.env.SSR ? () => import('./llm/service').then((m) => m.createLlmService) : undefined,
   }),
   image: models<ImageEngine>({
     answer: 'stream',
     deadlineMs: 15 * 60_000,
-    worker: (name) => new Worker(new URL('../../workers/sdxl.worker.ts', import.meta.url), { type: 'module', name }),
+    worker: (name) => new Worker(new URL('../../workers/image.worker.ts', import.meta.url), { type: 'module', name }),
+    inProcess: import.meta.env.SSR ? () => import('./image/service').then((m) => m.createImageService) : undefined,
   }),
   /** A streaming source that proves streams and aborts cross every hop. */
   diagnostics: tests<DiagnosticsEngine>({
@@ -78,9 +88,13 @@ export type TestEngineKind = { [K in EngineKind]: Table[K] extends TestKindRow<u
 type ServingKind = Exclude<EngineKind, TestEngineKind>;
 export type { ModelKind };
 
-/** The kinds that serve models are exactly the catalog's model kinds (src/models/types.ts): else this is a type error. */
-const modelKindsMatch: [ServingKind] extends [ModelKind] ? ([ModelKind] extends [ServingKind] ? true : never) : never = true;
-void modelKindsMatch;
+/**
+ * The catalog's vocabulary of kinds is the table's model kinds: declared here into src/models/types.ts (declaration
+ * merging; the catalog layer cannot import the engines), so a row added above is a kind a catalog entry may name.
+ */
+declare module '../models/types' {
+  interface ModelKinds extends Record<ServingKind, true> {}
+}
 
 const kinds = Object.keys(ENGINE_KINDS) as EngineKind[];
 const servesModels = (kind: EngineKind): kind is ModelKind => ENGINE_KINDS[kind].serves === 'models';

@@ -2,7 +2,7 @@
  * One ONNX TensorProto (an initializer) read from protobuf wire bytes, without decoding its values: name, dims, the
  * element type number, where its values lie in the model file (raw_data or packed float_data), and its external-data
  * entries (location, offset, length). Shared by the readers that find weights in a model file without copying it:
- * the LoRA merge (src/engines/sdxl/lora/onnx-weights.ts) and the WGSL decoder (src/engines/llm/wgsl/onnx-graph.ts).
+ * the LoRA merge (src/engines/image/lora/onnx-weights.ts) and the WGSL decoder (src/engines/llm/wgsl/onnx-graph.ts).
  */
 import type protobuf from 'protobufjs/minimal.js';
 

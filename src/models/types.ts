@@ -3,7 +3,13 @@
  * The catalog itself (catalog.ts) is plain data of these types; nothing else switches on model ids.
  */
 
-export type ModelKind = 'embeddings' | 'llm' | 'image';
+/**
+ * The kinds of engine a catalog entry can name (`CatalogEntry.kind`): the model kinds of the engines' kinds table,
+ * which declares them into this interface (src/engines/kinds.ts; this layer cannot import the engines). Its keys are
+ * the kinds: 'embeddings', 'llm', 'image'.
+ */
+export interface ModelKinds {}
+export type ModelKind = keyof ModelKinds;
 
 /** One file a model needs. `url` is absolute (Hugging Face) or same-origin relative (built-in models under /models/). */
 export interface ModelFile {

@@ -5,8 +5,8 @@
 import { convertIndexedToRgb, decode as decodePng, encode as encodePng, hasPngSignature, type DecodedPng } from 'fast-png';
 import jpeg from 'jpeg-js';
 import { invalidRequest } from '../core/errors';
-import type { ImageCodec } from '../engines/sdxl/codec';
-import type { RgbaImage } from '../engines/sdxl/types';
+import type { ImageCodec } from '../engines/image/codec';
+import type { RgbaImage } from '../engines/image/types';
 
 export const nodeCodec: ImageCodec = {
   async decode(image, width, height, param) {

@@ -1,21 +1,20 @@
 /**
- * The engines in Node: the same EmbeddingsService, LlmService and SdxlService the browser's workers run, on the
- * ONNX Runtime node-runtime.ts chose (onnxruntime-node on CPU/CUDA for `hearth serve`; onnxruntime-web's wasm build,
- * single-threaded, by default and for the Node tests), reading model files from a directory (model-files.ts) and
- * coding images without a canvas (image-codec.ts). `hearth serve` and the Node tests build their API from this.
- * Node's counterpart of the browser's worker entries is one factory per kind of the kinds table
- * (src/engines/kinds.ts), demanded by the compiler; the API's engine getters are derived from them.
+ * The engines in Node: the same services the browser's workers run, on the ONNX Runtime node-runtime.ts chose
+ * (onnxruntime-node on CPU/CUDA for `hearth serve`; onnxruntime-web's wasm build, single-threaded, by default and for
+ * the Node tests), reading model files from a directory (model-files.ts) and coding images without a canvas
+ * (image-codec.ts). Each kind's engine is built on first use by its in-process factory in the kinds table
+ * (src/engines/kinds.ts) from one Node environment: nothing here names a kind. `hearth serve` and the Node tests
+ * build their API from this.
  */
 import { nextTurn } from '../core/deferred';
 import type { ApiDeps } from '../api/types';
-import { createEmbeddingsService, type EmbeddingsService } from '../engines/embeddings/service';
-import { ENGINE_KINDS, perModelKind, type EngineInterfaces, type Engines, type ModelKind } from '../engines/kinds';
+import type { EngineEnvironment } from '../engines/environment';
+import { ENGINE_KINDS, perModelKind, type EngineInterfaces, type Engines, type ModelKind, type ModelKindRow, type StartedEngines } from '../engines/kinds';
 import { loadedModels } from '../engines/loaded';
 import { readLlmFiles } from '../engines/llm/files';
-import { createLlmService, type LlmService, type LlmServiceOptions } from '../engines/llm/service';
+import type { LlmServiceOptions } from '../engines/llm/service';
 import type { ModelFiles } from '../engines/model-files';
-import { cpuCanny } from '../engines/sdxl/edges';
-import { createSdxlService, type SdxlService } from '../engines/sdxl/service';
+import { cpuCanny } from '../engines/image/edges';
 import { nodeCodec } from './image-codec';
 import type { ModelDirectory } from './model-files';
 import { WASM_RUNTIME, type NodeRuntime } from './node-runtime';
@@ -23,12 +22,15 @@ import { WASM_RUNTIME, type NodeRuntime } from './node-runtime';
 export interface NodeEngines {
   /** The ONNX Runtime and devices the engines run on. */
   runtime: NodeRuntime;
-  embeddings: EmbeddingsService;
-  llm: LlmService;
-  /** Created on first use (it is the heaviest). */
-  image(): SdxlService;
+  /** The engine of a kind, built on first use (an engine costs nothing until a model loads). */
+  engine<K extends ModelKind>(kind: K): Promise<EngineInterfaces[K]>;
   /** What ApiDeps needs: the engines and whether a model's files are present. */
   deps: Pick<ApiDeps, 'engines' | 'isDownloaded'>;
+}
+
+/** What every engine built in Node gets: the runtime's ORT and devices, the files, Node's image codec, CPU Canny. */
+export function nodeEnvironment(files: ModelFiles, runtime: NodeRuntime = WASM_RUNTIME): EngineEnvironment {
+  return { ort: runtime.ort, devices: runtime.devices, files, codec: nodeCodec, canny: cpuCanny, hasShaderF16: async () => false };
 }
 
 /**
@@ -64,32 +66,36 @@ export function llmFiles(files: ModelFiles): LlmServiceOptions['loadFiles'] {
 
 /**
  * `runtime`: the ONNX Runtime and devices (default: onnxruntime-web's wasm build; `await nodeRuntime()` for
- * onnxruntime-node). `llm`: an LLM engine of the caller's making (e.g. with the WGSL decoder on a Dawn device).
+ * onnxruntime-node). `engines`: engines of the caller's making by kind (e.g. an LLM engine with the WGSL decoder on a
+ * Dawn device), used instead of the table's factories.
  */
-export function createNodeEngines(files: ModelDirectory, options: { llm?: LlmService; runtime?: NodeRuntime } = {}): NodeEngines {
+export function createNodeEngines(files: ModelDirectory, options: { runtime?: NodeRuntime; engines?: StartedEngines } = {}): NodeEngines {
   const runtime = options.runtime ?? WASM_RUNTIME;
-  const { ort, devices } = runtime;
-  /** Per kind, its engine as Node builds it. */
-  const create = {
-    embeddings: () => createEmbeddingsService({ ort, files, devices }),
-    llm: () => options.llm ?? createLlmService({ ort, files, devices, hasShaderF16: async () => false }),
-    image: () => createSdxlService({ ort, files, devices, codec: nodeCodec, canny: cpuCanny }),
-  } satisfies { [K in ModelKind]: () => EngineInterfaces[K] };
-  type Services = { [K in ModelKind]: ReturnType<(typeof create)[K]> };
-  /** The engines created so far. */
-  const started: Partial<Services> = {};
-  const get = <K extends ModelKind>(kind: K): Services[K] => (started[kind] ??= create[kind]() as Services[K]) as Services[K];
+  const environment = nodeEnvironment(files, runtime);
+  /** The engines built so far (GET /models lists their loaded models). */
+  const started: StartedEngines = { ...options.engines };
+  const building: { [K in ModelKind]?: Promise<EngineInterfaces[K]> } = {};
+
+  async function build<K extends ModelKind>(kind: K): Promise<EngineInterfaces[K]> {
+    const given = started[kind];
+    if (given) return given;
+    const factory = await (ENGINE_KINDS[kind] as ModelKindRow<EngineInterfaces[K]>).inProcess?.();
+    if (!factory) throw new Error(`The ${kind} engine cannot be built in this process: a browser build runs it in its worker`);
+    return (started[kind] = factory(environment));
+  }
+  const engine = <K extends ModelKind>(kind: K): Promise<EngineInterfaces[K]> =>
+    (building[kind] ??= build(kind) as never) as Promise<EngineInterfaces[K]>;
 
   type Getters = { [K in ModelKind]: Engines[K] };
   return {
-    // The embeddings and LLM engines are made at once (they cost nothing until a model loads), the image one on first use.
-    runtime, embeddings: get('embeddings'), llm: get('llm'), image: () => get('image'),
+    runtime,
+    engine,
     deps: {
       engines: {
         // A kind whose jobs answer streams (the kinds table) hands their events out one turn of the event loop apart.
         ...perModelKind<Getters>(<K extends ModelKind>(kind: K) => (ENGINE_KINDS[kind].answer === 'stream'
-          ? async () => yielding(get(kind) as Parameters<typeof yielding>[0])
-          : async () => get(kind)) as Getters[K]),
+          ? async () => yielding(await engine(kind) as Parameters<typeof yielding>[0])
+          : () => engine(kind)) as Getters[K]),
         loaded: () => loadedModels(started),
       },
       isDownloaded: (entry) => files.isPresent(entry),

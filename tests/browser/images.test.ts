@@ -5,7 +5,7 @@
 // SD-Turbo on WebGPU too.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { cannyReference } from '../../src/engines/sdxl/canny-cpu';
+import { cannyReference } from '../../src/engines/image/canny-cpu';
 import { readJson } from '../unit/node-api';
 import { launch, openHost, type HostPage } from './browser';
 

@@ -1,9 +1,9 @@
-// Test-only access to the WebGPU Canny detector's stages (src/engines/sdxl/canny/): a detector that reads back
+// Test-only access to the WebGPU Canny detector's stages (src/engines/image/canny/): a detector that reads back
 // every intermediate of a run (`debugStages`) or runs one kernel on given inputs (`runStage`), so tests/unit/canny.test.ts
-// can compare each stage with the CPU Canny (src/engines/sdxl/canny-cpu.ts). Production code never needs these.
-import { CannyDetector, cannyParams, type CannyOptions } from '../../src/engines/sdxl/canny';
-import { Usage } from '../../src/engines/sdxl/canny/params';
-import type { CannyReferenceStages } from '../../src/engines/sdxl/canny-cpu';
+// can compare each stage with the CPU Canny (src/engines/image/canny-cpu.ts). Production code never needs these.
+import { CannyDetector, cannyParams, type CannyOptions } from '../../src/engines/image/canny';
+import { Usage } from '../../src/engines/image/canny/params';
+import type { CannyReferenceStages } from '../../src/engines/image/canny-cpu';
 
 /** Every intermediate of one run (see `CannyStageDetector.debugStages`): the CPU reference's stages, and the dispatch count. */
 export interface CannyStages extends CannyReferenceStages {

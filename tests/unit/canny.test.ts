@@ -1,6 +1,6 @@
-// Unit tests for the WebGPU Canny edge detector of the SDXL ControlNet preprocessor (src/engines/sdxl/canny/,
+// Unit tests for the WebGPU Canny edge detector of the SDXL ControlNet preprocessor (src/engines/image/canny/,
 // shaders/canny/*.wgsl): every kernel, run alone and in the chained pipeline, is compared with the CPU reference
-// (src/engines/sdxl/canny-cpu.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
+// (src/engines/image/canny-cpu.ts) on synthetic images. The GPU is Dawn (npm `webgpu`) in Node, on Chromium's
 // SwiftShader Vulkan driver. Without an adapter the GPU tests FAIL with an explanation, unless HEARTH_NO_GPU_TESTS=1.
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import {
   HYSTERESIS_DISPATCHES,
   type CannyOptions,
   type CannyShaderSources,
-} from '../../src/engines/sdxl/canny';
+} from '../../src/engines/image/canny';
 import {
   cannyReference,
   gaussianKernelQ8Ref,
@@ -22,7 +22,7 @@ import {
   hysteresisRef,
   squaredThresholdsRef,
   type CannyReferenceStages,
-} from '../../src/engines/sdxl/canny-cpu';
+} from '../../src/engines/image/canny-cpu';
 
 // --- WebGPU in Node: must be configured before Dawn starts (it is imported lazily in getDevice) ---------------------
 

@@ -3,9 +3,13 @@
 // its queue (499 `cancelled`) without running it; the job behind it still runs.
 import { describe, expect, it } from 'vitest';
 import { ModelRegistry } from '../../src/models/registry';
-import { nodeApi } from './node-api';
+import { createEmbeddingsService } from '../../src/engines/embeddings/service';
+import { directoryFiles } from '../../src/server/model-files';
+import { nodeEnvironment } from '../../src/server/node-engines';
+import { nodeApi, ROOT } from './node-api';
 
-const { handle, service } = nodeApi();
+const service = createEmbeddingsService(nodeEnvironment(directoryFiles(`${ROOT}public`)));
+const { handle } = nodeApi({}, { embeddings: async () => service });
 const request = (path: string, body: object, signal?: AbortSignal) => new Request(`http://localhost/inference/v1${path}`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal,
 });

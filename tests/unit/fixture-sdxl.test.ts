@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-web';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { gaussianNoise } from '../../src/engines/sdxl/noise';
+import { gaussianNoise } from '../../src/engines/image/noise';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const readJson = (rel: string): any => JSON.parse(readFileSync(root + rel, 'utf8'));
@@ -399,10 +399,10 @@ describe('fixture hearth-tiny-sdxl: Karras sigmas and timesteps are self-consist
     });
   });
 
-  it('agrees with src/engines/sdxl/scheduler.ts where present', async () => {
+  it('agrees with src/engines/image/scheduler.ts where present', async () => {
     let mod: any;
     try {
-      mod = await import('../../src/engines/sdxl/scheduler');
+      mod = await import('../../src/engines/image/scheduler');
     } catch {
       return; // the engine is not there (or moved): nothing to compare
     }
@@ -597,7 +597,7 @@ describe('fixture hearth-tiny-sdxl: K_DPMPP_2M runs in onnxruntime-web reproduce
 });
 
 // ---------------------------------------------------------------------------------------------------------------------
-// seeded runs: the noise comes from the request's seed alone (src/engines/sdxl/noise.ts), as the pipeline makes it
+// seeded runs: the noise comes from the request's seed alone (src/engines/image/noise.ts), as the pipeline makes it
 // ---------------------------------------------------------------------------------------------------------------------
 
 describe('fixture hearth-tiny-sdxl: seeded references (noise from gaussianNoise(seed))', () => {

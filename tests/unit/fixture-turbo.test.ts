@@ -1,5 +1,5 @@
 // The Turbo layouts (scripts/fixtures_turbo.py → tests/fixtures/sdxl/turbo-reference.json) through the real image
-// engine (SdxlService on onnxruntime-web wasm, in Node), with files gathered by loadImageFiles as the worker does:
+// engine (ImageService on onnxruntime-web wasm, in Node), with files gathered by loadImageFiles as the worker does:
 // - CLIP tokenizers built from vocab.json + merges.txt encode a corpus exactly as the published tokenizer.json does
 //   (the tiny SDXL's, made from the same vocabulary) and as the Python reference tokenizer;
 // - hearth/tiny-sdxl-turbo (microsoft/sdxl-turbo-webnn layout: int32 ids, one hidden state per encoder,
@@ -10,14 +10,14 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ClipTokenizer } from '../../src/engines/sdxl/clip';
-import { clipTokenizerJson } from '../../src/engines/sdxl/clip-files';
-import type { ImageCodec } from '../../src/engines/sdxl/codec';
-import { loadImageFiles, type ModelFileReader } from '../../src/engines/sdxl/files';
-import { trailingSchedule } from '../../src/engines/sdxl/euler';
-import { KarrasSchedule, type SchedulerConfig } from '../../src/engines/sdxl/scheduler';
-import { SdxlService } from '../../src/engines/sdxl/service';
-import type { ImageEvent, ImageJob } from '../../src/engines/sdxl/types';
+import { ClipTokenizer } from '../../src/engines/image/clip';
+import { clipTokenizerJson } from '../../src/engines/image/clip-files';
+import type { ImageCodec } from '../../src/engines/image/codec';
+import { loadImageFiles, type ModelFileReader } from '../../src/engines/image/files';
+import { trailingSchedule } from '../../src/engines/image/euler';
+import { KarrasSchedule, type SchedulerConfig } from '../../src/engines/image/scheduler';
+import { ImageService } from '../../src/engines/image/service';
+import type { ImageEvent, ImageJob } from '../../src/engines/image/types';
 import { CATALOG } from '../../src/models/catalog';
 import { dataPathOf, externalDataFiles } from '../../src/models/store';
 import type { CatalogEntry } from '../../src/models/types';
@@ -50,7 +50,7 @@ const rawCodec = {
   encode: async (img: { data: Uint8Array }) => img.data.slice().buffer,
 } as unknown as ImageCodec;
 
-const service = () => new SdxlService({
+const service = () => new ImageService({
   ort, devices: ['wasm'], codec: rawCodec, loadFiles: (e) => loadImageFiles(e, publicReader),
   canny: async () => { throw new Error('no ControlNet here'); },
 });
@@ -61,7 +61,7 @@ function rgbToRgba(rgb: Uint8Array): Uint8Array {
   return out;
 }
 
-async function generate(s: SdxlService, e: CatalogEntry, c: Case) {
+async function generate(s: ImageService, e: CatalogEntry, c: Case) {
   const job: ImageJob = {
     entry: e, mode: c.init_image ? 'image_to_image' : 'text_to_image', prompt: c.prompt, negativePrompt: c.negative_prompt,
     width: c.width, height: c.height, steps: c.steps, cfgScale: c.cfg_scale, samples: 1, seed: c.seed,

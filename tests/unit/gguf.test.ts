@@ -249,7 +249,7 @@ describe.skipIf(skipGpu)('hearth.models.add(file) → the API on the WGSL decode
     expect('Once upon a time' + body.choices[0].text).toBe('Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day,');
     const model = await (await api.handle(get(`/models/${entry.id}`))).json() as { loaded_variant: string; downloaded: boolean; kind: string };
     expect(model).toMatchObject({ loaded_variant: 'wgsl:gguf', downloaded: true, kind: 'llm' });
-    await api.llm.unload(entry.id);
+    await (await api.engines.engine('llm')).unload(entry.id);
   }, 120_000);
 
   it('tiny Qwen2 (mixed block types): chat through its ChatML template equals torch', async () => {
@@ -261,7 +261,7 @@ describe.skipIf(skipGpu)('hearth.models.add(file) → the API on the WGSL decode
     expect(body.choices[0].token_ids.slice(0, g.new_tokens.length)).toEqual(g.new_tokens.slice(0, body.choices[0].token_ids.length));
     const chat = await api.handle(post('/chat/completions', { model: entry.id, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature: 0 }));
     expect(chat.status, await chat.clone().text()).toBe(200);
-    await api.llm.unload(entry.id);
+    await (await api.engines.engine('llm')).unload(entry.id);
   }, 120_000);
 
   it('a bad file is refused by add() with a 400 before anything is stored or registered', async () => {

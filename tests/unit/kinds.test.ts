@@ -1,11 +1,16 @@
 // The kinds table (src/engines/kinds.ts) and what is derived from it: the model kinds in GET /models order, the
-// default deadlines, the routes per kind and what remote dispatch reads from a route (its operation, multipart body,
-// default model), each checked against the values that were wired by hand before the table drove them.
-import { describe, expect, it } from 'vitest';
+// catalog's vocabulary of kinds, the default deadlines, the routes per kind (declared by the handler files) and what
+// remote dispatch reads from a route (its operation, multipart body, default model), Node's engines built from the
+// table's in-process factories; each checked against the values that were wired by hand before the table drove them.
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { ENGINE_KINDS, MODEL_KINDS, TEST_KINDS } from '../../src/engines/kinds';
 import { CATALOG } from '../../src/models/catalog';
+import type { ModelKind } from '../../src/models/types';
 import { ROUTES } from '../../src/api/routes';
 import { DEFAULT_DEADLINES } from '../../src/runtime/deadlines';
+import { directoryFiles } from '../../src/server/model-files';
+import { createNodeEngines } from '../../src/server/node-engines';
+import { ROOT } from './node-api';
 
 const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 
@@ -15,6 +20,23 @@ describe('the kinds table', () => {
     expect(TEST_KINDS).toEqual(['diagnostics']);
     expect(Object.keys(ENGINE_KINDS).sort()).toEqual([...MODEL_KINDS, ...TEST_KINDS].sort());
     for (const entry of CATALOG) expect(MODEL_KINDS).toContain(entry.kind);
+  });
+
+  it('gives the catalog its vocabulary of kinds: exactly the model kinds (checked by the compiler)', () => {
+    expectTypeOf<ModelKind>().toEqualTypeOf<'embeddings' | 'llm' | 'image'>();
+    expectTypeOf<ModelKind>().toEqualTypeOf<(typeof MODEL_KINDS)[number]>();
+  });
+
+  it('builds each model kind\'s engine in Node from its in-process factory, once, with the one contract', async () => {
+    const engines = createNodeEngines(directoryFiles(`${ROOT}public`));
+    for (const kind of MODEL_KINDS) {
+      expect(ENGINE_KINDS[kind].inProcess, kind).toBeTypeOf('function');
+      const engine = await engines.engine(kind);
+      for (const method of ['load', 'loaded', 'unload', 'run'] as const) expect(engine[method], `${kind}.${method}`).toBeTypeOf('function');
+      expect(await engines.engine(kind)).toBe(engine);
+      expect(await engine.loaded()).toEqual([]);
+    }
+    expect(await engines.deps.engines.loaded()).toEqual(new Map());
   });
 
   it('gives the default deadlines: embeddings 5 min, LLM and image 15 min; grace and ping periods beside them', () => {

@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeApi, post } from './node-api';
 
-const { handle, llm } = nodeApi();
+const { handle, engines } = nodeApi();
 const proto = (ort.InferenceSession as unknown as { prototype: unknown }).prototype as { run: (...a: unknown[]) => Promise<unknown>; release: () => Promise<void> };
 const originalRun = proto.run;
 const originalRelease = proto.release;
@@ -66,7 +66,7 @@ describe('abort then request', () => {
     await reader.read();
     const reading = reader.read();
     while (active === 0) await new Promise((r) => setTimeout(r, 1));
-    await llm.unload('hearth/tiny-llama');
+    await (await engines.engine('llm')).unload('hearth/tiny-llama');
     expect(log.filter((l) => l.startsWith('release'))).toEqual(['release (0 running)']);
     await reading.catch(() => undefined);
     await reader.cancel().catch(() => undefined);

@@ -9,12 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { createApi, type Handle } from '../../src/api/handle';
 import type { ApiDeps } from '../../src/api/types';
 import * as ort from 'onnxruntime-web';
-import type { EmbeddingsService } from '../../src/engines/embeddings/service';
 import { LlmService, type LlmServiceOptions } from '../../src/engines/llm/service';
-import type { SdxlService } from '../../src/engines/sdxl/service';
+import { createImageService, type ImageService } from '../../src/engines/image/service';
 import { ModelRegistry } from '../../src/models/registry';
 import { directoryFiles } from '../../src/server/model-files';
-import { createNodeEngines, llmFiles, type NodeEngines } from '../../src/server/node-engines';
+import { createNodeEngines, llmFiles, nodeEnvironment, type NodeEngines } from '../../src/server/node-engines';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const readJson = <T = unknown>(rel: string): T => JSON.parse(readFileSync(ROOT + rel, 'utf8')) as T;
@@ -31,22 +30,22 @@ export function nodeLlm(options: Partial<LlmServiceOptions> = {}): LlmService {
 }
 
 /** The image engine on wasm in Node (the tiny SDXL and its kin from public/). */
-export const nodeImage = (): SdxlService => nodeEngines().image();
+export const nodeImage = (): ImageService => createImageService(nodeEnvironment(directoryFiles(`${ROOT}public`)));
 
 /**
  * The API in Node. `engines` replaces single engine getters (e.g. `{ image: async () => nodeImage() }`), or is an
  * LLM engine of the caller's making (`nodeLlm({...})`) that also reports in GET /models.
  */
 export function nodeApi(overrides: Partial<ApiDeps> = {}, engineOverrides: Partial<ApiDeps['engines']> | LlmService = {}):
-  { handle: Handle; service: EmbeddingsService; llm: LlmService; engines: NodeEngines } {
+  { handle: Handle; engines: NodeEngines } {
   const llm = engineOverrides instanceof LlmService ? engineOverrides : undefined;
   const getters = engineOverrides instanceof LlmService ? {} : engineOverrides;
-  const engines = createNodeEngines(directoryFiles(`${ROOT}public`), { llm });
+  const engines = createNodeEngines(directoryFiles(`${ROOT}public`), { engines: { llm } });
   const handle = createApi({
     registry: new ModelRegistry(), ...engines.deps, ...overrides,
     engines: { ...engines.deps.engines, ...getters, ...overrides.engines },
   });
-  return { handle, service: engines.embeddings, llm: engines.llm, engines };
+  return { handle, engines };
 }
 
 export const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>

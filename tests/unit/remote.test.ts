@@ -257,7 +257,7 @@ describe('errors and failures', () => {
 
   it("cancelling a relayed stream cancels the remote's engine job", async () => {
     const { handle } = viaRemote();
-    const cancelled = () => upstream.engines.llm.loaded().then((l) => l.find((m) => m.id === 'hearth/tiny-llama')?.stats?.cancelled ?? 0);
+    const cancelled = () => upstream.engines.engine('llm').then((llm) => llm.loaded()).then((l) => l.find((m) => m.id === 'hearth/tiny-llama')?.stats?.cancelled ?? 0);
     const before = await cancelled();
     const abort = new AbortController();
     const res = await handle(new Request('http://localhost/inference/v1/chat/completions', {

@@ -1,4 +1,4 @@
-// Unit tests for the GPU-resident SDXL denoising loop (src/engines/sdxl/gpu-loop.ts, shaders/sdxl/*.wgsl):
+// Unit tests for the GPU-resident SDXL denoising loop (src/engines/image/gpu-loop.ts, shaders/sdxl/*.wgsl):
 //  - the two kernels (scale_input, guidance_step) against the exact Float32Array math of pipeline.ts + scheduler.ts
 //    (guided eps and denoised rounded to f32, dpmpp2mStep with float64 coefficients) on random data, for first-order,
 //    second-order, window-start and final steps, and over a chained 10-step loop;
@@ -22,11 +22,11 @@ import {
   GpuDenoiser,
   dpmpp2mCoefficients,
   type SdxlGpuShaderSources,
-} from '../../src/engines/sdxl/gpu-loop';
-import { dpmpp2mStep, KarrasSchedule } from '../../src/engines/sdxl/scheduler';
-import { ClipTokenizer, encodePrompt } from '../../src/engines/sdxl/clip';
-import { gaussianNoise } from '../../src/engines/sdxl/noise';
-import { SdxlPipeline } from '../../src/engines/sdxl/pipeline';
+} from '../../src/engines/image/gpu-loop';
+import { dpmpp2mStep, KarrasSchedule } from '../../src/engines/image/scheduler';
+import { ClipTokenizer, encodePrompt } from '../../src/engines/image/clip';
+import { gaussianNoise } from '../../src/engines/image/noise';
+import { SdxlPipeline } from '../../src/engines/image/pipeline';
 import { CATALOG } from '../../src/models/catalog';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,13 +1,13 @@
-// The SDXL pipeline of src/engines/sdxl in Node on onnxruntime-web wasm with the tiny fixture: Karras sigmas and
+// The SDXL pipeline of src/engines/image in Node on onnxruntime-web wasm with the tiny fixture: Karras sigmas and
 // timesteps, the img2img/step-schedule windows and ControlNet windows against the fixture script, and a whole seeded
 // text-to-image run and a whole seeded ControlNet run (window [0, 1], conditioning_scale 0.8) equal to torch (pixels
 // within ±1, at most 3 values off as the fixture README allows; ControlNet latents within 1e-4 relative).
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { ClipTokenizer } from '../../src/engines/sdxl/clip';
-import { controlKeep, scheduleWindow, SdxlPipeline } from '../../src/engines/sdxl/pipeline';
-import { KarrasSchedule, type SchedulerConfig } from '../../src/engines/sdxl/scheduler';
+import { ClipTokenizer } from '../../src/engines/image/clip';
+import { controlKeep, scheduleWindow, SdxlPipeline } from '../../src/engines/image/pipeline';
+import { KarrasSchedule, type SchedulerConfig } from '../../src/engines/image/scheduler';
 import { CATALOG } from '../../src/models/catalog';
 import { readJson, ROOT } from './node-api';
 

@@ -1,4 +1,4 @@
-// The safety checker (src/engines/sdxl/safety.ts) against tests/fixtures/sdxl/safety-reference.json, written by
+// The safety checker (src/engines/image/safety.ts) against tests/fixtures/sdxl/safety-reference.json, written by
 // scripts/fixtures_safety.py: CLIPImageProcessor's preprocessing reproduced exactly (uint8 crop bit for bit, float32
 // clip_input), the tiny StableDiffusionSafetyChecker export (public/models/hearth-tiny-sdxl/safety_checker/) run in
 // onnxruntime-web (wasm, in Node) giving torch's has_nsfw_concepts for every test image, the named cases (seed 42
@@ -11,8 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   CLIP_PREPROCESS, SAFETY_IO, SafetyChecker, clipCrop, clipNormalize, clipPreprocess, parsePreprocessorConfig,
   pilResize, resizeOutputSize, type ClipPreprocessConfig,
-} from '../../src/engines/sdxl/safety';
-import type { RgbaImage } from '../../src/engines/sdxl/types';
+} from '../../src/engines/image/safety';
+import type { RgbaImage } from '../../src/engines/image/types';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const readJson = <T>(rel: string): T => JSON.parse(readFileSync(root + rel, 'utf8')) as T;

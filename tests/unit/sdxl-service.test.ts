@@ -1,4 +1,4 @@
-// The image engine end to end (SdxlService on onnxruntime-web wasm in Node, the tiny SDXL from public/).
+// The image engine end to end (ImageService on onnxruntime-web wasm in Node, the tiny SDXL from public/).
 // LoRA:
 // the built-in adapters are fetched through the real URL rules (hearth/… → the app's hub/ folder, read from
 // public/hub here), merged — PEFT on the CPU, kohya with the WGSL kernel on Dawn — and sampled; the images equal the
@@ -10,15 +10,15 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/api/errors';
-import { cannyReference } from '../../src/engines/sdxl/canny-cpu';
-import type { ImageCodec } from '../../src/engines/sdxl/codec';
-import { fetchLoraAdapter } from '../../src/engines/sdxl/lora/fetch';
-import { GpuLoraMerger } from '../../src/engines/sdxl/lora/gpu-merge';
-import { cpuMerger, type WeightMerger } from '../../src/engines/sdxl/lora/merge';
-import { loadImageFiles } from '../../src/engines/sdxl/files';
-import { SdxlService, type SdxlFiles } from '../../src/engines/sdxl/service';
+import { cannyReference } from '../../src/engines/image/canny-cpu';
+import type { ImageCodec } from '../../src/engines/image/codec';
+import { fetchLoraAdapter } from '../../src/engines/image/lora/fetch';
+import { GpuLoraMerger } from '../../src/engines/image/lora/gpu-merge';
+import { cpuMerger, type WeightMerger } from '../../src/engines/image/lora/merge';
+import { loadImageFiles } from '../../src/engines/image/files';
+import { ImageService, type SdxlFiles } from '../../src/engines/image/service';
 import { directoryFiles } from '../../src/server/model-files';
-import type { ImageEvent, ImageJob } from '../../src/engines/sdxl/types';
+import type { ImageEvent, ImageJob } from '../../src/engines/image/types';
 import { CATALOG } from '../../src/models/catalog';
 import type { CatalogEntry } from '../../src/models/types';
 import { getDevice, skipGpu } from './dawn';
@@ -59,7 +59,7 @@ const rawCodec: ImageCodec = {
 } as unknown as ImageCodec;
 
 function service(merger: () => Promise<WeightMerger> = async () => cpuMerger) {
-  return new SdxlService({
+  return new ImageService({
     loadSafetyChecker: async (e) => ({ model: read(e, 'safety_checker'), preprocessor: json(e, 'safety_checker_config') }),
     ort, devices: ['wasm'], loadFiles, codec: rawCodec,
     canny: async (rgba, w, h, low, high) => { const r = cannyReference(rgba, w, h, { low, high }); return { chw: r.chw, rgba: r.edges }; },
@@ -76,7 +76,7 @@ function job(c: LoraCase, lora?: ImageJob['lora']): ImageJob {
   };
 }
 
-async function generateAll(s: SdxlService, j: ImageJob) {
+async function generateAll(s: ImageService, j: ImageJob) {
   const reader = (await s.run(j)).getReader();
   const images: { rgba: Uint8Array; finishReason: string; seed: number }[] = [];
   let backend = '';
@@ -90,7 +90,7 @@ async function generateAll(s: SdxlService, j: ImageJob) {
   return { images, backend };
 }
 
-async function generate(s: SdxlService, j: ImageJob): Promise<{ rgba: Uint8Array; backend: string }> {
+async function generate(s: ImageService, j: ImageJob): Promise<{ rgba: Uint8Array; backend: string }> {
   const { images, backend } = await generateAll(s, j);
   return { rgba: images[0].rgba, backend };
 }
@@ -249,7 +249,7 @@ describe('LoRA with ControlNet (wasm, tiny SDXL)', () => {
     for (let p = 0; p < 64 * 64; p++) for (let ch = 0; ch < 3; ch++) chw[ch * 64 * 64 + p] = hwc[p * 3 + ch] / 255;
     // The torch reference feeds the edge map itself as the control image: so does this "canny" (the detector is
     // tested against its CPU reference in canny.test.ts).
-    const s = new SdxlService({
+    const s = new ImageService({
       ort, devices: ['wasm'], loadFiles,
       codec: { decode: async () => new Uint8Array(64 * 64 * 4), encode: async (img: { data: Uint8Array }) => img.data.slice().buffer } as unknown as ImageCodec,
       canny: async () => ({ chw, rgba: new Uint8Array(0) }),

@@ -183,7 +183,7 @@ describe('hearth serve', () => {
   });
 
   it('cancels the engine job when the client disconnects mid-stream', async () => {
-    const cancelled = () => server.engines.llm.loaded().then((l) => l.find((m) => m.id === 'hearth/tiny-llama')?.stats?.cancelled ?? 0);
+    const cancelled = () => server.engines.engine('llm').then((llm) => llm.loaded()).then((l) => l.find((m) => m.id === 'hearth/tiny-llama')?.stats?.cancelled ?? 0);
     await fetchCase(server.baseURL, API_CASES.find((c) => c.path === '/completions')!); // loaded
     const before = await cancelled();
     const abort = new AbortController();

@@ -181,7 +181,7 @@ describe.skipIf(skipGpu)('a q4f16 variant through the API on an adapter without 
     const llm = nodeLlm({ devices: ['webgpu', 'wasm'], hasShaderF16: async () => false, wgsl: { device: sharedDevice } });
     api = nodeApi({ registry: new ModelRegistry([...CATALOG, entry]) }, llm);
   });
-  afterAll(async () => { await api.llm.unload(entry.id); });
+  afterAll(async () => { await (await api.engines.engine('llm')).unload(entry.id); });
 
   it('is served by wgsl/webgpu with torch\'s greedy text; GET /models/{id} reports the wgsl variant', async () => {
     const res = await api.handle(post('/completions', { model: entry.id, prompt: ref.prompt, max_tokens: ref.max_new_tokens, temperature: 0 }));
@@ -246,7 +246,7 @@ describe.skipIf(skipGpu)('hearth/tiny-llama-q4f16 (embedding behind a Cast) on t
       expect(model.loaded_variant).toBe('wgsl:q4f16');
       expect(model.skipped_backends ?? []).toEqual([]);
     } finally {
-      await api.llm.unload('hearth/tiny-llama-q4f16');
+      await (await api.engines.engine('llm')).unload('hearth/tiny-llama-q4f16');
     }
   }, 120_000);
 });

@@ -21,7 +21,7 @@ import { getDevice, runKernel, skipGpu } from './dawn';
 import { close, f32, halfKernelCases, shader } from './half-kernel-cases';
 import { readJson, ROOT } from './node-api';
 import { mulberry32 } from './random';
-import { readSafetensors } from '../../src/engines/sdxl/lora/safetensors';
+import { readSafetensors } from '../../src/engines/image/lora/safetensors';
 import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
 import { WgslDecoder } from '../../src/engines/llm/wgsl/decoder';
 import { embedReference } from '../../src/engines/llm/wgsl/reference';

@@ -202,7 +202,7 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
     const llm = nodeLlm({ devices: ['webgpu', 'wasm'], wgsl: { device: sharedDevice } });
     api = nodeApi({}, llm);
   });
-  afterAll(async () => { await api.llm.unload('hearth/tiny-llama'); });
+  afterAll(async () => { await (await api.engines.engine('llm')).unload('hearth/tiny-llama'); });
 
   const tokenizer = new LlmTokenizer(readJson(`${ref.model_dir}/tokenizer.json`), readJson(`${ref.model_dir}/tokenizer_config.json`));
 
@@ -248,7 +248,7 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
         const want = await (await cpu.handle(post('/completions', body))).json() as { choices: { text: string }[] };
         expect(gpu.choices[0].text).toBe(want.choices[0].text);
       } finally {
-        await cpu.llm.unload('hearth/tiny-llama');
+        await (await cpu.engines.engine('llm')).unload('hearth/tiny-llama');
       }
     } finally {
       sample.mockRestore();
@@ -280,7 +280,7 @@ describe.skipIf(skipGpu)('the WGSL backend through the API', () => {
         const want = await (await cpu.handle(post('/chat/completions', body))).json() as { choices: { message: { content: string } }[] };
         expect(content).toBe(want.choices[0].message.content);
       } finally {
-        await cpu.llm.unload('hearth/tiny-llama');
+        await (await cpu.engines.engine('llm')).unload('hearth/tiny-llama');
       }
     } finally {
       sample.mockRestore();

@@ -2,16 +2,17 @@
  * POST /chat/completions: messages (+ tools) → the LLM engine → a CreateChatCompletionResponse, or with
  * `stream: true` an SSE stream of CreateChatCompletionStreamResponse chunks (usage in the last one, then [DONE]).
  */
+import { kindRoutes } from '../kind-routes';
 import type { ChatMessage, LlmEvent, ToolCall, ToolChoice, ToolDefinition } from '../../engines/llm/types';
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse-response';
-import type { Handler, KindRoute } from '../types';
+import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
 import { precheckChat } from '../precheck';
-import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
-import { collectEvents, splitStart, usageOf } from './llm-events';
-import { appendTokenIds, chatLogprobs, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
+import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm/request';
+import { collectEvents, splitStart, usageOf } from './llm/events';
+import { appendTokenIds, chatLogprobs, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm/output';
 
 type RequestMessage = Omit<ChatMessage, 'role'> & { role: ChatMessage['role'] | 'developer' };
 
@@ -132,6 +133,6 @@ function asEngineMessage(m: RequestMessage): ChatMessage {
 }
 
 /** The path it serves (an LLM route: src/api/routes.ts). */
-export const chatRoutes: readonly KindRoute[] = [
+export const routes = kindRoutes('llm', [
   { path: '/chat/completions', method: 'POST', handler: createChatCompletion, operation: 'chat.completions' },
-];
+]);

@@ -3,16 +3,17 @@
  * choices numbered prompt-major, optional logprobs (tokens, token_logprobs, top_logprobs, text_offset) and echo;
  * or with `stream: true` an SSE stream of completion chunks (usage in the last one, then [DONE]).
  */
+import { kindRoutes } from '../kind-routes';
 import type { LlmEvent, TokenLogprob } from '../../engines/llm/types';
 import { invalidRequest } from '../errors';
 import { jsonResponse } from '../http';
 import { sseResponse } from '../sse-response';
-import type { Handler, KindRoute } from '../types';
+import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
 import { precheckCompletion } from '../precheck';
-import { collectEvents, splitStart, usageOf } from './llm-events';
-import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm-request';
-import { appendTokenIds, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm-output';
+import { collectEvents, splitStart, usageOf } from './llm/events';
+import { generationParams, newId, nowSeconds, resolveLlm, type GenerationFields } from './llm/request';
+import { appendTokenIds, outputOptions, perfMetrics, promptTokenIds, rawOutput } from './llm/output';
 
 interface CompletionBody extends GenerationFields {
   prompt: string | string[] | number[] | number[][];
@@ -119,6 +120,6 @@ function shapeLogprobs(entries: TokenLogprob[]) {
 }
 
 /** The path it serves (an LLM route: src/api/routes.ts). */
-export const completionRoutes: readonly KindRoute[] = [
+export const routes = kindRoutes('llm', [
   { path: '/completions', method: 'POST', handler: createCompletion, operation: 'completions' },
-];
+]);

@@ -7,10 +7,11 @@
  *        `hang` (its event loop blocked for ms), `crash` (an uncaught error), `device-lost` (device.destroy() on its
  *        GPU devices); answers {"injected": false} when that engine's worker is not running
  */
+import { kindRoutes } from '../kind-routes';
 import { invalidRequest, notFound } from '../errors';
 import { jsonResponse } from '../http';
 import { MODEL_KINDS } from '../../engines/kinds';
-import type { DiagnosticsEngine, EngineFault, Handler, KindRoute, RequestContext } from '../types';
+import type { DiagnosticsEngine, EngineFault, Handler, RequestContext } from '../types';
 
 async function diagnostics(ctx: RequestContext): Promise<DiagnosticsEngine> {
   const get = ctx.deps.engines.diagnostics;
@@ -53,8 +54,8 @@ export const injectEngineFault: Handler = async (ctx) => {
 };
 
 /** The paths it serves (the test-only diagnostics kind's routes: src/api/routes.ts). */
-export const diagnosticsRoutes: readonly KindRoute[] = [
+export const routes = kindRoutes('diagnostics', [
   { path: '/_hearth/stream', method: 'POST', handler: startTickStream },
   { path: '/_hearth/stream/', method: 'GET', handler: tickRunState },
   { path: '/_hearth/engine-fault', method: 'POST', handler: injectEngineFault },
-];
+]);

@@ -2,10 +2,11 @@
  * POST /embeddings: validate against the spec, resolve the model, hand the inputs to the embeddings engine and
  * shape its vectors as a CreateEmbeddingResponse (float arrays or base64 of little-endian float32).
  */
+import { kindRoutes } from '../kind-routes';
 import { encodeVector, type EncodingFormat } from '../embedding-encoding';
 import type { EmbeddingInput } from '../../engines/embeddings/types';
 import { jsonResponse } from '../http';
-import type { Handler, KindRoute } from '../types';
+import type { Handler } from '../types';
 import { acceptRequest } from '../live-fields';
 
 interface EmbeddingRequestBody {
@@ -43,6 +44,6 @@ export function toInputs(input: EmbeddingRequestBody['input']): EmbeddingInput[]
 }
 
 /** The path it serves (the embeddings kind's route: src/api/routes.ts). */
-export const embeddingsRoutes: readonly KindRoute[] = [
+export const routes = kindRoutes('embeddings', [
   { path: '/embeddings', method: 'POST', handler: createEmbedding, operation: 'embeddings' },
-];
+]);

@@ -4,9 +4,10 @@
  * `image/png` | `image/jpeg` (one image, with `Finish-Reason` and `Seed` headers), `application/json` (an array of
  * `{base64, finishReason, seed}`), or — Hearth's extension for live progress — `text/event-stream`.
  */
+import { kindRoutes } from '../kind-routes';
 import { encodeBase64 } from '../../util/base64';
-import { validateLoraSource, type LoraSource } from '../../engines/sdxl/lora/fetch';
-import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/sdxl/types';
+import { validateLoraSource, type LoraSource } from '../../engines/image/lora/fetch';
+import type { EncodedImage, ImageEvent, ImageJob } from '../../engines/image/types';
 import { randomSeed } from '../../util/rng';
 import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
@@ -14,7 +15,7 @@ import { checkImageUpload } from '../image-header';
 import { HearthError, invalidRequest } from '../errors';
 import { jsonResponse, readAll, readBody, tooLarge } from '../http';
 import { sseResponse } from '../sse-response';
-import type { Handler, KindRoute, RequestContext } from '../types';
+import type { Handler, RequestContext } from '../types';
 import { acceptRequest } from '../live-fields';
 import type { RequestOperation } from '../validate';
 
@@ -272,8 +273,8 @@ const num = (v: unknown, fallback: number) => (typeof v === 'number' ? v : fallb
 const SDXL = '/image_generation/accounts/fireworks/models/stable-diffusion-xl-1024-v1-0';
 
 /** The paths it serves (the image kind's routes: src/api/routes.ts). */
-export const imageRoutes: readonly KindRoute[] = [
+export const routes = kindRoutes('image', [
   { path: SDXL, method: 'POST', handler: textToImage, operation: 'images.generate', defaultModel: DEFAULT_IMAGE_MODEL },
   { path: `${SDXL}/image_to_image`, method: 'POST', handler: imageToImage, operation: 'images.image_to_image', multipart: true, defaultModel: DEFAULT_IMAGE_MODEL },
   { path: `${SDXL}/control_net`, method: 'POST', handler: controlNet, operation: 'images.control_net', multipart: true, defaultModel: DEFAULT_IMAGE_MODEL },
-];
+]);

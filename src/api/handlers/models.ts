@@ -4,7 +4,7 @@
  */
 import { notFound } from '../errors';
 import { jsonResponse } from '../http';
-import type { ApiDeps, EngineHealth, Handler, KindRoute } from '../types';
+import type { ApiDeps, EngineHealth, Handler, Route } from '../types';
 import type { LoadedModelState } from '../../engines/loaded';
 import { hasSafetyChecker } from '../../models/store';
 import type { CatalogEntry } from '../../models/types';
@@ -87,7 +87,7 @@ async function describe(deps: ApiDeps, entry: CatalogEntry, loaded: Map<string, 
 }
 
 /** The paths it serves (no engine's: src/api/routes.ts). */
-export const modelRoutes: readonly KindRoute[] = [
+export const routes: readonly Route[] = [
   { path: '/models', method: 'GET', handler: listModels },
   { path: '/models/', method: 'GET', handler: getModel },
 ];

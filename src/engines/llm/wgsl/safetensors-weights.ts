@@ -7,7 +7,7 @@
  * widen_f16.wgsl / widen_bf16.wgsl); only F64 (which no checkpoint uses for matrices) is rounded to float32. Norms and
  * biases (1-D, tiny) are widened to float32 once at load.
  */
-import { readSafetensors, type SafeTensor } from '../../sdxl/lora/safetensors';
+import { readSafetensors, type SafeTensor } from '../../image/lora/safetensors';
 import { f32Bytes, type HalfFormat, type LinearWeight, type LlamaArchitecture, type LlamaLayerWeights, type LlamaWeights } from './weights';
 
 export function llamaWeightsFromSafetensors(shards: Uint8Array[], arch: LlamaArchitecture, tiedEmbeddings: boolean): LlamaWeights {

@@ -34,7 +34,7 @@ export type { SdxlFiles };
 /** Edge detection for ControlNet: RGBA in, CHW float [3, H, W] in {0, 1} out. */
 export type CannyFn = (rgba: Uint8Array, width: number, height: number, low: number, high: number) => Promise<{ chw: Float32Array; rgba: Uint8Array }>;
 
-export interface SdxlServiceOptions {
+export interface ImageServiceOptions {
   ort: Ort;
   devices: OrtDevice[];
   loadFiles(entry: CatalogEntry): Promise<SdxlFiles>;
@@ -62,7 +62,7 @@ interface LoadedPipeline {
   retired: boolean;
 }
 
-export class SdxlService implements ImageEngine {
+export class ImageService implements ImageEngine {
   /**
    * By variant: the entry id, or `id|lora:repo/file[|key digest]` for a merged copy. One queue for the device: a
    * job's denoising steps never interleave with another's. (The devices tried before the one that loaded are not
@@ -78,7 +78,7 @@ export class SdxlService implements ImageEngine {
   });
   private readonly safetyCheckers = new ModelHost<SafetyChecker>({ release: (c) => c.release() });
 
-  constructor(private readonly options: SdxlServiceOptions) {}
+  constructor(private readonly options: ImageServiceOptions) {}
 
   async run(job: ImageJob, signal?: AbortSignal): Promise<ReadableStream<ImageEvent>> {
     const loaded = await this.pipeline(job.entry, job.lora);
@@ -303,7 +303,7 @@ async function digest(text: string): Promise<string> {
 }
 
 /** The engine as workers, `hearth serve`, tests and benches build it: its files (and the safety checker's) read through `files`. */
-export function createSdxlService(options: Omit<SdxlServiceOptions, 'loadFiles' | 'loadSafetyChecker'> & { files: ModelFiles }): SdxlService {
+export function createImageService(options: Omit<ImageServiceOptions, 'loadFiles' | 'loadSafetyChecker'> & { files: ModelFiles }): ImageService {
   const { files, ...rest } = options;
-  return new SdxlService({ ...rest, loadFiles: (entry) => loadImageFiles(entry, files), loadSafetyChecker: (entry) => readSafetyCheckerFiles(entry, files) });
+  return new ImageService({ ...rest, loadFiles: (entry) => loadImageFiles(entry, files), loadSafetyChecker: (entry) => readSafetyCheckerFiles(entry, files) });
 }

@@ -1,5 +1,5 @@
 // Canny edge detection on WebGPU: the preprocessor that turns an input image into the control image of the SDXL
-// canny ControlNet. Runs the kernels in shaders/canny/*.wgsl; src/engines/sdxl/canny-cpu.ts is the CPU
+// canny ControlNet. Runs the kernels in shaders/canny/*.wgsl; src/engines/image/canny-cpu.ts is the CPU
 // reference of exactly the same algorithm, and tests/unit/canny.test.ts checks every stage against it.
 //
 // Algorithm (OpenCV's `GaussianBlur` + `Canny(..., L2gradient=true)` on the gray image; all borders clamp-to-edge):

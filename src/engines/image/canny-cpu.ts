@@ -1,5 +1,5 @@
 // The Canny edge detector on the CPU: what the SDXL ControlNet preprocessor runs where there is no WebGPU (the
-// wasm engine worker, `hearth serve`), and the reference the WebGPU detector (src/engines/sdxl/canny/ and
+// wasm engine worker, `hearth serve`), and the reference the WebGPU detector (src/engines/image/canny/ and
 // shaders/canny/*.wgsl) is tested against. Straightforward loops, written independently of the GPU code,
 // implementing exactly the same algorithm: same fixed-point grayscale, same 8-bit fixed-point Gaussian kernel and
 // rounding, same clamp-to-edge borders, same Sobel, same integer direction quantisation and NMS tie-breaking, same

@@ -1,5 +1,5 @@
 /**
- * Gathers an image model's files for SdxlService from whatever its repository ships: the ONNX parts it has (with
+ * Gathers an image model's files for ImageService from whatever its repository ships: the ONNX parts it has (with
  * their external data, any name), and each CLIP tokenizer from `tokenizer.json` or, where there is none, from
  * `vocab.json` + `merges.txt` (clip-files.ts); and the safety checker's files. The reader is any ModelFiles: the
  * artifact store in workers, a directory in Node.

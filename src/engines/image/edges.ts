@@ -1,5 +1,5 @@
 /**
- * The edge detectors SdxlService runs for ControlNet (a CannyFn): the WebGPU CannyDetector on a device of its own
+ * The edge detectors ImageService runs for ControlNet (a CannyFn): the WebGPU CannyDetector on a device of its own
  * where WebGPU is enabled and available, else the CPU implementation of the same algorithm (canny-cpu.ts); and
  * the LoRA weight merger on that same device (else the CPU). Node and tests use the CPU ones.
  */

@@ -1,9 +1,9 @@
 /**
  * Folding the engine's event stream into whole choices (for non-streamed answers) and usage totals.
  */
-import type { FinishReason, LlmEvent, TokenLogprob, ToolCall } from '../../engines/llm/types';
-import { restOf } from '../../util/pull-stream';
-import { readAll } from '../http';
+import type { FinishReason, LlmEvent, TokenLogprob, ToolCall } from '../../../engines/llm/types';
+import { restOf } from '../../../util/pull-stream';
+import { readAll } from '../../http';
 
 export interface CollectedChoice {
   text: string;

@@ -3,7 +3,7 @@
  * chat log-probabilities in OpenAI's `logprobs.content[]` shape, token ids (`return_token_ids`), the raw exchange
  * (`raw_output`) and Hearth's own timings (`perf_metrics_in_response`). Both handlers, streamed or not, build them here.
  */
-import type { GenerationParams, LlmEvent, LlmTimings, TokenLogprob } from '../../engines/llm/types';
+import type { GenerationParams, LlmEvent, LlmTimings, TokenLogprob } from '../../../engines/llm/types';
 
 type StartEvent = Extract<LlmEvent, { type: 'start' }>;
 type DoneEvent = Extract<LlmEvent, { type: 'done' }>;

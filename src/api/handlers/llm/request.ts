@@ -2,12 +2,12 @@
  * What chat and completions requests share: the body's generation fields turned into the engine's
  * GenerationParams (the spec's defaults applied), the model resolved, and the checks JSON Schema cannot express.
  */
-import { randomSeed } from '../../util/rng';
-import { checkSamplingCombination, withSamplingDefaults, type SamplingRequestFields } from '../sampling-fields';
-import type { GenerationParams, ResponseFormat } from '../../engines/llm/types';
-import type { CatalogEntry } from '../../models/types';
-import { invalidRequest } from '../errors';
-import type { RequestContext } from '../types';
+import { randomSeed } from '../../../util/rng';
+import { checkSamplingCombination, withSamplingDefaults, type SamplingRequestFields } from '../../sampling-fields';
+import type { GenerationParams, ResponseFormat } from '../../../engines/llm/types';
+import type { CatalogEntry } from '../../../models/types';
+import { invalidRequest } from '../../errors';
+import type { RequestContext } from '../../types';
 
 export interface GenerationFields extends SamplingRequestFields {
   model: string;

@@ -101,7 +101,7 @@ export class SdxlPipeline {
     // The ControlNet's `controlnet_cond` [2, 3, H, W] (the image for both CFG rows), built once per sample.
     const controlCond = req.control ? repeatRows(req.control.chw, rows) : undefined;
     if (this.model.device === 'webgpu' && !euler && uncond) {
-      // Latents stay on the GPU for the whole loop (src/engines/sdxl/gpu-loop.ts); only the final ones come back.
+      // Latents stay on the GPU for the whole loop (src/engines/image/gpu-loop.ts); only the final ones come back.
       // The text conditioning (and, with ControlNet, the control image) is uploaded once per sample, and the
       // residuals go from the ControlNet's outputs straight into the UNet's inputs as GPU buffers.
       const denoiser = await this.gpuLoop(size);
