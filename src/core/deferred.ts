@@ -29,6 +29,8 @@ export function sleep(ms: number): Promise<void> {
  * `setImmediate` in Node, a message to itself in browsers and workers (no timer clamping).
  */
 export function nextTurn(): Promise<void> {
+  // Read from globalThis, not typed by @types/node: the library's declarations are built without Node's types.
+  const { setImmediate } = globalThis as { setImmediate?: (callback: () => void) => unknown };
   return new Promise<void>((resolve) => {
     if (typeof setImmediate === 'function') {
       setImmediate(resolve);

@@ -27,7 +27,8 @@ async function importXGrammar(): Promise<XGrammarModule> {
   const lent: Array<'require' | '__filename'> = [];
   if (isNode()) {
     const spec = 'node:module';
-    const { createRequire } = (await import(/* @vite-ignore */ spec)) as typeof import('node:module');
+    // Typed here, not from @types/node: the library's declarations are built without Node's types.
+    const { createRequire } = (await import(/* @vite-ignore */ spec)) as { createRequire(url: string): { resolve(id: string): string } };
     const req = createRequire(import.meta.url);
     if (g.require === undefined) {
       g.require = req;
