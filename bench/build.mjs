@@ -1,5 +1,6 @@
 // Bench builds: the web app (as tests/browser/setup.ts builds it) and a Node ESM bundle of the API modules, both with Vite.
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
@@ -83,3 +84,35 @@ export async function buildNodeApi(outDir = `${BUILD_DIR}/node-api`) {
 }
 
 export const hasBuild = (dir) => existsSync(`${dir}/index.html`);
+
+/**
+ * Production build of the app as it was at git `ref` (the committed files only), for benches that compare a change
+ * with what came before in one run: `git archive` of the ref into bench/.build/at-<commit>/src (this checkout's
+ * node_modules linked in), built into bench/.build/at-<commit>/web. Reused when that build exists. Returns the output
+ * directory and the commit.
+ */
+export async function buildWebAt(ref) {
+  const run = (cmd, args, opts = {}) => {
+    const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'buffer', maxBuffer: 1 << 30, ...opts });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr?.toString() || `exit ${r.status}`}`);
+    return r.stdout;
+  };
+  const commit = run('git', ['rev-parse', '--verify', `${ref}^{commit}`]).toString().trim();
+  const dir = `${BUILD_DIR}/at-${commit.slice(0, 12)}`;
+  const outDir = `${dir}/web`;
+  if (!hasBuild(outDir)) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(`${dir}/src`, { recursive: true });
+    run('tar', ['-x', '-C', `${dir}/src`], { input: run('git', ['archive', commit]) });
+    symlinkSync(`${ROOT}node_modules`, `${dir}/src/node_modules`, 'dir');
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ root: `${dir}/src`, configFile: `${dir}/src/vite.config.ts`, logLevel: 'warn', mode: 'production', build: { outDir, emptyOutDir: true } });
+    } finally {
+      if (nodeEnv === undefined) delete process.env.NODE_ENV;
+      else process.env.NODE_ENV = nodeEnv;
+    }
+  }
+  return { outDir, commit };
+}

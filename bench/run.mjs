@@ -22,6 +22,7 @@
 //                      [--lora-big-rank=128 (0: none)] [--lora-big-rank-shapes=attn1280]   (lora, one pass)
 //                      [--lora-model-rounds=10] [--lora-model-warmup=2]         (lora, whole tiny SDXL)
 //                      [--relay-rounds=20] [--relay-reps=10] [--relay-busy-rounds=4]  (relay: API worker vs main thread)
+//                      [--relay-baseline=REF]   (relay: also the app built from git REF, before vs after in one run)
 //                      [--decode-tokens=24] [--decode-rounds=3] [--decode-1b] [--decode-1b-tokens=32] [--decode-ort=0] [--decode-prefill=64]
 //                                                                               (decode: WGSL decoder vs ORT WebGPU, Node)
 //
@@ -33,7 +34,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, hasBuild } from './build.mjs';
+import { BUILD_DIR, ROOT, buildNodeApi, buildWeb, buildWebAt, hasBuild } from './build.mjs';
 import { launch, openHost, serve } from './browser.mjs';
 import { EMBEDDINGS_DEFAULTS, embeddingsJson, reportEmbeddings, runEmbeddings } from './embeddings.mjs';
 import { pageInfo } from './in-page.mjs';
@@ -131,6 +132,11 @@ if (!browserNeeded) {
   log('building the app (production) into bench/.build/web');
   webDir = await buildWeb();
 }
+let relayBaseline;
+if (only.includes('relay') && args['relay-baseline']) {
+  log(`building the app as of ${args['relay-baseline']} (the relay bench's "before") into bench/.build/at-<commit>`);
+  relayBaseline = await buildWebAt(String(args['relay-baseline']));
+}
 log('bundling the API and engine modules for Node');
 const apiDir = await buildNodeApi();
 const mods = {
@@ -181,7 +187,13 @@ if (browserNeeded) {
     }
     if (only.includes('relay')) {
       await host.context.close(); // its idle page would only share the cores
-      results.relay = await runRelay({ browser, baseUrl, opts: relayOpts, log });
+      const before = relayBaseline && await serve(relayBaseline.outDir);
+      try {
+        const baseline = before && { baseUrl: before.baseUrl, commit: relayBaseline.commit };
+        results.relay = await runRelay({ browser, baseUrl, opts: relayOpts, log, baseline });
+      } finally {
+        await before?.server.close().catch(() => undefined);
+      }
     }
   } finally {
     await browser.close().catch(() => undefined);

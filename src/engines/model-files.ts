@@ -6,11 +6,19 @@
  */
 import type { CatalogEntry, ExternalDataFile } from '../models/types';
 
+export interface ReadFileOptions {
+  /**
+   * Where reading downloads (the artifact store): fetch only this file, not the rest of the model (a read normally
+   * downloads the whole model first). For a small file read to decide whether the big ones are needed at all.
+   */
+  alone?: boolean;
+}
+
 export interface ModelFiles {
   /** The bytes of the entry's file with this role (within `variant` when given). */
   read(entry: CatalogEntry, role: string, variant?: string): Promise<Uint8Array>;
   /** The same file parsed as JSON. */
-  readJson(entry: CatalogEntry, role: string, variant?: string): Promise<object>;
+  readJson(entry: CatalogEntry, role: string, variant?: string, options?: ReadFileOptions): Promise<object>;
   /** The external data files of the graph with this role, named as the graph refers to them (none: an empty list). */
   readExternalData(entry: CatalogEntry, role: string, variant?: string): Promise<ExternalDataFile[]>;
 }

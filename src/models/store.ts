@@ -1,10 +1,13 @@
 /**
  * The artifact store: model files downloaded once with byte progress, checked (size against the catalog and the
  * response's Content-Length, sha256), then kept in the Cache API with their metadata in IndexedDB (idb-keyval). A file
- * is recorded only after it is complete and verified, so nothing half-written is ever read back; every read checks
- * the size again (and the sha256 where the catalog gives one), and a file missing or changed in storage (site data
- * cleared, evicted, tampered with) is fetched again, or answered with a 503 naming it. Running out of quota answers
- * 507 with the bytes needed and available. Works in pages and workers alike.
+ * is recorded only after it is complete and verified, so nothing half-written is ever read back. The sha256 is
+ * computed once, at download: the record keeps the hash and size the file was verified against and the cached
+ * response carries the same hash, so a load compares sizes and trusts that record; a record missing, disagreeing with
+ * the stored size or with the catalog's sha256, or a response put there by something else, has the file hashed again
+ * (or fetched again). A file missing or changed in storage (site data cleared, evicted, tampered with) is fetched
+ * again, or answered with a 503 naming it. Running out of quota answers 507 with the bytes needed and available.
+ * Works in pages and workers alike.
  */
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 import { HearthError, insufficientStorage } from '../core/errors';
@@ -31,6 +34,14 @@ export interface EnsureOptions {
   signal?: AbortSignal;
 }
 
+export interface ReadOptions extends EnsureOptions {
+  /**
+   * Fetch only the file read when it is missing, not the rest of the model (by default a read downloads the whole
+   * model, or variant, first): for a small file read to decide whether the big ones are needed at all.
+   */
+  alone?: boolean;
+}
+
 /** The files a variant needs: the shared ones plus its own (every file when no variant is named). */
 /** Whether the entry has a safety checker (an optional file, fetched the first time `safety_check` asks for it). */
 export const hasSafetyChecker = (entry: CatalogEntry): boolean => entry.files.some((f) => f.role === 'safety_checker');
@@ -47,11 +58,19 @@ export function externalDataFiles(entry: CatalogEntry, role: string, variant?: s
 /** The name a graph refers to its external data file by: the catalog's `dataPath`, else the URL's last segment. */
 export const dataPathOf = (file: ModelFile): string => file.dataPath ?? new URL(file.url, 'https://x/').pathname.split('/').pop()!;
 
+/** A stored file's record. */
 export interface StoredFile {
   url: string;
   size: number;
+  /** The sha256 of the bytes as they were stored, computed then ('' when not computed: a local file over 1 GiB). */
   sha256: string;
   storedAt: number;
+  /**
+   * The catalog's sha256 and the size the bytes were verified against when they were stored (or hashed again on a
+   * load). Loads trust it while it agrees with the catalog, the stored size and the cached response's hash header.
+   * Absent: not verified against a catalog sha256 (the catalog gave none, or a record from before verify-once).
+   */
+  verified?: { sha256: string; size: number };
 }
 
 /** File records by URL (IndexedDB in browsers). */
@@ -67,9 +86,19 @@ export interface StoreBackends {
   openCache(): Promise<Cache>;
   meta: MetaStore;
   estimate(): Promise<{ quota?: number; usage?: number } | undefined>;
+  /** The sha256 (lower-case hex) of a file's bytes; WebCrypto's by default (tests count the calls). */
+  sha256?(bytes: Uint8Array): Promise<string>;
 }
 
 export const CACHE_NAME = 'hearth-models-v1';
+
+/** The response header a stored file's sha256 travels in, binding the cached bytes to their record. */
+export const SHA256_HEADER = 'x-hearth-sha256';
+
+/** A file's bytes as the cache keeps them: its length, and its sha256 when computed. */
+const storedResponse = (body: Uint8Array | Blob, size: number, sha256: string) => new Response(body as BlobPart, {
+  headers: { 'content-length': String(size), ...(sha256 && { [SHA256_HEADER]: sha256 }) },
+});
 
 /**
  * File records in IndexedDB. Site data cleared while running closes the connection under us: an operation that
@@ -112,6 +141,7 @@ export class ArtifactStore {
   private readonly meta: MetaStore;
   private readonly backends: StoreBackends;
   private readonly inflight = new Map<string, Promise<void>>();
+  private readonly hash: (bytes: Uint8Array) => Promise<string>;
 
   private limits?: Promise<DeviceLimits>;
 
@@ -120,6 +150,7 @@ export class ArtifactStore {
     const defaults = backends?.openCache && backends.meta && backends.estimate ? undefined : browserBackends();
     this.backends = { ...defaults!, ...backends };
     this.meta = this.backends.meta;
+    this.hash = this.backends.sha256 ?? sha256Hex;
   }
 
   private async cache(): Promise<Cache> {
@@ -160,9 +191,9 @@ export class ArtifactStore {
     return job;
   }
 
-  /** Downloads one optional file if it is missing (shared by concurrent callers like `ensure`). */
-  private ensureOptional(entry: CatalogEntry, file: ModelFile, options: EnsureOptions): Promise<void> {
-    const key = `${entry.id}\u0000optional:${file.role}`;
+  /** Downloads one file if it is missing, not the rest of the model (shared by concurrent callers like `ensure`). */
+  private ensureOne(entry: CatalogEntry, file: ModelFile, options: EnsureOptions): Promise<void> {
+    const key = `${entry.id}\u0000one:${this.resolveUrl(file)}`;
     let job = this.inflight.get(key);
     if (!job) {
       job = this.download(entry, [file], options.onProgress, options.signal).finally(() => this.inflight.delete(key));
@@ -177,7 +208,7 @@ export class ArtifactStore {
   }
 
   /** The bytes of one file (by role, within `variant` when given), downloading the model first if needed. */
-  async read(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<Uint8Array> {
+  async read(entry: CatalogEntry, role: string, options: ReadOptions = {}): Promise<Uint8Array> {
     const blob = await this.readBlob(entry, role, options);
     const limit = (await (this.limits ??= this.deviceLimits())).maxArrayBufferBytes;
     if (blob.size > limit) throw tooLarge(`Model ${entry.id} file "${role}" is ${blob.size} bytes, over the ${limit} one ArrayBuffer can hold`);
@@ -185,34 +216,56 @@ export class ArtifactStore {
   }
 
   /** A stored file as a Blob (disk-backed: nothing is read into memory), downloading the model first if needed. */
-  async readBlob(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<Blob> {
+  async readBlob(entry: CatalogEntry, role: string, options: ReadOptions = {}): Promise<Blob> {
     const file = filesFor(entry, options.variant).find((f) => f.role === role) ?? entry.files.find((f) => f.optional && f.role === role);
     if (!file) throw storeError(`Model ${entry.id} has no "${role}" file${options.variant ? ` in variant ${options.variant}` : ''}`, 'bad_catalog_entry');
     const url = this.resolveUrl(file);
     let problem = 'missing';
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (file.optional) await this.ensureOptional(entry, file, options);
+      if (file.optional || options.alone) await this.ensureOne(entry, file, options);
       else await this.ensure(entry, options);
       const cache = await this.cache();
       const cached = await cache.match(url).catch(() => undefined);
       const blob = await cached?.blob().catch(() => undefined);
       const stored = await this.meta.get(url);
-      if (blob) {
-        // Checked on every read: the size against what was stored (and the catalog), the sha256 where the catalog
-        // knows it and the file fits in memory. A file cut short or changed since is deleted and fetched again.
-        const expected = file.size ?? stored?.size;
-        if (!stored) problem = 'not recorded';
-        else if (blob.size !== expected || stored.size !== blob.size) problem = `${blob.size} bytes where ${expected} were stored`;
-        else if (file.sha256 && blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES
-          && (await sha256Hex(new Uint8Array(await blob.arrayBuffer()))) !== file.sha256) problem = 'sha256 changed';
-        else return blob;
-        await cache.delete(url).catch(() => false);
+      if (blob && stored) {
+        const found = await this.problemWith(file, url, blob, stored, cached!.headers.get(SHA256_HEADER), cache);
+        if (found === null) return blob;
+        problem = found;
       } else {
-        problem = stored ? 'missing (site data cleared or evicted?)' : 'missing';
+        problem = blob ? 'not recorded' : stored ? 'missing (site data cleared or evicted?)' : 'missing';
       }
-      await this.meta.del(url); // evicted, cut short or changed: forget it and fetch again
+      // Evicted, cut short, changed or without its record: forget it and fetch again.
+      if (blob) await cache.delete(url).catch(() => false);
+      await this.meta.del(url);
     }
     throw storeError(`Model ${entry.id} file "${role}" (${url}) is ${problem} in storage even after fetching it again`, 'storage_evicted');
+  }
+
+  /**
+   * Why a stored file cannot be used as it is (null: it can). Sizes are compared on every load: the stored size
+   * against the catalog's and the record's. A file the catalog pins by sha256 was hashed once, when it was stored;
+   * its load trusts that while the record says it was verified against the catalog's sha256 at the stored size and the
+   * cached response carries that hash (one put there by anything else does not). Otherwise (the catalog's sha256
+   * changed, the record is missing it, disagrees or is from before verify-once) the bytes are hashed again: a match
+   * renews the record, a mismatch has the file fetched again.
+   */
+  private async problemWith(file: ModelFile, url: string, blob: Blob, stored: StoredFile, header: string | null,
+    cache: Cache): Promise<string | null> {
+    const expected = file.size ?? stored.size;
+    if (!file.sha256) return blob.size === expected && stored.size === blob.size ? null : `${blob.size} bytes where ${expected} were stored`;
+    if (file.size !== undefined && blob.size !== file.size) return `${blob.size} bytes where ${file.size} were stored`;
+    const { verified } = stored;
+    if (verified?.sha256 === file.sha256 && verified.size === blob.size && stored.size === blob.size && header === file.sha256) return null;
+    if (blob.size > (await (this.limits ??= this.deviceLimits())).maxArrayBufferBytes) {
+      return `not verified against the catalog's sha256 (${blob.size} bytes, too large to hash again in memory)`;
+    }
+    const sha256 = await this.hash(new Uint8Array(await blob.arrayBuffer()));
+    if (sha256 !== file.sha256) return stored.size === blob.size ? 'sha256 changed' : `${blob.size} bytes where ${stored.size} were stored`;
+    // The bytes are the catalog's: renew the record and the response's hash, so the next load trusts them again.
+    if (header !== sha256) await cache.put(url, storedResponse(blob, blob.size, sha256)).catch(() => undefined);
+    await this.meta.set(url, { ...stored, size: blob.size, sha256, verified: { sha256, size: blob.size } });
+    return null;
   }
 
   /**
@@ -234,7 +287,7 @@ export class ArtifactStore {
     return out;
   }
 
-  async readJson(entry: CatalogEntry, role: string, options: EnsureOptions = {}): Promise<object> {
+  async readJson(entry: CatalogEntry, role: string, options: ReadOptions = {}): Promise<object> {
     const bytes = await this.read(entry, role, options);
     try {
       return JSON.parse(new TextDecoder().decode(bytes)) as object;
@@ -250,10 +303,10 @@ export class ArtifactStore {
   async keepLocal(file: ModelFile, blob: Blob): Promise<void> {
     const url = this.resolveUrl(file);
     await this.checkQuota(url, blob.size);
-    const sha256 = blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES ? await sha256Hex(new Uint8Array(await blob.arrayBuffer())) : '';
+    const sha256 = blob.size <= IN_MEMORY_EXTERNAL_DATA_BYTES ? await this.hash(new Uint8Array(await blob.arrayBuffer())) : '';
     const cache = await this.cache();
     try {
-      await cache.put(url, new Response(blob, { headers: { 'content-length': String(blob.size) } }));
+      await cache.put(url, storedResponse(blob, blob.size, sha256));
       await this.meta.set(url, { url, size: blob.size, sha256, storedAt: Date.now() });
     } catch (e) {
       await cache.delete(url).catch(() => false); // never leave bytes without their record
@@ -293,18 +346,20 @@ export class ArtifactStore {
       const url = this.resolveUrl(file);
       const bytes = await this.fetchFile(entry.id, file, url, signal, (n) =>
         onProgress?.({ modelId: entry.id, file: file.role, loadedBytes: doneBytes + n, totalBytes, done: false }));
-      const sha256 = await sha256Hex(bytes);
+      // Hashed once, here: the record says what it was verified against, and loads trust it (see problemWith).
+      const sha256 = await this.hash(bytes);
       if (file.sha256 && file.sha256 !== sha256) {
         throw storeError(`Model file ${url} is corrupt: sha256 ${sha256} does not match the catalog's ${file.sha256}`, 'integrity_check_failed');
       }
-      const put = (c: Cache) => c.put(url, new Response(bytes as BlobPart, { headers: { 'content-length': String(bytes.length) } }));
+      const put = (c: Cache) => c.put(url, storedResponse(bytes, bytes.length, sha256));
       try {
         await put(cache).catch(async (e: unknown) => {
           if (isQuotaError(e)) throw e;
           cache = await this.cache(); // the cache was deleted under us (site data cleared): write into a fresh one
           await put(cache);
         });
-        await this.meta.set(url, { url, size: bytes.length, sha256, storedAt: Date.now() });
+        await this.meta.set(url, { url, size: bytes.length, sha256, storedAt: Date.now(),
+          ...(file.sha256 && { verified: { sha256: file.sha256, size: bytes.length } }) });
       } catch (e) {
         await cache.delete(url).catch(() => false); // never leave bytes without their record
         if (!isQuotaError(e)) throw e instanceof HearthError ? e : storeError(`Could not store ${url}: ${(e as Error).message}`, 'storage_failed', e);

@@ -9,7 +9,7 @@ import { Remotes } from '../api/remote/remotes';
 import type { RemoteConfig } from '../api/remote/types';
 import type { OrtDevice } from '../engines/embeddings/types';
 import type { ModelRegistry } from '../models/registry';
-import { onnxVariantToDownload } from '../models/llm-variants';
+import { variantToDownload } from './download-variant';
 import { ArtifactStore } from '../models/store';
 import type { CatalogEntry } from '../models/types';
 import { startApiWorker, type ApiWorkerSupervision } from './api-link';
@@ -70,9 +70,10 @@ export interface Hearth {
   /**
    * The file variant of `entry` to download ahead (LLMs whose files come in variants): the first ONNX variant the
    * engines would load on this Hearth's devices and this adapter (`webgpu`: an adapter was granted), by the rule the
-   * LLM backends themselves apply (src/models/llm-variants.ts). Undefined for entries without file variants.
+   * LLM backends themselves apply (src/models/llm-variants.ts), config.json read first when the WGSL decoder's
+   * verdict on the architecture decides it (src/runtime/download-variant.ts). Undefined for entries without file variants.
    */
-  downloadVariant(entry: CatalogEntry, adapter: { webgpu: boolean; shaderF16: boolean }): string | undefined;
+  downloadVariant(entry: CatalogEntry, adapter: { webgpu: boolean; shaderF16: boolean }): Promise<string | undefined>;
   /**
    * Present when the API runs in the API worker (the default): its supervision (restarts after a crash or a hang;
    * `injectFault` with `diagnostics` only).
@@ -126,11 +127,11 @@ function assemble(options: HearthOptions): { hearth: Hearth; relay: RelayTarget 
   const handle: Handle = async (request) => { await models.ready; return runtime.handle(request); };
   const hearth: Hearth = {
     ...runtime, handle, models,
-    downloadVariant: (entry, adapter) => onnxVariantToDownload(entry, {
+    downloadVariant: (entry, adapter) => variantToDownload(entry, {
       devices: runtimeOptions.devices.filter((d) => d !== 'webgpu' || adapter.webgpu),
       shaderF16: adapter.shaderF16,
       wgsl: runtimeOptions.wgslLlm,
-    }),
+    }, (variant) => runtime.store.readJson(entry, 'config', { variant, alone: true })),
     async fetch(input, init) {
       const request = new Request(input instanceof URL ? input.href : input, init);
       const path = new URL(request.url).pathname;

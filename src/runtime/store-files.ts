@@ -8,7 +8,7 @@ import type { ArtifactStore } from '../models/store';
 export function storeFiles(store: ArtifactStore): ModelFiles {
   return {
     read: (entry, role, variant) => store.read(entry, role, { variant }),
-    readJson: (entry, role, variant) => store.readJson(entry, role, { variant }),
+    readJson: (entry, role, variant, options) => store.readJson(entry, role, { variant, alone: options?.alone }),
     readExternalData: (entry, role, variant) => store.readExternalData(entry, role, { variant }),
   };
 }

@@ -188,7 +188,7 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
 
     const answer = await reply;
     if (answer.type === 'error') throw HearthError.fromBody(answer.status, answer.body);
-    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body) : answer.body;
+    const relayed = answer.body instanceof ReadableStream ? guardStream(target, answer.body) : answer.body && oneChunk(answer.body);
     return new Response(relayed, { status: answer.status, statusText: answer.statusText, headers: answer.headers });
   }
 
@@ -208,6 +208,20 @@ export function installRelay(apiPath: string, options: RelayOptions = {}): void 
     if (record.gone) stop.abort(unavailable('The Hearth host page closed while handling this request; retry', 'host_gone'));
     return readable;
   }
+}
+
+/**
+ * Whole bodies reach the page as a one-chunk stream, not as the bytes themselves: Chromium hands a bytes body from a
+ * service worker to the page as a blob (registered with the browser process, then read back), a stream as a data
+ * pipe, and the pipe is ~0.7 ms faster per request here (bench/relay.mjs).
+ */
+function oneChunk(bytes: ArrayBuffer): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(new Uint8Array(bytes));
+      controller.close();
+    },
+  });
 }
 
 /** Posts `message` to `client` with a reply port; resolves with the first reply, or null after `timeoutMs`. */

@@ -18,17 +18,23 @@ const FILES: Record<string, Uint8Array> = {
   'm/tokenizer.json': bytesOf('{"model": {"type": "WordPiece"}}'),
 };
 
-/** Cache Storage as far as the store uses it, with writes that can be made to fail like a full quota. */
+/**
+ * Cache Storage as far as the store uses it, with writes that can be made to fail like a full quota. A response's
+ * headers stay with the bytes it was put with: bytes set into `entries` directly stand for a response put there by
+ * something else (no headers), as Cache Storage replaces a whole response.
+ */
 class MemoryCache {
   readonly entries = new Map<string, Uint8Array>();
+  private readonly headers = new WeakMap<Uint8Array, Headers>();
   quotaBytes = Infinity;
   async match(url: string) {
     const b = this.entries.get(String(url));
-    return b ? new Response(b.slice() as BlobPart) : undefined;
+    return b ? new Response(b.slice() as BlobPart, { headers: this.headers.get(b) }) : undefined;
   }
   async put(url: string, response: Response) {
     const b = new Uint8Array(await response.arrayBuffer());
     if (this.used() + b.length > this.quotaBytes) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    this.headers.set(b, new Headers(response.headers));
     this.entries.set(String(url), b);
   }
   async delete(url: string) { return this.entries.delete(String(url)); }
@@ -52,6 +58,8 @@ function setup(serve: (path: string) => Served = () => ({})) {
   const cache = new MemoryCache();
   const meta = memoryMeta();
   const fetched: string[] = [];
+  /** The length of every byte array the store hashed. */
+  const hashed: number[] = [];
   const fetchImpl = (async (input: RequestInfo | URL) => {
     const path = String(input).slice(BASE.length);
     fetched.push(path);
@@ -68,9 +76,12 @@ function setup(serve: (path: string) => Served = () => ({})) {
     openCache: async () => cache as unknown as Cache,
     meta,
     estimate: async () => (Number.isFinite(cache.quotaBytes) ? { quota: cache.quotaBytes, usage: cache.used() } : undefined),
+    sha256: async (bytes) => { hashed.push(bytes.length); return sha(bytes); },
   };
   const store = new ArtifactStore(BASE, fetchImpl, async () => BROWSER_LIMITS, backends);
-  return { store, cache, meta, fetched };
+  /** Another store over the same storage: the next page or worker that loads the model. */
+  const reopen = () => new ArtifactStore(BASE, fetchImpl, async () => BROWSER_LIMITS, backends);
+  return { store, cache, meta, fetched, hashed, reopen };
 }
 
 function entry(pins: { size?: boolean; sha256?: boolean } = { size: true, sha256: true }): CatalogEntry {
@@ -244,5 +255,123 @@ describe('checked on every read', () => {
     const e = await rejection(broken.read(entry(), 'model'));
     expect(e.toJSON()).toMatchObject({ error: { type: 'service_unavailable', code: 'storage_unavailable' } });
     expect(store).toBeDefined();
+  });
+});
+
+describe('sha256 verified once, at download', () => {
+  const MODEL_URL = 'https://hearth.test/models/m/model.onnx';
+  const modelBytes = FILES['m/model.onnx'];
+
+  it('a second load, and a fresh store over the same storage (the next page), does not hash again', async () => {
+    const { store, meta, hashed, fetched, reopen } = setup();
+    expect(await store.read(entry(), 'model')).toEqual(modelBytes);
+    // Each file hashed once, as it was downloaded; the record says what it was verified against.
+    expect(hashed.sort((a, b) => a - b)).toEqual([FILES['m/tokenizer.json'].length, modelBytes.length]);
+    expect(meta.map.get(MODEL_URL)?.verified).toEqual({ sha256: sha(modelBytes), size: modelBytes.length });
+    hashed.length = 0;
+    expect(await store.read(entry(), 'model')).toEqual(modelBytes);
+    expect(await store.readJson(entry(), 'tokenizer')).toEqual({ model: { type: 'WordPiece' } });
+    expect(await reopen().read(entry(), 'model')).toEqual(modelBytes);
+    expect(hashed).toEqual([]);
+    expect(fetched.sort()).toEqual(['m/model.onnx', 'm/tokenizer.json']);
+  });
+
+  it('a changed catalog sha256 re-verifies: new bytes upstream are fetched again (then trusted), a sha256 the file has is recorded', async () => {
+    const newBytes = bytesOf('graph bytes '.repeat(99) + 'GRAPH BYTES ');
+    expect(newBytes.length).toBe(modelBytes.length);
+    let upstream = modelBytes;
+    const { store, meta, hashed, fetched } = setup((path) => (path === 'm/model.onnx' ? { body: upstream } : {}));
+    await store.ensure(entry());
+    upstream = newBytes;
+    const moved = entry();
+    moved.files[0].sha256 = sha(newBytes);
+    hashed.length = 0;
+    fetched.length = 0;
+    expect(await store.read(moved, 'model')).toEqual(newBytes);
+    expect(hashed).toEqual([modelBytes.length, newBytes.length]); // the stored file (no match), then the new download
+    expect(fetched).toEqual(['m/model.onnx']);
+    expect(meta.map.get(MODEL_URL)?.verified?.sha256).toBe(sha(newBytes));
+    hashed.length = 0;
+    expect(await store.read(moved, 'model')).toEqual(newBytes);
+    expect(hashed).toEqual([]);
+
+    // A catalog that gains the sha256 of a file stored without one: hashed once, matches, recorded; nothing fetched.
+    const unpinned = setup();
+    await unpinned.store.ensure(entry({ size: true }));
+    expect(unpinned.meta.map.get(MODEL_URL)?.verified).toBeUndefined();
+    unpinned.hashed.length = 0;
+    unpinned.fetched.length = 0;
+    for (let i = 0; i < 2; i++) expect(await unpinned.store.read(entry(), 'model')).toEqual(modelBytes);
+    expect(unpinned.hashed).toEqual([modelBytes.length]);
+    expect(unpinned.fetched).toEqual([]);
+    expect(unpinned.meta.map.get(MODEL_URL)?.verified).toEqual({ sha256: sha(modelBytes), size: modelBytes.length });
+  });
+
+  it('a catalog sha256 the stored file and upstream both miss: 503 integrity_check_failed, nothing of it kept', async () => {
+    const { store, cache, meta } = setup();
+    await store.ensure(entry());
+    const wrong = entry();
+    wrong.files[0].sha256 = '0'.repeat(64);
+    const e = await rejection(store.read(wrong, 'model'));
+    expect(e.toJSON()).toMatchObject({ error: { type: 'service_unavailable', code: 'integrity_check_failed' } });
+    expect(cache.entries.has(MODEL_URL)).toBe(false);
+    expect(meta.map.has(MODEL_URL)).toBe(false);
+  });
+
+  it.each([
+    ['its size disagrees with the stored file', (r: StoredFile): StoredFile => ({ ...r, size: r.size + 1 })],
+    ['it claims another sha256', (r: StoredFile): StoredFile => ({ ...r, verified: { sha256: 'f'.repeat(64), size: r.size } })],
+    ['it was verified at another size', (r: StoredFile): StoredFile => ({ ...r, verified: { ...r.verified!, size: 1 } })],
+    ['it is from before verify-once (no verified)', ({ verified: _, ...r }: StoredFile): StoredFile => r],
+  ])('a record whose %s is not trusted: the file is hashed again, the record renewed, nothing fetched', async (_, tamper) => {
+    const { store, meta, hashed, fetched } = setup();
+    await store.ensure(entry());
+    const good = meta.map.get(MODEL_URL)!;
+    meta.map.set(MODEL_URL, tamper(good));
+    hashed.length = 0;
+    fetched.length = 0;
+    expect(await store.read(entry(), 'model')).toEqual(modelBytes);
+    expect(hashed).toEqual([modelBytes.length]);
+    expect(fetched).toEqual([]);
+    expect(meta.map.get(MODEL_URL)).toMatchObject({ size: good.size, sha256: good.sha256, verified: good.verified });
+    hashed.length = 0;
+    expect(await store.read(entry(), 'model')).toEqual(modelBytes);
+    expect(hashed).toEqual([]);
+  });
+
+  it('bytes put in the cache by anything else (no hash header, as stored before verify-once) are hashed once: then trusted', async () => {
+    const { store, cache, hashed, fetched } = setup();
+    await store.ensure(entry());
+    cache.entries.set(MODEL_URL, modelBytes.slice());
+    hashed.length = 0;
+    fetched.length = 0;
+    expect(await store.read(entry(), 'model')).toEqual(modelBytes);
+    expect(hashed).toEqual([modelBytes.length]);
+    expect((await cache.match(MODEL_URL))!.headers.get('x-hearth-sha256')).toBe(sha(modelBytes));
+    expect(await store.read(entry(), 'model')).toEqual(modelBytes);
+    expect(hashed).toEqual([modelBytes.length]);
+    expect(fetched).toEqual([]);
+  });
+
+  it('a tampered record over tampered bytes (both cut short) ends in a fetch, never the wrong bytes', async () => {
+    const { store, cache, meta, fetched } = setup();
+    await store.ensure(entry({ sha256: true }));
+    const cut = modelBytes.slice(0, 50);
+    cache.entries.set(MODEL_URL, cut);
+    meta.map.set(MODEL_URL, { ...meta.map.get(MODEL_URL)!, size: cut.length, verified: { sha256: sha(modelBytes), size: cut.length } });
+    fetched.length = 0;
+    expect(await store.read(entry({ sha256: true }), 'model')).toEqual(modelBytes);
+    expect(fetched).toEqual(['m/model.onnx']);
+  });
+});
+
+describe('reading one file alone', () => {
+  it('fetches only that file (a small config read before deciding on the big one); a plain read then fetches the rest', async () => {
+    const { store, fetched } = setup();
+    expect(await store.readJson(entry(), 'tokenizer', { alone: true })).toEqual({ model: { type: 'WordPiece' } });
+    expect(fetched).toEqual(['m/tokenizer.json']);
+    expect(await store.isDownloaded(entry())).toBe(false);
+    expect(await store.read(entry(), 'model')).toEqual(FILES['m/model.onnx']);
+    expect(fetched).toEqual(['m/tokenizer.json', 'm/model.onnx']);
   });
 });

@@ -13,6 +13,7 @@ import { loadOnnxLlm, type OnnxLlmFiles } from './onnx-backend';
 import { assertDeviceAvailable, hasWebGpu, type Ort } from '../../core/session';
 import type { LlmEvent, LlmJob, LoadedLlmInfo } from './types';
 import { loadWgslLlm } from './wgsl/backend';
+import { wgslConfigRefusal } from './wgsl/config';
 import { loadGgufLlm } from './wgsl/gguf-backend';
 import type { WgslLlmShaderSources } from './wgsl/decoder';
 
@@ -34,6 +35,9 @@ export interface LlmBackendContext {
   devices: OrtDevice[];
   /** Whether the WebGPU adapter offers `shader-f16`. */
   hasShaderF16(): Promise<boolean>;
+  /** The variant's config.json alone (a small file, fetched before the others): a backend that refuses the
+   * architecture says so before the big files are downloaded. */
+  config(): Promise<object>;
   /** The variant's ONNX files, downloaded once for every backend that reads them. */
   files(): Promise<OnnxLlmFiles>;
 }
@@ -67,10 +71,13 @@ export function webLlmBackend(webLlm: ExternalLlmBackend | undefined): LlmBacken
 export function wgslBackend(options: { device?: () => Promise<GPUDevice>; shaders?: WgslLlmShaderSources }): LlmBackend {
   return {
     name: 'wgsl',
-    candidates: (entry, variant, { devices, files }) => variant.backend !== 'onnx' || wgslRefusal(devices) ? [] : [{
+    candidates: (entry, variant, { devices, config, files }) => variant.backend !== 'onnx' || wgslRefusal(devices) ? [] : [{
       name: `wgsl:${variant.name}:webgpu`,
       create: async () => {
         if (!options.device) assertDeviceAvailable('webgpu');
+        // config.json first: an architecture the decoder does not run is refused before the graph file is fetched.
+        const refusal = wgslConfigRefusal(await config());
+        if (refusal) throw new Error(refusal);
         // f16 variants (fp16 / q4f16 exports) need no `shader-f16` here: the WGSL decoder keeps their float16 weights
         // and scales as stored and widens them in its kernels (unpack2x16float), computing in float32.
         const device = await options.device?.();

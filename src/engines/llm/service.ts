@@ -10,7 +10,7 @@ import type { CatalogEntry } from '../../models/types';
 import { resolveBackend, type BackendCandidate } from '../backends';
 import { ModelHost } from '../model-host';
 import type { ModelFiles } from '../model-files';
-import { readGgufFile, readLlmFiles } from './files';
+import { readGgufFile, readLlmConfig, readLlmFiles } from './files';
 import type { OrtDevice } from '../embeddings/types';
 import type { Ort } from '../../core/session';
 import { ggufBackend, onnxBackend, webLlmBackend, wgslBackend, type ExternalLlmBackend, type LlmBackend, type RunnableLlm } from './backend-registry';
@@ -24,6 +24,8 @@ export type { ExternalLlmBackend, LlmBackend, RunnableLlm };
 export interface LlmServiceOptions {
   ort: Ort;
   loadFiles(entry: CatalogEntry, variant: string): Promise<OnnxLlmFiles>;
+  /** The variant's config.json alone, read before its other files (absent: taken from `loadFiles`). */
+  loadConfig?(entry: CatalogEntry, variant: string): Promise<object>;
   devices: OrtDevice[];
   /** Whether the WebGPU adapter offers `shader-f16` (f16 variants are skipped without it). */
   hasShaderF16(): Promise<boolean>;
@@ -130,9 +132,15 @@ export class LlmService implements LlmEngine {
     const { devices, hasShaderF16 } = this.options;
     const candidates: BackendCandidate<RunnableLlm>[] = [];
     for (const variant of spec.variants) {
-      // One download serves every decoder of the variant.
+      // One download serves every decoder of the variant; config.json comes first, alone, so a backend that refuses
+      // the architecture does so before the big files are fetched.
       let files: Promise<OnnxLlmFiles> | undefined;
-      const context = { devices, hasShaderF16, files: () => (files ??= this.options.loadFiles(entry, variant.name)) };
+      let config: Promise<object> | undefined;
+      const loadFiles = () => (files ??= this.options.loadFiles(entry, variant.name));
+      const context = {
+        devices, hasShaderF16, files: loadFiles,
+        config: () => (config ??= this.options.loadConfig?.(entry, variant.name) ?? loadFiles().then((f) => f.config)),
+      };
       for (const backend of this.backends) candidates.push(...backend.candidates(entry, variant, context));
     }
     const resolved = await resolveBackend(entry.id, candidates);
@@ -160,11 +168,12 @@ function jobClock(queued: number) {
 }
 
 /** The engine as workers, `hearth serve`, tests and benches build it: its files read through `files`. */
-export function createLlmService(options: Omit<LlmServiceOptions, 'loadFiles'> & { files: ModelFiles }): LlmService {
+export function createLlmService(options: Omit<LlmServiceOptions, 'loadFiles' | 'loadConfig'> & { files: ModelFiles }): LlmService {
   const { files, ...rest } = options;
   return new LlmService({
     ...rest,
     loadFiles: (entry, variant) => readLlmFiles(entry, variant, files),
+    loadConfig: (entry, variant) => readLlmConfig(entry, variant, files),
     loadGguf: rest.loadGguf ?? ((entry) => readGgufFile(entry, files)),
   });
 }

@@ -25,6 +25,16 @@ interface HfLlamaConfig {
   use_sliding_window?: boolean;
 }
 
+/** Why the WGSL decoder cannot run the model config.json describes; null when it can (its weights decide the rest). */
+export function wgslConfigRefusal(config: object): string | null {
+  try {
+    llamaArchitecture(config);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export function llamaArchitecture(config: object): LlamaArchitecture {
   const c = config as HfLlamaConfig;
   const type = c.model_type ?? '(none)';
