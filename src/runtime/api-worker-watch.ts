@@ -5,11 +5,7 @@
  * `crash` (an uncaught error, then the worker closes itself, its engine workers with it: a worker that is gone) and
  * `throw` (an uncaught error only: the worker lives on, and must not be restarted for it).
  */
-import { isFaultMessage, isPing, type ApiWorkerFault, type PongMessage } from './supervision-protocol';
-
-export type { ApiWorkerFault };
-
-export const API_WORKER_FAULTS: readonly ApiWorkerFault[] = ['hang', 'crash', 'throw'];
+import { isFaultMessage, isPing, type PongMessage } from './supervision-protocol';
 
 /** The API worker's Worker name; with test hooks it says so (the worker reads it before any message arrives). */
 export const API_WORKER_NAME = 'hearth-api';

@@ -6,6 +6,7 @@
  * becomes host, loading engines on demand.
  */
 import type { Handle } from '../api/handle';
+import type { ApiRestartReason } from './api-supervisor';
 import { HOST_LOCK, hostProofLock, type ChallengeReply, type HostQueryReply, type PageToSw, type SwToPage } from './relay-protocol';
 import { serveRelayPort } from './relay-server';
 
@@ -26,7 +27,7 @@ export interface RelayTarget {
   openPort(): MessagePort;
   hosting(on: boolean): void;
   /** Called when what answers the ports was restarted (the API worker crashed or hung): earlier ports are dead. */
-  onRestart?(listener: (reason: 'crashed' | 'unresponsive') => void): void;
+  onRestart?(listener: (reason: ApiRestartReason) => void): void;
 }
 
 /** The main-thread path: the page answers relayed requests itself with `handle`. */
@@ -58,7 +59,7 @@ export function serveAsHost(target: RelayTarget): HostHandle {
     announce();
   };
 
-  const announce = (restarted?: 'crashed' | 'unresponsive') => {
+  const announce = (restarted?: ApiRestartReason) => {
     const controller = sw?.controller;
     if (host && controller) {
       const theirs = target.openPort();

@@ -6,6 +6,7 @@
  * transferred streams, so they flow incrementally and a cancel on either end reaches the other.
  */
 import type { ErrorBody } from '../core/errors';
+import type { ApiRestartReason } from './api-supervisor';
 
 /**
  * Service worker → page, on the page's Client, answered on the message's port: "are you the host?", and "prove it":
@@ -25,7 +26,7 @@ export const hostProofLock = (challenge: string) => `hearth-host-proof:${challen
  * host's API worker was restarted (why): what is in flight on the host's earlier port ends with 503
  * `api_worker_restarted`.
  */
-export type PageToSw = { type: 'hearth:host-ready'; restarted?: 'crashed' | 'unresponsive' } | { type: 'hearth:host-leaving' };
+export type PageToSw = { type: 'hearth:host-ready'; restarted?: ApiRestartReason } | { type: 'hearth:host-leaving' };
 
 /** Service worker → host, on the host port. */
 export type SwToHost =
