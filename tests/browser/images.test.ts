@@ -284,42 +284,31 @@ describe('LoRA adapters on wasm (the built-in hearth/tiny-sdxl-lora, served by t
   });
 });
 
-describe('on WebGPU', () => {
+describe('on WebGPU (one host: its engine worker compiles the UNet kernels once for the three cases)', () => {
+  let host: HostPage;
+  beforeAll(async () => { host = await openHost(browser, baseUrl, 'devices=webgpu'); });
+  afterAll(async () => { await host?.context.close(); });
+
   it('a LoRA merged by the WGSL kernel in the engine worker: the image equals torch', async () => {
-    const host = await openHost(browser, baseUrl, 'devices=webgpu');
-    try {
-      const adapter = loraRef.adapters.kohya;
-      const r = await post(host.page, PATH, { json: t2i({ lora_adapter_name: LORA_REPO, lora_weight_filename: adapter.file }), accept: 'image/png' });
-      expect(r.status, r.text).toBe(200);
-      expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu+lora');
-      expect(mismatches(await decode(host.page, r.b64), bytes(adapter.cases.txt2img.image))).toBeLessThanOrEqual(30);
-    } finally {
-      await host.context.close();
-    }
+    const adapter = loraRef.adapters.kohya;
+    const r = await post(host.page, PATH, { json: t2i({ lora_adapter_name: LORA_REPO, lora_weight_filename: adapter.file }), accept: 'image/png' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu+lora');
+    expect(mismatches(await decode(host.page, r.b64), bytes(adapter.cases.txt2img.image))).toBeLessThanOrEqual(30);
   }, 300_000);
 
   it('SD-Turbo (one encoder, trailing Euler, no guidance, weights.pb external data) equals torch', async () => {
-    const host = await openHost(browser, baseUrl, 'devices=webgpu');
-    try {
-      const c = turboRef.sd_turbo.cases[0];
-      const r = await post(host.page, PATH, { json: turbo('hearth/tiny-sd-turbo', c), accept: 'image/png' });
-      expect(r.status, r.text).toBe(200);
-      expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
-      expect(mismatches(await decode(host.page, r.b64), bytes(c.image))).toBeLessThanOrEqual(30);
-    } finally {
-      await host.context.close();
-    }
+    const c = turboRef.sd_turbo.cases[0];
+    const r = await post(host.page, PATH, { json: turbo('hearth/tiny-sd-turbo', c), accept: 'image/png' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
+    expect(mismatches(await decode(host.page, r.b64), bytes(c.image))).toBeLessThanOrEqual(30);
   }, 300_000);
 
-  it('text-to-image equals torch', async () => {
-    const host = await openHost(browser, baseUrl, 'devices=webgpu');
-    try {
-      const r = await post(host.page, PATH, { json: t2i(), accept: 'image/png' });
-      expect(r.status, r.text).toBe(200);
-      expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
-      expect(mismatches(await decode(host.page, r.b64), bytes(ref.seeded.txt2img.samples_1.image))).toBeLessThanOrEqual(30);
-    } finally {
-      await host.context.close();
-    }
+  it('text-to-image without the adapter (after the LoRA request on this host) equals torch', async () => {
+    const r = await post(host.page, PATH, { json: t2i(), accept: 'image/png' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.headers['x-hearth-backend']).toBe('onnx/webgpu');
+    expect(mismatches(await decode(host.page, r.b64), bytes(ref.seeded.txt2img.samples_1.image))).toBeLessThanOrEqual(30);
   }, 300_000);
 });

@@ -1,6 +1,7 @@
 // Chat and completions through the service worker, on the tiny Llama: greedy tokens equal torch's on WebGPU (Hearth's
 // WGSL decoder on the 4-bit model and on the q4f16 layout, and onnxruntime-web with `wgsl=0`) and on wasm, SSE chunks arrive incrementally and join to the non-streamed answer, the OpenAI SDK works unchanged in the
-// page, an aborted stream stops the engine, concurrent requests never interleave, and bad input gets 4xx.
+// page, an aborted stream stops the engine (and on WebGPU a request right after an aborted stream is served: the abort
+// race), concurrent requests never interleave, and bad input gets 4xx.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { LlmTokenizer } from '../../src/engines/llm/tokenizer';
@@ -23,6 +24,37 @@ const baseUrl = inject('baseUrl');
 let browser: Browser;
 beforeAll(async () => { browser = await launch(); });
 afterAll(async () => { await browser?.close(); });
+
+/**
+ * The WebGPU abort race (README, "The WebGPU abort race"): on `page`, a warm-up request, then twice a stream aborted
+ * after two reads followed at once by a plain request. Every answer must be a 200 from `backend`. Runs on the WebGPU
+ * hosts below so that their engine workers' compiled kernels serve it too.
+ */
+async function expectAbortThenRequestServed(host: HostPage, backend: string): Promise<void> {
+  const results = await host.page.evaluate(async () => {
+    const post = (body: object, signal?: AbortSignal) => fetch('/inference/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal,
+      body: JSON.stringify({ model: 'hearth/tiny-llama', messages: [{ role: 'user', content: 'Hi!' }], temperature: 0, ...body }),
+    });
+    const warm = await post({ max_tokens: 1 });
+    const out: { status: number; backend: string | null; text: string }[] = [{ status: warm.status, backend: warm.headers.get('x-hearth-backend'), text: await warm.text() }];
+    for (let i = 0; i < 2; i++) {
+      const abort = new AbortController();
+      const res = await post({ stream: true, max_tokens: 200 }, abort.signal);
+      const reader = res.body!.getReader();
+      await reader.read();
+      await reader.read();
+      abort.abort();
+      const next = await post({ max_tokens: 2 });
+      out.push({ status: next.status, backend: next.headers.get('x-hearth-backend'), text: await next.text() });
+    }
+    return out;
+  });
+  for (const r of results) {
+    expect(r.status, r.text).toBe(200);
+    expect(r.backend).toBe(backend);
+  }
+}
 
 describe('on WebGPU, Hearth\'s WGSL decoder', () => {
   let host: HostPage;
@@ -47,6 +79,10 @@ describe('on WebGPU, Hearth\'s WGSL decoder', () => {
     expect(r.headers['x-hearth-backend']).toBe('wgsl/webgpu');
     expect((r.body as { choices: { text: string }[] }).choices[0].text).toBe(tokenizer.decode(want));
   }, 240_000);
+
+  it('a stream aborted mid-way, then a plain request at once: 200 every time, on wgsl/webgpu', async () => {
+    await expectAbortThenRequestServed(host, 'wgsl/webgpu');
+  }, 180_000);
 });
 
 describe('on WebGPU, onnxruntime-web (wgsl=0)', () => {
@@ -66,6 +102,10 @@ describe('on WebGPU, onnxruntime-web (wgsl=0)', () => {
     expect(r.status, r.text).toBe(503);
     expect(r.text).toContain('shader-f16');
   });
+
+  it('a stream aborted mid-way, then a plain request at once: 200 every time, on onnx/webgpu', async () => {
+    await expectAbortThenRequestServed(host, 'onnx/webgpu');
+  }, 180_000);
 });
 
 describe('on wasm', () => {

@@ -3,47 +3,21 @@
  * clients for in-page use (dist/test-sdk/openai.js, dist/test-sdk/clients.js), builds the library into dist-lib/ for the consumer app of
  * library.test.ts (unless HEARTH_SKIP_BUILD=1 and dist-lib/ exists; the consumer itself is static), and serves
  * dist/ with `vite preview` (COOP/COEP headers included) on a free port; tests read the URL with inject('baseUrl').
+ * The builds are tests/browser/build-app.ts's; `npm test` runs them beside the unit tests and sets HEARTH_SKIP_BUILD=1.
  */
 import { existsSync } from 'node:fs';
-import { build, preview } from 'vite';
+import { preview } from 'vite';
 import type { TestProject } from 'vitest/node';
+import { buildApp, buildLibrary } from './build-app';
 
 declare module 'vitest' {
   export interface ProvidedContext { baseUrl: string }
 }
 
 export default async function setup(project: TestProject) {
-  if (!(process.env.HEARTH_SKIP_BUILD === '1' && existsSync('dist/index.html'))) {
-    // Under vitest NODE_ENV is 'test', which would make Vite build a development bundle.
-    const nodeEnv = process.env.NODE_ENV;
-    process.env.NODE_ENV = 'production';
-    try {
-      await build({ logLevel: 'warn', mode: 'production' });
-      // The clients as ES modules the page can import, used unchanged against /inference/v1: the OpenAI SDK
-      // (openai.js) and the client conformance cases with the AI SDK and LangChain (clients.js).
-      await build({
-        configFile: false, logLevel: 'warn', mode: 'production', publicDir: false,
-        build: {
-          outDir: 'dist/test-sdk', emptyOutDir: true, minify: false,
-          lib: {
-            entry: { openai: 'tests/browser/sdk-entry.ts', clients: 'tests/browser/clients-entry.ts' },
-            formats: ['es'], fileName: (_format, name) => `${name}.js`,
-          },
-        },
-      });
-    } finally {
-      process.env.NODE_ENV = nodeEnv;
-    }
-  }
-  if (!(process.env.HEARTH_SKIP_BUILD === '1' && existsSync('dist-lib/index.js'))) {
-    const nodeEnv = process.env.NODE_ENV;
-    process.env.NODE_ENV = 'production';
-    try {
-      await build({ configFile: 'vite.lib.config.ts', logLevel: 'warn', mode: 'production' });
-    } finally {
-      process.env.NODE_ENV = nodeEnv;
-    }
-  }
+  const skipBuild = process.env.HEARTH_SKIP_BUILD === '1';
+  if (!(skipBuild && existsSync('dist/index.html'))) await buildApp();
+  if (!(skipBuild && existsSync('dist-lib/index.js'))) await buildLibrary();
   const server = await preview({ preview: { port: 0, strictPort: false, host: '127.0.0.1' }, logLevel: 'warn' });
   const address = server.httpServer.address();
   if (!address || typeof address === 'string') throw new Error('preview server has no port');
