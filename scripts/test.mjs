@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm test`: what the README's test section lists, arranged for a 2-core machine. The type check (`tsc --noEmit`
- * and dependency-cruiser, `npm run typecheck`) and the browser tests' builds (tests/browser/build-app.ts: the app,
+ * over the tree and the library's declarations, dependency-cruiser: `npm run typecheck`) and the browser tests' builds (tests/browser/build-app.ts: the app,
  * the in-page clients, the library) run while the unit tests do, then the browser tests run against those builds
  * (HEARTH_SKIP_BUILD=1). tsc, dependency-cruiser and much of a Vite build are single-threaded: beside the unit tests
  * they fill the second core instead of waiting their turn. The type check's output is held and printed when it ends,
@@ -43,7 +43,7 @@ async function buildForBrowserTests() {
 }
 
 const typecheck = npmRun('typecheck', { quiet: true }).then((r) => {
-  process.stdout.write(`\n[npm test] typecheck (tsc --noEmit, dependency-cruiser) ${r.code === 0 ? 'passed' : 'FAILED'} after ${seconds()}\n${r.output}`);
+  process.stdout.write(`\n[npm test] typecheck (tsc --noEmit, library declarations, dependency-cruiser) ${r.code === 0 ? 'passed' : 'FAILED'} after ${seconds()}\n${r.output}`);
   return r;
 });
 const builds = buildForBrowserTests().then((r) => {
