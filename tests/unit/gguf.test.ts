@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
+import { expectPrefillEqualsStepwise, greedyOnGpu } from './wgsl-greedy';
 import { mulberry32 } from './random';
 import { readGguf } from '../../src/engines/llm/wgsl/gguf-file';
 import { ggufGemmParams, ggufGemmSource, ggufModuleSource, ggufParams } from '../../src/engines/llm/wgsl/gguf-kernels';
@@ -174,19 +175,8 @@ describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', (
       const decoder = await WgslDecoder.create(weights, { capacity: 64, ggufShader: shader }, device);
       try {
         for (const g of model.greedy) {
-          const ids = g.input_ids;
-          decoder.reset();
-          const first = await decoder.step({ ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] });
-          for (const [id, value] of g.top10) expect(Math.abs(first.logits[id] - value), `${g.prompt} logit ${id}`).toBeLessThan(1e-3 * (1 + Math.abs(value)));
-          let best = 0;
-          for (let i = 1; i < first.logits.length; i++) if (first.logits[i] > first.logits[best]) best = i;
-          const tokens = [best];
-          const mask = ids.map(() => 1);
-          while (tokens.length < g.new_tokens.length) {
-            mask.push(1);
-            const [next] = await decoder.stepGreedy({ ids: [[tokens.at(-1)!]], mask: [mask], positions: [[ids.length + tokens.length - 1]] });
-            tokens.push(next);
-          }
+          const { tokens, logits } = await greedyOnGpu(decoder, g.input_ids, g.new_tokens.length);
+          for (const [id, value] of g.top10) expect(Math.abs(logits[id] - value), `${g.prompt} logit ${id}`).toBeLessThan(1e-3 * (1 + Math.abs(value)));
           expect(tokens, `${name} ${g.prompt}`).toEqual(g.new_tokens);
           // stories260K: torch's tokens are llama2.c's published story (tests/fixtures/stories260k/reference.json).
           if (name.startsWith('stories260k')) expect(tokens).toEqual(published);
@@ -201,25 +191,7 @@ describe.skipIf(skipGpu)('GGUF fixtures through the WGSL decoder equal torch', (
     const weights = llamaWeightsFromGguf(await readGguf(fixture(ref.models['tiny-qwen2-mixed'].file)));
     const decoder = await WgslDecoder.create(weights, { capacity: 80, ggufShader: shader }, device);
     try {
-      expect(decoder.prefillRows).toBe(64);
-      let seed = 11;
-      const ids = Array.from({ length: 72 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % decoder.shape.vocabSize);
-      const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
-      const vocab = decoder.shape.vocabSize;
-      const stepwise = await decoder.step(input, { allPositions: true });
-      const want = stepwise.logits.slice(71 * vocab, 72 * vocab);
-      const prefill = await decoder.step(input);
-      expect(prefill.tokens).toBe(1);
-      let worst = 0;
-      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(prefill.logits[i] - want[i]) / (1 + Math.abs(want[i])));
-      expect(worst).toBeLessThan(1e-4);
-      // The KV cache the prefill wrote serves the decode steps as the token-by-token one did.
-      const next = { ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] };
-      const greedy = await decoder.stepGreedy(next);
-      const viaLogits = await decoder.step(next);
-      let best = 0;
-      for (let i = 1; i < vocab; i++) if (viaLogits.logits[i] > viaLogits.logits[best]) best = i;
-      expect(greedy[0]).toBe(best);
+      await expectPrefillEqualsStepwise(decoder, 11, true);
     } finally {
       await decoder.release();
     }

@@ -21,6 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
+import { greedyOnGpu } from './wgsl-greedy';
 import { close, f32, halfKernelCases, shader } from './half-kernel-cases';
 import { get, nodeApi, nodeLlm, post, readJson, ROOT } from './node-api';
 import { mulberry32 } from './random';
@@ -113,22 +114,6 @@ const ref = readJson<F16Ref>('tests/fixtures/stories260k/reference-f16.json');
 const config = readJson<object>(`${ref.model_dir}/config.json`);
 const modelFile = (v: VariantRef) => new Uint8Array(readFileSync(`${ROOT}${ref.model_dir}/${v.model_file}`));
 
-/** Greedy from the prompt (one prefill pass, logits read back), then argmax steps on the GPU. */
-async function greedy(decoder: WgslDecoder, ids: number[], steps: number) {
-  decoder.reset();
-  const first = await decoder.step({ ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] });
-  const logits = first.logits;
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  const tokens = [best];
-  const mask = ids.map(() => 1);
-  while (tokens.length < steps) {
-    mask.push(1);
-    const [next] = await decoder.stepGreedy({ ids: [[tokens.at(-1)!]], mask: [mask], positions: [[ids.length + tokens.length - 1]] });
-    tokens.push(next);
-  }
-  return { tokens, logits };
-}
 
 describe.skipIf(skipGpu)('stories260K fp16 and q4f16 (onnx-community layouts) on the WGSL decoder equal torch', () => {
   it('the reader keeps float16 matrices and scales as views of the file (nothing converted on the CPU)', () => {
@@ -157,7 +142,7 @@ describe.skipIf(skipGpu)('stories260K fp16 and q4f16 (onnx-community layouts) on
       const weights = llamaWeightsFromOnnx(modelFile(expected), [], llamaArchitecture(config));
       const decoder = await WgslDecoder.create(weights, { capacity: 64 }, await sharedDevice());
       try {
-        const { tokens, logits } = await greedy(decoder, ref.prompt_ids, ref.max_new_tokens);
+        const { tokens, logits } = await greedyOnGpu(decoder, ref.prompt_ids, ref.max_new_tokens);
         expect(tokens).toEqual(expected.new_tokens);
         for (const [id, value] of expected.top10_first_step) expect(Math.abs(logits[id] - value), `logit ${id}`).toBeLessThan(1e-3);
       } finally {
@@ -223,7 +208,7 @@ describe.skipIf(skipGpu)('hearth/tiny-llama-q4f16 (embedding behind a Cast) on t
     const decoder = await WgslDecoder.create(llamaWeightsFromOnnx(file(), [], arch()), { capacity: 64 }, await sharedDevice());
     try {
       for (const g of tinyRef.greedy) {
-        const { tokens } = await greedy(decoder, tinyIds(g.prompt), g.new_tokens.length);
+        const { tokens } = await greedyOnGpu(decoder, tinyIds(g.prompt), g.new_tokens.length);
         expect(tokens, g.prompt).toEqual(g.new_tokens);
       }
     } finally {

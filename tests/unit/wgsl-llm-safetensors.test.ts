@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getDevice, runKernel, skipGpu } from './dawn';
+import { greedyOnGpu } from './wgsl-greedy';
 import { close, f32, halfKernelCases, shader } from './half-kernel-cases';
 import { readJson, ROOT } from './node-api';
 import { mulberry32 } from './random';
@@ -107,18 +108,8 @@ describe.skipIf(skipGpu)('a tiny Llama as BF16 and F16 model.safetensors on the 
       expect(expected.min_margin).toBeGreaterThan(0.1);
       const decoder = await WgslDecoder.create(llamaWeightsFromSafetensors([file(expected)], arch(), true), { capacity: 64 }, await sharedDevice());
       try {
-        const ids = ref.prompt_ids;
-        const first = await decoder.step({ ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] });
-        let best = 0;
-        for (let i = 1; i < first.logits.length; i++) if (first.logits[i] > first.logits[best]) best = i;
-        for (const [id, value] of expected.top10_first_step) expect(Math.abs(first.logits[id] - value), `logit ${id}`).toBeLessThan(1e-3);
-        const tokens = [best];
-        const mask = ids.map(() => 1);
-        while (tokens.length < ref.new_tokens_count) {
-          mask.push(1);
-          const [next] = await decoder.stepGreedy({ ids: [[tokens.at(-1)!]], mask: [mask], positions: [[ids.length + tokens.length - 1]] });
-          tokens.push(next);
-        }
+        const { tokens, logits } = await greedyOnGpu(decoder, ref.prompt_ids, ref.new_tokens_count);
+        for (const [id, value] of expected.top10_first_step) expect(Math.abs(logits[id] - value), `logit ${id}`).toBeLessThan(1e-3);
         expect(tokens).toEqual(expected.new_tokens);
       } finally {
         await decoder.release();

@@ -17,6 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getDevice, skipGpu } from './dawn';
+import { expectPrefillEqualsStepwise, greedyOnGpu } from './wgsl-greedy';
 import { llama2cDecoder, readLlama2c } from './llama2c';
 import { get, nodeApi, nodeLlm, nodeLlmFiles, post, readJson, ROOT } from './node-api';
 import { llamaArchitecture } from '../../src/engines/llm/wgsl/config';
@@ -45,20 +46,9 @@ const FULL = process.env.HEARTH_WGSL_FULL === '1';
 const prompt = (name: string) => ref.prompts.find((p) => p.name === name)!.input_ids;
 
 async function greedyRun(decoder: WgslDecoder, ids: number[], steps: number) {
-  decoder.reset();
-  const first = await decoder.step({ ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] });
-  expect(first.tokens).toBe(1);
-  const logits = first.logits;
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  const tokens = [best];
-  const mask = ids.map(() => 1);
-  while (tokens.length < steps) {
-    mask.push(1);
-    const [next] = await decoder.stepGreedy({ ids: [[tokens.at(-1)!]], mask: [mask], positions: [[ids.length + tokens.length - 1]] });
-    tokens.push(next);
-  }
-  return { tokens, logits };
+  const run = await greedyOnGpu(decoder, ids, steps);
+  expect(run.prefillTokens).toBe(1);
+  return run;
 }
 
 /**
@@ -123,24 +113,7 @@ describe.skipIf(skipGpu)('WGSL prefill (tiled GEMM, split-K attention) equals th
     const weights = llamaWeightsFromOnnx(new Uint8Array(readFileSync(dir + ref.q4.model_file.split('/').pop()!)), [], llamaArchitecture(config));
     const decoder = await WgslDecoder.create(weights, { capacity: 80 }, await sharedDevice());
     try {
-      expect(decoder.prefillRows).toBe(64);
-      let seed = 7;
-      const ids = Array.from({ length: 72 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) % decoder.shape.vocabSize);
-      const input = { ids: [ids], mask: [ids.map(() => 1)], positions: [ids.map((_, i) => i)] };
-      const vocab = decoder.shape.vocabSize;
-      const stepwise = await decoder.step(input, { allPositions: true });
-      const want = stepwise.logits.subarray(71 * vocab, 72 * vocab);
-      const prefill = await decoder.step(input);
-      expect(prefill.tokens).toBe(1);
-      let worst = 0;
-      for (let i = 0; i < vocab; i++) worst = Math.max(worst, Math.abs(prefill.logits[i] - want[i]));
-      expect(worst).toBeLessThan(1e-4);
-      // The KV cache the prefill wrote serves the decode steps as the token-by-token one did.
-      const greedy = await decoder.stepGreedy({ ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] });
-      const viaLogits = await decoder.step({ ids: [[5]], mask: [[...input.mask[0], 1]], positions: [[72]] });
-      let best = 0;
-      for (let i = 1; i < vocab; i++) if (viaLogits.logits[i] > viaLogits.logits[best]) best = i;
-      expect(greedy[0]).toBe(best);
+      await expectPrefillEqualsStepwise(decoder, 7, false);
     } finally {
       await decoder.release();
     }
