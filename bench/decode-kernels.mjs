@@ -71,6 +71,8 @@ export async function kernelRows({ device, copy, swiftshader, log }) {
       // Subgroup entry points are appended to their kernel's source (as WgslDecoder compiles them).
       const code = name.startsWith('baseline:') ? baseline(name.slice(9))
         : REDUCING.has(name) ? withReductions(name, device.features.has('subgroups'))
+          : name === 'gemv' ? `${shader('gemv')}\n${shader('gemv_f32')}`
+          : name === 'gemv_subgroup' ? `enable subgroups;\n${shader('gemv')}\n${shader('gemv_subgroup')}\n${shader('gemv_f32')}`
           : name.endsWith('_subgroup') ? `enable subgroups;\n${shader(name.replace('_subgroup', ''))}\n${shader(name)}`
             : name === 'gemm' ? `${shader('gemm')}\n${shader('gemm_f32')}` : shader(name);
       pipelines.set(key, await device.createComputePipelineAsync({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: entry } }));

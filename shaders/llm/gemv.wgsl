@@ -1,10 +1,13 @@
-// Batch-1 matrix-vector product over float32 weights, out[n] = Σ_k x[k]·W[n,k] (+ bias[n]) (+ out[n] when
-// accumulating: the residual add fused into the projection that feeds it).
+// Batch-1 matrix-vector product, out[n] = Σ_k x[k]·W[n,k] (+ bias[n]) (+ out[n] when accumulating: the residual add
+// fused into the projection that feeds it), for every weight storage. This file is the part all formats share: the
+// parameters, the vector bindings, the epilogue and the two [n, k] row kernels. The reader appended to it
+// (shaders.ts gemvSource) binds the weights `w` and defines `row_dot` (Σ over a row's elements first, first + step,
+// …) and the [k, n] kernel: gemv_f32.wgsl (float32), gemv_f16.wgsl + a widening library (float16 / bfloat16).
 // gemv_nk: W stored [n, k] row-major (torch / safetensors layout, and an embedding used as a tied lm_head): one
-//   32-lane row group per output, lanes stride over k, reduced in workgroup memory.
+//   32-lane row group per output, lanes stride over k, reduced in workgroup memory (gemv_subgroup.wgsl: with
+//   subgroupAdd).
 // gemv_nk_thread: the same, one invocation per output and no barrier: for short rows (k ≤ 256), where a 32-lane
 //   reduction would idle most lanes (and workgroup barriers are what a CPU adapter such as SwiftShader runs slowest).
-// gemv_kn: W stored [k, n] (ONNX MatMul initializers): one invocation per output, reading across n (coalesced).
 // CPU reference: gemvReference in src/engines/llm/wgsl/reference.ts.
 
 struct Params {
@@ -16,7 +19,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
@@ -37,10 +39,7 @@ fn gemv_nk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
   let lane = lid % LANES;
   let n = (wg.x + wg.y * p.stride) * ROWS + row;
   var acc = 0.0;
-  if (n < p.n) {
-    let base = n * p.k;
-    for (var k = lane; k < p.k; k += LANES) { acc += w[base + k] * x[k]; }
-  }
+  if (n < p.n) { acc = row_dot(n, lane, LANES); }
   partial[lid] = acc;
   workgroupBarrier();
   for (var s = LANES / 2u; s > 0u; s >>= 1u) {
@@ -51,20 +50,8 @@ fn gemv_nk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
 }
 
 @compute @workgroup_size(64)
-fn gemv_kn(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n = (wg.x + wg.y * p.stride) * 64u + lid;
-  if (n >= p.n) { return; }
-  var acc = 0.0;
-  for (var k = 0u; k < p.k; k++) { acc += x[k] * w[k * p.n + n]; }
-  store(n, acc);
-}
-
-@compute @workgroup_size(64)
 fn gemv_nk_thread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let n = (wg.x + wg.y * p.stride) * 64u + lid;
   if (n >= p.n) { return; }
-  let base = n * p.k;
-  var acc = 0.0;
-  for (var k = 0u; k < p.k; k++) { acc += w[base + k] * x[k]; }
-  store(n, acc);
+  store(n, row_dot(n, 0u, 1u));
 }

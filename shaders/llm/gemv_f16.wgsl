@@ -1,43 +1,19 @@
-// Batch-1 matrix-vector product over 16-bit float weights, stored as the file stores them (two per u32 word, element
-// 2i in the low half) and widened by `widen2` from the library appended to this source (shaders.ts withWidening):
-// widen_f16.wgsl (IEEE half, the core builtin unpack2x16float: no `shader-f16` feature needed, so it runs on every
-// adapter: SwiftShader, Dawn on NVIDIA) or widen_bf16.wgsl (bfloat16, a shift); the arithmetic is float32.
-// out[n] = Σ_k x[k]·W[n,k] (+ bias[n]) (+ out[n] when accumulating). The same entry points as gemv.wgsl:
-// gemv_nk: W [n, k] row-major (torch layout, a tied fp16 embedding used as the lm_head): one 32-lane row group per
-//   output, lanes stride over whole words (element pairs) when k is even, else over single elements.
-// gemv_nk_thread: the same, one invocation per output (short rows, k ≤ 256).
+// gemv.wgsl's reader for 16-bit float weights, stored as the file stores them (two per u32 word, element 2i in the
+// low half) and widened by `widen2` from the library appended after it (shaders.ts withWidening): widen_f16.wgsl
+// (IEEE half, the core builtin unpack2x16float: no `shader-f16` feature needed, so it runs on every adapter:
+// SwiftShader, Dawn on NVIDIA) or widen_bf16.wgsl (bfloat16, a shift); the arithmetic is float32.
+// row_dot: over a row of W [n, k], lanes stride over whole words (element pairs) when k is even, else over single
+//   elements (gemv.wgsl's gemv_nk and gemv_nk_thread call it).
 // gemv_kn: W [k, n] (ONNX MatMul initializers): one invocation per output pair (2m, 2m + 1) reading one word per k
 //   when n is even (neighbouring invocations read neighbouring words), else one invocation per output.
 // CPU reference: gemvReference in src/engines/llm/wgsl/reference.ts.
 
-struct Params {
-  k: u32,
-  n: u32,
-  flags: u32,      // bit 0: add bias; bit 1: accumulate into out
-  stride: u32,     // workgroups per row of the 2-D dispatch
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<u32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-
-const LANES = 32u;
-const ROWS = 4u;
-var<workgroup> partial: array<f32, 128>;
 
 /** Element i of W (in halves from the start of the buffer), widened to f32. */
 fn half_at(i: u32) -> f32 {
   let pair = widen2(w[i >> 1u]);
   return select(pair.x, pair.y, (i & 1u) != 0u);
-}
-
-fn store(n: u32, acc: f32) {
-  var v = acc;
-  if ((p.flags & 1u) != 0u) { v += bias[n]; }
-  if ((p.flags & 2u) != 0u) { v += out[n]; }
-  out[n] = v;
 }
 
 /** Σ over row n's elements lane, lane + step, … (step in elements or, for even k, in pairs). */
@@ -54,29 +30,6 @@ fn row_dot(n: u32, first: u32, step: u32) -> f32 {
     for (var k = first; k < p.k; k += step) { acc += half_at(base + k) * x[k]; }
   }
   return acc;
-}
-
-@compute @workgroup_size(128)
-fn gemv_nk(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = lid / LANES;
-  let lane = lid % LANES;
-  let n = (wg.x + wg.y * p.stride) * ROWS + row;
-  var acc = 0.0;
-  if (n < p.n) { acc = row_dot(n, lane, LANES); }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) { partial[lid] += partial[lid + s]; }
-    workgroupBarrier();
-  }
-  if (lane == 0u && n < p.n) { store(n, partial[lid]); }
-}
-
-@compute @workgroup_size(64)
-fn gemv_nk_thread(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n = (wg.x + wg.y * p.stride) * 64u + lid;
-  if (n >= p.n) { return; }
-  store(n, row_dot(n, 0u, 1u));
 }
 
 // Dispatch: ceil(n / 2 / 64) workgroups when n is even (one invocation per pair), ceil(n / 64) when odd.

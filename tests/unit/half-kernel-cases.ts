@@ -54,7 +54,7 @@ export function halfKernelCases({ format, weight, randn, device, label, gemvShap
         const invocations = entry === 'gemv_kn' && n % 2 === 0 ? n / 2 : n;
         const groups = Math.ceil(invocations / perGroup);
         const stride = Math.min(groups, 2);
-        const got = await runKernel(device(), halfKernel(shader('gemv_f16'), format), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
+        const got = await runKernel(device(), halfKernel(`${shader('gemv')}\n${shader('gemv_f16')}`, format), entry, [k, n, 3, stride], { 1: x, 2: w.bytes, 3: bias, 4: residual },
           [stride, Math.ceil(groups / stride)], [4]);
         close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
       }
@@ -71,7 +71,7 @@ export function halfKernelCases({ format, weight, randn, device, label, gemvShap
         const bias = randn(n);
         const residual = randn(n);
         const groups = Math.ceil(n / 4);
-        const code = halfKernel(`enable subgroups;\n${shader('gemv_f16')}\n${shader('gemv_f16_subgroup')}`, format);
+        const code = halfKernel(`enable subgroups;\n${shader('gemv')}\n${shader('gemv_subgroup')}\n${shader('gemv_f16')}`, format);
         const got = await runKernel(sg, code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w.bytes, 3: bias, 4: residual }, [groups], [4]);
         close(f32(got.get(4)!, n), gemvReference(w, x, bias, residual), 1e-5);
       }

@@ -66,6 +66,7 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
   };
 
   it('gemv_nk, gemv_nk_thread and gemv_kn (f32, bias, residual, a 2-D dispatch)', async () => {
+    const f32Gemv = `${shader('gemv')}\n${shader('gemv_f32')}`;
     for (const [layout, entry] of [['nk', 'gemv_nk'], ['nk', 'gemv_nk_thread'], ['kn', 'gemv_kn']] as const) {
       const [n, k] = [37, 53];
       const w = randn(n * k);
@@ -77,9 +78,9 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
       const groups = Math.ceil(n / perGroup);
       // stride 2 workgroups per row of the dispatch: exercises the y dimension.
       const stride = Math.min(groups, 2);
-      const got = await run('gemv', entry, [k, n, 3, stride], { 1: x, 2: w, 3: bias, 4: residual }, [stride, Math.ceil(groups / stride)], [4]);
+      const got = await run(f32Gemv, entry, [k, n, 3, stride], { 1: x, 2: w, 3: bias, 4: residual }, [stride, Math.ceil(groups / stride)], [4]);
       close(f32(got.get(4)!, n), gemvReference(weight, x, bias, residual), 1e-5);
-      const plain = await run('gemv', entry, [k, n, 0, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
+      const plain = await run(f32Gemv, entry, [k, n, 0, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
       close(f32(plain.get(4)!, n), gemvReference(weight, x), 1e-5);
     }
   });
@@ -98,7 +99,7 @@ describe.skipIf(skipGpu)('WGSL LLM kernels equal their CPU references', () => {
       const bias = randn(n);
       const residual = randn(n);
       const groups = Math.ceil(n / 4);
-      const f32Code = `enable subgroups;\n${shader('gemv')}\n${shader('gemv_subgroup')}`;
+      const f32Code = `enable subgroups;\n${shader('gemv')}\n${shader('gemv_subgroup')}\n${shader('gemv_f32')}`;
       const got = await run(f32Code, 'gemv_nk_subgroup', [k, n, 3, groups], { 1: x, 2: w, 3: bias, 4: residual }, [groups], [4]);
       close(f32(got.get(4)!, n), gemvReference(weight, x, bias, residual), 1e-5);
       for (const [qn, qk, bs, zp] of [[19, 72, 16, true], [23, 1000, 32, false]] as const) {

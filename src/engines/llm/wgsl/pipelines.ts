@@ -6,7 +6,7 @@
  */
 import { bundledGgufGemmShader, bundledGgufShader, ggufGemmSource, ggufModuleSource, ggufTypesOf, type GgufEntry } from './gguf-kernels';
 import { compileStages } from './gpu-sampling';
-import { gemmSource, withReductions, withWidening, type WgslLlmShaderSources } from './shaders';
+import { gemmSource, gemvSource, withReductions, type WgslLlmShaderSources } from './shaders';
 import type { GgufBlockType, HalfFormat, LlamaWeights } from './weights';
 
 export type PipelineName = 'gemv_nk' | 'gemv_nk_thread' | 'gemv_kn' | 'gemv_q4' | 'gemv_q4_thread' | 'gemm_nk' | 'gemm_kn' | 'gemm_q4'
@@ -65,7 +65,7 @@ export async function compilePipelines(
   const reducing = (kernel: 'rmsnorm' | 'attention' | 'argmax' | 'sample') => withReductions(shaders[kernel], shaders, reductionSubgroups);
   const make = (module: keyof WgslLlmShaderSources, entryPoint: string) => {
     // Subgroup entry points are appended to their kernel's source, after `enable subgroups;`.
-    const code = module === 'gemv_subgroup' ? `enable subgroups;\n${shaders.gemv}\n${shaders.gemv_subgroup}`
+    const code = module === 'gemv' || module === 'gemv_subgroup' ? gemvSource(shaders, 'f32', module === 'gemv_subgroup')
       : module === 'gemv_q4_subgroup' ? `enable subgroups;\n${shaders.gemv_q4}\n${shaders.gemv_q4_subgroup}`
         : module === 'gemm' ? gemmSource(shaders, 'f32')
         : module === 'rmsnorm' || module === 'attention' ? reducing(module) : shaders[module];
@@ -80,8 +80,7 @@ export async function compilePipelines(
     ['swiglu', make('swiglu', 'main')],
   ];
   const f16List: [F16PipelineName, Promise<GPUComputePipeline>][] = [...halfFormatsOf(weights)].flatMap((f) => {
-    // The subgroup GEMV is appended to gemv_f16.wgsl, after `enable subgroups;`; the widening library goes last.
-    const gemv = (entry: string, sg = false) => cached(gpu, withWidening(sg ? `enable subgroups;\n${shaders.gemv_f16}\n${shaders.gemv_f16_subgroup}` : shaders.gemv_f16, shaders, f), entry);
+    const gemv = (entry: string, sg = false) => cached(gpu, gemvSource(shaders, f, sg), entry);
     const gemm = (entry: string) => cached(gpu, gemmSource(shaders, f), entry);
     return [
       [`gemv_${f}_nk`, subgroups ? gemv('gemv_nk_subgroup', true) : gemv('gemv_nk')], [`gemv_${f}_nk_thread`, gemv('gemv_nk_thread')], [`gemv_${f}_kn`, gemv('gemv_kn')],
